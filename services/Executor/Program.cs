@@ -1,0 +1,14 @@
+using Agents.Executor;
+using Agents.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddExecutor();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapExecutorApi();
+app.Run();
+
+/// <summary>Entry point, visible to integration tests.</summary>
+public partial class Program;

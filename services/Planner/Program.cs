@@ -1,0 +1,14 @@
+using Agents.Planner;
+using Agents.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddPlanner();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapPlannerApi();
+app.Run();
+
+/// <summary>Entry point, visible to integration tests.</summary>
+public partial class Program;

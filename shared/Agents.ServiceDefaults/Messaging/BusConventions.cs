@@ -1,0 +1,32 @@
+using MassTransit;
+
+namespace Agents.ServiceDefaults.Messaging;
+
+/// <summary>
+/// The project's messaging conventions, applied to every bus: kebab-case endpoint names with an
+/// optional prefix, exponential retry that skips permanent failures, and a concurrency limit.
+/// After the retries a message is faulted and moved to its endpoint's <c>_error</c> queue
+/// (MassTransit's default), with the exception in its headers.
+/// </summary>
+public static class BusConventions
+{
+    /// <summary>The endpoint name formatter for <paramref name="options"/>.</summary>
+    public static IEndpointNameFormatter EndpointNameFormatter(BusOptions options) =>
+        new KebabCaseEndpointNameFormatter(string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, false);
+
+    /// <summary>Applies retry and concurrency conventions to a bus (any transport).</summary>
+    public static void Apply(IBusFactoryConfigurator configurator, BusOptions options)
+    {
+        var retry = options.Retry;
+        configurator.UseMessageRetry(r =>
+        {
+            r.Exponential(retry.Limit, retry.MinInterval, retry.MaxInterval, retry.IntervalDelta);
+            r.Ignore<PermanentFailureException>();
+        });
+
+        if (options.ConcurrentMessageLimit is { } limit)
+        {
+            configurator.ConcurrentMessageLimit = limit;
+        }
+    }
+}

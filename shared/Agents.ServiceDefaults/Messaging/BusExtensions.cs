@@ -1,0 +1,65 @@
+using Agents.ServiceDefaults.Configuration;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Agents.ServiceDefaults.Messaging;
+
+/// <summary>Registers MassTransit over RabbitMQ with the project's conventions.</summary>
+public static class BusExtensions
+{
+    /// <summary>
+    /// Adds the message bus. <paramref name="configure"/> registers consumers, sagas and the
+    /// durable-messaging pieces; endpoints are configured by convention.
+    /// </summary>
+    public static IHostApplicationBuilder AddAgentsBus(
+        this IHostApplicationBuilder builder,
+        Action<IBusRegistrationConfigurator>? configure = null,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configureRabbitMq = null)
+    {
+        builder.Services.AddOptions<BusOptions>()
+            .BindConfiguration(BusOptions.Section)
+            .Configure<IConfiguration>((o, c) => o.RabbitMq = c[ConnectionStrings.RabbitMqKey])
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BusOptions>, BusOptionsValidator>();
+
+        // The endpoint names are needed while registering; read them from configuration now.
+        var startupOptions = builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>() ?? new BusOptions();
+
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            // Start serving HTTP (and health) while the broker connection is being established.
+            o.WaitUntilStarted = false;
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+        });
+
+        builder.Services.AddMassTransit(x =>
+        {
+            x.SetEndpointNameFormatter(BusConventions.EndpointNameFormatter(startupOptions));
+            configure?.Invoke(x);
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                var options = context.GetRequiredService<IOptions<BusOptions>>().Value;
+                var broker = ConnectionStrings.ParseRabbitMq(options.RabbitMq);
+                cfg.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
+                {
+                    h.Username(broker.Username);
+                    h.Password(broker.Password);
+                    h.RequestedConnectionTimeout(TimeSpan.FromSeconds(5));
+                    if (broker.UseTls)
+                    {
+                        h.UseSsl(s => s.ServerName = broker.Host);
+                    }
+                });
+                cfg.PrefetchCount = options.PrefetchCount;
+                BusConventions.Apply(cfg, options);
+                configureRabbitMq?.Invoke(context, cfg);
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        return builder;
+    }
+}

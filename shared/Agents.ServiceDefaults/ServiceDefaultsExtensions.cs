@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Agents.ServiceDefaults.Configuration;
+using Agents.ServiceDefaults.Health;
+using Agents.ServiceDefaults.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Agents.ServiceDefaults;
+
+/// <summary>The defaults every Agents service starts with.</summary>
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>Tag of the checks behind <c>/health/ready</c>.</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>Tag of the checks behind <c>/health/live</c>.</summary>
+    public const string LiveTag = "live";
+
+    /// <summary>Adds telemetry, health checks, problem details and a clock.</summary>
+    public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
+    {
+        builder.AddAgentsTelemetry();
+        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
+            context.ProblemDetails.Extensions.TryAdd("traceId", Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
+        });
+        builder.Services.TryAddTimeProvider();
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds the service's PostgreSQL database: a validated connection string, a pooled
+    /// <see cref="NpgsqlDataSource"/> with tracing, and a readiness check.
+    /// </summary>
+    public static IHostApplicationBuilder AddAgentsDatabase(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DatabaseOptions>()
+            .Configure<IConfiguration>((o, c) => o.ConnectionString = c[ConnectionStrings.PostgresKey])
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString);
+            dataSource.ConfigureTracing(_ => { });
+            return dataSource.Build();
+        });
+        builder.Services.AddHealthChecks()
+            .AddCheck<PostgresHealthCheck>("postgres", HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(5));
+        return builder;
+    }
+
+    /// <summary>Maps <c>/health/live</c> and <c>/health/ready</c> and turns errors into RFC 7807 problem details.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(LiveTag),
+            ResponseWriter = HealthResponse.WriteAsync,
+        });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = HealthResponse.WriteAsync,
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        });
+        return app;
+    }
+
+    private static void TryAddTimeProvider(this IServiceCollection services)
+    {
+        if (services.All(d => d.ServiceType != typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}

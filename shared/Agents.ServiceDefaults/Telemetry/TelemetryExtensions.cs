@@ -1,0 +1,58 @@
+using MassTransit.Logging;
+using MassTransit.Monitoring;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Agents.ServiceDefaults.Telemetry;
+
+/// <summary>OpenTelemetry traces, metrics and logs for every service.</summary>
+public static class TelemetryExtensions
+{
+    /// <summary>Prefix of every activity source and meter the project's own code creates.</summary>
+    public const string SourcePrefix = "Agents";
+
+    /// <summary>
+    /// Adds OpenTelemetry with ASP.NET Core, HttpClient, MassTransit, Npgsql and runtime
+    /// instrumentation. Exports over OTLP only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
+    /// </summary>
+    public static IHostApplicationBuilder AddAgentsTelemetry(this IHostApplicationBuilder builder)
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(InstrumentationOptions.MeterName)
+                .AddMeter(SourcePrefix + ".*"))
+            .WithTracing(tracing => tracing
+                .AddSource(DiagnosticHeaders.DefaultListenerName)
+                .AddSource(SourcePrefix + ".*")
+                .AddAspNetCoreInstrumentation(o => o.Filter = IsNotHealthProbe)
+                .AddHttpClientInstrumentation()
+                .AddNpgsql());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+
+        return builder;
+    }
+
+    private static bool IsNotHealthProbe(HttpContext context) =>
+        !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase);
+}
