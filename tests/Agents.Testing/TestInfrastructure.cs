@@ -1,0 +1,65 @@
+using Npgsql;
+
+namespace Agents.Testing;
+
+/// <summary>
+/// Where the real test infrastructure is (started by <c>infra/local.sh up</c>), and helpers that
+/// give each test its own database and queue prefix so tests run in parallel and reruns start clean.
+/// Override with AGENTS_TEST_POSTGRES (a connection string to any database the user may create
+/// databases from) and AGENTS_TEST_RABBITMQ (an AMQP URI).
+/// </summary>
+public static class TestInfrastructure
+{
+    public static string PostgresServer { get; } =
+        Environment.GetEnvironmentVariable("AGENTS_TEST_POSTGRES")
+        ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
+
+    public static string RabbitMq { get; } =
+        Environment.GetEnvironmentVariable("AGENTS_TEST_RABBITMQ") ?? "amqp://agents:agents@127.0.0.1:5672/";
+
+    /// <summary>A TCP port on 127.0.0.1 where nothing listens.</summary>
+    public static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>A short unique lower-case name (letters, digits, '-') for queues, tenants and the like.</summary>
+    public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
+
+    /// <summary>Creates an empty database owned by the test user; dropped when disposed.</summary>
+    public static async Task<TestDatabase> CreateDatabaseAsync(string prefix = "test")
+    {
+        var name = $"t_{prefix}_{Guid.NewGuid():N}".ToLowerInvariant();
+        name = name.Length > 60 ? name[..60] : name;
+        await using (var connection = new NpgsqlConnection(PostgresServer))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(PostgresServer) { Database = name };
+        return new TestDatabase(name, builder.ConnectionString);
+    }
+}
+
+/// <summary>A database created for one test (or one test class); dropped, with its connections, on dispose.</summary>
+public sealed class TestDatabase(string name, string connectionString) : IAsyncDisposable
+{
+    public string Name { get; } = name;
+
+    public string ConnectionString { get; } = connectionString;
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(TestInfrastructure.PostgresServer);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
