@@ -1,0 +1,62 @@
+namespace Agents.Contracts;
+
+/// <summary>What a step does.</summary>
+public enum StepKind
+{
+    /// <summary>Calls a tool through the tool-gateway.</summary>
+    Tool,
+
+    /// <summary>Asks the executor's model (bounded output tokens).</summary>
+    Model,
+}
+
+/// <summary>
+/// One step of a plan. <see cref="ArgumentsJson"/> (tool steps) and <see cref="Prompt"/> (model steps)
+/// may reference earlier outputs as <c>{{steps.&lt;id&gt;.output}}</c> or <c>{{steps.&lt;id&gt;.output.&lt;json.path&gt;}}</c>,
+/// and task parameters as <c>{{params.&lt;name&gt;}}</c>; a referenced step must be listed in <see cref="DependsOn"/>.
+/// </summary>
+public sealed record PlanStep(
+    string Id,
+    StepKind Kind,
+    string? Tool,
+    string? ArgumentsJson,
+    string? Prompt,
+    IReadOnlyList<string> DependsOn,
+    string? Description = null,
+    int? MaxAttempts = null,
+    TimeSpan? Timeout = null);
+
+/// <summary>A validated plan. Versions start at 1; a revision keeps the same <see cref="PlanId"/>.</summary>
+public sealed record Plan(Guid PlanId, int Version, string Source, IReadOnlyList<PlanStep> Steps, string? Rationale = null);
+
+/// <summary>A tool as the planner sees it: enough to choose it and fill its arguments.</summary>
+public sealed record ToolSummary(string Name, string Description, string InputSchema, SideEffectClass SideEffect);
+
+/// <summary>
+/// Asks the planner for a plan: from a goal (planner model), a workflow template by name, or explicit steps.
+/// </summary>
+public sealed record CreatePlan(
+    Guid TaskId,
+    AgentPrincipal Principal,
+    string? Goal,
+    string? TemplateName,
+    IReadOnlyDictionary<string, string>? Parameters,
+    IReadOnlyList<PlanStep>? Steps,
+    IReadOnlyList<RecalledMemory>? Memories,
+    IReadOnlyList<string>? AllowedTools);
+
+/// <summary>Asks for a new plan version after a step failed for good.</summary>
+public sealed record RevisePlan(
+    Guid TaskId,
+    AgentPrincipal Principal,
+    Guid PlanId,
+    int Version,
+    string FailedStepId,
+    string Error,
+    IReadOnlyList<string> CompletedStepIds);
+
+/// <summary>A plan (or a revision) is ready.</summary>
+public sealed record PlanCreated(Guid TaskId, Plan Plan);
+
+/// <summary>No valid plan could be made; <see cref="Reason"/> says why, for a person.</summary>
+public sealed record PlanRejected(Guid TaskId, string Reason, IReadOnlyList<string>? Errors = null);

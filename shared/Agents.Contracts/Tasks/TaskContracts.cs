@@ -1,0 +1,95 @@
+namespace Agents.Contracts;
+
+/// <summary>Terminal and intermediate states of a task run, as reported to clients.</summary>
+public enum TaskRunStatus
+{
+    /// <summary>Accepted, waiting for admission.</summary>
+    Submitted,
+
+    /// <summary>Admitted by governance; memories are recalled and a plan is being made.</summary>
+    Planning,
+
+    /// <summary>Steps are running.</summary>
+    Running,
+
+    /// <summary>A tool call waits for a person's approval.</summary>
+    AwaitingApproval,
+
+    /// <summary>Every step succeeded.</summary>
+    Completed,
+
+    /// <summary>A step failed after retries and plan revisions; the partial result is kept.</summary>
+    Failed,
+
+    /// <summary>Cancelled by its user.</summary>
+    Cancelled,
+
+    /// <summary>A budget (steps, tool calls, tokens, cost, wall clock) ran out before the next dispatch.</summary>
+    BudgetExceeded,
+
+    /// <summary>Failed, and the completed mutating steps were compensated in reverse order.</summary>
+    Compensated,
+
+    /// <summary>Refused at admission (tenant disabled, budget spent, kill switch).</summary>
+    Rejected,
+}
+
+/// <summary>
+/// Hard limits for one task. Null means "no limit from this source"; the effective limit is
+/// the smallest of what the task asked for and what the tenant's policy allows.
+/// </summary>
+public sealed record TaskLimits(
+    int? MaxSteps = null,
+    int? MaxToolCalls = null,
+    int? MaxTokens = null,
+    decimal? MaxCost = null,
+    TimeSpan? MaxWallClock = null)
+{
+    /// <summary>The stricter of two limits, field by field.</summary>
+    public TaskLimits Intersect(TaskLimits? other) => other is null
+        ? this
+        : new TaskLimits(
+            Min(MaxSteps, other.MaxSteps),
+            Min(MaxToolCalls, other.MaxToolCalls),
+            Min(MaxTokens, other.MaxTokens),
+            MaxCost is null ? other.MaxCost : other.MaxCost is null ? MaxCost : Math.Min(MaxCost.Value, other.MaxCost.Value),
+            MaxWallClock is null ? other.MaxWallClock : other.MaxWallClock is null ? MaxWallClock : MaxWallClock < other.MaxWallClock ? MaxWallClock : other.MaxWallClock);
+
+    private static int? Min(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
+}
+
+/// <summary>Resources a task has used so far.</summary>
+public sealed record TaskUsage(int Steps, int ToolCalls, int InputTokens, int OutputTokens, decimal Cost)
+{
+    /// <summary>No usage.</summary>
+    public static TaskUsage None { get; } = new(0, 0, 0, 0, 0m);
+
+    /// <summary>Total tokens.</summary>
+    public int Tokens => InputTokens + OutputTokens;
+}
+
+/// <summary>Starts a task run (sent by the executor's task API through its outbox to its own saga).</summary>
+public sealed record SubmitTask(
+    Guid TaskId,
+    AgentPrincipal Principal,
+    string? Goal,
+    string? TemplateName,
+    IReadOnlyDictionary<string, string>? Parameters,
+    IReadOnlyList<PlanStep>? Steps,
+    TaskLimits? Limits,
+    IReadOnlyList<string>? AllowedTools,
+    DateTimeOffset SubmittedAt);
+
+/// <summary>Asks a running task to stop; the saga cancels pending work and keeps the partial result.</summary>
+public sealed record CancelTask(Guid TaskId, AgentPrincipal Principal, string? Reason);
+
+/// <summary>Published once when a task reaches a terminal state (memory writes an episode; governance records usage).</summary>
+public sealed record TaskRunFinished(
+    Guid TaskId,
+    AgentPrincipal Principal,
+    string? Goal,
+    TaskRunStatus Status,
+    string? Result,
+    string? Reason,
+    TaskUsage Usage,
+    DateTimeOffset FinishedAt);

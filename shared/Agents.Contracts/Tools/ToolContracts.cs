@@ -1,0 +1,129 @@
+namespace Agents.Contracts;
+
+/// <summary>What calling a tool does to the world; decides retries and approvals.</summary>
+public enum SideEffectClass
+{
+    /// <summary>Reads only; safe to retry.</summary>
+    ReadOnly,
+
+    /// <summary>Changes state, but repeating the same call has the same effect; safe to retry.</summary>
+    Idempotent,
+
+    /// <summary>Changes state; never retried blindly, deduplicated by idempotency key, may be compensated.</summary>
+    Mutating,
+}
+
+/// <summary>How risky a tool is, for policies (approval gates).</summary>
+public enum RiskTier
+{
+    /// <summary>Harmless.</summary>
+    Low,
+
+    /// <summary>Worth a policy rule.</summary>
+    Medium,
+
+    /// <summary>Needs care; policies usually require approval.</summary>
+    High,
+
+    /// <summary>Never without a person.</summary>
+    Critical,
+}
+
+/// <summary>A tool's self-description, announced by the tool service on start.</summary>
+public sealed record ToolDescriptor(
+    string Name,
+    string Description,
+    string InputSchema,
+    string OutputSchema,
+    SideEffectClass SideEffect,
+    RiskTier Risk,
+    string RequiredScope,
+    bool Compensable,
+    bool ReturnsUntrustedContent,
+    int TimeoutSeconds,
+    string Version);
+
+/// <summary>A tool service announces (or re-announces) itself to the tool-gateway's registry.</summary>
+public sealed record ToolAnnounced(ToolDescriptor Tool, string Instance, DateTimeOffset AnnouncedAt);
+
+/// <summary>
+/// The executor asks the tool-gateway to run a tool step. The gateway validates, authorizes,
+/// executes (with retries/circuit breaker) and answers with <see cref="ToolCallCompleted"/>.
+/// </summary>
+public sealed record InvokeTool(
+    Guid TaskId,
+    string StepId,
+    AgentPrincipal Principal,
+    string Tool,
+    string ArgumentsJson,
+    string IdempotencyKey,
+    bool ArgumentsTainted,
+    IReadOnlyList<string>? TaskAllowedTools,
+    Guid? ApprovalId = null,
+    bool Compensate = false);
+
+/// <summary>
+/// The tool-gateway asks a tool service to execute (on the tool's own queue). A repeated
+/// <see cref="IdempotencyKey"/> returns the stored result and never re-executes.
+/// With <see cref="Compensate"/> the tool undoes the call made with that key.
+/// </summary>
+public sealed record ExecuteTool(
+    Guid CallId,
+    Guid TaskId,
+    string StepId,
+    AgentPrincipal Principal,
+    string Tool,
+    string ArgumentsJson,
+    string IdempotencyKey,
+    bool Compensate = false);
+
+/// <summary>A tool service's answer to <see cref="ExecuteTool"/>.</summary>
+public sealed record ToolExecutionResult(
+    Guid CallId,
+    bool Succeeded,
+    string? OutputJson,
+    string? Error,
+    bool Transient,
+    bool Replayed);
+
+/// <summary>How a tool call ended, as the executor sees it.</summary>
+public enum ToolCallOutcome
+{
+    /// <summary>The tool ran and returned an output.</summary>
+    Succeeded,
+
+    /// <summary>The tool failed (after retries where allowed).</summary>
+    Failed,
+
+    /// <summary>The arguments did not match the tool's input schema.</summary>
+    InvalidArguments,
+
+    /// <summary>No such tool in the registry.</summary>
+    UnknownTool,
+
+    /// <summary>Governance denied the call.</summary>
+    Denied,
+
+    /// <summary>A person must approve the call first; the executor waits for the decision.</summary>
+    ApprovalRequired,
+
+    /// <summary>The tool's circuit is open after repeated failures.</summary>
+    CircuitOpen,
+
+    /// <summary>The tool did not answer within its timeout.</summary>
+    TimedOut,
+}
+
+/// <summary>The tool-gateway's answer to <see cref="InvokeTool"/>. Outputs are always untrusted data.</summary>
+public sealed record ToolCallCompleted(
+    Guid TaskId,
+    string StepId,
+    string Tool,
+    ToolCallOutcome Outcome,
+    string? OutputJson,
+    string? Error,
+    bool Untrusted,
+    int Attempts,
+    double DurationMs,
+    Guid? ApprovalId = null,
+    bool Compensation = false);

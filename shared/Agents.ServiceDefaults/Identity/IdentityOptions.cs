@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Agents.ServiceDefaults.Identity;
+
+/// <summary>
+/// The key shared by the gateway (which signs the principal it forwards) and the services (which
+/// verify it). Section <c>Identity</c>.
+/// </summary>
+public sealed class IdentityOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Identity";
+
+    /// <summary>HMAC-SHA256 key, at least 32 characters. Keep it in a secret store in production.</summary>
+    [Required(ErrorMessage = "Identity:SigningKey is missing. Set the same secret (32+ characters) on the gateway and every service.")]
+    [MinLength(32, ErrorMessage = "Identity:SigningKey must be at least 32 characters long.")]
+    public string SigningKey { get; set; } = string.Empty;
+
+    /// <summary>How long a signed principal stays valid after the gateway signs it.</summary>
+    public TimeSpan Lifetime { get; set; } = TimeSpan.FromMinutes(5);
+}

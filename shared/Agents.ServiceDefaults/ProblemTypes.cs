@@ -1,0 +1,34 @@
+namespace Agents.ServiceDefaults;
+
+/// <summary>
+/// Stable <c>type</c> URIs for RFC 7807 problem details, so clients can branch on them.
+/// Each names a documented error class of the platform.
+/// </summary>
+public static class ProblemTypes
+{
+    private const string Base = "https://agents.dev/problems/";
+
+    /// <summary>No or invalid credentials.</summary>
+    public const string Unauthenticated = Base + "unauthenticated";
+
+    /// <summary>Authenticated, but not allowed.</summary>
+    public const string Forbidden = Base + "forbidden";
+
+    /// <summary>The request body or parameters are invalid; <c>errors</c> lists each problem.</summary>
+    public const string Validation = Base + "validation";
+
+    /// <summary>The resource does not exist (or belongs to another tenant).</summary>
+    public const string NotFound = Base + "not-found";
+
+    /// <summary>The request conflicts with the resource's current state.</summary>
+    public const string Conflict = Base + "conflict";
+
+    /// <summary>Too many requests; see <c>Retry-After</c>.</summary>
+    public const string RateLimited = Base + "rate-limited";
+
+    /// <summary>The request body is larger than allowed.</summary>
+    public const string PayloadTooLarge = Base + "payload-too-large";
+
+    /// <summary>An unexpected server error; the trace id identifies it in the logs.</summary>
+    public const string Internal = Base + "internal";
+}
