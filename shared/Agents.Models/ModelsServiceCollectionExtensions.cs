@@ -30,7 +30,7 @@ public static class ModelsServiceCollectionExtensions
         services.AddHttpClient();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ModelMetrics>();
-        services.TryAddSingleton<ModelPriceTable>();
+        services.TryAddSingleton(sp => new ModelPriceTable(sp.GetRequiredService<IOptions<ModelPricingOptions>>()));
 
         services.AddOptions<ModelPricingOptions>().BindConfiguration(ModelOptions.SectionPrefix).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelPricingOptions>, ModelPricingOptionsValidator>());
