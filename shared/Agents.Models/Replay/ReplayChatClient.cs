@@ -27,7 +27,7 @@ public sealed class ReplayChatClient : IChatClient
     private readonly IReadOnlyDictionary<string, ChatResponse>? _byHash;
     private readonly IChatClient? _fallback;
     private readonly ChatClientMetadata _metadata;
-    private int _calls;
+    private int _sequenceCalls;
     private int _replayed;
 
     /// <summary>Replays <paramref name="recordedInOrder"/> by call index.</summary>
@@ -119,12 +119,11 @@ public sealed class ReplayChatClient : IChatClient
     {
         if (_sequence is not null)
         {
-            var index = Interlocked.Increment(ref _calls) - 1;
+            var index = Interlocked.Increment(ref _sequenceCalls) - 1;
             miss = $"No recorded response for call {index + 1}: the recording has {_sequence.Count}.";
             return index < _sequence.Count ? _sequence[index] : null;
         }
 
-        Interlocked.Increment(ref _calls);
         var hash = ChatRequestHash.Compute(messages, options);
         miss = $"No recorded response for the request with hash {hash}.";
         return _byHash!.TryGetValue(hash, out var recorded) ? recorded : null;
