@@ -92,7 +92,7 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task An_unknown_provider_names_the_setting()
     {
-        using var host = TestHost.Build(new Dictionary<string, string?> { ["Models:Planner:Provider"] = "Anthropic" });
+        using var host = TestHost.Build(new Dictionary<string, string?> { ["Models:Planner:Provider"] = "Bogus" });
 
         var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => host.StartAsync());
 
