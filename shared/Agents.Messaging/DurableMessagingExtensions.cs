@@ -49,6 +49,7 @@ public static class DurableMessagingExtensions
         services.TryAddScoped<IMessageScheduler>(sp => new MessageScheduler(
             new DurableScheduleMessageProvider(sp.GetRequiredService<ISendEndpointProvider>(), sp.GetRequiredService<TDbContext>()),
             sp.GetRequiredService<IBus>().Topology));
+        services.TryAddSingleton<DeadLetters.DeadLetterQueue>();
         services.AddHostedService<OutboxDeliveryService<TDbContext>>();
         services.TryAddSingleton<MessagingRetentionService<TDbContext>>();
         services.AddHostedService(sp => sp.GetRequiredService<MessagingRetentionService<TDbContext>>());

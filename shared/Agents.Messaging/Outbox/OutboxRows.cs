@@ -1,4 +1,5 @@
 using Agents.Messaging.Data;
+using Agents.Messaging.Scheduling;
 using MassTransit;
 using MassTransit.Context;
 using MassTransit.Serialization;
@@ -14,6 +15,7 @@ internal static class OutboxRows
         var messageId = context.MessageId ?? throw new MessageException(typeof(T), "An outbox message needs a MessageId.");
         var now = timeProvider.GetUtcNow().UtcDateTime;
         var serializer = SystemTextJsonMessageSerializer.Instance;
+        var due = TakeDueTime(context);
         var row = new OutboxMessage
         {
             MessageId = messageId,
@@ -32,7 +34,7 @@ internal static class OutboxRows
             ContentType = context.ContentType?.ToString() ?? context.Serialization.DefaultContentType.ToString(),
             MessageType = string.Join(";", context.SupportedMessageTypes),
             Body = context.Serializer.GetMessageBody(context).GetString(),
-            HeadersJson = serializer.SerializeDictionary(context.Headers.GetAll()),
+            HeadersJson = serializer.SerializeDictionary(context.Headers.GetAll().Where(h => h.Key != DueTimePipe<T>.Header)),
         };
 
         if (context.TimeToLive is { } ttl)
@@ -40,11 +42,13 @@ internal static class OutboxRows
             row.ExpirationTime = now + ttl;
         }
 
-        // A delay is how MassTransit's schedulers express "not before": keep it in the row, never give it to the broker.
-        if (context.Delay is { } delay && delay > TimeSpan.Zero)
+        // "Not before" is kept in the row and enforced by the delivery service, never handed to the broker
+        // (RabbitMQ here has no delayed-exchange plugin).
+        if (due is not null || (context.Delay is { } delay && delay > TimeSpan.Zero))
         {
-            row.DueTime = now + delay;
-            row.ScheduleTokenId = context.ScheduledMessageId;
+            row.DueTime = due ?? now + context.Delay;
+            row.ScheduleTokenId = context.ScheduledMessageId
+                ?? (Guid.TryParse(context.Headers.Get<string>(MessageHeaders.SchedulingTokenId), out var token) ? token : null);
             context.Delay = null;
         }
 
@@ -57,4 +61,11 @@ internal static class OutboxRows
 
         return row;
     }
+
+    private static DateTime? TakeDueTime<T>(SendContext<T> context)
+        where T : class =>
+        context.Headers.Get<string>(DueTimePipe<T>.Header) is { } text
+            && DateTime.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var due)
+            ? due.ToUniversalTime()
+            : null;
 }

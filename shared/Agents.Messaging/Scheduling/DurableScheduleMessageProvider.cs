@@ -29,7 +29,7 @@ public sealed class DurableScheduleMessageProvider : IScheduleMessageProvider
     public Task<ScheduledMessage<T>> ScheduleSend<T>(Uri destinationAddress, DateTime scheduledTime, T message, IPipe<SendContext<T>> pipe,
         CancellationToken cancellationToken)
         where T : class =>
-        _delayed.ScheduleSend(destinationAddress, scheduledTime, message, pipe, cancellationToken);
+        _delayed.ScheduleSend(destinationAddress, scheduledTime, message, new DueTimePipe<T>(pipe, scheduledTime), cancellationToken);
 
     /// <inheritdoc />
     public async Task CancelScheduledSend(Guid tokenId, CancellationToken cancellationToken)
@@ -49,3 +49,23 @@ public sealed class DurableScheduleMessageProvider : IScheduleMessageProvider
     public Task CancelScheduledSend(Uri destinationAddress, Guid tokenId, CancellationToken cancellationToken) =>
         CancelScheduledSend(tokenId, cancellationToken);
 }
+
+/// <summary>
+/// Marks a scheduled message with its due time in a header: the outbox stores the header's time as
+/// the row's due time and removes it (a send context's transport delay does not survive the outbox's capture).
+/// </summary>
+internal sealed class DueTimePipe<T>(IPipe<SendContext<T>> inner, DateTime scheduledTime) : IPipe<SendContext<T>>
+    where T : class
+{
+    public const string Header = "Agents-Due-Time";
+
+    public async Task Send(SendContext<T> context)
+    {
+        await inner.Send(context);
+        var due = scheduledTime.Kind == DateTimeKind.Local ? scheduledTime.ToUniversalTime() : DateTime.SpecifyKind(scheduledTime, DateTimeKind.Utc);
+        context.Headers.Set(Header, due.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public void Probe(ProbeContext context) => inner.Probe(context);
+}
+
