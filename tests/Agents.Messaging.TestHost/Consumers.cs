@@ -82,3 +82,10 @@ public sealed class CounterStateMachine : MassTransitStateMachine<CounterState>
 
     public Event<Increment> Incremented { get; private set; } = null!;
 }
+
+/// <summary>The benchmark's inbox+outbox hop: consumes Relay and publishes Ping from its outbox.</summary>
+public sealed class RelayConsumer(TimeProvider time) : IConsumer<Relay>
+{
+    public Task Consume(ConsumeContext<Relay> context) =>
+        context.Publish(new Ping(context.Message.Id, time.GetUtcNow().UtcDateTime));
+}

@@ -11,3 +11,5 @@ public sealed record Poison(Guid Id, string Reason);
 public sealed record Reminder(Guid Id);
 
 public sealed record Ping(Guid Id, DateTime CommittedAt);
+
+public sealed record Relay(Guid Id);

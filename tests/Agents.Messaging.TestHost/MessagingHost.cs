@@ -63,6 +63,7 @@ public static class MessagingHost
             if (settings.Ping)
             {
                 x.AddConsumer<PingConsumer>();
+                x.AddConsumer<RelayConsumer>();
             }
 
             if (settings.Saga)
