@@ -17,6 +17,18 @@ public sealed class BusConventionTests
     }
 
     [Fact]
+    public void A_queue_prefix_also_prefixes_message_exchanges()
+    {
+        var options = new BusOptions { QueuePrefix = "staging" };
+        var bus = Bus.Factory.CreateUsingInMemory(cfg => BusConventions.Apply(cfg, options));
+        var unprefixed = Bus.Factory.CreateUsingInMemory(cfg => BusConventions.Apply(cfg, new BusOptions()));
+
+        var plain = unprefixed.Topology.Message<Work>().EntityName;
+        Assert.Equal("staging." + plain, bus.Topology.Message<Work>().EntityName);
+        Assert.Contains("Work", plain, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_transient_failure_is_retried_until_it_succeeds()
     {
         var attempts = new AttemptCounter(failures: 2);

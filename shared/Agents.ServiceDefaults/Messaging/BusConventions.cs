@@ -4,7 +4,9 @@ namespace Agents.ServiceDefaults.Messaging;
 
 /// <summary>
 /// The project's messaging conventions, applied to every bus: kebab-case endpoint names with an
-/// optional prefix, exponential retry that skips permanent failures, and a concurrency limit.
+/// optional prefix (applied to message-type exchanges too, so environments or test runs that share a
+/// broker never see each other's messages), exponential retry that skips permanent failures, and a
+/// concurrency limit.
 /// After the retries a message is faulted and moved to its endpoint's <c>_error</c> queue
 /// (MassTransit's default), with the exception in its headers.
 /// </summary>
@@ -17,6 +19,12 @@ public static class BusConventions
     /// <summary>Applies retry and concurrency conventions to a bus (any transport).</summary>
     public static void Apply(IBusFactoryConfigurator configurator, BusOptions options)
     {
+        if (!string.IsNullOrEmpty(options.QueuePrefix))
+        {
+            configurator.MessageTopology.SetEntityNameFormatter(
+                new PrefixEntityNameFormatter(configurator.MessageTopology.EntityNameFormatter, options.QueuePrefix + "."));
+        }
+
         var retry = options.Retry;
         configurator.UseMessageRetry(r =>
         {

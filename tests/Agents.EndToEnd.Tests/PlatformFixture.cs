@@ -1,0 +1,177 @@
+using System.Reflection;
+using Agents.Testing;
+
+namespace Agents.EndToEnd.Tests;
+
+/// <summary>
+/// The whole platform for one test run: every service and sample tool as a real process, each with its
+/// own fresh database, all sharing one RabbitMQ under a unique queue prefix and a fresh signing key, on
+/// free ports. Tests talk to it only through the gateway, like a user.
+/// </summary>
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    public const string AliceKey = "demo-alice-agent-user-key";
+    public const string BobKey = "demo-bob-approver-key";
+    public const string CarolKey = "demo-carol-admin-key";
+    public const string DaveKey = "acme-dave-agent-user-key";
+
+    private static readonly (string Name, string Directory, bool HasDatabase)[] Services =
+    [
+        ("governance", "services/Governance", true),
+        ("memory", "services/Memory", true),
+        ("planner", "services/Planner", true),
+        ("toolgateway", "services/ToolGateway", true),
+        ("executor", "services/Executor", true),
+        ("tool-crm", "services/Tools/Crm", true),
+        ("tool-tickets", "services/Tools/Tickets", true),
+        ("tool-web", "services/Tools/Web", true),
+        ("gateway", "services/Gateway", false),
+    ];
+
+    private readonly List<TestDatabase> _databases = [];
+    private readonly Dictionary<string, ServiceProcess> _processes = [];
+
+    public string QueuePrefix { get; } = TestInfrastructure.UniqueName("e2e");
+
+    public IReadOnlyDictionary<string, ServiceProcess> Processes => _processes;
+
+    public IReadOnlyDictionary<string, string> DatabaseConnections { get; private set; } = new Dictionary<string, string>();
+
+    public Uri GatewayAddress => _processes["gateway"].BaseAddress;
+
+    /// <summary>Extra settings per service for this run (set by a derived fixture before start).</summary>
+    protected virtual IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> ExtraSettings { get; } =
+        new Dictionary<string, IReadOnlyDictionary<string, string>>();
+
+    public HttpClient CreateClient(string apiKey)
+    {
+        var client = new HttpClient { BaseAddress = GatewayAddress, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        return client;
+    }
+
+    public async Task InitializeAsync()
+    {
+        var root = RepositoryRoot();
+        var configuration = typeof(PlatformFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .First(a => a.Key == "BuildConfiguration").Value!;
+        var signingKey = Convert.ToHexString(Guid.NewGuid().ToByteArray()) + Convert.ToHexString(Guid.NewGuid().ToByteArray());
+        var definitions = new List<ServiceDefinition>();
+        var connections = new Dictionary<string, string>();
+        foreach (var (name, directory, hasDatabase) in Services)
+        {
+            var dir = Path.Combine(root, directory);
+            var project = Directory.Exists(dir) ? Directory.GetFiles(dir, "*.csproj").FirstOrDefault() : null;
+            if (project is null)
+            {
+                continue;
+            }
+
+            var dll = Path.Combine(dir, "bin", configuration, "net10.0", Path.GetFileNameWithoutExtension(project) + ".dll");
+            if (!File.Exists(dll))
+            {
+                throw new InvalidOperationException($"{dll} is missing: build the solution first (./dev.sh test does).");
+            }
+
+            string? database = null;
+            if (hasDatabase)
+            {
+                var db = await TestInfrastructure.CreateDatabaseAsync("e2e_" + name.Replace('-', '_'));
+                _databases.Add(db);
+                database = db.ConnectionString;
+                connections[name] = database;
+            }
+
+            definitions.Add(new ServiceDefinition(name, dll, TestInfrastructure.ClosedPort(), database));
+        }
+
+        DatabaseConnections = connections;
+        var ports = definitions.ToDictionary(d => d.Name, d => d.Port);
+        foreach (var definition in definitions)
+        {
+            var environment = new Dictionary<string, string>
+            {
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                ["DOTNET_ENVIRONMENT"] = "Production",
+                ["ConnectionStrings__RabbitMq"] = TestInfrastructure.RabbitMq,
+                ["Messaging__QueuePrefix"] = QueuePrefix,
+                ["Identity__SigningKey"] = signingKey,
+                ["Logging__LogLevel__Default"] = "Warning",
+            };
+            if (definition.Database is not null)
+            {
+                environment["ConnectionStrings__Postgres"] = definition.Database;
+            }
+
+            if (definition.Name == "gateway")
+            {
+                foreach (var cluster in new[] { "executor", "planner", "toolgateway", "memory", "governance" })
+                {
+                    if (ports.TryGetValue(cluster, out var port))
+                    {
+                        environment[$"ReverseProxy__Clusters__{cluster}__Destinations__{cluster}-1__Address"] = $"http://127.0.0.1:{port}/";
+                    }
+                }
+            }
+
+            if (ExtraSettings.TryGetValue(definition.Name, out var extra))
+            {
+                foreach (var (key, value) in extra)
+                {
+                    environment[key] = value.Replace("{port}", definition.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+                }
+            }
+
+            _processes[definition.Name] = new ServiceProcess(definition, environment);
+        }
+
+        await Task.WhenAll(_processes.Values.Where(p => p.Name != "gateway").Select(p => p.MigrateAsync(CancellationToken.None)));
+        foreach (var process in _processes.Values)
+        {
+            process.Start();
+        }
+
+        foreach (var process in _processes.Values)
+        {
+            await process.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        }
+    }
+
+    /// <summary>Kills a service (SIGKILL, as in a crash) and starts it again on the same port and database.</summary>
+    public async Task RestartAsync(string name, Func<Task>? whileDown = null)
+    {
+        var process = _processes[name];
+        await process.KillAsync();
+        if (whileDown is not null)
+        {
+            await whileDown();
+        }
+
+        process.Start();
+        await process.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var process in _processes.Values)
+        {
+            await process.DisposeAsync();
+        }
+
+        foreach (var database in _databases)
+        {
+            await database.DisposeAsync();
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("Agents.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
