@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Agents.Contracts;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
@@ -27,6 +28,7 @@ internal static class Extensions
         builder.Services.AddDbContext<ToolGatewayDbContext>((services, options) =>
             options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>()));
 
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.Services.AddSingleton<ArgumentsValidator>();
         builder.Services.AddSingleton<ToolCircuitBreakers>();
         builder.Services.AddSingleton<ToolGatewayTelemetry>();

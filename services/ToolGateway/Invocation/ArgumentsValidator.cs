@@ -115,23 +115,26 @@ public sealed class ArgumentsValidator
 
     private static string Describe(string keyword, string message, EvaluationResults results, JsonElement schemaRoot, JsonElement instanceRoot)
     {
-        if (keyword is not ("enum" or "const"))
+        if (keyword is not ("enum" or "const" or "pattern"))
         {
             return LowerFirst(message);
         }
 
-        // The library's enum/const messages do not name the allowed values; read them from the schema.
+        // The library's messages for these do not name what was expected; read it from the schema.
         var received = Resolve(instanceRoot, results.InstanceLocation.ToString());
-        var allowed = Resolve(schemaRoot, SchemaPointer(results) + "/" + keyword);
-        if (allowed is null)
+        var expected = Resolve(schemaRoot, SchemaPointer(results) + "/" + keyword);
+        if (expected is null)
         {
             return LowerFirst(message);
         }
 
-        var got = received is { } value ? ", got " + value.GetRawText() : string.Empty;
-        return keyword == "enum"
-            ? "value must be one of " + Compact(allowed.Value) + got
-            : "value must be " + Compact(allowed.Value) + got;
+        var got = received is { } value ? ", got " + Compact(value) : string.Empty;
+        return keyword switch
+        {
+            "enum" => "value must be one of " + Compact(expected.Value) + got,
+            "const" => "value must be " + Compact(expected.Value) + got,
+            _ => "value must match the pattern " + expected.Value.GetString() + got,
+        };
     }
 
     private static string SchemaPointer(EvaluationResults results)
