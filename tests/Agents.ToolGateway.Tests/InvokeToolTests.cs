@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Agents.Contracts;
 using Agents.ToolGateway.Invocation;
 using Agents.ToolGateway.Tests.Infrastructure;
@@ -119,6 +120,8 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         var call = ToolGatewayFixture.Call(principal, name);
         var spans = new ConcurrentQueue<Activity>();
         using var listener = ListenTo(spans);
+        var measurements = new ConcurrentQueue<(string Instrument, object? Tool, object? Outcome)>();
+        using var meters = MeasureCalls(measurements);
 
         var completed = await gateway.InvokeAsync(call);
 
@@ -134,6 +137,9 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Equal("execute_tool", span.GetTagItem("gen_ai.operation.name"));
         Assert.Equal(name, span.GetTagItem("gen_ai.tool.name"));
         Assert.Equal(tool.Received.First().CallId.ToString(), span.GetTagItem("gen_ai.tool.call.id"));
+        Assert.Contains(measurements, m => m.Instrument == "agents.tool_gateway.calls" && Equals(m.Tool, name) && Equals(m.Outcome, "Succeeded"));
+        Assert.Contains(measurements, m => m.Instrument == "agents.tool_gateway.call.duration" && Equals(m.Tool, name));
+        Assert.DoesNotContain(measurements, m => m.Instrument == "agents.tool_gateway.failures" && Equals(m.Tool, name));
 
         await using var db = gateway.CreateDbContext();
         var record = await db.ToolCalls.SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey);
@@ -252,6 +258,70 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Equal(ToolCallOutcome.Failed, changed.Outcome);
         Assert.Contains("already belongs to a successful call", changed.Error, StringComparison.Ordinal);
         Assert.Equal(1, tool.Calls);
+    }
+
+    [Fact]
+    public async Task Compensation_is_a_call_of_its_own_under_the_same_key_and_only_for_compensable_tools()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("tickets");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.Mutating, TicketSchema, compensable: true));
+        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, c.Compensate ? """{"cancelled":true}""" : """{"ticketId":"T-9"}"""));
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Undo me","priority":"low"}""");
+        var created = await gateway.InvokeAsync(call);
+
+        var compensated = await gateway.InvokeAsync(call with { Compensate = true }, expectedAnswers: 2);
+
+        Assert.Equal(ToolCallOutcome.Succeeded, created.Outcome);
+        Assert.False(created.Compensation);
+        Assert.Equal(ToolCallOutcome.Succeeded, compensated.Outcome);
+        Assert.True(compensated.Compensation);
+        Assert.Equal("""{"cancelled":true}""", compensated.OutputJson);
+        Assert.Equal(2, tool.Calls);
+        Assert.All(tool.Received, e => Assert.Equal(call.IdempotencyKey, e.IdempotencyKey));
+        Assert.True(tool.Received.Last().Compensate);
+
+        var readOnly = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(readOnly));
+        var notCompensable = await gateway.InvokeAsync(ToolGatewayFixture.Call(gateway.NewPrincipal(), readOnly) with { Compensate = true });
+        Assert.Equal(ToolCallOutcome.Failed, notCompensable.Outcome);
+        Assert.Contains("not compensable", notCompensable.Error, StringComparison.Ordinal);
+    }
+
+    private static MeterListener MeasureCalls(ConcurrentQueue<(string Instrument, object? Tool, object? Outcome)> measurements)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Agents.ToolGateway")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
+        {
+            object? tool = null;
+            object? outcome = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "gen_ai.tool.name")
+                {
+                    tool = tag.Value;
+                }
+                else if (tag.Key == "agents.tool.outcome")
+                {
+                    outcome = tag.Value;
+                }
+            }
+
+            measurements.Enqueue((instrument.Name, tool, outcome));
+        }
+
+        listener.SetMeasurementEventCallback<long>(Record);
+        listener.SetMeasurementEventCallback<double>(Record);
+        listener.Start();
+        return listener;
     }
 
     private static ActivityListener ListenTo(ConcurrentQueue<Activity> spans)
