@@ -1,5 +1,15 @@
+using System.Text.Json.Serialization;
+using Agents.Contracts;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
+using Agents.ToolGateway.Api;
+using Agents.ToolGateway.Consumers;
+using Agents.ToolGateway.Data;
+using Agents.ToolGateway.Invocation;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Agents.ToolGateway;
 
@@ -8,12 +18,43 @@ internal static class Extensions
     public static IHostApplicationBuilder AddToolGateway(this IHostApplicationBuilder builder)
     {
         builder.AddAgentsDatabase();
-        builder.AddAgentsBus();
+        builder.AddPrincipalSigning();
+        builder.Services.AddOptions<ToolGatewayOptions>()
+            .BindConfiguration(ToolGatewayOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ToolGatewayOptions>, ToolGatewayOptionsValidator>();
+
+        builder.Services.AddDbContext<ToolGatewayDbContext>((services, options) =>
+            options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>()));
+
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        builder.Services.AddSingleton<ArgumentsValidator>();
+        builder.Services.AddSingleton<ToolCircuitBreakers>();
+        builder.Services.AddSingleton<ToolGatewayTelemetry>();
+        builder.Services.AddScoped<ToolCallPipeline>();
+
+        builder.AddAgentsBus(x =>
+        {
+            x.AddConsumer<ToolAnnouncedConsumer>();
+            x.AddConsumer<InvokeToolConsumer>();
+            x.AddRequestClient<AuthorizeToolCall>();
+        });
         return builder;
     }
 
     public static WebApplication MapToolGatewayApi(this WebApplication app)
     {
+        app.MapToolsApi();
         return app;
+    }
+
+    /// <summary>Applies the EF Core migrations to the configured database (the <c>migrate</c> command).</summary>
+    public static async Task MigrateToolGatewayDatabaseAsync(this WebApplication app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ToolGatewayDbContext>();
+        await db.Database.MigrateAsync();
+        app.Logger.LogInformation("Database migrated.");
     }
 }

@@ -1,14 +1,20 @@
-using Agents.ToolGateway;
 using Agents.ServiceDefaults;
+using Agents.ToolGateway;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddToolGateway();
 
 var app = builder.Build();
+if (args.Contains("migrate", StringComparer.Ordinal))
+{
+    await app.MigrateToolGatewayDatabaseAsync();
+    return;
+}
+
 app.MapDefaultEndpoints();
 app.MapToolGatewayApi();
-app.Run();
+await app.RunAsync();
 
 /// <summary>Entry point, visible to integration tests.</summary>
 public partial class Program;

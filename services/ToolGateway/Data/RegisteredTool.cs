@@ -1,0 +1,54 @@
+using Agents.Contracts;
+
+namespace Agents.ToolGateway.Data;
+
+/// <summary>A tool in the registry, as last announced by one of its instances.</summary>
+public sealed class RegisteredTool
+{
+    public required string Name { get; set; }
+
+    public required string Description { get; set; }
+
+    public required string InputSchema { get; set; }
+
+    public required string OutputSchema { get; set; }
+
+    public SideEffectClass SideEffect { get; set; }
+
+    public RiskTier Risk { get; set; }
+
+    public required string RequiredScope { get; set; }
+
+    public bool Compensable { get; set; }
+
+    public bool ReturnsUntrustedContent { get; set; }
+
+    public int TimeoutSeconds { get; set; }
+
+    public required string Version { get; set; }
+
+    /// <summary>The instance that announced last.</summary>
+    public required string Instance { get; set; }
+
+    public DateTimeOffset FirstSeenAt { get; set; }
+
+    /// <summary>When the latest announcement was made (the announcer's clock).</summary>
+    public DateTimeOffset LastSeenAt { get; set; }
+
+    public void Apply(ToolAnnounced announced)
+    {
+        var tool = announced.Tool;
+        Description = tool.Description;
+        InputSchema = tool.InputSchema;
+        OutputSchema = tool.OutputSchema;
+        SideEffect = tool.SideEffect;
+        Risk = tool.Risk;
+        RequiredScope = tool.RequiredScope;
+        Compensable = tool.Compensable;
+        ReturnsUntrustedContent = tool.ReturnsUntrustedContent;
+        TimeoutSeconds = tool.TimeoutSeconds;
+        Version = tool.Version;
+        Instance = announced.Instance;
+        LastSeenAt = announced.AnnouncedAt;
+    }
+}

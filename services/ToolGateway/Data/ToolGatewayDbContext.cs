@@ -1,0 +1,64 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
+namespace Agents.ToolGateway.Data;
+
+/// <summary>The tool-gateway's own database: the registry, tool-call records and circuit states.</summary>
+public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> options) : DbContext(options)
+{
+    public DbSet<RegisteredTool> Tools => Set<RegisteredTool>();
+
+    public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
+
+    public DbSet<CircuitStateRecord> Circuits => Set<CircuitStateRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<RegisteredTool>(tool =>
+        {
+            tool.ToTable("tools");
+            tool.HasKey(t => t.Name);
+            tool.Property(t => t.Name).HasMaxLength(64);
+            tool.Property(t => t.SideEffect).HasConversion<string>().HasMaxLength(16);
+            tool.Property(t => t.Risk).HasConversion<string>().HasMaxLength(16);
+            tool.Property(t => t.InputSchema).HasColumnType("text");
+            tool.Property(t => t.OutputSchema).HasColumnType("text");
+            tool.Property(t => t.RequiredScope).HasMaxLength(200);
+            tool.Property(t => t.Version).HasMaxLength(64);
+            tool.Property(t => t.Instance).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<ToolCallRecord>(call =>
+        {
+            call.ToTable("tool_calls");
+            call.HasKey(c => new { c.IdempotencyKey, c.Compensation });
+            call.Property(c => c.IdempotencyKey).HasMaxLength(200);
+            call.Property(c => c.StepId).HasMaxLength(200);
+            call.Property(c => c.TenantId).HasMaxLength(200);
+            call.Property(c => c.UserId).HasMaxLength(200);
+            call.Property(c => c.Tool).HasMaxLength(64);
+            call.Property(c => c.ArgumentsHash).HasMaxLength(64);
+            call.Property(c => c.Outcome).HasConversion<string>().HasMaxLength(32);
+            call.Property(c => c.OutputJson).HasColumnType("text");
+            call.HasIndex(c => c.TaskId);
+            call.HasIndex(c => new { c.TenantId, c.StartedAt });
+        });
+
+        modelBuilder.Entity<CircuitStateRecord>(circuit =>
+        {
+            circuit.ToTable("circuits");
+            circuit.HasKey(c => c.Tool);
+            circuit.Property(c => c.Tool).HasMaxLength(64);
+            circuit.Property(c => c.State).HasConversion<string>().HasMaxLength(16);
+            circuit.Property(c => c.UpdatedBy).HasMaxLength(200);
+        });
+    }
+}
+
+/// <summary>Lets <c>dotnet ef</c> build the model without starting the service.</summary>
+internal sealed class DesignTimeToolGatewayDbContextFactory : IDesignTimeDbContextFactory<ToolGatewayDbContext>
+{
+    public ToolGatewayDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<ToolGatewayDbContext>()
+        .UseNpgsql("Host=127.0.0.1;Database=agents_toolgateway;Username=agents;Password=agents")
+        .Options);
+}

@@ -1,0 +1,183 @@
+using System.Text;
+using System.Text.Json;
+using Agents.Contracts;
+using Agents.ServiceDefaults.Messaging;
+using Agents.ToolGateway.Data;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace Agents.ToolGateway.Invocation;
+
+/// <summary>The end of one tool call, before it is recorded and published.</summary>
+internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null);
+
+/// <summary>
+/// Authorizes and executes one validated tool call: before every attempt governance is asked
+/// (no answer in time = Denied), the tool's circuit must let the call through, then
+/// <see cref="ExecuteTool"/> goes to the tool's own queue with the tool's timeout. ReadOnly and
+/// Idempotent tools are retried on transient failures and timeouts with exponential backoff and
+/// jitter; Mutating tools get exactly one attempt (the executor may re-invoke with the same
+/// idempotency key, which the tool deduplicates).
+/// </summary>
+internal sealed class ToolCallPipeline(
+    IRequestClient<AuthorizeToolCall> authorizer,
+    IScopedClientFactory clients,
+    ToolCircuitBreakers breakers,
+    IOptions<ToolGatewayOptions> options,
+    IOptions<BusOptions> bus,
+    TimeProvider time,
+    ILogger<ToolCallPipeline> logger)
+{
+    public async Task<CallResult> RunAsync(InvokeTool call, RegisteredTool tool, string argumentsHash, Guid callId, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var retryable = tool.SideEffect is SideEffectClass.ReadOnly or SideEffectClass.Idempotent;
+        var maxAttempts = retryable ? settings.MaxAttempts : 1;
+        var circuit = await breakers.GetAsync(tool.Name, cancellationToken);
+        var attempts = 0;
+        Attempt? last = null;
+
+        while (true)
+        {
+            var authorization = await AuthorizeAsync(call, tool, argumentsHash, cancellationToken);
+            switch (authorization.Decision)
+            {
+                case AuthorizationDecision.Deny:
+                    return new CallResult(ToolCallOutcome.Denied, null, authorization.Reason, attempts, call.ApprovalId);
+                case AuthorizationDecision.RequireApproval:
+                    return new CallResult(ToolCallOutcome.ApprovalRequired, null, authorization.Reason, attempts, authorization.ApprovalId ?? call.ApprovalId);
+                case AuthorizationDecision.Allow:
+                    break;
+                default:
+                    return new CallResult(ToolCallOutcome.Denied, null, $"Governance answered an unknown decision '{authorization.Decision}'; the call was refused.", attempts, call.ApprovalId);
+            }
+
+            var permit = circuit.TryAcquire();
+            if (permit == CircuitPermit.Refused)
+            {
+                var snapshot = circuit.Snapshot();
+                var reason = $"The circuit of tool '{tool.Name}' is open after {snapshot.ConsecutiveFailures} consecutive failures; it lets a trial call through after {snapshot.OpenUntil:O}.";
+                return last is null
+                    ? new CallResult(ToolCallOutcome.CircuitOpen, null, reason, attempts, call.ApprovalId)
+                    : new CallResult(last.Outcome, null, last.Error + " " + reason, attempts, call.ApprovalId);
+            }
+
+            attempts++;
+            Attempt attempt;
+            try
+            {
+                attempt = await ExecuteAsync(call, tool, callId, settings.ToolTimeout(tool.TimeoutSeconds), cancellationToken);
+            }
+            catch
+            {
+                circuit.Release(permit);
+                throw;
+            }
+
+            var changed = attempt.Transient ? circuit.RecordFailure(permit) : circuit.RecordSuccess(permit);
+            if (changed is not null)
+            {
+                await breakers.PersistAsync(tool.Name, changed, cancellationToken);
+            }
+
+            if (attempt.Outcome == ToolCallOutcome.Succeeded)
+            {
+                return CheckOutput(tool.Name, attempt.OutputJson, attempts, call.ApprovalId, settings.MaxOutputBytes);
+            }
+
+            if (!attempt.Transient || attempts >= maxAttempts)
+            {
+                var suffix = attempt.Transient && maxAttempts > 1 ? $" (after {attempts} attempts)" : string.Empty;
+                return new CallResult(attempt.Outcome, null, attempt.Error + suffix, attempts, call.ApprovalId);
+            }
+
+            last = attempt;
+            var delay = Backoff.Delay(attempts, settings.BaseDelay, settings.MaxDelay, Random.Shared.NextDouble());
+            logger.LogInformation("Tool {Tool} attempt {Attempt} failed transiently ({Error}); retrying in {Delay}.", tool.Name, attempts, attempt.Error, delay);
+            await Task.Delay(delay, time, cancellationToken);
+        }
+    }
+
+    private async Task<ToolCallAuthorization> AuthorizeAsync(InvokeTool call, RegisteredTool tool, string argumentsHash, CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.AuthorizationTimeout;
+        var request = new AuthorizeToolCall(
+            call.TaskId, call.StepId, call.Principal, tool.Name, tool.SideEffect, tool.Risk, tool.RequiredScope,
+            call.ArgumentsJson, argumentsHash, call.ArgumentsTainted, call.TaskAllowedTools, call.ApprovalId);
+        try
+        {
+            var response = await authorizer.GetResponse<ToolCallAuthorization>(request, cancellationToken, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+            return response.Message;
+        }
+        catch (RequestTimeoutException)
+        {
+            return new ToolCallAuthorization(AuthorizationDecision.Deny, $"Governance did not authorize the call within {timeout.TotalSeconds:0.###} s (ToolGateway:AuthorizationTimeout); refused (fail closed).");
+        }
+        catch (RequestFaultException ex)
+        {
+            return new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance failed to authorize the call (" + ex.Fault?.Exceptions.FirstOrDefault()?.Message + "); refused (fail closed).");
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Authorization request for tool {Tool} failed.", tool.Name);
+            return new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance could not be asked (" + ex.Message + "); refused (fail closed).");
+        }
+    }
+
+    private async Task<Attempt> ExecuteAsync(InvokeTool call, RegisteredTool tool, Guid callId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var queue = new Uri("queue:" + ToolEndpoints.QueueName(tool.Name, bus.Value.QueuePrefix));
+        var client = clients.CreateRequestClient<ExecuteTool>(queue, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+        var request = new ExecuteTool(callId, call.TaskId, call.StepId, call.Principal, tool.Name, call.ArgumentsJson, call.IdempotencyKey, call.Compensate);
+        try
+        {
+            var response = await client.GetResponse<ToolExecutionResult>(request, cancellationToken);
+            var result = response.Message;
+            return result.Succeeded
+                ? new Attempt(ToolCallOutcome.Succeeded, result.OutputJson, null, false)
+                : new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' failed: {result.Error ?? "no reason given"}", result.Transient);
+        }
+        catch (RequestTimeoutException)
+        {
+            return new Attempt(ToolCallOutcome.TimedOut, null, $"Tool '{tool.Name}' did not answer within {timeout.TotalSeconds:0.###} s.", true);
+        }
+        catch (RequestFaultException ex)
+        {
+            return new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' faulted: {ex.Fault?.Exceptions.FirstOrDefault()?.Message}", true);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Sending ExecuteTool to {Queue} failed.", queue);
+            return new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' could not be reached: {ex.Message}", true);
+        }
+    }
+
+    private static CallResult CheckOutput(string tool, string? outputJson, int attempts, Guid? approvalId, int maxOutputBytes)
+    {
+        if (outputJson is null)
+        {
+            return new CallResult(ToolCallOutcome.Succeeded, null, null, attempts, approvalId);
+        }
+
+        var size = Encoding.UTF8.GetByteCount(outputJson);
+        if (size > maxOutputBytes)
+        {
+            return new CallResult(ToolCallOutcome.Failed, null,
+                $"Tool '{tool}' returned {size} bytes of output, more than the limit of {maxOutputBytes} bytes (ToolGateway:MaxOutputBytes); the output was discarded.",
+                attempts, approvalId);
+        }
+
+        try
+        {
+            using var _ = JsonDocument.Parse(outputJson);
+        }
+        catch (JsonException ex)
+        {
+            return new CallResult(ToolCallOutcome.Failed, null, $"Tool '{tool}' returned output that is not valid JSON ({ex.Message}); the output was discarded.", attempts, approvalId);
+        }
+
+        return new CallResult(ToolCallOutcome.Succeeded, outputJson, null, attempts, approvalId);
+    }
+
+    private sealed record Attempt(ToolCallOutcome Outcome, string? OutputJson, string? Error, bool Transient);
+}

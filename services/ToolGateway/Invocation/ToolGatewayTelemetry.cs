@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Agents.Contracts;
+
+namespace Agents.ToolGateway.Invocation;
+
+/// <summary>
+/// The <c>execute_tool {tool}</c> span (OpenTelemetry GenAI conventions) and the call metrics:
+/// <c>agents.tool_gateway.calls</c>, <c>agents.tool_gateway.failures</c> (every outcome but
+/// Succeeded) and <c>agents.tool_gateway.call.duration</c> (seconds), tagged with tool and outcome.
+/// </summary>
+internal sealed class ToolGatewayTelemetry
+{
+    public const string Name = "Agents.ToolGateway";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    private readonly Counter<long> calls;
+    private readonly Counter<long> failures;
+    private readonly Histogram<double> duration;
+
+    public ToolGatewayTelemetry(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Name);
+        calls = meter.CreateCounter<long>("agents.tool_gateway.calls", "{call}", "Tool calls handled, by tool and outcome.");
+        failures = meter.CreateCounter<long>("agents.tool_gateway.failures", "{call}", "Tool calls that did not succeed, by tool and outcome.");
+        duration = meter.CreateHistogram<double>("agents.tool_gateway.call.duration", "s", "Time from InvokeTool to ToolCallCompleted.");
+    }
+
+    public static Activity? StartExecuteTool(string tool) =>
+        Source.StartActivity("execute_tool " + tool, ActivityKind.Internal, default(ActivityContext), [
+            new("gen_ai.operation.name", "execute_tool"),
+            new("gen_ai.tool.name", tool),
+        ]);
+
+    public void Completed(Activity? activity, ToolCallCompleted completed, Guid callId, bool replayed)
+    {
+        var outcome = completed.Outcome.ToString();
+        if (activity is not null)
+        {
+            activity.SetTag("gen_ai.tool.call.id", callId.ToString());
+            activity.SetTag("agents.tool.outcome", outcome);
+            activity.SetTag("agents.tool.attempts", completed.Attempts);
+            activity.SetTag("agents.tool.replayed", replayed);
+            if (completed.Outcome != ToolCallOutcome.Succeeded)
+            {
+                activity.SetTag("error.type", outcome);
+                activity.SetStatus(ActivityStatusCode.Error, completed.Error);
+            }
+        }
+
+        var tags = new TagList { { "gen_ai.tool.name", completed.Tool }, { "agents.tool.outcome", outcome } };
+        calls.Add(1, tags);
+        if (completed.Outcome != ToolCallOutcome.Succeeded)
+        {
+            failures.Add(1, tags);
+        }
+
+        duration.Record(completed.DurationMs / 1000.0, tags);
+    }
+}

@@ -1,0 +1,72 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Agents.ToolGateway;
+
+/// <summary>How the tool-gateway calls tools (section <c>ToolGateway</c>).</summary>
+public sealed class ToolGatewayOptions
+{
+    public const string Section = "ToolGateway";
+
+    /// <summary>Attempts per call (first try included) for ReadOnly/Idempotent tools; Mutating tools always get one.</summary>
+    [Range(1, 10, ErrorMessage = "ToolGateway:MaxAttempts must be between {1} and {2}.")]
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Backoff before the second attempt; doubles per attempt, capped by <see cref="MaxDelay"/>, with jitter.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00", ErrorMessage = "ToolGateway:BaseDelay must be between {1} and {2}.")]
+    public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Largest backoff between attempts.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00", ErrorMessage = "ToolGateway:MaxDelay must be between {1} and {2}.")]
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Consecutive transient failures or timeouts of one tool that open its circuit.</summary>
+    [Range(1, 1000, ErrorMessage = "ToolGateway:CircuitFailureThreshold must be between {1} and {2}.")]
+    public int CircuitFailureThreshold { get; set; } = 5;
+
+    /// <summary>How long an open circuit refuses calls before one trial call is let through (half-open).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "ToolGateway:CircuitBreakDuration must be between {1} and {2}.")]
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long to wait for governance's authorization; no answer in time means Denied (fail closed).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00", ErrorMessage = "ToolGateway:AuthorizationTimeout must be between {1} and {2}.")]
+    public TimeSpan AuthorizationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Timeout of one attempt for a tool that announces no timeout (TimeoutSeconds &lt;= 0).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "ToolGateway:DefaultToolTimeout must be between {1} and {2}.")]
+    public TimeSpan DefaultToolTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Upper bound on any tool's own timeout, whatever it announces.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "ToolGateway:MaxToolTimeout must be between {1} and {2}.")]
+    public TimeSpan MaxToolTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Largest tool output (UTF-8 bytes of OutputJson) passed on; a larger output fails the call.</summary>
+    [Range(1024, 16 * 1024 * 1024, ErrorMessage = "ToolGateway:MaxOutputBytes must be between {1} and {2}.")]
+    public int MaxOutputBytes { get; set; } = 64 * 1024;
+
+    /// <summary>The timeout of one attempt of a tool that announced <paramref name="toolTimeoutSeconds"/>.</summary>
+    public TimeSpan ToolTimeout(int toolTimeoutSeconds)
+    {
+        var timeout = toolTimeoutSeconds > 0 ? TimeSpan.FromSeconds(toolTimeoutSeconds) : DefaultToolTimeout;
+        return timeout > MaxToolTimeout ? MaxToolTimeout : timeout;
+    }
+}
+
+internal sealed class ToolGatewayOptionsValidator : IValidateOptions<ToolGatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ToolGatewayOptions options)
+    {
+        var failures = new List<string>();
+        if (options.BaseDelay > options.MaxDelay)
+        {
+            failures.Add($"ToolGateway:BaseDelay ({options.BaseDelay}) must not be larger than ToolGateway:MaxDelay ({options.MaxDelay}).");
+        }
+
+        if (options.DefaultToolTimeout > options.MaxToolTimeout)
+        {
+            failures.Add($"ToolGateway:DefaultToolTimeout ({options.DefaultToolTimeout}) must not be larger than ToolGateway:MaxToolTimeout ({options.MaxToolTimeout}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

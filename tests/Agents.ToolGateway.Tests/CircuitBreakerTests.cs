@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Agents.Contracts;
+using Agents.ToolGateway.Data;
+using Agents.ToolGateway.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.ToolGateway.Tests;
+
+[Collection(ToolGatewayCollection.Name)]
+public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
+{
+    [Fact]
+    public async Task Tool_that_keeps_failing_opens_its_circuit_then_a_trial_after_the_break_closes_it()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("flaky");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var healthy = false;
+        var tool = await gateway.StartToolAsync(name, (c, _) => Volatile.Read(ref healthy)
+            ? ToolServiceDouble.Success(c, """{"ok":true}""")
+            : ToolServiceDouble.TransientFailure(c, "upstream down"));
+        var principal = gateway.NewPrincipal();
+
+        // Three attempts, three consecutive failures: the threshold opens the circuit.
+        var failed = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
+        Assert.Equal(ToolCallOutcome.Failed, failed.Outcome);
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, failed.Attempts);
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
+        Assert.Equal("Open", await CircuitStateAsync(name, principal));
+
+        var refused = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
+        Assert.Equal(ToolCallOutcome.CircuitOpen, refused.Outcome);
+        Assert.Equal(0, refused.Attempts);
+        Assert.Contains("circuit", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
+
+        await using (var db = gateway.CreateDbContext())
+        {
+            var row = await db.Circuits.AsNoTracking().SingleAsync(c => c.Tool == name);
+            Assert.Equal(CircuitState.Open, row.State);
+            Assert.NotNull(row.OpenUntil);
+        }
+
+        // After the break the circuit is half-open: one trial goes through and, succeeding, closes it.
+        var deadline = DateTime.UtcNow + ToolGatewayFixture.CircuitBreakDuration + TimeSpan.FromSeconds(5);
+        while (await CircuitStateAsync(name, principal) != "HalfOpen")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The circuit did not become half-open after the break.");
+            await Task.Delay(100);
+        }
+
+        Volatile.Write(ref healthy, true);
+        var trial = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
+        Assert.Equal(ToolCallOutcome.Succeeded, trial.Outcome);
+        Assert.Equal(1, trial.Attempts);
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold + 1, tool.Calls);
+        Assert.Equal("Closed", await CircuitStateAsync(name, principal));
+
+        await using (var db = gateway.CreateDbContext())
+        {
+            var row = await db.Circuits.AsNoTracking().SingleAsync(c => c.Tool == name);
+            Assert.Equal(CircuitState.Closed, row.State);
+            Assert.Equal(0, row.ConsecutiveFailures);
+        }
+    }
+
+    private async Task<string?> CircuitStateAsync(string name, AgentPrincipal principal)
+    {
+        using var response = await gateway.Client.SendAsync(gateway.Get("/api/tools/" + name, principal));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var tool = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return tool.GetProperty("circuit").GetProperty("state").GetString();
+    }
+}

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using Agents.Contracts;
+using MassTransit;
+
+namespace Agents.ToolGateway.Tests.Infrastructure;
+
+/// <summary>
+/// Test double of the governance service (built elsewhere): a real consumer of
+/// <see cref="AuthorizeToolCall"/> on the real bus that answers each tenant as the test says.
+/// Tenants it was told nothing about get no answer at all (a silent governance).
+/// </summary>
+public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>
+{
+    private readonly ConcurrentDictionary<string, Func<AuthorizeToolCall, ToolCallAuthorization>> policies = new(StringComparer.Ordinal);
+
+    public ConcurrentQueue<AuthorizeToolCall> Requests { get; } = new();
+
+    public void Answer(string tenant, Func<AuthorizeToolCall, ToolCallAuthorization> policy) => policies[tenant] = policy;
+
+    public void Allow(string tenant) => Answer(tenant, _ => new ToolCallAuthorization(AuthorizationDecision.Allow, "allowed by the test policy"));
+
+    public IReadOnlyList<AuthorizeToolCall> RequestsFor(Guid taskId) => Requests.Where(r => r.TaskId == taskId).ToList();
+
+    public async Task Consume(ConsumeContext<AuthorizeToolCall> context)
+    {
+        Requests.Enqueue(context.Message);
+        if (policies.TryGetValue(context.Message.Principal.TenantId, out var policy))
+        {
+            await context.RespondAsync(policy(context.Message));
+        }
+    }
+}
+
+/// <summary>
+/// Test double of a tool service (tool services are built elsewhere with the Tool SDK): a real
+/// consumer of <see cref="ExecuteTool"/> on the tool's own queue that answers with whatever the test
+/// scripts for the n-th call (1-based); a null answer means the tool never answers (a hang).
+/// </summary>
+public sealed class ToolServiceDouble(Func<ExecuteTool, int, ToolExecutionResult?> behaviour) : IConsumer<ExecuteTool>
+{
+    private int calls;
+
+    public ConcurrentQueue<ExecuteTool> Received { get; } = new();
+
+    public int Calls => Volatile.Read(ref calls);
+
+    public Func<ExecuteTool, int, ToolExecutionResult?> Behaviour { get; set; } = behaviour;
+
+    public static ToolExecutionResult Success(ExecuteTool call, string outputJson) => new(call.CallId, true, outputJson, null, false, false);
+
+    public static ToolExecutionResult TransientFailure(ExecuteTool call, string error) => new(call.CallId, false, null, error, true, false);
+
+    public async Task Consume(ConsumeContext<ExecuteTool> context)
+    {
+        Received.Enqueue(context.Message);
+        var n = Interlocked.Increment(ref calls);
+        var result = Behaviour(context.Message, n);
+        if (result is not null)
+        {
+            await context.RespondAsync(result);
+        }
+    }
+}
+
+/// <summary>Collects every <see cref="ToolCallCompleted"/> and <see cref="Fault{T}"/> of announcements the gateway publishes.</summary>
+public sealed class BusObserver : IConsumer<ToolCallCompleted>, IConsumer<Fault<ToolAnnounced>>
+{
+    private readonly ConcurrentQueue<ToolCallCompleted> completed = new();
+
+    public ConcurrentQueue<Fault<ToolAnnounced>> AnnouncementFaults { get; } = new();
+
+    public Task Consume(ConsumeContext<ToolCallCompleted> context)
+    {
+        completed.Enqueue(context.Message);
+        return Task.CompletedTask;
+    }
+
+    public Task Consume(ConsumeContext<Fault<ToolAnnounced>> context)
+    {
+        AnnouncementFaults.Enqueue(context.Message);
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<ToolCallCompleted> For(Guid taskId) => completed.Where(c => c.TaskId == taskId).ToList();
+
+    /// <summary>Waits until <paramref name="count"/> answers for the task arrived (or fails after <paramref name="within"/>).</summary>
+    public async Task<IReadOnlyList<ToolCallCompleted>> WaitForAsync(Guid taskId, int count = 1, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            var found = For(taskId);
+            if (found.Count >= count)
+            {
+                return found;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Expected {count} ToolCallCompleted for task {taskId}, got {found.Count}.");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+}

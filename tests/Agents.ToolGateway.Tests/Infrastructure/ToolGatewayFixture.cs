@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Agents.Contracts;
+using Agents.ServiceDefaults.Identity;
+using Agents.Testing;
+using Agents.ToolGateway.Data;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Agents.ToolGateway.Tests.Infrastructure;
+
+[CollectionDefinition(Name)]
+public sealed class ToolGatewayCollection : ICollectionFixture<ToolGatewayFixture>
+{
+    public const string Name = "tool-gateway";
+}
+
+/// <summary>
+/// The real tool-gateway host (its own migrated test database) on the real RabbitMQ, in a virtual host
+/// of its own so that no other test run's services (or this run's gateway) see each other's messages,
+/// plus a test bus carrying the governance and tool-service doubles and an observer of the answers.
+/// Settings are small so retries, timeouts and the circuit's break take a moment only.
+/// </summary>
+public sealed class ToolGatewayFixture : IAsyncLifetime
+{
+    public const int MaxOutputBytes = 2048;
+    public const int CircuitFailureThreshold = 3;
+    public static readonly TimeSpan CircuitBreakDuration = TimeSpan.FromSeconds(1.5);
+
+    private readonly List<HostReceiveEndpointHandle> toolEndpoints = [];
+    private RabbitMqVirtualHost? virtualHost;
+    private TestDatabase? database;
+
+    public string QueuePrefix { get; } = TestInfrastructure.UniqueName("tg");
+
+    public ServiceFactory<Program> Factory { get; private set; } = null!;
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public IBusControl TestBus { get; private set; } = null!;
+
+    public GovernanceServiceDouble Governance { get; } = new();
+
+    public BusObserver Observer { get; } = new();
+
+    public string ConnectionString => database!.ConnectionString;
+
+    public async Task InitializeAsync()
+    {
+        virtualHost = await RabbitMqVirtualHost.CreateAsync(TestInfrastructure.RabbitMq, QueuePrefix);
+        database = await TestInfrastructure.CreateDatabaseAsync("toolgateway");
+        await using (var db = CreateDbContext())
+        {
+            await db.Database.MigrateAsync();
+        }
+
+        Factory = new ServiceFactory<Program>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = virtualHost.Uri,
+            ["Messaging:QueuePrefix"] = QueuePrefix,
+            ["Messaging:Retry:Limit"] = "2",
+            ["Identity:SigningKey"] = "tool-gateway-tests-signing-key-0123456789",
+            ["ToolGateway:MaxAttempts"] = "3",
+            ["ToolGateway:BaseDelay"] = "00:00:00.020",
+            ["ToolGateway:MaxDelay"] = "00:00:00.100",
+            ["ToolGateway:CircuitFailureThreshold"] = CircuitFailureThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ToolGateway:CircuitBreakDuration"] = CircuitBreakDuration.ToString(),
+            ["ToolGateway:AuthorizationTimeout"] = "00:00:01",
+            ["ToolGateway:DefaultToolTimeout"] = "00:00:02",
+            ["ToolGateway:MaxToolTimeout"] = "00:00:05",
+            ["ToolGateway:MaxOutputBytes"] = MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        Client = Factory.CreateClient();
+        await HealthAssertions.ReadyBecomesAsync(Client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
+
+        var broker = Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(virtualHost.Uri);
+        TestBus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
+            {
+                h.Username(broker.Username);
+                h.Password(broker.Password);
+            });
+            cfg.ReceiveEndpoint(QueuePrefix + "-governance-double", e => e.Instance(Governance));
+            cfg.ReceiveEndpoint(QueuePrefix + "-observer", e => e.Instance(Observer));
+        });
+        await TestBus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var handle in toolEndpoints)
+        {
+            await handle.StopAsync();
+        }
+
+        if (TestBus is not null)
+        {
+            await TestBus.StopAsync();
+        }
+
+        Client?.Dispose();
+        if (Factory is not null)
+        {
+            await Factory.DisposeAsync();
+        }
+
+        if (database is not null)
+        {
+            await database.DisposeAsync();
+        }
+
+        if (virtualHost is not null)
+        {
+            await virtualHost.DisposeAsync();
+        }
+    }
+
+    internal ToolGatewayDbContext CreateDbContext() =>
+        new(new DbContextOptionsBuilder<ToolGatewayDbContext>().UseNpgsql(ConnectionString).Options);
+
+    /// <summary>A new tenant with a principal the governance double allows (unless told otherwise).</summary>
+    public AgentPrincipal NewPrincipal(bool allow = true)
+    {
+        var principal = new AgentPrincipal(TestInfrastructure.UniqueName("tenant"), "alice", ["agent-user"]);
+        if (allow)
+        {
+            Governance.Allow(principal.TenantId);
+        }
+
+        return principal;
+    }
+
+    public string SignedPrincipal(AgentPrincipal principal) => Factory.Services.GetRequiredService<PrincipalSigner>().Sign(principal);
+
+    public HttpRequestMessage Get(string path, AgentPrincipal? principal)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (principal is not null)
+        {
+            request.Headers.Add(PrincipalSigner.HeaderName, SignedPrincipal(principal));
+        }
+
+        return request;
+    }
+
+    /// <summary>Announces a tool and waits until the registry lists it.</summary>
+    public async Task AnnounceAsync(ToolDescriptor tool, string instance = "test-instance-1", DateTimeOffset? at = null)
+    {
+        await TestBus.Publish(new ToolAnnounced(tool, instance, at ?? DateTimeOffset.UtcNow));
+        var principal = new AgentPrincipal("registry-reader", "reader", []);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            using var response = await Client.SendAsync(Get("/api/tools/" + tool.Name, principal));
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var body = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+                if (body.GetProperty("version").GetString() == tool.Version && body.GetProperty("instance").GetString() == instance)
+                {
+                    return;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Tool {tool.Name} {tool.Version} was not registered in time.");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Starts a tool-service double on the queue the gateway sends <paramref name="toolName"/>'s calls to.</summary>
+    public async Task<ToolServiceDouble> StartToolAsync(string toolName, Func<ExecuteTool, int, ToolExecutionResult?> behaviour)
+    {
+        var tool = new ToolServiceDouble(behaviour);
+        var handle = TestBus.ConnectReceiveEndpoint(ToolEndpoints.QueueName(toolName, QueuePrefix), e =>
+        {
+            e.ConfigureConsumeTopology = false;
+            e.Instance(tool);
+        });
+        await handle.Ready;
+        toolEndpoints.Add(handle);
+        return tool;
+    }
+
+    /// <summary>Publishes an InvokeTool (optionally with a given message id, as a redelivery has) and waits for its answer.</summary>
+    public async Task<ToolCallCompleted> InvokeAsync(InvokeTool call, Guid? messageId = null, int expectedAnswers = 1)
+    {
+        await TestBus.Publish(call, context => context.MessageId = messageId ?? NewId.NextGuid());
+        var answers = await Observer.WaitForAsync(call.TaskId, expectedAnswers);
+        return answers[^1];
+    }
+
+    public static ToolDescriptor Tool(
+        string name,
+        SideEffectClass sideEffect = SideEffectClass.ReadOnly,
+        string? inputSchema = null,
+        int timeoutSeconds = 2,
+        string version = "1.0.0",
+        bool compensable = false) => new(
+            name,
+            "A tool used by the tool-gateway tests.",
+            inputSchema ?? """{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}""",
+            """{"type":"object"}""",
+            sideEffect,
+            RiskTier.Low,
+            "tests.read",
+            compensable,
+            ReturnsUntrustedContent: false,
+            timeoutSeconds,
+            version);
+
+    public static string UniqueToolName(string prefix) => TestInfrastructure.UniqueName(prefix).Replace('-', '.');
+
+    public static InvokeTool Call(AgentPrincipal principal, string tool, string argumentsJson = """{"query":"acme"}""", bool tainted = false) =>
+        new(Guid.NewGuid(), "step-1", principal, tool, argumentsJson, "key-" + Guid.NewGuid().ToString("N"), tainted, null);
+}
