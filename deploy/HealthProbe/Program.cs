@@ -1,0 +1,3 @@
+using Agents.HealthProbe;
+
+return await Probe.RunAsync(args, Console.Error, CancellationToken.None).ConfigureAwait(false);

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Offline validation of the deployment files (no container engine needed, none is used):
+#   - docker-compose.yml is accepted by `docker-compose config` (with and without the ollama profile);
+#   - every kustomization under k8s/ renders with `kubectl kustomize`;
+#   - the dev overlay's PostgreSQL init script is the same as deploy/postgres/init-databases.sh.
+# Installs Debian's docker-compose when missing (as root). Idempotent; exits non-zero on the first failure.
+# The consistency rules (every service has an image, compose service, Deployment...) are checked by
+# tests/Agents.Deployment.Tests, which `dev.sh test` runs afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[validate-deploy]\033[0m %s\n' "$*"; }
+fail() { printf '[validate-deploy] FAILED: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+if ! command -v docker-compose >/dev/null 2>&1; then
+  say "installing docker-compose (Debian package)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -qq docker-compose >/dev/null 2>&1 \
+    || { as_root apt-get update -qq >/dev/null && as_root apt-get install -y -qq docker-compose >/dev/null; } \
+    || fail "could not install docker-compose: run 'apt-get update && apt-get install -y docker-compose' as root"
+fi
+command -v kubectl >/dev/null 2>&1 || fail "kubectl is not installed (it renders the kustomizations: kubectl kustomize)"
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+env_file=deploy/compose/dev.env
+docker-compose --env-file "$env_file" config >"$out/compose.yml" 2>"$out/compose.err" \
+  || { cat "$out/compose.err" >&2; fail "docker-compose config rejected docker-compose.yml"; }
+docker-compose --env-file "$env_file" config --services >"$out/services" 2>>"$out/compose.err" \
+  || { cat "$out/compose.err" >&2; fail "docker-compose config --services failed"; }
+say "docker-compose.yml: valid ($(wc -l <"$out/services") services, docker-compose $(docker-compose version --short))"
+COMPOSE_PROFILES=ollama MODELS_ENV_FILE=deploy/compose/models.ollama.env \
+  docker-compose --env-file "$env_file" config >/dev/null 2>"$out/compose.err" \
+  || { cat "$out/compose.err" >&2; fail "docker-compose config rejected the ollama profile"; }
+say "docker-compose.yml with profile ollama and models.ollama.env: valid"
+
+count=0
+while IFS= read -r kustomization; do
+  dir=$(dirname "$kustomization")
+  kubectl kustomize "$dir" >"$out/render.yaml" 2>"$out/kustomize.err" \
+    || { cat "$out/kustomize.err" >&2; fail "kubectl kustomize $dir failed"; }
+  say "$dir: renders ($(grep -c '^kind:' "$out/render.yaml") objects)"
+  count=$((count + 1))
+done < <(find k8s -name kustomization.yaml | sort)
+[ "$count" -gt 0 ] || fail "no kustomization.yaml under k8s/"
+
+cmp -s deploy/postgres/init-databases.sh k8s/overlays/dev/infra/init-databases.sh \
+  || fail "k8s/overlays/dev/infra/init-databases.sh differs from deploy/postgres/init-databases.sh (copy it: kustomize cannot read files outside its directory)"
+say "PostgreSQL init script: compose and dev overlay use the same file content"
+say "ok (offline: nothing was built or run in a container)"
