@@ -7,6 +7,8 @@ using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Agents.Executor;
@@ -23,6 +25,9 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.AddDbContext<ExecutorDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddExecutorRuntime();
+
+        // The same names the bus gives its endpoints, so the API and the saga can address the executor's own queues.
+        builder.Services.TryAddSingleton<IEndpointNameFormatter>(sp => BusConventions.EndpointNameFormatter(sp.GetRequiredService<IOptions<BusOptions>>().Value));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.AddAgentsBus(
             x => x.AddExecutorMessaging(),
@@ -38,7 +43,7 @@ internal static class Extensions
     public static IServiceCollection AddExecutorRuntime(this IServiceCollection services)
     {
         services.AddSingleton<ToolCatalog>();
-        services.AddSingleton<ExecutorEndpoints>();
+        services.AddSingleton(sp => new ExecutorEndpoints(sp));
         return services;
     }
 

@@ -10,6 +10,12 @@ namespace Agents.Executor.StateMachines;
 /// </summary>
 public sealed class ExecutorEndpoints(IEndpointNameFormatter formatter)
 {
+    /// <summary>With the formatter the bus uses (registered by the host), else MassTransit's default (test harness).</summary>
+    public ExecutorEndpoints(IServiceProvider services)
+        : this(services.GetService<IEndpointNameFormatter>() ?? DefaultEndpointNameFormatter.Instance)
+    {
+    }
+
     public Uri TaskRun { get; } = new("queue:" + formatter.Saga<TaskRunState>());
 
     public Uri ModelWorker { get; } = new("queue:" + formatter.Consumer<ModelStepConsumer>());

@@ -157,7 +157,9 @@ internal static partial class StepInputs
         var output = step.Output ?? string.Empty;
         if (!match.Groups["path"].Success)
         {
-            return new Value(output, TryParse(output), step.Tainted, null);
+            var json = TryParse(output);
+            var plain = json is JsonValue jsonValue && jsonValue.TryGetValue<string>(out var str) ? str : output;
+            return new Value(plain, json, step.Tainted, null);
         }
 
         var path = match.Groups["path"].Value;
