@@ -152,7 +152,9 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
 
         if (before != after)
         {
-            effects.Journal.Add(new JournalEntry("transition", null, new { from = before, to = after }));
+            // "finished" stays the last entry of a task's log.
+            var finished = effects.Journal.FindIndex(e => e.Kind == "finished");
+            effects.Journal.Insert(finished < 0 ? effects.Journal.Count : finished, new JournalEntry("transition", null, new { from = before, to = after }));
         }
 
         saga.UpdatedAt = now;
