@@ -6,6 +6,12 @@ builder.AddServiceDefaults();
 builder.AddExecutor();
 
 var app = builder.Build();
+if (args.Contains("migrate"))
+{
+    await app.MigrateExecutorDatabaseAsync();
+    return;
+}
+
 app.MapDefaultEndpoints();
 app.MapExecutorApi();
 app.Run();

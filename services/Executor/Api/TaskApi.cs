@@ -1,0 +1,448 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Agents.Contracts;
+using Agents.Executor.Data;
+using Agents.Executor.StateMachines;
+using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Identity;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Agents.Executor.Api;
+
+/// <summary>The task API: submit, read, stream, cancel and list tasks, always scoped to the caller's tenant.</summary>
+internal static class TaskApi
+{
+    public const int MaxBodyBytes = 256 * 1024;
+
+    private static readonly JsonSerializerOptions RequestJson = CreateRequestJson();
+
+    public static IEndpointRouteBuilder MapTaskApi(this IEndpointRouteBuilder app)
+    {
+        var tasks = app.MapGroup("/api/tasks").RequireAgentPrincipal();
+        tasks.MapPost("/", SubmitAsync);
+        tasks.MapGet("/", ListAsync);
+        tasks.MapGet("/{id:guid}", GetAsync);
+        tasks.MapGet("/{id:guid}/log", GetLogAsync);
+        tasks.MapGet("/{id:guid}/events", TaskEventStream.StreamAsync);
+        tasks.MapPost("/{id:guid}/cancel", CancelAsync);
+        return app;
+    }
+
+    private static async Task<IResult> SubmitAsync(
+        HttpContext http,
+        ExecutorDbContext db,
+        ExecutorEndpoints endpoints,
+        ISendEndpointProvider sendEndpoints,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var principal = http.GetPrincipal();
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            return PayloadTooLarge();
+        }
+
+        var body = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            body.Write(buffer, 0, read);
+            if (body.Length > MaxBodyBytes)
+            {
+                return PayloadTooLarge();
+            }
+        }
+
+        SubmitTaskRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize<SubmitTaskRequest>(body.ToArray(), RequestJson);
+        }
+        catch (JsonException ex)
+        {
+            return Invalid(new() { ["body"] = [$"The body is not valid JSON for a task request: {ex.Message}"] });
+        }
+
+        if (request is null)
+        {
+            return Invalid(new() { ["body"] = ["The body must be a JSON object."] });
+        }
+
+        var errors = SubmitTaskValidation.Validate(request);
+        string? idempotencyKey = http.Request.Headers["Idempotency-Key"];
+        if (idempotencyKey is not null && (idempotencyKey.Length == 0 || idempotencyKey.Length > SubmitTaskValidation.MaxIdempotencyKeyLength))
+        {
+            errors["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {SubmitTaskValidation.MaxIdempotencyKeyLength} characters."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var steps = request.Steps?.Select(s => s with { DependsOn = s.DependsOn ?? [] }).ToList();
+        var hash = Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(request with { Steps = steps }, RequestJson)));
+        if (idempotencyKey is not null)
+        {
+            var existing = await FindByKeyAsync(db, principal, idempotencyKey, cancellationToken);
+            if (existing is not null)
+            {
+                return Replay(existing, hash);
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var task = new TaskRecord
+        {
+            Id = Guid.CreateVersion7(now),
+            TenantId = principal.TenantId,
+            UserId = principal.UserId,
+            IdempotencyKey = idempotencyKey,
+            RequestHash = hash,
+            Goal = request.Goal,
+            TemplateName = request.Template,
+            Parameters = request.Parameters,
+            RequestedSteps = steps,
+            RequestedLimits = request.Limits,
+            AllowedTools = request.AllowedTools,
+            Status = TaskRunStatus.Submitted,
+            State = nameof(TaskRunStatus.Submitted),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        db.Tasks.Add(task);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // A concurrent request with the same key won the race: answer with its task.
+            db.ChangeTracker.Clear();
+            var winner = await FindByKeyAsync(db, principal, idempotencyKey, cancellationToken);
+            return winner is null ? throw new InvalidOperationException("Idempotency key conflict without a stored task.", ex) : Replay(winner, hash);
+        }
+
+        // The task row is committed before the saga can see SubmitTask. With the durable outbox this send and the
+        // row commit together (one SaveChanges after the send).
+        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
+        await endpoint.Send(
+            new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now),
+            cancellationToken);
+
+        return new LocatedResult(Results.Json(new TaskAccepted(task.Id, task.Status), statusCode: StatusCodes.Status202Accepted), Location(task.Id));
+    }
+
+    private static async Task<IResult> GetAsync(Guid id, HttpContext http, ExecutorDbContext db, CancellationToken cancellationToken)
+    {
+        var task = await FindAsync(db, http, id, cancellationToken);
+        return task is null ? NotFound(id) : Results.Ok(TaskView.From(task));
+    }
+
+    private static async Task<IResult> GetLogAsync(Guid id, HttpContext http, ExecutorDbContext db, CancellationToken cancellationToken)
+    {
+        var task = await FindAsync(db, http, id, cancellationToken);
+        if (task is null)
+        {
+            return NotFound(id);
+        }
+
+        var events = await db.TaskEvents.AsNoTracking()
+            .Where(e => e.TaskId == id)
+            .OrderBy(e => e.Sequence)
+            .ToListAsync(cancellationToken);
+        return Results.Ok(new TaskLog(id, task.Status, events.Select(TaskEventView.From).ToList()));
+    }
+
+    private static async Task<IResult> CancelAsync(
+        Guid id,
+        HttpContext http,
+        ExecutorDbContext db,
+        ExecutorEndpoints endpoints,
+        ISendEndpointProvider sendEndpoints,
+        CancellationToken cancellationToken)
+    {
+        var task = await FindAsync(db, http, id, cancellationToken);
+        if (task is null)
+        {
+            return NotFound(id);
+        }
+
+        if (task.Status == TaskRunStatus.Cancelled)
+        {
+            return Results.Json(new TaskAccepted(id, task.Status), statusCode: StatusCodes.Status202Accepted);
+        }
+
+        if (IsTerminal(task.Status))
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "The task has already finished.",
+                detail: $"Task {id} ended as {task.Status}; there is nothing left to cancel.",
+                type: ProblemTypes.Conflict);
+        }
+
+        var principal = http.GetPrincipal();
+        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
+        await endpoint.Send(new CancelTask(id, principal, $"Cancelled by {principal.UserId}."), cancellationToken);
+        return Results.Json(new TaskAccepted(id, task.Status), statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> ListAsync(
+        HttpContext http,
+        ExecutorDbContext db,
+        string? status,
+        int? page,
+        int? pageSize,
+        CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        TaskRunStatus? filter = null;
+        if (!string.IsNullOrEmpty(status))
+        {
+            if (Enum.TryParse<TaskRunStatus>(status, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(status, out _))
+            {
+                filter = parsed;
+            }
+            else
+            {
+                errors["status"] = [$"'{status}' is not a task status; use one of {string.Join(", ", Enum.GetNames<TaskRunStatus>())}."];
+            }
+        }
+
+        var p = page ?? 1;
+        var size = pageSize ?? 20;
+        if (p < 1)
+        {
+            errors["page"] = ["must be 1 or more."];
+        }
+
+        if (size is < 1 or > 100)
+        {
+            errors["pageSize"] = ["must be between 1 and 100."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var tenant = http.GetPrincipal().TenantId;
+        var query = db.Tasks.AsNoTracking().Where(t => t.TenantId == tenant);
+        if (filter is { } wanted)
+        {
+            query = query.Where(t => t.Status == wanted);
+        }
+
+        var total = await query.CountAsync(cancellationToken);
+        var items = await query
+            .OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id)
+            .Skip((p - 1) * size).Take(size)
+            .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.CreatedAt, t.UpdatedAt, t.FinishedAt))
+            .ToListAsync(cancellationToken);
+        return Results.Ok(new TaskPage(items, p, size, total));
+    }
+
+    internal static Task<TaskRecord?> FindAsync(ExecutorDbContext db, HttpContext http, Guid id, CancellationToken cancellationToken)
+    {
+        var tenant = http.GetPrincipal().TenantId;
+        return db.Tasks.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id && t.TenantId == tenant, cancellationToken);
+    }
+
+    internal static bool IsTerminal(TaskRunStatus status) => status is TaskRunStatus.Completed or TaskRunStatus.Failed or TaskRunStatus.Cancelled
+        or TaskRunStatus.BudgetExceeded or TaskRunStatus.Compensated or TaskRunStatus.Rejected;
+
+    internal static IResult NotFound(Guid id) => Results.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        title: "Task not found.",
+        detail: $"There is no task {id} in your tenant.",
+        type: ProblemTypes.NotFound);
+
+    private static Task<TaskRecord?> FindByKeyAsync(ExecutorDbContext db, AgentPrincipal principal, string key, CancellationToken cancellationToken) =>
+        db.Tasks.AsNoTracking().FirstOrDefaultAsync(
+            t => t.TenantId == principal.TenantId && t.UserId == principal.UserId && t.IdempotencyKey == key,
+            cancellationToken);
+
+    private static IResult Replay(TaskRecord existing, string hash) => existing.RequestHash != hash
+        ? Results.Problem(
+            statusCode: StatusCodes.Status409Conflict,
+            title: "Idempotency-Key reused with a different request.",
+            detail: $"The key was first used for task {existing.Id} with a different body; use a new key for a new task.",
+            type: ProblemTypes.Conflict)
+        : new LocatedResult(Results.Ok(new TaskAccepted(existing.Id, existing.Status)), Location(existing.Id));
+
+    private static string Location(Guid id) => $"/api/tasks/{id}";
+
+    private static IResult Invalid(Dictionary<string, string[]> errors) => Results.ValidationProblem(
+        errors,
+        title: "The request is not valid.",
+        detail: "See 'errors' for each problem.",
+        type: ProblemTypes.Validation);
+
+    private static IResult PayloadTooLarge() => Results.Problem(
+        statusCode: StatusCodes.Status413PayloadTooLarge,
+        title: "The request body is too large.",
+        detail: $"A task request may be at most {MaxBodyBytes / 1024} KiB.",
+        type: ProblemTypes.PayloadTooLarge);
+
+    private static JsonSerializerOptions CreateRequestJson()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { AllowTrailingCommas = false };
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+        return options;
+    }
+
+    /// <summary>Adds a <c>Location</c> header to another result.</summary>
+    private sealed class LocatedResult(IResult inner, string location) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.Location = location;
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}
+
+public sealed record TaskAccepted(Guid Id, TaskRunStatus Status);
+
+public sealed record TaskSummary(
+    Guid Id, TaskRunStatus Status, string State, string? Goal, string? Template, string? Reason, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
+
+public sealed record TaskPage(IReadOnlyList<TaskSummary> Items, int Page, int PageSize, int Total);
+
+public sealed record TaskLog(Guid TaskId, TaskRunStatus Status, IReadOnlyList<TaskEventView> Events);
+
+public sealed record TaskEventView(long Sequence, DateTimeOffset At, string Kind, string? StepId, TaskRunStatus Status, JsonNode? Data)
+{
+    public static TaskEventView From(TaskEvent e) => new(e.Sequence, e.At, e.Kind, e.StepId, e.Status, JsonNode.Parse(e.Data));
+}
+
+public sealed record TaskView(
+    Guid Id,
+    TaskRunStatus Status,
+    string State,
+    string? Goal,
+    string? Template,
+    IReadOnlyDictionary<string, string>? Parameters,
+    Plan? Plan,
+    IReadOnlyList<StepRun> Steps,
+    JsonNode? Result,
+    string? Reason,
+    TaskUsage Usage,
+    TaskLimits? Limits,
+    TaskLimits? RequestedLimits,
+    IReadOnlyList<string>? AllowedTools,
+    long Events,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? FinishedAt)
+{
+    public static TaskView From(TaskRecord t) => new(
+        t.Id,
+        t.Status,
+        t.State,
+        t.Goal,
+        t.TemplateName,
+        t.Parameters,
+        t.Plan,
+        t.Steps,
+        t.Result is null ? null : JsonNode.Parse(t.Result),
+        t.Reason,
+        t.Usage,
+        t.Limits,
+        t.RequestedLimits,
+        t.AllowedTools,
+        t.LastSequence,
+        t.CreatedAt,
+        t.UpdatedAt,
+        t.FinishedAt);
+}
+
+/// <summary>Server-Sent Events of a task's event log: replay from <c>Last-Event-ID</c>, then live until the task ends.</summary>
+internal static class TaskEventStream
+{
+    private static readonly JsonSerializerOptions Json = CreateJson();
+
+    public static async Task StreamAsync(
+        Guid id,
+        HttpContext http,
+        ExecutorDbContext db,
+        IOptions<ExecutorOptions> options,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var task = await TaskApi.FindAsync(db, http, id, cancellationToken);
+        if (task is null)
+        {
+            await TaskApi.NotFound(id).ExecuteAsync(http);
+            return;
+        }
+
+        long last = 0;
+        var resume = http.Request.Headers["Last-Event-ID"].ToString();
+        if (long.TryParse(string.IsNullOrEmpty(resume) ? http.Request.Query["lastEventId"].ToString() : resume, out var parsed) && parsed > 0)
+        {
+            last = parsed;
+        }
+
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        await http.Response.Body.FlushAsync(cancellationToken);
+
+        var keepAlive = time.GetTimestamp();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // Read the status first: everything up to its LastSequence is committed with it.
+            var status = await db.Tasks.AsNoTracking().Where(t => t.Id == id)
+                .Select(t => new { t.Status, t.LastSequence }).FirstAsync(cancellationToken);
+            var events = await db.TaskEvents.AsNoTracking()
+                .Where(e => e.TaskId == id && e.Sequence > last)
+                .OrderBy(e => e.Sequence)
+                .Take(500)
+                .ToListAsync(cancellationToken);
+            foreach (var entry in events)
+            {
+                var data = JsonSerializer.Serialize(TaskEventView.From(entry), Json);
+                await http.Response.WriteAsync($"id: {entry.Sequence}\nevent: {entry.Kind}\ndata: {data}\n\n", cancellationToken);
+                last = entry.Sequence;
+            }
+
+            if (events.Count > 0)
+            {
+                await http.Response.Body.FlushAsync(cancellationToken);
+                keepAlive = time.GetTimestamp();
+            }
+
+            if (TaskApi.IsTerminal(status.Status) && last >= status.LastSequence && events.Count < 500)
+            {
+                return;
+            }
+
+            if (events.Count < 500)
+            {
+                if (time.GetElapsedTime(keepAlive) > TimeSpan.FromSeconds(15))
+                {
+                    await http.Response.WriteAsync(": keep-alive\n\n", cancellationToken);
+                    await http.Response.Body.FlushAsync(cancellationToken);
+                    keepAlive = time.GetTimestamp();
+                }
+
+                await Task.Delay(options.Value.EventStreamPollInterval, time, cancellationToken);
+            }
+        }
+    }
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        options.Converters.Add(new JsonStringEnumConverter());
+        return options;
+    }
+}

@@ -1,0 +1,55 @@
+using Agents.Executor.StateMachines;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Executor.Data;
+
+/// <summary>The executor's database (<c>agents_executor</c>): tasks, their event logs and the <c>TaskRun</c> saga state.</summary>
+public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> options) : DbContext(options)
+{
+    public DbSet<TaskRecord> Tasks => Set<TaskRecord>();
+
+    public DbSet<TaskEvent> TaskEvents => Set<TaskEvent>();
+
+    public DbSet<TaskRunState> TaskRuns => Set<TaskRunState>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyConfiguration(new TaskRunStateMap());
+
+        modelBuilder.Entity<TaskRecord>(task =>
+        {
+            task.ToTable("tasks");
+            task.HasKey(x => x.Id);
+            task.Property(x => x.TenantId).HasMaxLength(100);
+            task.Property(x => x.UserId).HasMaxLength(200);
+            task.Property(x => x.IdempotencyKey).HasMaxLength(200);
+            task.Property(x => x.RequestHash).HasMaxLength(64);
+            task.Property(x => x.TemplateName).HasMaxLength(100);
+            task.Property(x => x.Status).HasConversion<string>().HasMaxLength(32);
+            task.Property(x => x.State).HasMaxLength(32);
+            task.Property(x => x.Parameters).HasJsonConversion();
+            task.Property(x => x.RequestedSteps).HasJsonConversion();
+            task.Property(x => x.RequestedLimits).HasJsonConversion();
+            task.Property(x => x.AllowedTools).HasJsonConversion();
+            task.Property(x => x.Plan).HasJsonConversion();
+            task.Property(x => x.Steps).HasJsonConversion();
+            task.Property(x => x.Usage).HasJsonConversion();
+            task.Property(x => x.Limits).HasJsonConversion();
+            task.Property(x => x.Result).HasColumnType("jsonb");
+            task.HasIndex(x => new { x.TenantId, x.CreatedAt });
+            task.HasIndex(x => new { x.TenantId, x.UserId, x.IdempotencyKey })
+                .IsUnique()
+                .HasFilter("\"IdempotencyKey\" IS NOT NULL");
+        });
+
+        modelBuilder.Entity<TaskEvent>(entry =>
+        {
+            entry.ToTable("task_events");
+            entry.HasKey(x => new { x.TaskId, x.Sequence });
+            entry.Property(x => x.Kind).HasMaxLength(64);
+            entry.Property(x => x.StepId).HasMaxLength(100);
+            entry.Property(x => x.Status).HasConversion<string>().HasMaxLength(32);
+            entry.Property(x => x.Data).HasColumnType("jsonb");
+        });
+    }
+}

@@ -1,0 +1,52 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Agents.Executor;
+
+/// <summary>How the executor runs tasks (section <c>Executor</c>).</summary>
+public sealed class ExecutorOptions : IValidatableObject
+{
+    public const string Section = "Executor";
+
+    /// <summary>Attempts per step (first try included) unless the plan step sets its own.</summary>
+    [Range(1, 10, ErrorMessage = "Executor:MaxStepAttempts must be between {1} and {2}.")]
+    public int MaxStepAttempts { get; set; } = 3;
+
+    /// <summary>How many times the planner is asked to revise a plan after a step failed for good.</summary>
+    [Range(0, 10, ErrorMessage = "Executor:MaxPlanRevisions must be between {1} and {2}.")]
+    public int MaxPlanRevisions { get; set; } = 2;
+
+    /// <summary>How long a step attempt may run before it counts as failed, unless the plan step sets its own.</summary>
+    public TimeSpan StepTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long to wait for memory before planning without memories.</summary>
+    public TimeSpan MemoryRecallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Upper bound on output tokens of every model step.</summary>
+    [Range(1, 1_000_000, ErrorMessage = "Executor:MaxOutputTokens must be between {1} and {2}.")]
+    public int MaxOutputTokens { get; set; } = 1024;
+
+    /// <summary>How often the event stream looks for new log entries.</summary>
+    public TimeSpan EventStreamPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The same tool with the same arguments dispatched more often than this in one task stops the task (loop detector).</summary>
+    [Range(1, 1000, ErrorMessage = "Executor:MaxIdenticalToolCalls must be between {1} and {2}.")]
+    public int MaxIdenticalToolCalls { get; set; } = 5;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (StepTimeout <= TimeSpan.Zero || StepTimeout > TimeSpan.FromHours(24))
+        {
+            yield return new ValidationResult("Executor:StepTimeout must be positive and at most 24 hours.", [nameof(StepTimeout)]);
+        }
+
+        if (MemoryRecallTimeout <= TimeSpan.Zero || MemoryRecallTimeout > TimeSpan.FromMinutes(10))
+        {
+            yield return new ValidationResult("Executor:MemoryRecallTimeout must be positive and at most 10 minutes.", [nameof(MemoryRecallTimeout)]);
+        }
+
+        if (EventStreamPollInterval < TimeSpan.FromMilliseconds(10) || EventStreamPollInterval > TimeSpan.FromSeconds(30))
+        {
+            yield return new ValidationResult("Executor:EventStreamPollInterval must be between 10 ms and 30 s.", [nameof(EventStreamPollInterval)]);
+        }
+    }
+}

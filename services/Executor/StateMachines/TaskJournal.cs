@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Agents.Executor.Data;
+using MassTransit;
+
+namespace Agents.Executor.StateMachines;
+
+/// <summary>
+/// Where a task run writes its event log and its API view. Writes join the unit of work of the message
+/// being handled and are committed with the saga's state change.
+/// </summary>
+internal interface ITaskJournal
+{
+    /// <summary>Appends <paramref name="entries"/> with the next sequence numbers of the task.</summary>
+    void Append(TaskRunState state, IReadOnlyList<JournalEntry> entries, DateTimeOffset at);
+
+    /// <summary>Brings the task's API view up to date with <paramref name="state"/>.</summary>
+    void Snapshot(TaskRunState state);
+
+    /// <summary>Commits pending writes, when the saga repository has not already committed them.</summary>
+    Task FlushAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The event log and task view in the executor's database, through the message scope's <see cref="ExecutorDbContext"/>.</summary>
+internal sealed class EfTaskJournal(ExecutorDbContext db) : ITaskJournal
+{
+    public void Append(TaskRunState state, IReadOnlyList<JournalEntry> entries, DateTimeOffset at)
+    {
+        foreach (var entry in entries)
+        {
+            db.TaskEvents.Add(new TaskEvent
+            {
+                TaskId = state.CorrelationId,
+                Sequence = ++state.EventSequence,
+                At = at,
+                Kind = entry.Kind,
+                StepId = entry.StepId,
+                Status = state.Status,
+                Data = JsonSerializer.Serialize(entry.Data ?? new { }, JsonColumn.Options),
+            });
+        }
+    }
+
+    public void Snapshot(TaskRunState state)
+    {
+        var record = db.Tasks.Local.FirstOrDefault(x => x.Id == state.CorrelationId);
+        if (record is null)
+        {
+            record = new TaskRecord { Id = state.CorrelationId };
+            db.Tasks.Attach(record);
+        }
+
+        record.Status = state.Status;
+        record.State = state.Phase;
+        record.Plan = state.Plan;
+        record.Steps = [.. state.Steps.Values];
+        record.Result = state.Result;
+        record.Reason = state.Reason;
+        record.Usage = state.Usage;
+        record.Limits = state.Status == Contracts.TaskRunStatus.Submitted ? null : state.Limits;
+        record.LastSequence = state.EventSequence;
+        record.UpdatedAt = state.UpdatedAt;
+        record.FinishedAt = state.FinishedAt;
+        var entry = db.Entry(record);
+        foreach (var name in new[]
+        {
+            nameof(TaskRecord.Status), nameof(TaskRecord.State), nameof(TaskRecord.Plan), nameof(TaskRecord.Steps), nameof(TaskRecord.Result),
+            nameof(TaskRecord.Reason), nameof(TaskRecord.Usage), nameof(TaskRecord.Limits), nameof(TaskRecord.LastSequence),
+            nameof(TaskRecord.UpdatedAt), nameof(TaskRecord.FinishedAt),
+        })
+        {
+            entry.Property(name).IsModified = true;
+        }
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (db.ChangeTracker.HasChanges())
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+    }
+}
+
+/// <summary>
+/// Commits the journal after the saga handled a message. With a saga repository on the same DbContext the
+/// repository commits first and this finds nothing left to save.
+/// </summary>
+internal sealed class TaskJournalFlushFilter<T>(ITaskJournal journal) : IFilter<ConsumeContext<T>>
+    where T : class
+{
+    public async Task Send(ConsumeContext<T> context, IPipe<ConsumeContext<T>> next)
+    {
+        await next.Send(context);
+        await journal.FlushAsync(context.CancellationToken);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("taskJournalFlush");
+}

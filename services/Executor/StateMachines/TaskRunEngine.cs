@@ -1,0 +1,586 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Agents.Contracts;
+
+namespace Agents.Executor.StateMachines;
+
+/// <summary>
+/// The decisions of a task run, as plain code over <see cref="TaskRunState"/>: what to dispatch, when to
+/// retry, revise, compensate or stop. Each handler mutates the state and records its effects; the state
+/// machine applies them (publish, schedule, append to the event log) in the same unit of work.
+/// Every handler tolerates duplicates and stale messages: a message that no longer matches the state is ignored.
+/// </summary>
+internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalog catalog, DateTimeOffset now)
+{
+    public RunEffects Effects { get; } = new();
+
+    public static string IdempotencyKey(Guid taskId, string stepId) => $"{taskId:N}:{stepId}";
+
+    public void Submit(TaskRunState s, SubmitTask m)
+    {
+        s.Principal = m.Principal;
+        s.Goal = m.Goal;
+        s.TemplateName = m.TemplateName;
+        s.Parameters = m.Parameters is null ? null : new Dictionary<string, string>(m.Parameters, StringComparer.Ordinal);
+        s.RequestedSteps = m.Steps?.ToList();
+        s.RequestedLimits = m.Limits;
+        s.RequestedTools = m.AllowedTools?.ToList();
+        s.SubmittedAt = m.SubmittedAt;
+        s.Status = TaskRunStatus.Submitted;
+        Log("submitted", null, new { m.Goal, template = m.TemplateName, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId });
+        Effects.Published.Add(new AdmitTask(s.CorrelationId, m.Principal, m.Goal, m.Limits, m.AllowedTools));
+    }
+
+    public void Admitted(TaskRunState s, TaskAdmitted m)
+    {
+        if (s.Status != TaskRunStatus.Submitted)
+        {
+            return;
+        }
+
+        s.Limits = m.Limits;
+        s.AllowedTools = m.AllowedTools?.ToList();
+        s.Status = TaskRunStatus.Planning;
+        Log("admitted", null, new { m.Limits, m.AllowedTools });
+        var query = s.Goal ?? s.TemplateName ?? string.Join(' ', s.RequestedSteps?.Select(x => x.Description ?? x.Id) ?? []);
+        Effects.Published.Add(new RecallMemories(s.CorrelationId, s.Principal, query));
+        Effects.Scheduled.Add((options.MemoryRecallTimeout, new MemoryRecallTimedOut(s.CorrelationId)));
+    }
+
+    public void Rejected(TaskRunState s, TaskRejected m)
+    {
+        if (s.Status != TaskRunStatus.Submitted)
+        {
+            return;
+        }
+
+        Finish(s, TaskRunStatus.Rejected, m.Reason);
+    }
+
+    public void MemoriesRecalled(TaskRunState s, MemoriesRecalled m)
+    {
+        if (s.PlanRequested || s.Status != TaskRunStatus.Planning)
+        {
+            return;
+        }
+
+        s.MemoryCount = m.Memories.Count;
+        Log("memories-recalled", null, new { count = m.Memories.Count, memories = m.Memories.Select(x => new { x.MemoryId, x.Kind, x.Source, x.Trust, x.Score }) });
+        RequestPlan(s, m.Memories);
+    }
+
+    public void MemoryRecallTimedOut(TaskRunState s)
+    {
+        if (s.PlanRequested || s.Status != TaskRunStatus.Planning)
+        {
+            return;
+        }
+
+        Log("memory-recall-timed-out", null, new { timeoutSeconds = options.MemoryRecallTimeout.TotalSeconds });
+        RequestPlan(s, null);
+    }
+
+    public void PlanCreated(TaskRunState s, PlanCreated m)
+    {
+        if (s.IsTerminal || s.Compensating || (s.Plan is not null && m.Plan.Version <= s.Plan.Version) || (s.Plan is not null && !s.RevisionPending))
+        {
+            return;
+        }
+
+        var revision = s.Plan is not null;
+        s.Plan = m.Plan;
+        s.PlanRequested = true;
+        s.RevisionPending = false;
+        foreach (var step in m.Plan.Steps)
+        {
+            if (s.Steps.TryGetValue(step.Id, out var existing) && existing.Status is StepStatus.Succeeded or StepStatus.Running or StepStatus.AwaitingApproval)
+            {
+                continue;
+            }
+
+            s.Steps[step.Id] = new StepRun { Id = step.Id, Kind = step.Kind, Tool = step.Tool, Status = StepStatus.Pending, PlanVersion = m.Plan.Version };
+        }
+
+        Log(revision ? "plan-revised" : "plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
+        s.Status = TaskRunStatus.Running;
+        Advance(s);
+    }
+
+    public void PlanRejected(TaskRunState s, PlanRejected m)
+    {
+        if (s.IsTerminal || s.Compensating)
+        {
+            return;
+        }
+
+        if (s.RevisionPending)
+        {
+            s.RevisionPending = false;
+            Log("plan-revision-rejected", null, new { m.Reason, m.Errors });
+            FailOrCompensate(s, $"{s.Reason} The plan could not be revised: {m.Reason}".Trim());
+            return;
+        }
+
+        if (s.Plan is not null || s.Status != TaskRunStatus.Planning)
+        {
+            return;
+        }
+
+        Log("plan-rejected", null, new { m.Reason, m.Errors });
+        Finish(s, TaskRunStatus.Failed, "No valid plan: " + m.Reason);
+    }
+
+    public void ToolCompleted(TaskRunState s, ToolCallCompleted m)
+    {
+        if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step))
+        {
+            return;
+        }
+
+        if (m.Compensation)
+        {
+            CompensationCompleted(s, step, m);
+            return;
+        }
+
+        if (step.Status != StepStatus.Running)
+        {
+            return;
+        }
+
+        Log("tool-call", step.Id, new
+        {
+            m.Tool,
+            arguments = step.Input,
+            argumentsTainted = step.InputTainted,
+            outcome = m.Outcome,
+            output = m.OutputJson,
+            m.Error,
+            m.Untrusted,
+            m.Attempts,
+            m.DurationMs,
+            attempt = step.Attempts,
+            m.ApprovalId,
+        });
+
+        if (m.Outcome != ToolCallOutcome.ApprovalRequired)
+        {
+            Effects.Published.Add(new RecordUsage(s.CorrelationId, s.Principal, 0, 0, 0m, 1));
+        }
+
+        switch (m.Outcome)
+        {
+            case ToolCallOutcome.Succeeded:
+                var descriptor = catalog.Find(step.Tool);
+                step.SideEffect = descriptor?.SideEffect;
+                Succeed(s, step, m.OutputJson, m.Untrusted);
+
+                // Unknown tools are treated as compensable: undoing too much is safer than leaving a side effect behind.
+                if (descriptor is null || (descriptor.SideEffect == SideEffectClass.Mutating && descriptor.Compensable))
+                {
+                    s.CompensableSteps.Add(step.Id);
+                    if (s.Compensating)
+                    {
+                        s.CompensationQueue.Insert(0, step.Id);
+                    }
+                }
+
+                break;
+            case ToolCallOutcome.ApprovalRequired:
+                step.Status = StepStatus.AwaitingApproval;
+                step.ApprovalId = m.ApprovalId;
+                Log("approval-required", step.Id, new { m.ApprovalId, m.Tool, arguments = step.Input, argumentsTainted = step.InputTainted });
+                break;
+            case ToolCallOutcome.Failed or ToolCallOutcome.TimedOut or ToolCallOutcome.CircuitOpen:
+                StepFailed(s, step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryable: true);
+                break;
+            default:
+                StepFailed(s, step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryable: false);
+                break;
+        }
+
+        Advance(s);
+    }
+
+    public void ModelCompleted(TaskRunState s, ModelStepCompleted m)
+    {
+        if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step) || step.Status != StepStatus.Running || m.Attempt != step.Dispatches)
+        {
+            return;
+        }
+
+        s.InputTokens += m.InputTokens;
+        s.OutputTokens += m.OutputTokens;
+        s.Cost += m.Cost;
+        Log("model-call", step.Id, new
+        {
+            m.Model,
+            prompt = step.Input,
+            promptTainted = step.InputTainted,
+            output = m.Output,
+            m.Error,
+            m.InputTokens,
+            m.OutputTokens,
+            m.Cost,
+            m.DurationMs,
+            attempt = step.Attempts,
+        });
+        Effects.Published.Add(new RecordUsage(s.CorrelationId, s.Principal, m.InputTokens, m.OutputTokens, m.Cost, 0));
+        if (m.Succeeded)
+        {
+            Succeed(s, step, m.Output, step.InputTainted);
+        }
+        else
+        {
+            StepFailed(s, step, "model: " + m.Error, retryable: true);
+        }
+
+        Advance(s);
+    }
+
+    public void StepTimedOut(TaskRunState s, StepTimedOut m)
+    {
+        if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step) || step.Status != StepStatus.Running || m.Attempt != step.Dispatches)
+        {
+            return;
+        }
+
+        Log("step-timed-out", step.Id, new { attempt = step.Attempts });
+        StepFailed(s, step, $"Step '{step.Id}' did not finish within its timeout.", retryable: true);
+        Advance(s);
+    }
+
+    public void ApprovalDecided(TaskRunState s, ApprovalDecided m)
+    {
+        if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step) || step.Status != StepStatus.AwaitingApproval
+            || (step.ApprovalId is { } expected && expected != m.ApprovalId))
+        {
+            return;
+        }
+
+        Log("approval-decided", step.Id, new { m.ApprovalId, m.Approved, m.DecidedBy, m.Comment, m.Expired });
+        if (m.Approved)
+        {
+            step.ApprovalId = m.ApprovalId;
+            var planStep = s.Plan?.Steps.FirstOrDefault(x => x.Id == step.Id);
+            if (planStep is not null)
+            {
+                Dispatch(s, planStep, step, m.ApprovalId);
+            }
+        }
+        else
+        {
+            var why = m.Expired ? "the approval expired" : $"the approval was rejected by {m.DecidedBy}" + (string.IsNullOrEmpty(m.Comment) ? string.Empty : $": {m.Comment}");
+            StepFailed(s, step, $"Step '{step.Id}' was not run: {why}.", retryable: false);
+        }
+
+        Advance(s);
+    }
+
+    public void Cancel(TaskRunState s, CancelTask m)
+    {
+        if (s.IsTerminal)
+        {
+            return;
+        }
+
+        if (string.IsNullOrEmpty(s.Principal.TenantId))
+        {
+            s.Principal = m.Principal;
+        }
+
+        Finish(s, TaskRunStatus.Cancelled, m.Reason ?? $"Cancelled by {m.Principal.UserId}.");
+    }
+
+    private void RequestPlan(TaskRunState s, IReadOnlyList<RecalledMemory>? memories)
+    {
+        s.PlanRequested = true;
+        Effects.Published.Add(new CreatePlan(s.CorrelationId, s.Principal, s.Goal, s.TemplateName, s.Parameters, s.RequestedSteps, memories, s.AllowedTools));
+        Log("plan-requested", null, new { memories = memories?.Count ?? 0 });
+    }
+
+    private void Succeed(TaskRunState s, StepRun step, string? output, bool tainted)
+    {
+        step.Status = StepStatus.Succeeded;
+        step.Output = output;
+        step.Tainted = tainted;
+        step.Error = null;
+        step.CompletedAt = now;
+        Log("step-succeeded", step.Id, new { step.Attempts, tainted });
+    }
+
+    private void StepFailed(TaskRunState s, StepRun step, string error, bool retryable)
+    {
+        step.Error = error;
+        var maxAttempts = s.Plan?.Steps.FirstOrDefault(x => x.Id == step.Id)?.MaxAttempts ?? options.MaxStepAttempts;
+        if (retryable && step.Attempts < maxAttempts && !s.Compensating)
+        {
+            step.Status = StepStatus.Pending;
+            Log("step-retry", step.Id, new { step.Attempts, maxAttempts, error });
+            return;
+        }
+
+        step.Status = StepStatus.Failed;
+        step.CompletedAt = now;
+        Log("step-failed", step.Id, new { step.Attempts, error });
+        if (s.Compensating || s.RevisionPending)
+        {
+            return;
+        }
+
+        if (s.Plan is not null && s.Revisions < options.MaxPlanRevisions)
+        {
+            s.Revisions++;
+            s.RevisionPending = true;
+            s.Reason = $"Step '{step.Id}' failed: {error}";
+            var completed = s.Steps.Values.Where(x => x.Status == StepStatus.Succeeded).Select(x => x.Id).ToList();
+            Effects.Published.Add(new RevisePlan(s.CorrelationId, s.Principal, s.Plan.PlanId, s.Plan.Version, step.Id, error, completed));
+            Log("plan-revision-requested", step.Id, new { revision = s.Revisions, options.MaxPlanRevisions, error, completedSteps = completed });
+            return;
+        }
+
+        FailOrCompensate(s, $"Step '{step.Id}' failed: {error}");
+    }
+
+    private void FailOrCompensate(TaskRunState s, string reason)
+    {
+        s.Reason = reason;
+        var queue = s.CompensableSteps.AsEnumerable().Reverse()
+            .Where(id => s.Steps.TryGetValue(id, out var st) && st.Status == StepStatus.Succeeded)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (queue.Count == 0)
+        {
+            Finish(s, TaskRunStatus.Failed, reason);
+            return;
+        }
+
+        s.Compensating = true;
+        s.CompensationQueue = queue;
+        Log("compensation-started", null, new { steps = queue, reason });
+        CompensateNext(s);
+    }
+
+    private void CompensateNext(TaskRunState s)
+    {
+        if (s.CompensationQueue.Count == 0)
+        {
+            var failed = s.Steps.Values.Where(x => x.Status == StepStatus.CompensationFailed).Select(x => x.Id).ToList();
+            if (failed.Count == 0)
+            {
+                Finish(s, TaskRunStatus.Compensated, s.Reason);
+            }
+            else
+            {
+                Finish(s, TaskRunStatus.Failed, $"{s.Reason} Compensation failed for: {string.Join(", ", failed)}.");
+            }
+
+            return;
+        }
+
+        var step = s.Steps[s.CompensationQueue[0]];
+        step.Status = StepStatus.Compensating;
+        Effects.Published.Add(new InvokeTool(
+            s.CorrelationId,
+            step.Id,
+            s.Principal,
+            step.Tool ?? string.Empty,
+            step.Input ?? "{}",
+            step.IdempotencyKey ?? IdempotencyKey(s.CorrelationId, step.Id),
+            step.InputTainted,
+            s.AllowedTools,
+            step.ApprovalId,
+            Compensate: true));
+        Log("compensation-dispatched", step.Id, new { step.Tool, step.IdempotencyKey });
+    }
+
+    private void CompensationCompleted(TaskRunState s, StepRun step, ToolCallCompleted m)
+    {
+        if (!s.Compensating || step.Status != StepStatus.Compensating)
+        {
+            return;
+        }
+
+        Log("compensation-call", step.Id, new { m.Tool, outcome = m.Outcome, output = m.OutputJson, m.Error, m.Attempts, m.DurationMs });
+        step.Status = m.Outcome == ToolCallOutcome.Succeeded ? StepStatus.Compensated : StepStatus.CompensationFailed;
+        s.CompensationQueue.Remove(step.Id);
+        CompensateNext(s);
+    }
+
+    /// <summary>Dispatches every ready step (dependencies all succeeded), or ends the run when nothing is left to do.</summary>
+    private void Advance(TaskRunState s)
+    {
+        if (s.IsTerminal || s.Compensating || s.Plan is null)
+        {
+            return;
+        }
+
+        var active = s.Plan.Steps.Select(p => (Plan: p, Run: s.Steps[p.Id])).ToList();
+        if (!s.RevisionPending)
+        {
+            if (active.All(x => x.Run.Status == StepStatus.Succeeded))
+            {
+                Finish(s, TaskRunStatus.Completed, null);
+                return;
+            }
+
+            foreach (var (plan, run) in active)
+            {
+                var ready = run.Status == StepStatus.Pending
+                    && plan.DependsOn.All(d => s.Steps.TryGetValue(d, out var dep) && dep.Status == StepStatus.Succeeded);
+                if (ready && !Dispatch(s, plan, run, null))
+                {
+                    return;
+                }
+            }
+
+            var inFlight = active.Any(x => x.Run.Status is StepStatus.Running or StepStatus.AwaitingApproval);
+            if (!inFlight && !s.IsTerminal && !s.Compensating && !s.RevisionPending)
+            {
+                FailOrCompensate(s, "The plan cannot make progress: some steps depend on steps that are not in the plan.");
+                return;
+            }
+        }
+
+        s.Status = s.Steps.Values.Any(x => x.Status == StepStatus.AwaitingApproval) ? TaskRunStatus.AwaitingApproval : TaskRunStatus.Running;
+    }
+
+    /// <summary>Budget check, reference resolution and dispatch of one step attempt. False when the run stopped or must wait.</summary>
+    private bool Dispatch(TaskRunState s, PlanStep plan, StepRun run, Guid? approvalId)
+    {
+        var budget = CheckBudget(s, plan.Kind, firstAttempt: run.Attempts == 0);
+        if (budget is not null)
+        {
+            Log("budget-exceeded", run.Id, new { budget, usage = s.Usage, s.Limits });
+            Finish(s, TaskRunStatus.BudgetExceeded, budget);
+            return false;
+        }
+
+        var input = plan.Kind == StepKind.Tool ? StepInputs.ResolveArguments(plan.ArgumentsJson, s) : StepInputs.ResolvePrompt(plan.Prompt, s);
+        if (input.Error is not null)
+        {
+            StepFailed(s, run, input.Error, retryable: false);
+            return !(s.IsTerminal || s.Compensating || s.RevisionPending);
+        }
+
+        if (plan.Kind == StepKind.Tool && approvalId is null && run.Attempts == 0)
+        {
+            var key = plan.Tool + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(input.Text)));
+            var count = s.ToolCallCounts.GetValueOrDefault(key) + 1;
+            s.ToolCallCounts[key] = count;
+            if (count > options.MaxIdenticalToolCalls)
+            {
+                Log("loop-detected", run.Id, new { plan.Tool, arguments = input.Text, count, options.MaxIdenticalToolCalls });
+                Finish(s, TaskRunStatus.Failed, $"Loop detected: tool '{plan.Tool}' was called with the same arguments {count} times.");
+                return false;
+            }
+        }
+
+        if (approvalId is null)
+        {
+            run.Attempts++;
+        }
+
+        if (run.Dispatches++ == 0)
+        {
+            s.StepsStarted++;
+        }
+
+        run.Status = StepStatus.Running;
+        run.StartedAt ??= now;
+        run.Input = input.Text;
+        run.InputTainted = input.Tainted;
+        run.Kind = plan.Kind;
+        run.Tool = plan.Tool;
+        run.IdempotencyKey = IdempotencyKey(s.CorrelationId, run.Id);
+        if (plan.Kind == StepKind.Tool)
+        {
+            s.ToolCalls++;
+            Effects.Published.Add(new InvokeTool(
+                s.CorrelationId, run.Id, s.Principal, plan.Tool ?? string.Empty, input.Text, run.IdempotencyKey, input.Tainted, s.AllowedTools, approvalId));
+        }
+        else
+        {
+            var maxTokens = options.MaxOutputTokens;
+            if (s.Limits.MaxTokens is { } limit)
+            {
+                maxTokens = Math.Max(1, Math.Min(maxTokens, limit - s.Usage.Tokens));
+            }
+
+            Effects.ModelSteps.Add(new RunModelStep(
+                s.CorrelationId, run.Id, run.Dispatches, s.Principal, StepInputs.SystemPromptFor(input.Tainted), input.Text, input.Tainted, maxTokens));
+        }
+
+        Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
+        Log("step-dispatched", run.Id, new { kind = plan.Kind, plan.Tool, attempt = run.Attempts, input = input.Text, inputTainted = input.Tainted, idempotencyKey = run.IdempotencyKey, approvalId });
+        return true;
+    }
+
+    private string? CheckBudget(TaskRunState s, StepKind kind, bool firstAttempt)
+    {
+        var limits = s.Limits;
+        if (firstAttempt && limits.MaxSteps is { } steps && s.StepsStarted >= steps)
+        {
+            return $"Step limit reached: {s.StepsStarted} of {steps} steps used.";
+        }
+
+        if (kind == StepKind.Tool && limits.MaxToolCalls is { } calls && s.ToolCalls >= calls)
+        {
+            return $"Tool call limit reached: {s.ToolCalls} of {calls} tool calls used.";
+        }
+
+        if (limits.MaxTokens is { } tokens && s.Usage.Tokens >= tokens)
+        {
+            return $"Token limit reached: {s.Usage.Tokens} of {tokens} tokens used.";
+        }
+
+        if (limits.MaxCost is { } cost && s.Cost >= cost)
+        {
+            return $"Cost limit reached: {s.Cost} of {cost} spent.";
+        }
+
+        if (limits.MaxWallClock is { } wall && now - s.SubmittedAt >= wall)
+        {
+            return $"Wall-clock limit reached: {(now - s.SubmittedAt).TotalSeconds:0.#} s of {wall.TotalSeconds:0.#} s.";
+        }
+
+        return null;
+    }
+
+    private void Finish(TaskRunState s, TaskRunStatus status, string? reason)
+    {
+        s.Status = status;
+        s.Compensating = false;
+        s.RevisionPending = false;
+        s.Reason = reason;
+        s.FinishedAt = now;
+        s.Result = BuildResult(s);
+        Log("finished", null, new { status, reason, result = s.Result, usage = s.Usage });
+        Effects.Published.Add(new TaskRunFinished(s.CorrelationId, s.Principal, s.Goal, status, s.Result, reason, s.Usage, now));
+    }
+
+    /// <summary>The outputs of the succeeded steps as one JSON object (JSON outputs embedded, text as strings).</summary>
+    public static string BuildResult(TaskRunState s)
+    {
+        var result = new JsonObject();
+        foreach (var step in s.Steps.Values.Where(x => x.Status is StepStatus.Succeeded or StepStatus.Compensated or StepStatus.CompensationFailed))
+        {
+            JsonNode? value;
+            try
+            {
+                value = step.Output is null ? null : JsonNode.Parse(step.Output);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                value = JsonValue.Create(step.Output);
+            }
+
+            result[step.Id] = value;
+        }
+
+        return result.ToJsonString();
+    }
+
+    private void Log(string kind, string? stepId, object? data) => Effects.Journal.Add(new JournalEntry(kind, stepId, data));
+}

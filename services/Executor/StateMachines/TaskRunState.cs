@@ -1,0 +1,159 @@
+using Agents.Contracts;
+using MassTransit;
+
+namespace Agents.Executor.StateMachines;
+
+/// <summary>
+/// The durable state of one task run (saga instance, keyed by the task id). Everything needed to
+/// resume after a crash is here: the plan, every step's status and output, usage and the event
+/// log's sequence counter.
+/// </summary>
+public sealed class TaskRunState : SagaStateMachineInstance
+{
+    public Guid CorrelationId { get; set; }
+
+    /// <summary>The state machine's current state (by name).</summary>
+    public string CurrentState { get; set; } = string.Empty;
+
+    /// <summary>Optimistic concurrency token (PostgreSQL <c>xmin</c>).</summary>
+    public uint RowVersion { get; set; }
+
+    public AgentPrincipal Principal { get; set; } = new(string.Empty, string.Empty, []);
+
+    public string? Goal { get; set; }
+
+    public string? TemplateName { get; set; }
+
+    public Dictionary<string, string>? Parameters { get; set; }
+
+    public List<PlanStep>? RequestedSteps { get; set; }
+
+    public TaskLimits? RequestedLimits { get; set; }
+
+    public List<string>? RequestedTools { get; set; }
+
+    /// <summary>The effective limits from admission (policy ∩ request).</summary>
+    public TaskLimits Limits { get; set; } = new();
+
+    /// <summary>The tools this task may use (null: whatever policy allows).</summary>
+    public List<string>? AllowedTools { get; set; }
+
+    /// <summary>Where the run is, as clients see it.</summary>
+    public TaskRunStatus Status { get; set; } = TaskRunStatus.Submitted;
+
+    /// <summary>True while completed mutating steps are being compensated.</summary>
+    public bool Compensating { get; set; }
+
+    /// <summary>True once CreatePlan was published (memories arrived or their timeout fired).</summary>
+    public bool PlanRequested { get; set; }
+
+    /// <summary>True while a RevisePlan is outstanding; no new step is dispatched meanwhile.</summary>
+    public bool RevisionPending { get; set; }
+
+    public int Revisions { get; set; }
+
+    public Plan? Plan { get; set; }
+
+    /// <summary>Every step ever run in this task (across plan versions), by step id.</summary>
+    public Dictionary<string, StepRun> Steps { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Completed steps that may need compensation, in completion order.</summary>
+    public List<string> CompensableSteps { get; set; } = [];
+
+    /// <summary>Steps still to compensate, next first.</summary>
+    public List<string> CompensationQueue { get; set; } = [];
+
+    /// <summary>Dispatch counts per (tool, arguments) for the loop detector.</summary>
+    public Dictionary<string, int> ToolCallCounts { get; set; } = new(StringComparer.Ordinal);
+
+    public int StepsStarted { get; set; }
+
+    public int ToolCalls { get; set; }
+
+    public int InputTokens { get; set; }
+
+    public int OutputTokens { get; set; }
+
+    public decimal Cost { get; set; }
+
+    public int MemoryCount { get; set; }
+
+    public string? Reason { get; set; }
+
+    /// <summary>The (partial) result: outputs of the succeeded steps as a JSON object, set at the end.</summary>
+    public string? Result { get; set; }
+
+    /// <summary>The last event log sequence number written for this task.</summary>
+    public long EventSequence { get; set; }
+
+    public DateTimeOffset SubmittedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    /// <summary>The state the machine should be in: the status, or <c>Compensating</c>.</summary>
+    public string Phase => Compensating ? "Compensating" : Status.ToString();
+
+    public TaskUsage Usage => new(StepsStarted, ToolCalls, InputTokens, OutputTokens, Cost);
+
+    public bool IsTerminal => Status is TaskRunStatus.Completed or TaskRunStatus.Failed or TaskRunStatus.Cancelled
+        or TaskRunStatus.BudgetExceeded or TaskRunStatus.Compensated or TaskRunStatus.Rejected;
+}
+
+/// <summary>Status of one step of a task run.</summary>
+public enum StepStatus
+{
+    Pending,
+    Running,
+    AwaitingApproval,
+    Succeeded,
+    Failed,
+    Compensating,
+    Compensated,
+    CompensationFailed,
+}
+
+/// <summary>One step's run: attempts, resolved input, output and whether that output is tainted.</summary>
+public sealed class StepRun
+{
+    public string Id { get; set; } = string.Empty;
+
+    public StepKind Kind { get; set; }
+
+    public string? Tool { get; set; }
+
+    public StepStatus Status { get; set; }
+
+    /// <summary>Attempts counted against the retry policy.</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>Dispatches of this step (attempts plus re-invocations after approval); timeouts and model answers carry it.</summary>
+    public int Dispatches { get; set; }
+
+    /// <summary>The resolved arguments (tool) or prompt (model) of the latest attempt.</summary>
+    public string? Input { get; set; }
+
+    /// <summary>True when <see cref="Input"/> was built from untrusted content.</summary>
+    public bool InputTainted { get; set; }
+
+    public string? Output { get; set; }
+
+    /// <summary>True when <see cref="Output"/> is untrusted (outside content, or derived from it).</summary>
+    public bool Tainted { get; set; }
+
+    public string? Error { get; set; }
+
+    public string? IdempotencyKey { get; set; }
+
+    public Guid? ApprovalId { get; set; }
+
+    /// <summary>The side-effect class from the tool catalog when the step completed (null: unknown).</summary>
+    public SideEffectClass? SideEffect { get; set; }
+
+    public int PlanVersion { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? CompletedAt { get; set; }
+}

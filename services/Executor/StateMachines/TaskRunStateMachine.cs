@@ -1,0 +1,200 @@
+using Agents.Contracts;
+using Agents.Executor.Telemetry;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace Agents.Executor.StateMachines;
+
+/// <summary>
+/// The <c>TaskRun</c> saga: Submitted → Planning → Running ⇄ AwaitingApproval (→ Compensating) → a terminal state
+/// (Completed, Failed, Cancelled, BudgetExceeded, Compensated, Rejected). The decisions live in
+/// <see cref="TaskRunEngine"/>; this class wires messages to them, applies their effects (publish, send,
+/// schedule, event log, task view) and moves to the state the engine arrived at.
+/// </summary>
+public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
+{
+    public TaskRunStateMachine()
+    {
+        InstanceState(x => x.CurrentState);
+
+        Event(() => SubmitReceived, x => x.CorrelateById(m => m.Message.TaskId));
+        Event(() => CancelReceived, x => x.CorrelateById(m => m.Message.TaskId));
+        Event(() => Admitted, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => AdmissionRejected, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => MemoriesArrived, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => MemoryTimeout, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => PlanReady, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => PlanFailed, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => ToolCallDone, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => ModelStepDone, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => StepTimeout, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => ApprovalReceived, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+
+        // Late, duplicate and stale messages are expected (retries, redeliveries, parallel steps): ignore them.
+        OnUnhandledEvent(x => x.Ignore());
+
+        Initially(
+            Handle(SubmitReceived, (e, s, m) => e.Submit(s, m)),
+            Handle(CancelReceived, (e, s, m) => e.Cancel(s, m)));
+
+        During(Submitted,
+            Handle(Admitted, (e, s, m) => e.Admitted(s, m)),
+            Handle(AdmissionRejected, (e, s, m) => e.Rejected(s, m)));
+
+        During(Planning,
+            Handle(MemoriesArrived, (e, s, m) => e.MemoriesRecalled(s, m)),
+            Handle(MemoryTimeout, (e, s, _) => e.MemoryRecallTimedOut(s)));
+
+        During(Planning, Running, AwaitingApproval,
+            Handle(PlanReady, (e, s, m) => e.PlanCreated(s, m)),
+            Handle(PlanFailed, (e, s, m) => e.PlanRejected(s, m)));
+
+        During(Running, AwaitingApproval, Compensating,
+            Handle(ToolCallDone, (e, s, m) => e.ToolCompleted(s, m)),
+            Handle(ModelStepDone, (e, s, m) => e.ModelCompleted(s, m)),
+            Handle(StepTimeout, (e, s, m) => e.StepTimedOut(s, m)),
+            Handle(ApprovalReceived, (e, s, m) => e.ApprovalDecided(s, m)));
+
+        // The engine ignores a cancel in a terminal state.
+        DuringAny(
+            Handle(CancelReceived, (e, s, m) => e.Cancel(s, m)));
+    }
+
+    public State Submitted { get; private set; } = null!;
+
+    public State Planning { get; private set; } = null!;
+
+    public State Running { get; private set; } = null!;
+
+    public State AwaitingApproval { get; private set; } = null!;
+
+    public State Compensating { get; private set; } = null!;
+
+    public State Completed { get; private set; } = null!;
+
+    public State Failed { get; private set; } = null!;
+
+    public State Cancelled { get; private set; } = null!;
+
+    public State BudgetExceeded { get; private set; } = null!;
+
+    public State Compensated { get; private set; } = null!;
+
+    public State Rejected { get; private set; } = null!;
+
+    public Event<SubmitTask> SubmitReceived { get; private set; } = null!;
+
+    public Event<CancelTask> CancelReceived { get; private set; } = null!;
+
+    public Event<TaskAdmitted> Admitted { get; private set; } = null!;
+
+    public Event<TaskRejected> AdmissionRejected { get; private set; } = null!;
+
+    public Event<MemoriesRecalled> MemoriesArrived { get; private set; } = null!;
+
+    public Event<MemoryRecallTimedOut> MemoryTimeout { get; private set; } = null!;
+
+    public Event<PlanCreated> PlanReady { get; private set; } = null!;
+
+    public Event<PlanRejected> PlanFailed { get; private set; } = null!;
+
+    public Event<ToolCallCompleted> ToolCallDone { get; private set; } = null!;
+
+    public Event<ModelStepCompleted> ModelStepDone { get; private set; } = null!;
+
+    public Event<StepTimedOut> StepTimeout { get; private set; } = null!;
+
+    public Event<ApprovalDecided> ApprovalReceived { get; private set; } = null!;
+
+    private static void ExistingOnly<T>(IEventCorrelationConfigurator<TaskRunState, T> correlation)
+        where T : class =>
+        correlation.OnMissingInstance(m => m.Discard());
+
+    private EventActivityBinder<TaskRunState, T> Handle<T>(Event<T> @event, Action<TaskRunEngine, TaskRunState, T> handler)
+        where T : class
+    {
+        var binder = When(@event).ThenAsync(context => ApplyAsync(context, handler));
+        foreach (var state in new[] { Submitted, Planning, Running, AwaitingApproval, Compensating, Completed, Failed, Cancelled, BudgetExceeded, Compensated, Rejected })
+        {
+            var target = state;
+            binder = binder.If(c => PhaseOf(c.Saga) == target.Name && c.Saga.CurrentState != target.Name, b => b.TransitionTo(target));
+        }
+
+        return binder;
+    }
+
+    private static string PhaseOf(TaskRunState state) => state.Phase;
+
+    private static async Task ApplyAsync<T>(BehaviorContext<TaskRunState, T> context, Action<TaskRunEngine, TaskRunState, T> handler)
+        where T : class
+    {
+        var options = context.GetServiceOrCreateInstance<IOptions<ExecutorOptions>>().Value;
+        var catalog = context.GetServiceOrCreateInstance<ToolCatalog>();
+        var time = context.GetServiceOrCreateInstance<TimeProvider>();
+        var saga = context.Saga;
+        var now = time.GetUtcNow();
+        if (saga.SubmittedAt == default)
+        {
+            saga.SubmittedAt = now;
+        }
+
+        using var activity = ExecutorTelemetry.StartRun(saga.CorrelationId, typeof(T).Name);
+        var before = PhaseOf(saga);
+        var engine = new TaskRunEngine(options, catalog, now);
+        handler(engine, saga, context.Message);
+        var effects = engine.Effects;
+        var after = PhaseOf(saga);
+        activity?.SetTag("agents.task.status", saga.Status.ToString());
+        if (effects.Journal.Count == 0 && effects.Published.Count == 0 && before == after)
+        {
+            return;
+        }
+
+        if (before != after)
+        {
+            // "finished" stays the last entry of a task's log.
+            var finished = effects.Journal.FindIndex(e => e.Kind == "finished");
+            effects.Journal.Insert(finished < 0 ? effects.Journal.Count : finished, new JournalEntry("transition", null, new { from = before, to = after }));
+        }
+
+        saga.UpdatedAt = now;
+        var journal = context.GetServiceOrCreateInstance<ITaskJournal>();
+        journal.Append(saga, effects.Journal, now);
+        journal.Snapshot(saga);
+
+        foreach (var message in effects.Published)
+        {
+            var step = message as InvokeTool;
+            using var stepActivity = step is null ? null : ExecutorTelemetry.StartStep(saga.CorrelationId, step.StepId, StepKind.Tool, step.Tool);
+            await context.Publish(message, message.GetType(), context.CancellationToken);
+        }
+
+        if (effects.ModelSteps.Count > 0)
+        {
+            var endpoint = await context.GetSendEndpoint(context.GetServiceOrCreateInstance<ExecutorEndpoints>().ModelWorker);
+            foreach (var message in effects.ModelSteps.Cast<RunModelStep>())
+            {
+                using var stepActivity = ExecutorTelemetry.StartStep(saga.CorrelationId, message.StepId, StepKind.Model, null);
+                await endpoint.Send(message, context.CancellationToken);
+            }
+        }
+
+        foreach (var (delay, message) in effects.Scheduled)
+        {
+            switch (message)
+            {
+                case StepTimedOut timeout:
+                    await context.SchedulePublish(delay, timeout, context.CancellationToken);
+                    break;
+                case MemoryRecallTimedOut timeout:
+                    await context.SchedulePublish(delay, timeout, context.CancellationToken);
+                    break;
+            }
+        }
+
+        if (saga.IsTerminal && before != after)
+        {
+            ExecutorTelemetry.RecordFinished(saga.Status);
+        }
+    }
+}

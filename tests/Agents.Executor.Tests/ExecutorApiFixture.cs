@@ -1,0 +1,148 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Agents.Contracts;
+using Agents.Executor.Data;
+using Agents.ServiceDefaults.Identity;
+using Agents.Testing;
+using MassTransit;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Agents.Executor.Tests;
+
+/// <summary>
+/// One executor host for the API tests: its own PostgreSQL database (migrated like production, by the EF
+/// migrations) and the real RabbitMQ, in a virtual host of its own so that other services' consumers on the
+/// shared broker (which bind to the same message-type exchanges) never answer these tasks. Tests isolate their
+/// data by tenant.
+/// </summary>
+public sealed class ExecutorApiFixture : IAsyncLifetime
+{
+    public const string SigningKey = "executor-tests-signing-key-0123456789abcdef";
+    private const string VirtualHost = "agents-executor-tests";
+
+    private TestDatabase? _database;
+    private WebApplicationFactory<Program>? _factory;
+    private PrincipalSigner? _signer;
+
+    public static JsonSerializerOptions Json { get; } = CreateJson();
+
+    public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("Not started.");
+
+    public DeterministicTestChatClient Chat { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        await EnsureVirtualHostAsync();
+        _database = await TestInfrastructure.CreateDatabaseAsync("executor");
+        await using (var db = new ExecutorDbContext(new DbContextOptionsBuilder<ExecutorDbContext>().UseNpgsql(_database.ConnectionString).Options))
+        {
+            await db.Database.MigrateAsync();
+        }
+
+        var broker = new UriBuilder(TestInfrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = _database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = broker,
+            ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("exapi"),
+            ["Identity:SigningKey"] = SigningKey,
+            ["Executor:EventStreamPollInterval"] = "00:00:00.050",
+        };
+        _factory = new ServiceFactory<Program>(settings).WithWebHostBuilder(b => b.ConfigureTestServices(services =>
+            services.AddKeyedSingleton<IChatClient>("executor", Chat)));
+        _signer = new PrincipalSigner(Options.Create(new IdentityOptions { SigningKey = SigningKey }), TimeProvider.System);
+        using var client = _factory.CreateClient();
+        await HealthAssertions.ReadyBecomesAsync(client, System.Net.HttpStatusCode.OK, TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+
+    /// <summary>A client that calls as <paramref name="tenant"/>/<paramref name="user"/>, as if through the gateway.</summary>
+    public HttpClient ClientFor(string tenant, string user = "user-1")
+    {
+        var client = Factory.CreateClient();
+        client.DefaultRequestHeaders.Add(PrincipalSigner.HeaderName, _signer!.Sign(new AgentPrincipal(tenant, user, ["agent-user"])));
+        return client;
+    }
+
+    public Task PublishAsync<T>(T message)
+        where T : class => Factory.Services.GetRequiredService<IBus>().Publish(message);
+
+    public static async Task<Guid> SubmitAsync(HttpClient client, object body, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/tasks") { Content = JsonContent.Create(body, options: Json) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"POST /api/tasks answered {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!["id"]!.GetValue<Guid>();
+    }
+
+    /// <summary>Polls GET /api/tasks/{id} until <paramref name="condition"/> holds; returns the last body.</summary>
+    public static async Task<JsonNode> WaitForTaskAsync(HttpClient client, Guid id, Func<JsonNode, bool> condition, string because)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        JsonNode? task = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            task = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/tasks/{id}", UriKind.Relative)))!;
+            if (condition(task))
+            {
+                return task;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"Task {id}: {because} not reached. Last: {task?.ToJsonString()}");
+        return task!;
+    }
+
+    private static async Task EnsureVirtualHostAsync()
+    {
+        var amqp = new Uri(TestInfrastructure.RabbitMq);
+        var user = Uri.UnescapeDataString(amqp.UserInfo.Split(':')[0]);
+        var password = Uri.UnescapeDataString(amqp.UserInfo.Split(':').ElementAtOrDefault(1) ?? string.Empty);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{amqp.Host}:15672/") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
+        using (var created = await http.PutAsync(new Uri($"api/vhosts/{VirtualHost}", UriKind.Relative), JsonContent.Create(new { })))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+
+        using var permitted = await http.PutAsync(
+            new Uri($"api/permissions/{VirtualHost}/{Uri.EscapeDataString(user)}", UriKind.Relative),
+            JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" }));
+        permitted.EnsureSuccessStatusCode();
+    }
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        return options;
+    }
+}

@@ -1,0 +1,256 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Agents.Contracts;
+using Agents.ServiceDefaults;
+using Agents.Testing;
+
+namespace Agents.Executor.Tests;
+
+public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<ExecutorApiFixture>
+{
+    private static string Tenant() => TestInfrastructure.UniqueName("tenant");
+
+    private static Uri Url(string path) => new(path, UriKind.Relative);
+
+    [Fact]
+    public async Task Submit_answers_202_with_location_and_the_task_and_its_log_are_readable()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        using var response = await client.PostAsync(Url("/api/tasks"), Json("""{"goal":"Find the customer's last order"}"""));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var id = body["id"]!.GetValue<Guid>();
+        Assert.Equal("Submitted", body["status"]!.GetValue<string>());
+        Assert.Equal($"/api/tasks/{id}", response.Headers.Location!.ToString());
+
+        var task = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "the saga logged the submission");
+        Assert.Equal("Find the customer's last order", task["goal"]!.GetValue<string>());
+        var log = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{id}/log")))!;
+        Assert.Equal("submitted", log["events"]![0]!["kind"]!.GetValue<string>());
+        Assert.Equal(1, log["events"]![0]!["sequence"]!.GetValue<long>());
+    }
+
+    [Theory]
+    [InlineData("{}", "request")]
+    [InlineData("""{"goal":"a","template":"triage-customer-issue"}""", "request")]
+    [InlineData("""{"goal":"   "}""", "goal")]
+    [InlineData("""{"goal":"a","limits":{"maxSteps":-1}}""", "limits.maxSteps")]
+    [InlineData("""{"goal":"a","limits":{"maxCost":-0.5}}""", "limits.maxCost")]
+    [InlineData("""{"template":"bad name!"}""", "template")]
+    [InlineData("""{"steps":[{"id":"a","kind":"tool","tool":"crm.lookup-customer","dependsOn":["zzz"]}]}""", "steps[0].dependsOn")]
+    [InlineData("""{"steps":[{"id":"a","kind":"model","dependsOn":[]}]}""", "steps[0].prompt")]
+    [InlineData("""{"steps":[{"id":"a","kind":"tool","tool":"crm.lookup-customer","argumentsJson":"[1]","dependsOn":[]}]}""", "steps[0].argumentsJson")]
+    [InlineData("""{"goal":"a","allowedTools":["Not A Tool"]}""", "allowedTools[0]")]
+    [InlineData("""{"goal":""", "body")]
+    [InlineData("""{"goal":"a","steps":"not-a-list"}""", "body")]
+    public async Task Invalid_requests_get_validation_problem_details_naming_the_field(string body, string field)
+    {
+        using var client = fixture.ClientFor(Tenant());
+        using var response = await client.PostAsync(Url("/api/tasks"), Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(ProblemTypes.Validation, problem["type"]!.GetValue<string>());
+        Assert.NotNull(problem["errors"]![field]);
+        var list = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!;
+        Assert.Equal(0, list["total"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Oversized_goal_and_oversized_body_are_refused()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        using var longGoal = await client.PostAsync(Url("/api/tasks"), Json($$"""{"goal":"{{new string('g', 4001)}}"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, longGoal.StatusCode);
+        Assert.Contains("4000", await longGoal.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var huge = await client.PostAsync(Url("/api/tasks"), Json("{\"goal\":\"x\",\"parameters\":{\"p\":\"" + new string('p', 300_000) + "\"}}"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+        Assert.Equal(ProblemTypes.PayloadTooLarge, JsonNode.Parse(await huge.Content.ReadAsStringAsync())!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Requests_without_a_signed_principal_are_unauthenticated()
+    {
+        using var client = fixture.Factory.CreateClient();
+        using var response = await client.PostAsync(Url("/api/tasks"), Json("""{"goal":"a"}"""));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(ProblemTypes.Unauthenticated, JsonNode.Parse(await response.Content.ReadAsStringAsync())!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Idempotency_key_returns_the_same_task_per_tenant_and_user()
+    {
+        var tenant = Tenant();
+        using var client = fixture.ClientFor(tenant, "user-1");
+        using var other = fixture.ClientFor(tenant, "user-2");
+
+        var first = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Open a ticket" }, "key-1");
+        using var retry = await Post(client, """{"goal":"Open a ticket"}""", "key-1");
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(first, JsonNode.Parse(await retry.Content.ReadAsStringAsync())!["id"]!.GetValue<Guid>());
+        Assert.Equal($"/api/tasks/{first}", retry.Headers.Location!.ToString());
+
+        var otherUsers = await ExecutorApiFixture.SubmitAsync(other, new { goal = "Open a ticket" }, "key-1");
+        Assert.NotEqual(first, otherUsers);
+
+        using var different = await Post(client, """{"goal":"Something else"}""", "key-1");
+        Assert.Equal(HttpStatusCode.Conflict, different.StatusCode);
+        Assert.Equal(ProblemTypes.Conflict, JsonNode.Parse(await different.Content.ReadAsStringAsync())!["type"]!.GetValue<string>());
+
+        var list = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!;
+        Assert.Equal(2, list["total"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Another_tenants_task_is_not_found_for_read_log_stream_and_cancel()
+    {
+        using var owner = fixture.ClientFor(Tenant());
+        using var stranger = fixture.ClientFor(Tenant());
+        var id = await ExecutorApiFixture.SubmitAsync(owner, new { goal = "Private work" });
+
+        foreach (var path in new[] { $"/api/tasks/{id}", $"/api/tasks/{id}/log", $"/api/tasks/{id}/events" })
+        {
+            using var response = await stranger.GetAsync(Url(path));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal(ProblemTypes.NotFound, JsonNode.Parse(await response.Content.ReadAsStringAsync())!["type"]!.GetValue<string>());
+        }
+
+        using var cancel = await stranger.PostAsync(Url($"/api/tasks/{id}/cancel"), null);
+        Assert.Equal(HttpStatusCode.NotFound, cancel.StatusCode);
+        var list = JsonNode.Parse(await stranger.GetStringAsync(Url("/api/tasks")))!;
+        Assert.Equal(0, list["total"]!.GetValue<int>());
+        Assert.Equal("Submitted", JsonNode.Parse(await owner.GetStringAsync(Url($"/api/tasks/{id}")))!["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task List_is_paged_newest_first_and_filters_by_status()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        var ids = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await ExecutorApiFixture.SubmitAsync(client, new { goal = $"Task {i}" }));
+        }
+
+        var page1 = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks?page=1&pageSize=2")))!;
+        Assert.Equal(5, page1["total"]!.GetValue<int>());
+        Assert.Equal([ids[4], ids[3]], page1["items"]!.AsArray().Select(x => x!["id"]!.GetValue<Guid>()).ToArray());
+        var page3 = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks?page=3&pageSize=2")))!;
+        Assert.Equal([ids[0]], page3["items"]!.AsArray().Select(x => x!["id"]!.GetValue<Guid>()).ToArray());
+
+        await ExecutorApiFixture.WaitForTaskAsync(client, ids[2], t => t["events"]!.GetValue<long>() >= 1, "submitted");
+        using (var cancel = await client.PostAsync(Url($"/api/tasks/{ids[2]}/cancel"), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        }
+
+        await ExecutorApiFixture.WaitForTaskAsync(client, ids[2], t => t["status"]!.GetValue<string>() == "Cancelled", "cancelled");
+        var cancelled = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks?status=cancelled")))!;
+        Assert.Equal([ids[2]], cancelled["items"]!.AsArray().Select(x => x!["id"]!.GetValue<Guid>()).ToArray());
+
+        using var bad = await client.GetAsync(Url("/api/tasks?status=Sleeping&pageSize=1000"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        var problem = JsonNode.Parse(await bad.Content.ReadAsStringAsync())!;
+        Assert.NotNull(problem["errors"]!["status"]);
+        Assert.NotNull(problem["errors"]!["pageSize"]);
+    }
+
+    [Fact]
+    public async Task Cancel_is_idempotent_and_the_event_stream_replays_the_log_and_ends_with_the_task()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        var id = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Stream me" });
+        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "submitted");
+
+        // The stream stays open while the task runs and ends when it is cancelled.
+        var streaming = client.GetStringAsync(Url($"/api/tasks/{id}/events"));
+        await Task.Delay(200);
+        Assert.False(streaming.IsCompleted);
+        using (var cancel = await client.PostAsync(Url($"/api/tasks/{id}/cancel"), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        }
+
+        var stream = await streaming.WaitAsync(TimeSpan.FromSeconds(20));
+        var events = ParseEvents(stream);
+        Assert.Equal("submitted", events[0].Kind);
+        Assert.Equal("finished", events[^1].Kind);
+        Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Id));
+        Assert.Contains("\"Cancelled\"", events[^1].Data, StringComparison.Ordinal);
+
+        var resumed = ParseEvents(await client.GetStringAsync(Url($"/api/tasks/{id}/events?lastEventId=1")));
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url($"/api/tasks/{id}/events"));
+        request.Headers.Add("Last-Event-ID", "1");
+        using var resumedByHeader = await client.SendAsync(request);
+        Assert.Equal("text/event-stream", resumedByHeader.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(2, resumed[0].Id);
+        Assert.Equal(2, ParseEvents(await resumedByHeader.Content.ReadAsStringAsync())[0].Id);
+
+        using var again = await client.PostAsync(Url($"/api/tasks/{id}/cancel"), null);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        var task = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{id}")))!;
+        Assert.Equal("Cancelled", task["status"]!.GetValue<string>());
+        Assert.NotNull(task["finishedAt"]);
+    }
+
+    [Fact]
+    public async Task A_run_driven_over_the_bus_completes_with_its_model_step_logged_and_cannot_be_cancelled_afterwards()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        var id = await ExecutorApiFixture.SubmitAsync(client, new
+        {
+            steps = new[] { new { id = "hello", kind = "model", prompt = "Say hello to {{params.name}}", dependsOn = Array.Empty<string>() } },
+            parameters = new Dictionary<string, string> { ["name"] = "Ada" },
+            limits = new { maxTokens = 10_000 },
+        });
+        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "submitted");
+
+        // Play governance, memory and the planner.
+        await fixture.PublishAsync(new TaskAdmitted(id, new TaskLimits(MaxTokens: 10_000), null));
+        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Planning", "admitted");
+        await fixture.PublishAsync(new MemoriesRecalled(id, []));
+        var steps = new[] { new PlanStep("hello", StepKind.Model, null, null, "Say hello to {{params.name}}", []) };
+        await fixture.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "explicit", steps)));
+
+        var task = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Completed", "completed");
+        Assert.StartsWith("draft: Say hello to Ada", task["result"]!["hello"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("Succeeded", task["steps"]![0]!["status"]!.GetValue<string>());
+        Assert.True(task["usage"]!["outputTokens"]!.GetValue<int>() > 0);
+        Assert.Equal(1, task["plan"]!["version"]!.GetValue<int>());
+        Assert.Equal(10_000, task["limits"]!["maxTokens"]!.GetValue<int>());
+
+        var log = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{id}/log")))!["events"]!.AsArray();
+        var modelCall = log.Single(e => e!["kind"]!.GetValue<string>() == "model-call")!;
+        Assert.Equal("Say hello to Ada", modelCall["data"]!["prompt"]!.GetValue<string>());
+        Assert.Equal("test-deterministic", modelCall["data"]!["model"]!.GetValue<string>());
+        Assert.Equal(DeterministicTestChatClient.CostPerCall, modelCall["data"]!["cost"]!.GetValue<decimal>());
+        Assert.Contains(log, e => e!["kind"]!.GetValue<string>() == "transition" && e["data"]!["to"]!.GetValue<string>() == "Running");
+
+        using var cancel = await client.PostAsync(Url($"/api/tasks/{id}/cancel"), null);
+        Assert.Equal(HttpStatusCode.Conflict, cancel.StatusCode);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task<HttpResponseMessage> Post(HttpClient client, string body, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Url("/api/tasks")) { Content = Json(body) };
+        request.Headers.Add("Idempotency-Key", key);
+        return await client.SendAsync(request);
+    }
+
+    private static List<(long Id, string Kind, string Data)> ParseEvents(string stream) =>
+        stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(block => block.Split('\n'))
+            .Where(lines => lines.Any(l => l.StartsWith("id: ", StringComparison.Ordinal)))
+            .Select(lines => (
+                long.Parse(lines.First(l => l.StartsWith("id: ", StringComparison.Ordinal))[4..], System.Globalization.CultureInfo.InvariantCulture),
+                lines.First(l => l.StartsWith("event: ", StringComparison.Ordinal))[7..],
+                lines.First(l => l.StartsWith("data: ", StringComparison.Ordinal))[6..]))
+            .ToList();
+}

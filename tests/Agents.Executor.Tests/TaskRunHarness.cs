@@ -1,0 +1,159 @@
+using Agents.Contracts;
+using Agents.Executor.StateMachines;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Agents.Executor.Tests;
+
+/// <summary>
+/// The executor's saga and model worker on MassTransit's in-memory test harness. The test plays the other
+/// services: it publishes their answers (TaskAdmitted, PlanCreated, ToolCallCompleted…) and inspects what the
+/// saga published.
+/// </summary>
+internal sealed class TaskRunHarness : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    private TaskRunHarness(ServiceProvider provider)
+    {
+        _provider = provider;
+        Harness = provider.GetRequiredService<ITestHarness>();
+        Saga = Harness.GetSagaStateMachineHarness<TaskRunStateMachine, TaskRunState>();
+        Journal = provider.GetRequiredService<InMemoryTaskJournal>();
+        Chat = provider.GetRequiredService<DeterministicTestChatClient>();
+        Time = provider.GetRequiredService<FakeTimeProvider>();
+    }
+
+    public static AgentPrincipal Principal { get; } = new("tenant-a", "user-1", ["agent-user"]);
+
+    public ITestHarness Harness { get; }
+
+    public ISagaStateMachineTestHarness<TaskRunStateMachine, TaskRunState> Saga { get; }
+
+    public InMemoryTaskJournal Journal { get; }
+
+    public DeterministicTestChatClient Chat { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public static async Task<TaskRunHarness> StartAsync(Action<ExecutorOptions>? configure = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 9, 0, 0, TimeSpan.Zero));
+        services.AddSingleton(time);
+        services.AddSingleton<TimeProvider>(time);
+        services.AddOptions<ExecutorOptions>().Configure(o => configure?.Invoke(o));
+        services.AddExecutorRuntime();
+        services.AddSingleton<InMemoryTaskJournal>();
+        services.AddScoped<ITaskJournal>(sp => sp.GetRequiredService<InMemoryTaskJournal>());
+        services.AddSingleton<DeterministicTestChatClient>();
+        services.AddKeyedSingleton<IChatClient>("executor", (sp, _) => sp.GetRequiredService<DeterministicTestChatClient>());
+        services.AddMassTransitTestHarness(x =>
+        {
+            x.AddExecutorMessaging();
+            x.AddDelayedMessageScheduler();
+            x.UsingInMemory((context, cfg) =>
+            {
+                cfg.UseDelayedMessageScheduler();
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        services.Configure<TestHarnessOptions>(o =>
+        {
+            o.TestTimeout = TimeSpan.FromSeconds(15);
+            o.TestInactivityTimeout = TimeSpan.FromSeconds(2);
+        });
+
+        var provider = services.BuildServiceProvider(true);
+        var harness = new TaskRunHarness(provider);
+        await harness.Harness.Start();
+        return harness;
+    }
+
+    public Task PublishAsync<T>(T message)
+        where T : class => Harness.Bus.Publish(message);
+
+    /// <summary>Sends SubmitTask (as the API does), admits the task and answers memory and planner with <paramref name="steps"/>.</summary>
+    public async Task<Guid> StartRunningAsync(IReadOnlyList<PlanStep> steps, TaskLimits? limits = null, IReadOnlyDictionary<string, string>? parameters = null)
+    {
+        var id = await SubmitAsync(parameters: parameters);
+        await PublishAsync(new TaskAdmitted(id, limits ?? new TaskLimits(), null));
+        await WaitForAsync(id, s => s.Status == TaskRunStatus.Planning);
+        await PublishAsync(new MemoriesRecalled(id, []));
+        await WaitForAsync(id, s => s.PlanRequested);
+        await PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "explicit", steps)));
+        await WaitForAsync(id, s => s.Plan is not null);
+        return id;
+    }
+
+    public async Task<Guid> SubmitAsync(string? goal = "Help the customer", IReadOnlyDictionary<string, string>? parameters = null)
+    {
+        var id = Guid.NewGuid();
+        var endpoint = await Harness.Bus.GetSendEndpoint(_provider.GetRequiredService<ExecutorEndpoints>().TaskRun);
+        await endpoint.Send(new SubmitTask(id, Principal, goal, null, parameters, null, null, null, Time.GetUtcNow()));
+        await WaitForAsync(id, s => s.CurrentState == "Submitted");
+        return id;
+    }
+
+    public Task AnnounceAsync(string tool, SideEffectClass sideEffect, bool compensable = false, bool untrusted = false) =>
+        PublishAsync(new ToolAnnounced(
+            new ToolDescriptor(tool, tool, "{}", "{}", sideEffect, RiskTier.Low, "tools", compensable, untrusted, 10, "1"),
+            "test",
+            Time.GetUtcNow()));
+
+    public Task CompleteToolAsync(Guid id, string stepId, string tool, ToolCallOutcome outcome = ToolCallOutcome.Succeeded, string? output = "{}", bool untrusted = true, Guid? approvalId = null, bool compensation = false) =>
+        PublishAsync(new ToolCallCompleted(id, stepId, tool, outcome, output, outcome == ToolCallOutcome.Succeeded ? null : "tool said no", untrusted, 1, 5, approvalId, compensation));
+
+    /// <summary>Polls the saga instance until <paramref name="condition"/> holds (the harness is asynchronous).</summary>
+    public async Task<TaskRunState> WaitForAsync(Guid id, Func<TaskRunState, bool> condition, string? because = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var instance = Saga.Sagas.Contains(id);
+            if (instance is not null && condition(instance))
+            {
+                return instance;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Task {id}: {because ?? "condition"} not reached; state {instance?.CurrentState}, status {instance?.Status}, reason {instance?.Reason}, " +
+                    $"steps {string.Join(", ", instance?.Steps.Values.Select(s => $"{s.Id}={s.Status}/{s.Attempts}") ?? [])}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Waits until <paramref name="count"/> messages of type <typeparamref name="T"/> matching <paramref name="filter"/> were published.</summary>
+    public async Task<List<T>> PublishedAsync<T>(Func<T, bool> filter, int count = 1)
+        where T : class
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var found = Harness.Published.Select<T>().Select(x => x.Context.Message).Where(filter).ToList();
+            if (found.Count >= count || DateTime.UtcNow > deadline)
+            {
+                Assert.True(found.Count >= count, $"Expected {count} {typeof(T).Name} messages, saw {found.Count}.");
+                return found;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    public List<T> PublishedNow<T>(Func<T, bool> filter)
+        where T : class => Harness.Published.Select<T>().Select(x => x.Context.Message).Where(filter).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        await Harness.Stop();
+        await _provider.DisposeAsync();
+    }
+}
