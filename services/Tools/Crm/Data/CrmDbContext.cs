@@ -41,7 +41,6 @@ public sealed class CrmDbContext(DbContextOptions<CrmDbContext> options) : DbCon
         customer.Property(c => c.Region).HasColumnName("region").HasMaxLength(32);
         customer.Property(c => c.CustomerSince).HasColumnName("customer_since");
         customer.Property(c => c.OpenIssues).HasColumnName("open_issues");
-        customer.HasData(CustomerSeed.All);
     }
 }
 
