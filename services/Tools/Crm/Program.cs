@@ -1,0 +1,17 @@
+using Agents.ServiceDefaults;
+using Agents.Tools.Crm;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddAgentsDatabase();
+builder.AddCrmTool();
+
+var app = builder.Build();
+if (args.Contains("migrate"))
+{
+    await app.Services.MigrateCrmAsync();
+    return;
+}
+
+app.MapDefaultEndpoints();
+app.Run();

@@ -1,0 +1,18 @@
+using Agents.ServiceDefaults;
+using Agents.Tools.Tickets;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddAgentsDatabase();
+builder.AddTicketsTool();
+
+var app = builder.Build();
+if (args.Contains("migrate"))
+{
+    await app.Services.MigrateTicketsAsync();
+    return;
+}
+
+app.MapDefaultEndpoints();
+app.MapTicketsApi();
+app.Run();

@@ -1,0 +1,58 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
+namespace Agents.Tools.Sdk.Ledger;
+
+/// <summary>
+/// The tool SDK's ledger in the tool host's own database. Its migrations belong to the SDK and use
+/// their own history table (<see cref="HistoryTable"/>), so they sit beside the host's own DbContext.
+/// </summary>
+public sealed class ToolLedgerDbContext(DbContextOptions<ToolLedgerDbContext> options) : DbContext(options)
+{
+    /// <summary>Name of the ledger table.</summary>
+    public const string TableName = "tool_ledger";
+
+    /// <summary>The EF Core migrations history table of the ledger.</summary>
+    public const string HistoryTable = "__tool_ledger_migrations";
+
+    /// <summary>The ledger rows.</summary>
+    public DbSet<ToolLedgerEntry> Entries => Set<ToolLedgerEntry>();
+
+    /// <inheritdoc />
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        var entry = modelBuilder.Entity<ToolLedgerEntry>();
+        entry.ToTable(TableName, t => t.HasCheckConstraint(
+            "ck_tool_ledger_status",
+            "status IN ('started','succeeded','failed','transient-failure','outcome-unknown')"));
+        entry.HasKey(e => new { e.Tool, e.IdempotencyKey, e.Operation }).HasName("pk_tool_ledger");
+        entry.Property(e => e.Tool).HasColumnName("tool").HasMaxLength(64);
+        entry.Property(e => e.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(200);
+        entry.Property(e => e.Operation).HasColumnName("operation").HasMaxLength(16);
+        entry.Property(e => e.TenantId).HasColumnName("tenant_id").HasMaxLength(100);
+        entry.Property(e => e.UserId).HasColumnName("user_id").HasMaxLength(200);
+        entry.Property(e => e.TaskId).HasColumnName("task_id");
+        entry.Property(e => e.StepId).HasColumnName("step_id").HasMaxLength(200);
+        entry.Property(e => e.LastCallId).HasColumnName("last_call_id");
+        entry.Property(e => e.ArgumentsHash).HasColumnName("arguments_hash").HasMaxLength(64);
+        entry.Property(e => e.Arguments).HasColumnName("arguments");
+        entry.Property(e => e.Status).HasColumnName("status").HasMaxLength(32);
+        entry.Property(e => e.Output).HasColumnName("output");
+        entry.Property(e => e.Error).HasColumnName("error");
+        entry.Property(e => e.Attempts).HasColumnName("attempts");
+        entry.Property(e => e.Executions).HasColumnName("executions");
+        entry.Property(e => e.Replays).HasColumnName("replays");
+        entry.Property(e => e.CreatedAt).HasColumnName("created_at");
+        entry.Property(e => e.UpdatedAt).HasColumnName("updated_at");
+        entry.Property(e => e.CompletedAt).HasColumnName("completed_at");
+        entry.HasIndex(e => new { e.TenantId, e.TaskId }).HasDatabaseName("ix_tool_ledger_tenant_task");
+    }
+}
+
+/// <summary>Lets <c>dotnet ef</c> build the ledger model without a host.</summary>
+internal sealed class ToolLedgerDesignTimeFactory : IDesignTimeDbContextFactory<ToolLedgerDbContext>
+{
+    public ToolLedgerDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<ToolLedgerDbContext>()
+        .UseNpgsql("Host=127.0.0.1;Database=agents_tools_design", o => o.MigrationsHistoryTable(ToolLedgerDbContext.HistoryTable))
+        .Options);
+}

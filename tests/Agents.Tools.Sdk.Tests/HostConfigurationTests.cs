@@ -1,0 +1,77 @@
+using Agents.ServiceDefaults.Configuration;
+using Agents.Testing;
+using Microsoft.Extensions.Options;
+
+namespace Agents.Tools.Sdk.Tests;
+
+public sealed class HostConfigurationTests
+{
+    [Fact]
+    public async Task FailFirst_fails_transiently_that_many_times_then_the_tool_runs()
+    {
+        await using var host = await ToolHost.StartAsync(new() { ["Tools:FaultInjection:test.greet:FailFirst"] = "2" });
+        var key = ToolHost.NewKey();
+
+        var results = new List<Contracts.ToolExecutionResult>();
+        for (var i = 0; i < 3; i++)
+        {
+            results.Add(await host.SendAsync(ToolHost.Call("test.greet", "{\"name\":\"Ada\"}", key)));
+        }
+
+        Assert.All(results.Take(2), r => Assert.True(r is { Succeeded: false, Transient: true }, r.Error));
+        Assert.Contains("Injected transient failure 1 of 2", results[0].Error, StringComparison.Ordinal);
+        Assert.True(results[2].Succeeded, results[2].Error);
+        Assert.Equal(1, host.Effects.ExecutionsOf(key));
+        Assert.Equal(("succeeded", 3, 1, 0), await host.LedgerAsync("test.greet", key));
+    }
+
+    [Fact]
+    public async Task AlwaysFail_fails_every_call_transiently()
+    {
+        await using var host = await ToolHost.StartAsync(new() { ["Tools:FaultInjection:test.greet:AlwaysFail"] = "true" });
+
+        for (var i = 0; i < 3; i++)
+        {
+            var result = await host.SendAsync(ToolHost.Call("test.greet", "{\"name\":\"Ada\"}", ToolHost.NewKey()));
+            Assert.True(result is { Succeeded: false, Transient: true });
+            Assert.Contains("Tools:FaultInjection:test.greet:AlwaysFail", result.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(host.Effects.Executions);
+    }
+
+    [Theory]
+    [InlineData("Tools:AnnounceInterval", "00:00:00", "Tools:AnnounceInterval must be between 00:00:01 and 01:00:00.")]
+    [InlineData("Tools:FaultInjection:test.nothing:FailFirst", "1", "Tools:FaultInjection:test.nothing names no tool of this host")]
+    public async Task Invalid_settings_stop_the_host_at_start_naming_the_setting(string key, string value, string message)
+    {
+        using var host = ToolHost.Build(new Dictionary<string, string?>
+        {
+            [ConnectionStrings.PostgresKey] = "Host=127.0.0.1;Database=unused;Username=agents;Password=agents",
+            [ConnectionStrings.RabbitMqKey] = TestInfrastructure.RabbitMq,
+            [key] = value,
+        });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tool_without_a_bus_consumer_stops_the_host_with_advice()
+    {
+        using var host = ToolHost.Build(
+            new Dictionary<string, string?>
+            {
+                [ConnectionStrings.PostgresKey] = "Host=127.0.0.1;Database=unused;Username=agents;Password=agents",
+                [ConnectionStrings.RabbitMqKey] = TestInfrastructure.RabbitMq,
+                ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("noconsumer"),
+            },
+            registerConsumers: false);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Contains("builder.AddAgentsBus(x => x.AddAgentsTools())", error.Message, StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+}
