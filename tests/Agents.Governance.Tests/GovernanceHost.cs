@@ -54,6 +54,9 @@ public sealed class GovernanceHost : IAsyncDisposable
     public async Task RestartAsync()
     {
         await factory.DisposeAsync();
+
+        // MassTransit keeps an ambient log context bound to the stopped host's logger factory.
+        LogContext.Current = null;
         factory = await CreateFactoryAsync(Database, QueuePrefix, Time);
     }
 
