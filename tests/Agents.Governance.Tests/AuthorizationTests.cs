@@ -176,6 +176,24 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
     }
 
     [Fact]
+    public async Task A_redelivered_authorization_request_gets_the_stored_answer_and_reserves_once()
+    {
+        var tenant = TestInfrastructure.UniqueName("redo");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var task = Guid.NewGuid();
+        var call = GovernanceHost.Call(user, task, "crm.lookup-customer", scope: "crm.read");
+        var messageId = Guid.NewGuid();
+
+        var first = await Host.AuthorizeAsync(call, messageId);
+        var second = await Host.AuthorizeAsync(call, messageId);
+
+        Assert.Equal(AuthorizationDecision.Allow, first.Decision);
+        Assert.Equal(first, second);
+        Assert.Equal(1, await Host.QueryAsync(db => db.Tasks.Where(t => t.TaskId == task).Select(t => t.ToolCalls).SingleAsync()));
+    }
+
+    [Fact]
     public async Task Task_run_finished_reconciles_totals_once()
     {
         var tenant = TestInfrastructure.UniqueName("fin");

@@ -68,10 +68,18 @@ public sealed class GovernanceHost : IAsyncDisposable
         return client;
     }
 
-    public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall request)
+    public Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall request) => AuthorizeAsync(request, null);
+
+    public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall request, Guid? messageId)
     {
         var client = Bus.CreateRequestClient<AuthorizeToolCall>(QueueOf<AuthorizeToolCallConsumer>(), RequestTimeout.After(s: 30));
-        var response = await client.GetResponse<ToolCallAuthorization>(request);
+        var response = await client.GetResponse<ToolCallAuthorization>(request, r => r.UseExecute(context =>
+        {
+            if (messageId is { } id)
+            {
+                context.MessageId = id;
+            }
+        }));
         return response.Message;
     }
 

@@ -9,7 +9,7 @@ public sealed class AuthorizeToolCallConsumer(AuthorizationService authorization
 {
     public async Task Consume(ConsumeContext<AuthorizeToolCall> context)
     {
-        var result = await authorization.AuthorizeAsync(context.Message, context.CancellationToken);
+        var result = await authorization.AuthorizeAsync(context.Message, context.MessageId, context.CancellationToken);
         await context.RespondAsync(result);
     }
 }

@@ -200,4 +200,7 @@ public sealed class ProcessedMessage
     public required string Key { get; set; }
 
     public DateTimeOffset ProcessedAt { get; set; }
+
+    /// <summary>The answer given the first time (JSON), returned again on redelivery.</summary>
+    public string? Response { get; set; }
 }

@@ -16,7 +16,13 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
 {
     public const string LoopDetected = "loop detected";
 
-    public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall message, CancellationToken cancellationToken)
+    private static readonly JsonSerializerOptions ResponseJson = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// Decides the call. With <paramref name="messageId"/>, a redelivered request (same message id) gets the
+    /// stored answer and reserves nothing again.
+    /// </summary>
+    public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall message, Guid? messageId, CancellationToken cancellationToken)
     {
         var principal = message.Principal;
         if (principal is null || string.IsNullOrEmpty(principal.TenantId) || string.IsNullOrEmpty(principal.UserId))
@@ -25,6 +31,13 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var dedupeKey = messageId is { } id ? $"authorize:{id}" : null;
+        if (dedupeKey is not null
+            && await db.ProcessedMessages.AsNoTracking().SingleOrDefaultAsync(p => p.Key == dedupeKey, cancellationToken) is { Response: { } stored })
+        {
+            return JsonSerializer.Deserialize<ToolCallAuthorization>(stored, ResponseJson)!;
+        }
+
         var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
         var outcome = await DecideAsync(message, principal, policy, cancellationToken);
         var result = outcome.Result;
@@ -50,6 +63,11 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         await audit.AppendAsync(principal.TenantId, principal.UserId, "tool.authorize", $"tool/{message.Tool}", message.TaskId, result.Decision.ToString(), result.Reason, details, cancellationToken);
+        if (dedupeKey is not null)
+        {
+            db.ProcessedMessages.Add(new ProcessedMessage { Key = dedupeKey, ProcessedAt = time.GetUtcNow(), Response = JsonSerializer.Serialize(result, ResponseJson) });
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return result;

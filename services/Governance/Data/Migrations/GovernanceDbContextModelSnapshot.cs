@@ -307,6 +307,10 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("processed_at");
 
+                    b.Property<string>("Response")
+                        .HasColumnType("text")
+                        .HasColumnName("response");
+
                     b.HasKey("Key");
 
                     b.ToTable("processed_messages", (string)null);
