@@ -1,5 +1,16 @@
+using Agents.Governance.Api;
+using Agents.Governance.Approvals;
+using Agents.Governance.Audit;
+using Agents.Governance.Consumers;
+using Agents.Governance.Data;
+using Agents.Governance.Decisions;
+using Agents.Governance.Policies;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Configuration;
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Agents.Governance;
 
@@ -8,12 +19,55 @@ internal static class Extensions
     public static IHostApplicationBuilder AddGovernance(this IHostApplicationBuilder builder)
     {
         builder.AddAgentsDatabase();
-        builder.AddAgentsBus();
+        builder.AddPrincipalSigning();
+        builder.Services.AddOptions<GovernanceOptions>()
+            .BindConfiguration(GovernanceOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddDbContext<GovernanceDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddScoped<PolicyStore>();
+        builder.Services.AddScoped<Ledger>();
+        builder.Services.AddScoped<AuditLog>();
+        builder.Services.AddScoped<AdmissionService>();
+        builder.Services.AddScoped<AuthorizationService>();
+        builder.Services.AddScoped<UsageRecorder>();
+        builder.Services.AddScoped<ApprovalService>();
+        builder.Services.AddHostedService<ApprovalSweeper>();
+        builder.AddAgentsBus(x =>
+        {
+            x.AddConsumer<AdmitTaskConsumer>();
+            x.AddConsumer<AuthorizeToolCallConsumer>();
+            x.AddConsumer<RecordUsageConsumer>();
+            x.AddConsumer<TaskRunFinishedConsumer>();
+        });
         return builder;
     }
 
     public static WebApplication MapGovernanceApi(this WebApplication app)
     {
+        var api = app.MapGroup("/api/governance").RequireAgentPrincipal();
+        api.MapApprovals();
+        api.MapPolicies();
+        api.MapUsageAndAudit();
         return app;
+    }
+
+    /// <summary>Handles <c>migrate</c>: applies migrations (and the demo seed) and tells the caller to exit.</summary>
+    public static async Task<bool> TryRunMigrateCommandAsync(string[] args, IConfiguration configuration)
+    {
+        if (!args.Contains("migrate", StringComparer.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var connectionString = configuration[ConnectionStrings.PostgresKey];
+        if (ConnectionStrings.ValidatePostgres(connectionString) is { } error)
+        {
+            throw new InvalidOperationException(error);
+        }
+
+        await DatabaseMigrator.MigrateAsync(connectionString!, TimeProvider.System);
+        Console.WriteLine("Governance database migrated.");
+        return true;
     }
 }

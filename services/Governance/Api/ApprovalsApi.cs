@@ -1,0 +1,92 @@
+using Agents.Governance.Approvals;
+using Agents.Governance.Data;
+using Agents.Governance.Policies;
+using Agents.ServiceDefaults.Identity;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Governance.Api;
+
+/// <summary>The body of approve / reject.</summary>
+public sealed record DecisionRequest(string? Comment);
+
+/// <summary>An approval as the API shows it.</summary>
+public sealed record ApprovalView(
+    Guid Id, Guid TaskId, string StepId, string Tool, string ArgumentsJson, string ArgumentsHash, bool ArgumentsTainted,
+    string RequestedBy, string Reason, IReadOnlyList<string> ApproverRoles, string Status, bool Escalated,
+    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? DecidedAt, string? DecidedBy, string? Comment)
+{
+    public static ApprovalView From(Approval a) => new(
+        a.Id, a.TaskId, a.StepId, a.Tool, a.ArgumentsJson, a.ArgumentsHash, a.ArgumentsTainted, a.RequestedBy, a.Reason,
+        a.ApproverRoles, a.Status, a.Escalated, a.CreatedAt, a.ExpiresAt, a.DecidedAt, a.DecidedBy, a.Comment);
+}
+
+internal static class ApprovalsApi
+{
+    public static RouteGroupBuilder MapApprovals(this RouteGroupBuilder api)
+    {
+        api.MapGet("/approvals", ListAsync);
+        api.MapGet("/approvals/{id:guid}", GetAsync);
+        api.MapPost("/approvals/{id:guid}/approve", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, true, http, service, ct));
+        api.MapPost("/approvals/{id:guid}/reject", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, false, http, service, ct));
+        return api;
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, GovernanceDbContext db, PolicyStore policies, string? status, CancellationToken ct)
+    {
+        var principal = http.GetPrincipal();
+        var policy = (await policies.GetCurrentAsync(principal.TenantId, ct)).Document;
+        var deciderRoles = policy.ApproverRoles.Append(policy.Approval.EscalateTo ?? string.Empty).Where(r => r.Length > 0);
+        if (!deciderRoles.Any(principal.IsInRole))
+        {
+            return Problems.Forbidden($"Listing approvals needs one of the approver roles: {string.Join(", ", deciderRoles)}.");
+        }
+
+        status ??= ApprovalStatus.Pending;
+        var roles = principal.Roles.ToArray();
+        var rows = await db.Approvals.AsNoTracking()
+            .Where(a => a.TenantId == principal.TenantId && a.Status == status && a.ApproverRoles.Any(r => roles.Contains(r)))
+            .OrderBy(a => a.CreatedAt)
+            .Take(500)
+            .ToListAsync(ct);
+        return Results.Ok(rows.Select(ApprovalView.From));
+    }
+
+    private static async Task<IResult> GetAsync(Guid id, HttpContext http, GovernanceDbContext db, CancellationToken ct)
+    {
+        var principal = http.GetPrincipal();
+        var approval = await db.Approvals.AsNoTracking().SingleOrDefaultAsync(a => a.Id == id && a.TenantId == principal.TenantId, ct);
+        if (approval is null)
+        {
+            return Problems.NotFound($"Approval {id} does not exist.");
+        }
+
+        return approval.RequestedBy == principal.UserId || approval.ApproverRoles.Any(principal.IsInRole)
+            ? Results.Ok(ApprovalView.From(approval))
+            : Problems.Forbidden($"Approval {id} can be read by its requester and by the roles {string.Join(", ", approval.ApproverRoles)}.");
+    }
+
+    private static async Task<IResult> DecideAsync(Guid id, bool approve, HttpContext http, ApprovalService service, CancellationToken ct)
+    {
+        var principal = http.GetPrincipal();
+        DecisionRequest? body = new(null);
+        if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        {
+            (body, var problem) = await Problems.ReadJsonAsync<DecisionRequest>(http.Request, ct);
+            if (problem is not null)
+            {
+                return problem;
+            }
+        }
+
+        var (outcome, approval) = await service.DecideAsync(id, principal, approve, body!.Comment, ct);
+        return outcome switch
+        {
+            DecideOutcome.Decided => Results.Ok(ApprovalView.From(approval!)),
+            DecideOutcome.NotFound => Problems.NotFound($"Approval {id} does not exist."),
+            DecideOutcome.NotAnApprover => Problems.Forbidden($"Deciding approval {id} needs one of the roles {string.Join(", ", approval!.ApproverRoles)}."),
+            DecideOutcome.OwnRequest => Problems.Forbidden($"Approval {id} was requested by you; another approver must decide it."),
+            DecideOutcome.NotPending => Problems.Conflict($"Approval {id} is already {approval!.Status}."),
+            _ => Problems.Conflict($"Approval {id} expired at {approval!.ExpiresAt:O}."),
+        };
+    }
+}

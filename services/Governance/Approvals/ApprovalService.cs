@@ -1,0 +1,150 @@
+using Agents.Contracts;
+using Agents.Governance.Audit;
+using Agents.Governance.Data;
+using Agents.Governance.Policies;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Agents.Governance.Approvals;
+
+/// <summary>Outcome of a person's decision on an approval.</summary>
+public enum DecideOutcome
+{
+    Decided,
+    NotFound,
+    NotAnApprover,
+    OwnRequest,
+    NotPending,
+    Expired,
+}
+
+/// <summary>
+/// Decisions on approvals, by people (API) and by time (sweeper). State changes and audit entries
+/// commit together; <see cref="ApprovalDecided"/> is published after the commit and the row is marked
+/// published. A decision whose publish was lost is published again by the sweeper (at least once).
+/// </summary>
+public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies, AuditLog audit, IBus bus, TimeProvider time, IOptions<GovernanceOptions> options)
+{
+    public async Task<(DecideOutcome Outcome, Approval? Approval)> DecideAsync(Guid id, AgentPrincipal principal, bool approve, string? comment, CancellationToken cancellationToken)
+    {
+        Approval approval;
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var found = (await db.Approvals
+                .FromSqlInterpolated($"SELECT * FROM approvals WHERE id = {id} AND tenant_id = {principal.TenantId} FOR UPDATE")
+                .ToListAsync(cancellationToken)).SingleOrDefault();
+            if (found is null)
+            {
+                return (DecideOutcome.NotFound, null);
+            }
+
+            approval = found;
+            if (!approval.ApproverRoles.Any(principal.IsInRole))
+            {
+                return (DecideOutcome.NotAnApprover, approval);
+            }
+
+            if (approval.RequestedBy == principal.UserId)
+            {
+                return (DecideOutcome.OwnRequest, approval);
+            }
+
+            if (approval.Status != ApprovalStatus.Pending)
+            {
+                return (DecideOutcome.NotPending, approval);
+            }
+
+            var now = time.GetUtcNow();
+            if (approval.ExpiresAt <= now)
+            {
+                return (DecideOutcome.Expired, approval);
+            }
+
+            approval.Status = approve ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
+            approval.DecidedAt = now;
+            approval.DecidedBy = principal.UserId;
+            approval.Comment = string.IsNullOrWhiteSpace(comment) ? null : comment.Trim();
+            await audit.AppendAsync(
+                principal.TenantId,
+                principal.UserId,
+                "approval.decided",
+                $"approval/{approval.Id}",
+                approval.TaskId,
+                approval.Status,
+                approval.Comment,
+                new { approval.StepId, approval.Tool, approval.ArgumentsHash, approval.RequestedBy },
+                cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await PublishAsync(approval, cancellationToken);
+        return (DecideOutcome.Decided, approval);
+    }
+
+    /// <summary>
+    /// One sweep: expires (or escalates) due approvals and republishes decisions whose publish was lost.
+    /// Rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas sweeping at once never handle the same one.
+    /// </summary>
+    public async Task<int> SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var batch = options.Value.SweepBatchSize;
+        var toPublish = new List<Approval>();
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var due = await db.Approvals
+                .FromSqlInterpolated($"SELECT * FROM approvals WHERE status = 'Pending' AND expires_at <= {now} ORDER BY expires_at LIMIT {batch} FOR UPDATE SKIP LOCKED")
+                .ToListAsync(cancellationToken);
+            foreach (var approval in due)
+            {
+                var policy = (await policies.GetCurrentAsync(approval.TenantId, cancellationToken)).Document;
+                if (policy.Approval.OnExpiry == ApprovalPolicy.Escalate && !approval.Escalated && policy.Approval.EscalateTo is { } role)
+                {
+                    approval.Escalated = true;
+                    approval.ApproverRoles = [role];
+                    approval.ExpiresAt = now.AddSeconds(policy.Approval.TimeoutSeconds);
+                    await audit.AppendAsync(approval.TenantId, "system", "approval.escalated", $"approval/{approval.Id}", approval.TaskId, ApprovalStatus.Pending, $"not decided in time; escalated to role '{role}'", new { approval.ExpiresAt }, cancellationToken);
+                    continue;
+                }
+
+                approval.Status = ApprovalStatus.Expired;
+                approval.DecidedAt = now;
+                approval.DecidedBy = "system";
+                await audit.AppendAsync(approval.TenantId, "system", "approval.expired", $"approval/{approval.Id}", approval.TaskId, ApprovalStatus.Expired, "not decided before it expired", new { approval.ExpiresAt }, cancellationToken);
+                toPublish.Add(approval);
+            }
+
+            var republishBefore = now - options.Value.RepublishAfter;
+            var unpublished = await db.Approvals
+                .FromSqlInterpolated($"SELECT * FROM approvals WHERE status <> 'Pending' AND NOT decision_published AND decided_at <= {republishBefore} ORDER BY decided_at LIMIT {batch} FOR UPDATE SKIP LOCKED")
+                .ToListAsync(cancellationToken);
+            toPublish.AddRange(unpublished);
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        foreach (var approval in toPublish)
+        {
+            await PublishAsync(approval, cancellationToken);
+        }
+
+        return toPublish.Count;
+    }
+
+    private async Task PublishAsync(Approval approval, CancellationToken cancellationToken)
+    {
+        await bus.Publish(
+            new ApprovalDecided(
+                approval.Id,
+                approval.TaskId,
+                approval.StepId,
+                approval.Status == ApprovalStatus.Approved,
+                approval.DecidedBy ?? "system",
+                approval.Comment,
+                approval.Status == ApprovalStatus.Expired),
+            cancellationToken);
+        await db.Approvals.Where(a => a.Id == approval.Id).ExecuteUpdateAsync(s => s.SetProperty(a => a.DecisionPublished, true), cancellationToken);
+    }
+}

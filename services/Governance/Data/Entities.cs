@@ -1,0 +1,206 @@
+namespace Agents.Governance.Data;
+
+/// <summary>One version of a tenant's policy document; every version is kept.</summary>
+public sealed class PolicyVersion
+{
+    public required string TenantId { get; set; }
+
+    public int Version { get; set; }
+
+    public required string Document { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public required string CreatedBy { get; set; }
+}
+
+/// <summary>A task's admission and its per-task ledger (limits fixed at admission, usage so far).</summary>
+public sealed class TaskBudget
+{
+    public Guid TaskId { get; set; }
+
+    public required string TenantId { get; set; }
+
+    public required string UserId { get; set; }
+
+    public bool Admitted { get; set; }
+
+    public string? RejectionReason { get; set; }
+
+    public DateTimeOffset AdmittedAt { get; set; }
+
+    public DateOnly Day { get; set; }
+
+    public int? MaxSteps { get; set; }
+
+    public int? MaxToolCalls { get; set; }
+
+    public int? MaxTokens { get; set; }
+
+    public decimal? MaxCost { get; set; }
+
+    public int? MaxWallClockSeconds { get; set; }
+
+    /// <summary>Tools the task may use (null: whatever the policy allows).</summary>
+    public string[]? AllowedTools { get; set; }
+
+    public long Tokens { get; set; }
+
+    public decimal Cost { get; set; }
+
+    public int ToolCalls { get; set; }
+
+    public int Steps { get; set; }
+
+    public string? FinishedStatus { get; set; }
+}
+
+/// <summary>Usage of one user (or of the whole tenant, when <see cref="UserId"/> is empty) on one UTC day.</summary>
+public sealed class DailyUsage
+{
+    public const string TenantRow = "";
+
+    public required string TenantId { get; set; }
+
+    public DateOnly Day { get; set; }
+
+    public required string UserId { get; set; }
+
+    public long Tokens { get; set; }
+
+    public decimal Cost { get; set; }
+
+    public int ToolCalls { get; set; }
+}
+
+/// <summary>A human approval gate for one tool call, bound to the SHA-256 hash of its exact arguments.</summary>
+public sealed class Approval
+{
+    public Guid Id { get; set; }
+
+    public required string TenantId { get; set; }
+
+    public Guid TaskId { get; set; }
+
+    public required string StepId { get; set; }
+
+    public required string Tool { get; set; }
+
+    public required string ArgumentsHash { get; set; }
+
+    public required string ArgumentsJson { get; set; }
+
+    public bool ArgumentsTainted { get; set; }
+
+    public required string RequestedBy { get; set; }
+
+    public required string Reason { get; set; }
+
+    /// <summary>Roles that may decide (the policy's approver roles, or the escalation role after escalation).</summary>
+    public required string[] ApproverRoles { get; set; }
+
+    public required string Status { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public bool Escalated { get; set; }
+
+    public DateTimeOffset? DecidedAt { get; set; }
+
+    public string? DecidedBy { get; set; }
+
+    public string? Comment { get; set; }
+
+    /// <summary>False until <c>ApprovalDecided</c> left for the bus; the sweeper re-publishes decisions still false.</summary>
+    public bool DecisionPublished { get; set; }
+}
+
+/// <summary>Approval states.</summary>
+public static class ApprovalStatus
+{
+    public const string Pending = "Pending";
+    public const string Approved = "Approved";
+    public const string Rejected = "Rejected";
+    public const string Expired = "Expired";
+}
+
+/// <summary>One entry of a tenant's append-only, hash-chained audit log.</summary>
+public sealed class AuditEntry
+{
+    public required string TenantId { get; set; }
+
+    public long Sequence { get; set; }
+
+    public DateTimeOffset Time { get; set; }
+
+    public required string Actor { get; set; }
+
+    public required string Action { get; set; }
+
+    public required string Subject { get; set; }
+
+    public Guid? TaskId { get; set; }
+
+    public string? Decision { get; set; }
+
+    public string? Reason { get; set; }
+
+    public required string Details { get; set; }
+
+    public required string PrevHash { get; set; }
+
+    public required string Hash { get; set; }
+}
+
+/// <summary>The head of a tenant's audit chain; its row lock serializes appends to that chain.</summary>
+public sealed class AuditHead
+{
+    public required string TenantId { get; set; }
+
+    public long LastSequence { get; set; }
+
+    public required string LastHash { get; set; }
+}
+
+/// <summary>A kill switch for a whole tenant (<see cref="Tool"/> = <c>*</c>) or for one tool.</summary>
+public sealed class KillSwitch
+{
+    public const string TenantWide = "*";
+
+    public required string TenantId { get; set; }
+
+    public required string Tool { get; set; }
+
+    public bool Enabled { get; set; }
+
+    public DateTimeOffset ChangedAt { get; set; }
+
+    public required string ChangedBy { get; set; }
+
+    public string? Reason { get; set; }
+}
+
+/// <summary>How often a task was allowed to call one tool with the same arguments (loop detector).</summary>
+public sealed class ToolCallCount
+{
+    public Guid TaskId { get; set; }
+
+    public required string Tool { get; set; }
+
+    public required string ArgumentsHash { get; set; }
+
+    public int Count { get; set; }
+}
+
+/// <summary>A message whose effect on the ledger is already applied (idempotent consumers).</summary>
+public sealed class ProcessedMessage
+{
+    public required string Key { get; set; }
+
+    public DateTimeOffset ProcessedAt { get; set; }
+
+    /// <summary>The answer given the first time (JSON), returned again on redelivery.</summary>
+    public string? Response { get; set; }
+}

@@ -1,0 +1,108 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Governance.Data;
+
+/// <summary>The governance service's own database (agents_governance).</summary>
+public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> options) : DbContext(options)
+{
+    public DbSet<PolicyVersion> Policies => Set<PolicyVersion>();
+
+    public DbSet<TaskBudget> Tasks => Set<TaskBudget>();
+
+    public DbSet<DailyUsage> DailyUsage => Set<DailyUsage>();
+
+    public DbSet<Approval> Approvals => Set<Approval>();
+
+    public DbSet<AuditEntry> Audit => Set<AuditEntry>();
+
+    public DbSet<AuditHead> AuditHeads => Set<AuditHead>();
+
+    public DbSet<KillSwitch> KillSwitches => Set<KillSwitch>();
+
+    public DbSet<ToolCallCount> ToolCallCounts => Set<ToolCallCount>();
+
+    public DbSet<ProcessedMessage> ProcessedMessages => Set<ProcessedMessage>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<PolicyVersion>(e =>
+        {
+            e.ToTable("policies");
+            e.HasKey(x => new { x.TenantId, x.Version });
+        });
+        modelBuilder.Entity<TaskBudget>(e =>
+        {
+            e.ToTable("task_budgets");
+            e.HasKey(x => x.TaskId);
+            e.HasIndex(x => new { x.TenantId, x.Day });
+            e.Property(x => x.Cost).HasPrecision(18, 6);
+            e.Property(x => x.MaxCost).HasPrecision(18, 6);
+        });
+        modelBuilder.Entity<DailyUsage>(e =>
+        {
+            e.ToTable("daily_usage");
+            e.HasKey(x => new { x.TenantId, x.Day, x.UserId });
+            e.Property(x => x.Cost).HasPrecision(18, 6);
+        });
+        modelBuilder.Entity<Approval>(e =>
+        {
+            e.ToTable("approvals");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.TenantId, x.Status });
+            e.HasIndex(x => new { x.Status, x.ExpiresAt });
+            e.HasIndex(x => new { x.TaskId, x.StepId });
+        });
+        modelBuilder.Entity<AuditEntry>(e =>
+        {
+            e.ToTable("audit_entries");
+            e.HasKey(x => new { x.TenantId, x.Sequence });
+            e.HasIndex(x => new { x.TenantId, x.TaskId });
+        });
+        modelBuilder.Entity<AuditHead>(e =>
+        {
+            e.ToTable("audit_heads");
+            e.HasKey(x => x.TenantId);
+        });
+        modelBuilder.Entity<KillSwitch>(e =>
+        {
+            e.ToTable("kill_switches");
+            e.HasKey(x => new { x.TenantId, x.Tool });
+        });
+        modelBuilder.Entity<ToolCallCount>(e =>
+        {
+            e.ToTable("tool_call_counts");
+            e.HasKey(x => new { x.TaskId, x.Tool, x.ArgumentsHash });
+        });
+        modelBuilder.Entity<ProcessedMessage>(e =>
+        {
+            e.ToTable("processed_messages");
+            e.HasKey(x => x.Key);
+        });
+
+        // snake_case columns, so that the hand-written locking SQL reads naturally.
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(ToSnakeCase(property.Name));
+            }
+        }
+    }
+
+    internal static string ToSnakeCase(string name)
+    {
+        var builder = new StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                builder.Append('_');
+            }
+
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,100 @@
+using Agents.Contracts;
+using Agents.Governance.Audit;
+using Agents.Governance.Data;
+using Agents.Governance.Policies;
+using Agents.ServiceDefaults.Messaging;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Governance.Decisions;
+
+/// <summary>Admission of a task: the stored decision is the answer to any redelivery of the same request.</summary>
+public sealed record AdmissionResult(TaskAdmitted? Admitted, TaskRejected? Rejected);
+
+/// <summary>Decides <see cref="AdmitTask"/>: tenant enabled, no kill switch, daily budgets left, effective limits and tools.</summary>
+public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policies, Ledger ledger, AuditLog audit, TimeProvider time)
+{
+    public async Task<AdmissionResult> AdmitAsync(AdmitTask message, CancellationToken cancellationToken)
+    {
+        var principal = message.Principal;
+        if (principal is null || string.IsNullOrEmpty(principal.TenantId) || string.IsNullOrEmpty(principal.UserId))
+        {
+            throw new PermanentFailureException($"AdmitTask for task {message.TaskId} has no principal (tenant and user); it cannot be admitted.");
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var existing = await ledger.LockTaskAsync(message.TaskId, cancellationToken);
+        if (existing is not null)
+        {
+            // A redelivered request: answer with the decision already taken.
+            return ToResult(existing);
+        }
+
+        var now = time.GetUtcNow();
+        var day = Ledger.DayOf(now);
+        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
+        var document = policy.Document;
+        string? reason = null;
+        if (!document.Enabled)
+        {
+            reason = $"tenant '{principal.TenantId}' is disabled by its policy (version {policy.Version})";
+        }
+        else if (await db.KillSwitches.AnyAsync(k => k.TenantId == principal.TenantId && k.Tool == KillSwitch.TenantWide && k.Enabled, cancellationToken))
+        {
+            reason = $"kill switch is on for tenant '{principal.TenantId}'";
+        }
+        else
+        {
+            reason = Ledger.DailyExhausted($"user '{principal.UserId}' today", await ledger.ReadDailyAsync(principal.TenantId, day, principal.UserId, cancellationToken), document.Budgets.PerUserPerDay)
+                ?? Ledger.DailyExhausted("tenant today", await ledger.ReadDailyAsync(principal.TenantId, day, DailyUsage.TenantRow, cancellationToken), document.Budgets.PerTenantPerDay);
+            if (reason is not null)
+            {
+                reason = "daily " + reason;
+            }
+        }
+
+        var limits = document.Budgets.PerTask.ToTaskLimits().Intersect(message.RequestedLimits);
+        var allowedTools = message.RequestedTools?
+            .Where(t => document.RolesAllowTool(principal.Roles, t))
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
+        var task = new TaskBudget
+        {
+            TaskId = message.TaskId,
+            TenantId = principal.TenantId,
+            UserId = principal.UserId,
+            Admitted = reason is null,
+            RejectionReason = reason,
+            AdmittedAt = now,
+            Day = day,
+            MaxSteps = limits.MaxSteps,
+            MaxToolCalls = limits.MaxToolCalls,
+            MaxTokens = limits.MaxTokens,
+            MaxCost = limits.MaxCost,
+            MaxWallClockSeconds = limits.MaxWallClock is { } w ? (int)Math.Ceiling(w.TotalSeconds) : null,
+            AllowedTools = allowedTools,
+        };
+        db.Tasks.Add(task);
+        await audit.AppendAsync(
+            principal.TenantId,
+            principal.UserId,
+            reason is null ? "task.admitted" : "task.rejected",
+            $"task/{message.TaskId}",
+            message.TaskId,
+            reason is null ? "Admitted" : "Rejected",
+            reason,
+            new { policyVersion = policy.Version, requestedLimits = message.RequestedLimits, limits, requestedTools = message.RequestedTools, allowedTools },
+            cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return ToResult(task);
+    }
+
+    private static AdmissionResult ToResult(TaskBudget task) => task.Admitted
+        ? new AdmissionResult(
+            new TaskAdmitted(
+                task.TaskId,
+                new TaskLimits(task.MaxSteps, task.MaxToolCalls, task.MaxTokens, task.MaxCost, task.MaxWallClockSeconds is { } s ? TimeSpan.FromSeconds(s) : null),
+                task.AllowedTools),
+            null)
+        : new AdmissionResult(null, new TaskRejected(task.TaskId, task.RejectionReason ?? "rejected"));
+}

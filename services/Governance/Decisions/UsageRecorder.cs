@@ -1,0 +1,118 @@
+using Agents.Contracts;
+using Agents.Governance.Audit;
+using Agents.Governance.Data;
+using Agents.ServiceDefaults.Messaging;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Governance.Decisions;
+
+/// <summary>
+/// Adds reported usage to the ledger exactly once. Tool calls are counted by governance itself when it
+/// reserves them (every call is authorized here); reports add tokens and cost. <see cref="TaskRunFinished"/>
+/// carries the task's totals and only adds what the per-step reports have not already added.
+/// </summary>
+public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLog audit, TimeProvider time)
+{
+    public async Task RecordAsync(string dedupeKey, RecordUsage message, CancellationToken cancellationToken)
+    {
+        Validate(message.Principal, message.TaskId);
+        if (message.InputTokens < 0 || message.OutputTokens < 0 || message.Cost < 0)
+        {
+            throw new PermanentFailureException($"RecordUsage for task {message.TaskId} has negative usage.");
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (!await MarkProcessedAsync(dedupeKey, cancellationToken))
+        {
+            return;
+        }
+
+        var task = await LockOrCreateTaskAsync(message.TaskId, message.Principal, cancellationToken);
+        await AddAsync(task, message.InputTokens + (long)message.OutputTokens, message.Cost, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task FinishAsync(TaskRunFinished message, CancellationToken cancellationToken)
+    {
+        Validate(message.Principal, message.TaskId);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (!await MarkProcessedAsync($"finished:{message.TaskId}", cancellationToken))
+        {
+            return;
+        }
+
+        var task = await LockOrCreateTaskAsync(message.TaskId, message.Principal, cancellationToken);
+        var usage = message.Usage ?? TaskUsage.None;
+        var tokens = Math.Max(0, usage.InputTokens + (long)usage.OutputTokens - task.Tokens);
+        var cost = Math.Max(0m, usage.Cost - task.Cost);
+        await AddAsync(task, tokens, cost, cancellationToken);
+        task.Steps = Math.Max(task.Steps, usage.Steps);
+        task.FinishedStatus = message.Status.ToString();
+        await audit.AppendAsync(
+            task.TenantId,
+            message.Principal.UserId,
+            message.Status == TaskRunStatus.BudgetExceeded ? "budget.stop" : "task.finished",
+            $"task/{message.TaskId}",
+            message.TaskId,
+            message.Status.ToString(),
+            message.Reason,
+            new { usage, ledger = new { task.Tokens, task.Cost, task.ToolCalls, task.Steps } },
+            cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private async Task AddAsync(TaskBudget task, long tokens, decimal cost, CancellationToken cancellationToken)
+    {
+        if (tokens == 0 && cost == 0)
+        {
+            return;
+        }
+
+        var day = Ledger.DayOf(time.GetUtcNow());
+        var userDay = await ledger.LockDailyAsync(task.TenantId, day, task.UserId, cancellationToken);
+        var tenantDay = await ledger.LockDailyAsync(task.TenantId, day, DailyUsage.TenantRow, cancellationToken);
+        task.Tokens += tokens;
+        task.Cost += cost;
+        userDay.Tokens += tokens;
+        userDay.Cost += cost;
+        tenantDay.Tokens += tokens;
+        tenantDay.Cost += cost;
+    }
+
+    private async Task<bool> MarkProcessedAsync(string key, CancellationToken cancellationToken)
+    {
+        var inserted = await db.Database.ExecuteSqlInterpolatedAsync(
+            $"INSERT INTO processed_messages (key, processed_at) VALUES ({key}, {time.GetUtcNow()}) ON CONFLICT DO NOTHING",
+            cancellationToken);
+        return inserted == 1;
+    }
+
+    private async Task<TaskBudget> LockOrCreateTaskAsync(Guid taskId, AgentPrincipal principal, CancellationToken cancellationToken)
+    {
+        var task = await ledger.LockTaskAsync(taskId, cancellationToken);
+        if (task is not null)
+        {
+            if (task.TenantId != principal.TenantId)
+            {
+                throw new PermanentFailureException($"Usage for task {taskId} names tenant '{principal.TenantId}', but the task belongs to another tenant.");
+            }
+
+            return task;
+        }
+
+        var now = time.GetUtcNow();
+        task = new TaskBudget { TaskId = taskId, TenantId = principal.TenantId, UserId = principal.UserId, Admitted = true, AdmittedAt = now, Day = Ledger.DayOf(now) };
+        db.Tasks.Add(task);
+        return task;
+    }
+
+    private static void Validate(AgentPrincipal? principal, Guid taskId)
+    {
+        if (principal is null || string.IsNullOrEmpty(principal.TenantId) || string.IsNullOrEmpty(principal.UserId))
+        {
+            throw new PermanentFailureException($"Usage for task {taskId} has no principal (tenant and user).");
+        }
+    }
+}

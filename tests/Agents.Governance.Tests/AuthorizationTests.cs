@@ -1,0 +1,234 @@
+using Agents.Contracts;
+using Agents.Governance.Consumers;
+using Agents.Governance.Decisions;
+using System.Net.Http.Json;
+using Agents.Testing;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Governance.Tests;
+
+public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
+{
+    private const string MatrixPolicy = """
+        {
+          "enabled": true, "adminRole": "admin", "approverRoles": ["approver"],
+          "roles": {
+            "reader": { "tools": ["crm.*"], "scopes": ["crm.read"] },
+            "writer": { "tools": ["tickets.create"], "scopes": ["tickets.write"] },
+            "noscope": { "tools": ["tickets.create"] }
+          },
+          "approvalRules": [ { "tool": "payments.refund", "argument": "/amount", "greaterThan": 100 } ],
+          "loopDetection": { "maxIdenticalCalls": 3 }
+        }
+        """;
+
+    private GovernanceHost Host => shared.Host;
+
+    public static TheoryData<string[], string[]?, string, string, AuthorizationDecision> Matrix => new()
+    {
+        // roles, task-allowed tools, tool, required scope → decision
+        { ["reader"], null, "crm.lookup-customer", "crm.read", AuthorizationDecision.Allow },
+        { ["reader"], ["crm.lookup-customer"], "crm.lookup-customer", "crm.read", AuthorizationDecision.Allow },
+        { ["reader"], ["web.fetch"], "crm.lookup-customer", "crm.read", AuthorizationDecision.Deny },
+        { ["reader"], null, "crm.lookup-customer", "crm.write", AuthorizationDecision.Deny },
+        { ["reader"], null, "tickets.create", "tickets.write", AuthorizationDecision.Deny },
+        { ["writer"], null, "tickets.create", "tickets.write", AuthorizationDecision.Allow },
+        { ["writer"], ["crm.lookup-customer"], "tickets.create", "tickets.write", AuthorizationDecision.Deny },
+        { ["writer"], null, "crm.lookup-customer", "crm.read", AuthorizationDecision.Deny },
+        { ["noscope"], null, "tickets.create", "tickets.write", AuthorizationDecision.Deny },
+        { ["noscope"], null, "tickets.create", "", AuthorizationDecision.Allow },
+        { ["noscope", "writer"], null, "tickets.create", "tickets.write", AuthorizationDecision.Allow },
+        { [], null, "crm.lookup-customer", "", AuthorizationDecision.Deny },
+        { ["unknown-role"], null, "crm.lookup-customer", "crm.read", AuthorizationDecision.Deny },
+        { ["reader", "writer"], ["tickets.create"], "tickets.create", "tickets.write", AuthorizationDecision.Allow },
+        { ["reader", "writer"], [], "crm.lookup-customer", "crm.read", AuthorizationDecision.Deny },
+    };
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Least_privilege_matrix(string[] roles, string[]? taskAllowed, string tool, string scope, AuthorizationDecision expected)
+    {
+        var tenant = TestInfrastructure.UniqueName("lp");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", roles);
+
+        var result = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), tool, scope: scope, taskAllowed: taskAllowed));
+
+        Assert.True(expected == result.Decision, $"Expected {expected}, got {result.Decision}: {result.Reason}");
+    }
+
+    [Fact]
+    public async Task Unknown_tenant_gets_the_default_policy_which_denies_every_tool()
+    {
+        var user = new AgentPrincipal(TestInfrastructure.UniqueName("none"), "u1", ["agent-user", "admin"]);
+
+        var result = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer"));
+
+        Assert.Equal(AuthorizationDecision.Deny, result.Decision);
+        Assert.Contains("allows tool", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Argument_threshold_rule_requires_approval_only_above_the_threshold()
+    {
+        var tenant = TestInfrastructure.UniqueName("thr");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"crm.*\"", "\"crm.*\", \"payments.refund\"", StringComparison.Ordinal));
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var task = Guid.NewGuid();
+
+        var small = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "payments.refund", """{"amount":100}""", SideEffectClass.Mutating));
+        var large = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "payments.refund", """{"amount":100.5}""", SideEffectClass.Mutating));
+        var asText = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "payments.refund", """{"amount":"250"}""", SideEffectClass.Mutating));
+
+        Assert.Equal(AuthorizationDecision.Allow, small.Decision);
+        Assert.Equal(AuthorizationDecision.RequireApproval, large.Decision);
+        Assert.NotNull(large.ApprovalId);
+        Assert.Equal(AuthorizationDecision.RequireApproval, asText.Decision);
+    }
+
+    [Fact]
+    public async Task Loop_detector_denies_the_same_call_after_the_policy_limit()
+    {
+        var tenant = TestInfrastructure.UniqueName("loop");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var task = Guid.NewGuid();
+        var call = GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":7}""", scope: "crm.read");
+
+        var decisions = new List<ToolCallAuthorization>();
+        for (var i = 0; i < 4; i++)
+        {
+            decisions.Add(await Host.AuthorizeAsync(call));
+        }
+
+        var other = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":8}""", scope: "crm.read"));
+
+        Assert.All(decisions.Take(3), d => Assert.Equal(AuthorizationDecision.Allow, d.Decision));
+        Assert.Equal(AuthorizationDecision.Deny, decisions[3].Decision);
+        Assert.StartsWith(AuthorizationService.LoopDetected, decisions[3].Reason, StringComparison.Ordinal);
+        Assert.Equal(AuthorizationDecision.Allow, other.Decision);
+    }
+
+    [Fact]
+    public async Task Kill_switches_per_tool_and_per_tenant_take_effect_on_the_next_call()
+    {
+        var tenant = TestInfrastructure.UniqueName("kill");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader", "writer"]);
+        using var admin = Host.ClientFor(new AgentPrincipal(tenant, "boss", ["admin"]));
+        using var nonAdmin = Host.ClientFor(user);
+
+        using var refused = await nonAdmin.PostAsJsonAsync(new Uri("/api/governance/kill-switch", UriKind.Relative), new { tool = "crm.lookup-customer", enabled = true });
+        await refused.BodyAsync(System.Net.HttpStatusCode.Forbidden);
+
+        using var toolOff = await admin.PostAsJsonAsync(new Uri("/api/governance/kill-switch", UriKind.Relative), new { tool = "crm.lookup-customer", enabled = true, reason = "incident" });
+        await toolOff.BodyAsync(System.Net.HttpStatusCode.OK);
+        var killedTool = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", scope: "crm.read"));
+        var otherTool = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", scope: "tickets.write"));
+
+        using var tenantOff = await admin.PostAsJsonAsync(new Uri("/api/governance/kill-switch", UriKind.Relative), new { enabled = true });
+        await tenantOff.BodyAsync(System.Net.HttpStatusCode.OK);
+        var killedTenant = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", scope: "tickets.write"));
+        var admission = await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), user, "goal", null, null));
+
+        using var tenantOn = await admin.PostAsJsonAsync(new Uri("/api/governance/kill-switch", UriKind.Relative), new { enabled = false });
+        await tenantOn.BodyAsync(System.Net.HttpStatusCode.OK);
+        var restored = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", scope: "tickets.write"));
+
+        Assert.Equal(AuthorizationDecision.Deny, killedTool.Decision);
+        Assert.Contains("kill switch", killedTool.Reason, StringComparison.Ordinal);
+        Assert.Equal(AuthorizationDecision.Allow, otherTool.Decision);
+        Assert.Equal(AuthorizationDecision.Deny, killedTenant.Decision);
+        Assert.Contains("kill switch", Assert.IsType<TaskRejected>(admission).Reason, StringComparison.Ordinal);
+        Assert.Equal(AuthorizationDecision.Allow, restored.Decision);
+    }
+
+    [Fact]
+    public async Task Admission_intersects_limits_and_tools_and_rejects_disabled_tenants_and_spent_budgets()
+    {
+        var tenant = TestInfrastructure.UniqueName("adm");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"loopDetection\"", "\"budgets\": {\"perTask\": {\"tokens\": 1000, \"toolCalls\": 5}, \"perUserPerDay\": {\"tokens\": 300}}, \"loopDetection\"", StringComparison.Ordinal));
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+
+        var admitted = Assert.IsType<TaskAdmitted>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), user, "goal", new TaskLimits(MaxTokens: 5000, MaxToolCalls: 2, MaxCost: 0.5m), ["crm.lookup-customer", "tickets.create"])));
+        Assert.Equal(1000, admitted.Limits.MaxTokens);
+        Assert.Equal(2, admitted.Limits.MaxToolCalls);
+        Assert.Equal(0.5m, admitted.Limits.MaxCost);
+        Assert.Equal(["crm.lookup-customer"], admitted.AllowedTools);
+
+        // Usage is recorded once per message id, even when the message is delivered twice.
+        var usageId = Guid.NewGuid();
+        var usage = new RecordUsage(admitted.TaskId, user, 100, 100, 0.01m, 0);
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(usage, usageId);
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(usage, usageId);
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == admitted.TaskId && t.Tokens == 200)));
+        await Task.Delay(300);
+        Assert.Equal(200, await Host.QueryAsync(db => db.DailyUsage.Where(d => d.TenantId == tenant && d.UserId == "u1").Select(d => d.Tokens).SingleAsync()));
+
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(admitted.TaskId, user, 100, 0, 0, 0), Guid.NewGuid());
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.DailyUsage.AnyAsync(d => d.TenantId == tenant && d.UserId == "u1" && d.Tokens == 300)));
+        var spent = Assert.IsType<TaskRejected>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), user, "goal", null, null)));
+        Assert.Contains("daily budget exhausted", spent.Reason, StringComparison.Ordinal);
+
+        await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"enabled\": true", "\"enabled\": false", StringComparison.Ordinal));
+        var disabled = Assert.IsType<TaskRejected>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), new AgentPrincipal(tenant, "u2", ["reader"]), "goal", null, null)));
+        Assert.Contains("disabled", disabled.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_redelivered_authorization_request_gets_the_stored_answer_and_reserves_once()
+    {
+        var tenant = TestInfrastructure.UniqueName("redo");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var task = Guid.NewGuid();
+        var call = GovernanceHost.Call(user, task, "crm.lookup-customer", scope: "crm.read");
+        var messageId = Guid.NewGuid();
+
+        var first = await Host.AuthorizeAsync(call, messageId);
+        var second = await Host.AuthorizeAsync(call, messageId);
+
+        Assert.Equal(AuthorizationDecision.Allow, first.Decision);
+        Assert.Equal(first, second);
+        Assert.Equal(1, await Host.QueryAsync(db => db.Tasks.Where(t => t.TaskId == task).Select(t => t.ToolCalls).SingleAsync()));
+    }
+
+    [Fact]
+    public async Task Task_run_finished_reconciles_totals_once()
+    {
+        var tenant = TestInfrastructure.UniqueName("fin");
+        var user = new AgentPrincipal(tenant, "u1", []);
+        var task = Guid.NewGuid();
+        Assert.IsType<TaskAdmitted>(await Host.AdmitAsync(new AdmitTask(task, user, "goal", null, null)));
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(task, user, 40, 10, 0.02m, 0), Guid.NewGuid());
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == task && t.Tokens == 50)));
+
+        var finished = new TaskRunFinished(task, user, "goal", TaskRunStatus.Completed, "ok", null, new TaskUsage(3, 0, 100, 20, 0.05m), DateTimeOffset.UtcNow);
+        await Host.SendAsync<TaskRunFinished, TaskRunFinishedConsumer>(finished);
+        await Host.SendAsync<TaskRunFinished, TaskRunFinishedConsumer>(finished);
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == task && t.FinishedStatus == "Completed")));
+        await Task.Delay(300);
+
+        var row = await Host.QueryAsync(db => db.Tasks.AsNoTracking().SingleAsync(t => t.TaskId == task));
+        var tenantDay = await Host.QueryAsync(db => db.DailyUsage.AsNoTracking().SingleAsync(d => d.TenantId == tenant && d.UserId == ""));
+        Assert.Equal(120, row.Tokens);
+        Assert.Equal(0.05m, row.Cost);
+        Assert.Equal(3, row.Steps);
+        Assert.Equal(120, tenantDay.Tokens);
+        var afterFinish = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer"));
+        Assert.Equal(AuthorizationDecision.Deny, afterFinish.Decision);
+    }
+}
+
+public static class Poll
+{
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(15));
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
+            await Task.Delay(100);
+        }
+    }
+}

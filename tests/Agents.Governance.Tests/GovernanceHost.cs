@@ -1,0 +1,210 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using Agents.Contracts;
+using Agents.Governance.Consumers;
+using Agents.Governance.Data;
+using Agents.ServiceDefaults.Identity;
+using Agents.ServiceDefaults.Messaging;
+using Agents.Testing;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using System.Net;
+
+namespace Agents.Governance.Tests;
+
+/// <summary>The governance host against the real RabbitMQ and its own migrated PostgreSQL database.</summary>
+public sealed class GovernanceHost : IAsyncDisposable
+{
+    public const string SigningKey = "governance-tests-signing-key-0123456789abcdef";
+
+    private readonly bool ownsDatabase;
+    private GovernanceFactory factory;
+
+    private GovernanceHost(TestDatabase database, bool ownsDatabase, string queuePrefix, FakeTimeProvider? time, GovernanceFactory factory)
+    {
+        Database = database;
+        this.ownsDatabase = ownsDatabase;
+        QueuePrefix = queuePrefix;
+        Time = time;
+        this.factory = factory;
+    }
+
+    public TestDatabase Database { get; }
+
+    public string QueuePrefix { get; }
+
+    public FakeTimeProvider? Time { get; }
+
+    public IServiceProvider Services => factory.Services;
+
+    public static async Task<GovernanceHost> StartAsync(FakeTimeProvider? time = null)
+    {
+        var database = await TestInfrastructure.CreateDatabaseAsync("governance");
+        await DatabaseMigrator.MigrateAsync(database.ConnectionString, time ?? TimeProvider.System);
+        var prefix = TestInfrastructure.UniqueName("gov");
+        var factory = await CreateFactoryAsync(database, prefix, time);
+        return new GovernanceHost(database, true, prefix, time, factory);
+    }
+
+    /// <summary>Stops the host and starts a new one on the same database and queues (a process restart).</summary>
+    public async Task RestartAsync()
+    {
+        await factory.DisposeAsync();
+
+        // MassTransit keeps an ambient log context bound to the stopped host's logger factory.
+        LogContext.Current = null;
+        factory = await CreateFactoryAsync(Database, QueuePrefix, Time);
+    }
+
+    public HttpClient ClientFor(AgentPrincipal principal)
+    {
+        var client = factory.CreateClient();
+        var signer = factory.Services.GetRequiredService<PrincipalSigner>();
+        client.DefaultRequestHeaders.Add(PrincipalSigner.HeaderName, signer.Sign(principal));
+        return client;
+    }
+
+    public Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall request) => AuthorizeAsync(request, null);
+
+    public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall request, Guid? messageId)
+    {
+        var client = Bus.CreateRequestClient<AuthorizeToolCall>(QueueOf<AuthorizeToolCallConsumer>(), RequestTimeout.After(s: 30));
+        var response = await client.GetResponse<ToolCallAuthorization>(request, r => r.UseExecute(context =>
+        {
+            if (messageId is { } id)
+            {
+                context.MessageId = id;
+            }
+        }));
+        return response.Message;
+    }
+
+    public async Task<object> AdmitAsync(AdmitTask request)
+    {
+        var client = Bus.CreateRequestClient<AdmitTask>(QueueOf<AdmitTaskConsumer>(), RequestTimeout.After(s: 30));
+        var response = await client.GetResponse<TaskAdmitted, TaskRejected>(request);
+        return response.Message;
+    }
+
+    public async Task SendAsync<TMessage, TConsumer>(TMessage message, Guid? messageId = null)
+        where TMessage : class
+        where TConsumer : class, IConsumer
+    {
+        var endpoint = await Bus.GetSendEndpoint(QueueOf<TConsumer>());
+        await endpoint.Send(message, context =>
+        {
+            if (messageId is { } id)
+            {
+                context.MessageId = id;
+            }
+        });
+    }
+
+    public async Task PutPolicyAsync(string tenant, string json)
+    {
+        using var admin = ClientFor(new AgentPrincipal(tenant, "policy-admin", ["admin"]));
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var response = await admin.PutAsync(new Uri("/api/governance/policy", UriKind.Relative), content);
+        Assert.True(response.IsSuccessStatusCode, $"PUT policy answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    public async Task<T> QueryAsync<T>(Func<GovernanceDbContext, Task<T>> query)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        return await query(scope.ServiceProvider.GetRequiredService<GovernanceDbContext>());
+    }
+
+    public IBus Bus => factory.Services.GetRequiredService<IBus>();
+
+    public async ValueTask DisposeAsync()
+    {
+        await factory.DisposeAsync();
+        if (ownsDatabase)
+        {
+            await Database.DisposeAsync();
+        }
+    }
+
+    public static string Hash(string argumentsJson) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(argumentsJson)));
+
+    public static AuthorizeToolCall Call(
+        AgentPrincipal principal,
+        Guid taskId,
+        string tool,
+        string arguments = "{}",
+        SideEffectClass sideEffect = SideEffectClass.ReadOnly,
+        RiskTier risk = RiskTier.Low,
+        string scope = "",
+        bool tainted = false,
+        IReadOnlyList<string>? taskAllowed = null,
+        Guid? approvalId = null,
+        string stepId = "s1") =>
+        new(taskId, stepId, principal, tool, sideEffect, risk, scope, arguments, Hash(arguments), tainted, taskAllowed, approvalId);
+
+    private Uri QueueOf<TConsumer>()
+        where TConsumer : class, IConsumer =>
+        new("queue:" + BusConventions.EndpointNameFormatter(new BusOptions { QueuePrefix = QueuePrefix }).Consumer<TConsumer>());
+
+    private static async Task<GovernanceFactory> CreateFactoryAsync(TestDatabase database, string prefix, FakeTimeProvider? time)
+    {
+        var factory = new GovernanceFactory(
+            new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = database.ConnectionString,
+                ["ConnectionStrings:RabbitMq"] = TestInfrastructure.RabbitMq,
+                ["Messaging:QueuePrefix"] = prefix,
+                ["Messaging:Retry:Limit"] = "3",
+                ["Identity:SigningKey"] = SigningKey,
+                ["Governance:SweepInterval"] = "00:00:00.200",
+                ["Logging:LogLevel:Default"] = "Warning",
+            },
+            time);
+        using var client = factory.CreateClient();
+        await HealthAssertions.ReadyBecomesAsync(client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
+        return factory;
+    }
+
+    private sealed class GovernanceFactory(IReadOnlyDictionary<string, string?> settings, FakeTimeProvider? time) : ServiceFactory<Program>(settings)
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            if (time is not null)
+            {
+                builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(time));
+            }
+        }
+    }
+}
+
+/// <summary>One governance host shared by the tests of a class (each test uses its own tenant).</summary>
+public sealed class SharedGovernanceHost : IAsyncLifetime
+{
+    public GovernanceHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Host = await GovernanceHost.StartAsync();
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+public static class HttpAssertions
+{
+    public static async Task<T> ReadAsync<T>(this HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"Expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        return (await response.Content.ReadFromJsonAsync<T>())!;
+    }
+
+    public static async Task<string> BodyAsync(this HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"Expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal(expected >= HttpStatusCode.BadRequest ? "application/problem+json" : response.Content.Headers.ContentType?.MediaType, response.Content.Headers.ContentType?.MediaType);
+        return body;
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Agents.Contracts;
+using Agents.Governance.Policies;
+using Agents.Testing;
+
+namespace Agents.Governance.Tests;
+
+public sealed class PolicyTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
+{
+    private GovernanceHost Host => shared.Host;
+
+    [Fact]
+    public void Validator_reports_each_error_with_its_json_pointer()
+    {
+        const string json = """
+            {
+              "enabled": "yes",
+              "approverRoles": [],
+              "roles": { "agent-user": { "tools": ["CRM lookup"], "scopez": [] } },
+              "toolRiskTiers": { "tickets.create": "Extreme" },
+              "approvalRules": [ {}, { "tool": "payments.refund", "argument": "amount", "greaterThan": 100 }, { "argument": "/amount" } ],
+              "budgets": { "perTask": { "tokens": -5 } },
+              "approval": { "timeoutSeconds": 0, "onExpiry": "escalate" },
+              "loopDetection": { "maxIdenticalCalls": 0 },
+              "surprise": true
+            }
+            """;
+
+        var document = PolicyValidator.Validate(json, out var errors);
+
+        Assert.Null(document);
+        var pointers = errors.Select(e => e.Pointer).ToHashSet();
+        string[] expected =
+        [
+            "/enabled", "/adminRole", "/approverRoles", "/roles/agent-user/tools/0", "/roles/agent-user/scopez",
+            "/toolRiskTiers/tickets.create", "/approvalRules/0", "/approvalRules/1/argument", "/approvalRules/2",
+            "/budgets/perTask/tokens", "/approval/timeoutSeconds", "/approval/escalateTo", "/loopDetection/maxIdenticalCalls", "/surprise",
+        ];
+        foreach (var pointer in expected)
+        {
+            Assert.True(pointers.Contains(pointer), $"No error at {pointer}; got: {string.Join(" | ", errors.Select(e => e.Pointer + " " + e.Message))}");
+        }
+    }
+
+    [Fact]
+    public void Seeded_demo_policy_is_valid_and_allows_the_sample_tools_to_agent_users()
+    {
+        var document = PolicyValidator.Validate(PolicyDefaults.DemoPolicyJson, out var errors);
+
+        Assert.Empty(errors);
+        Assert.NotNull(document);
+        foreach (var tool in new[] { "crm.lookup-customer", "web.fetch", "tickets.create" })
+        {
+            Assert.True(document.RolesAllowTool(["agent-user"], tool), tool);
+        }
+
+        Assert.False(document.RolesAllowTool(["agent-user"], "payments.refund"));
+        Assert.Equal(["approver"], document.ApproverRoles);
+        Assert.Equal("admin", document.AdminRole);
+    }
+
+    [Fact]
+    public async Task Invalid_policy_put_answers_400_problem_details_with_pointers_and_changes_nothing()
+    {
+        var tenant = TestInfrastructure.UniqueName("pol");
+        using var admin = Host.ClientFor(new AgentPrincipal(tenant, "alice", ["admin"]));
+        using var content = new StringContent("""{"enabled": true, "adminRole": "admin", "approverRoles": ["approver"], "budgets": {"perTask": {"cost": "lots"}}}""", Encoding.UTF8, "application/json");
+
+        using var response = await admin.PutAsync(new Uri("/api/governance/policy", UriKind.Relative), content);
+
+        var body = await response.BodyAsync(HttpStatusCode.BadRequest);
+        using var problem = JsonDocument.Parse(body);
+        Assert.Equal("https://agents.dev/problems/validation", problem.RootElement.GetProperty("type").GetString());
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("/budgets/perTask/cost", out _), body);
+        using var versions = await admin.GetAsync(new Uri("/api/governance/policy/versions", UriKind.Relative));
+        Assert.Equal("[]", await versions.BodyAsync(HttpStatusCode.OK));
+
+        using var malformed = new StringContent("{ not json", Encoding.UTF8, "application/json");
+        using var malformedResponse = await admin.PutAsync(new Uri("/api/governance/policy", UriKind.Relative), malformed);
+        await malformedResponse.BodyAsync(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Only_the_admin_role_may_put_a_policy()
+    {
+        var tenant = TestInfrastructure.UniqueName("pol");
+        using var user = Host.ClientFor(new AgentPrincipal(tenant, "bob", ["agent-user"]));
+        using var content = new StringContent(PolicyDefaults.DemoPolicyJson, Encoding.UTF8, "application/json");
+
+        using var response = await user.PutAsync(new Uri("/api/governance/policy", UriKind.Relative), content);
+
+        var body = await response.BodyAsync(HttpStatusCode.Forbidden);
+        Assert.Contains("admin", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Requests_without_a_signed_principal_get_401()
+    {
+        using var client = Host.ClientFor(new AgentPrincipal("x", "y", []));
+        client.DefaultRequestHeaders.Remove("X-Agents-Principal");
+
+        using var response = await client.GetAsync(new Uri("/api/governance/policy", UriKind.Relative));
+
+        await response.BodyAsync(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Every_version_is_kept_and_a_change_takes_effect_on_the_next_decision()
+    {
+        var tenant = TestInfrastructure.UniqueName("pol");
+        var user = new AgentPrincipal(tenant, "carol", ["agent-user"]);
+        var task = Guid.NewGuid();
+
+        var before = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", scope: "crm.read"));
+        Assert.Equal(AuthorizationDecision.Deny, before.Decision);
+
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson);
+        var allowed = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", scope: "crm.read"));
+        Assert.Equal(AuthorizationDecision.Allow, allowed.Decision);
+
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson.Replace("\"crm.lookup-customer\", ", string.Empty, StringComparison.Ordinal));
+        var after = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":2}""", scope: "crm.read"));
+        Assert.Equal(AuthorizationDecision.Deny, after.Decision);
+
+        using var admin = Host.ClientFor(new AgentPrincipal(tenant, "policy-admin", ["admin"]));
+        using var versions = await admin.GetAsync(new Uri("/api/governance/policy/versions", UriKind.Relative));
+        using var list = JsonDocument.Parse(await versions.BodyAsync(HttpStatusCode.OK));
+        Assert.Equal([2, 1], list.RootElement.EnumerateArray().Select(v => v.GetProperty("version").GetInt32()));
+        using var current = await admin.GetAsync(new Uri("/api/governance/policy", UriKind.Relative));
+        using var policy = JsonDocument.Parse(await current.BodyAsync(HttpStatusCode.OK));
+        Assert.Equal(2, policy.RootElement.GetProperty("version").GetInt32());
+        using var first = await admin.GetAsync(new Uri("/api/governance/policy/versions/1", UriKind.Relative));
+        Assert.Contains("crm.lookup-customer", await first.BodyAsync(HttpStatusCode.OK), StringComparison.Ordinal);
+    }
+}
