@@ -1,3 +1,4 @@
+using Agents.Messaging;
 using System.Text.Json.Serialization;
 using Agents.Contracts;
 using Agents.ServiceDefaults;
@@ -39,6 +40,7 @@ internal static class Extensions
             x.AddConsumer<ToolAnnouncedConsumer>();
             x.AddConsumer<InvokeToolConsumer>();
             x.AddRequestClient<AuthorizeToolCall>();
+            x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
         });
         return builder;
     }

@@ -8,7 +8,7 @@ namespace Agents.EndToEnd.Tests;
 /// own fresh database, all sharing one RabbitMQ under a unique queue prefix and a fresh signing key, on
 /// free ports. Tests talk to it only through the gateway, like a user.
 /// </summary>
-public sealed class PlatformFixture : IAsyncLifetime
+public class PlatformFixture : IAsyncLifetime
 {
     public const string AliceKey = "demo-alice-agent-user-key";
     public const string BobKey = "demo-bob-approver-key";

@@ -1,3 +1,4 @@
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 
@@ -14,6 +15,7 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.AddAgentsMessaging();
         modelBuilder.Entity<RegisteredTool>(tool =>
         {
             tool.ToTable("tools");
