@@ -1,6 +1,11 @@
 using Agents.Gateway;
 using Agents.ServiceDefaults;
 
+if (Extensions.TryRunCommand(args))
+{
+    return;
+}
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGateway();

@@ -2,6 +2,7 @@ using Agents.Contracts;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace Agents.ServiceDefaults.Identity;
@@ -18,6 +19,7 @@ public static class PrincipalExtensions
             .BindConfiguration(IdentityOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PrincipalSigner>();
         return builder;
     }

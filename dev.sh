@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The platform on one machine.
+#   ./dev.sh up      infrastructure, build, migrations, every service, then a demo task end to end
+#   ./dev.sh test    infrastructure, build, every test (what CI runs)
+#   ./dev.sh demo    submit the demo task through the gateway and stream its progress
+#   ./dev.sh status  which services run and whether they are ready
+#   ./dev.sh stop    stop the services (infrastructure keeps running)
+#   ./dev.sh down    stop the services and the infrastructure
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+RUN="$ROOT/.run"
+CONFIG=${CONFIG:-Release}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# name:project-dir:port (the order is the start order; the gateway last)
+SERVICES=(
+  "governance:services/Governance:5105"
+  "memory:services/Memory:5104"
+  "planner:services/Planner:5102"
+  "toolgateway:services/ToolGateway:5103"
+  "executor:services/Executor:5101"
+  "tool-crm:services/Tools/Crm:5201"
+  "tool-tickets:services/Tools/Tickets:5202"
+  "tool-web:services/Tools/Web:5203"
+  "gateway:services/Gateway:5000"
+)
+
+log() { printf '\033[1m[dev]\033[0m %s\n' "$*"; }
+die() { printf '[dev] error: %s\n' "$*" >&2; exit 1; }
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+infra_up() { sudo_if_needed bash "$ROOT/infra/local.sh" up; }
+
+build() {
+  log "building ($CONFIG)"
+  dotnet build Agents.slnx -c "$CONFIG" -nologo -clp:ErrorsOnly -v:q
+}
+
+project_of() { # dir -> csproj path
+  local dir=$1; ls "$dir"/*.csproj 2>/dev/null | head -1
+}
+
+dll_of() { # dir -> built dll path
+  local proj; proj=$(project_of "$1"); local name; name=$(basename "$proj" .csproj)
+  echo "$1/bin/$CONFIG/net10.0/$name.dll"
+}
+
+existing_services() {
+  local entry name dir port
+  for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name dir port <<<"$entry"
+    [ -n "$(project_of "$dir")" ] && echo "$name:$dir:$port"
+  done
+  return 0
+}
+
+migrate() {
+  local entry name dir port dll
+  for entry in $(existing_services); do
+    IFS=: read -r name dir port <<<"$entry"
+    [ "$name" = gateway ] && continue
+    dll=$(dll_of "$dir")
+    log "migrating $name"
+    (cd "$(dirname "$dll")" && dotnet "$(basename "$dll")" migrate) >"$RUN/logs/$name.migrate.log" 2>&1 \
+      || die "migration of $name failed: see $RUN/logs/$name.migrate.log"
+  done
+}
+
+start_services() {
+  mkdir -p "$RUN/logs" "$RUN/pids"
+  local entry name dir port dll pidfile
+  for entry in $(existing_services); do
+    IFS=: read -r name dir port <<<"$entry"
+    pidfile="$RUN/pids/$name.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      log "$name already running (pid $(cat "$pidfile"))"; continue
+    fi
+    dll=$(dll_of "$dir")
+    [ -f "$dll" ] || die "$dll is missing: build first"
+    (cd "$(dirname "$dll")" && exec nohup dotnet "$(basename "$dll")" --urls "http://127.0.0.1:$port" >"$RUN/logs/$name.log" 2>&1) &
+    echo $! >"$pidfile"
+    log "started $name on http://127.0.0.1:$port (log: .run/logs/$name.log)"
+  done
+}
+
+wait_ready() {
+  local entry name dir port i code
+  for entry in $(existing_services); do
+    IFS=: read -r name dir port <<<"$entry"
+    for i in $(seq 1 120); do
+      code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health/ready" || true)
+      [ "$code" = 200 ] && break
+      sleep 0.5
+    done
+    [ "$code" = 200 ] || die "$name is not ready (last answer $code): see .run/logs/$name.log"
+    log "$name ready"
+  done
+}
+
+stop_services() {
+  local f pid
+  for f in "$RUN"/pids/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null && log "stopped $(basename "$f" .pid)" || true
+    rm -f "$f"
+  done
+}
+
+status() {
+  local entry name dir port code
+  for entry in $(existing_services); do
+    IFS=: read -r name dir port <<<"$entry"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health/ready" || true)
+    printf '  %-14s http://127.0.0.1:%-5s ready=%s\n' "$name" "$port" "$code"
+  done
+}
+
+run_tests() {
+  infra_up
+  log "building (Debug)"
+  dotnet build Agents.slnx -c Debug -nologo -clp:ErrorsOnly -v:q
+  if [ -f "$ROOT/infra/validate-deploy.sh" ]; then bash "$ROOT/infra/validate-deploy.sh"; fi
+  log "running tests"
+  local out rc=0
+  out=$(mktemp)
+  dotnet test Agents.slnx -c Debug --no-build -nologo -v:q 2>&1 | tee "$out" || rc=$?
+  # One closing line for every runner: "N passed, N failed".
+  awk '/(Passed|Failed)!  -/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+       END { gsub(",", "", p); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+  grep -q "Failed!  -" "$out" && rc=1
+  rm -f "$out"
+  return $rc
+}
+
+case "${1:-}" in
+  up)
+    infra_up
+    build
+    mkdir -p "$RUN/logs"
+    migrate
+    start_services
+    wait_ready
+    status
+    if [ -f "$ROOT/infra/demo.sh" ]; then bash "$ROOT/infra/demo.sh"; fi
+    ;;
+  test) run_tests ;;
+  demo) bash "$ROOT/infra/demo.sh" ;;
+  status) status ;;
+  stop) stop_services ;;
+  down) stop_services; sudo_if_needed bash "$ROOT/infra/local.sh" down ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,15 @@
+namespace Agents.Messaging.TestHost.Contracts;
+
+public sealed record DoWork(Guid WorkId);
+
+public sealed record WorkDone(Guid WorkId);
+
+public sealed record Increment(Guid CounterId);
+
+public sealed record Poison(Guid Id, string Reason);
+
+public sealed record Reminder(Guid Id);
+
+public sealed record Ping(Guid Id, DateTime CommittedAt);
+
+public sealed record Relay(Guid Id);

@@ -1,0 +1,319 @@
+using Agents.Messaging.Data;
+using Agents.Messaging.DeadLetters;
+using Agents.Messaging.TestHost;
+using Agents.Messaging.TestHost.Contracts;
+using Agents.ServiceDefaults.Messaging;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace Agents.Messaging.Tests;
+
+/// <summary>
+/// Durable messaging against the real RabbitMQ and PostgreSQL. One class, so the tests run one
+/// after another: message-type exchanges are shared by every queue prefix, and sequential tests
+/// keep one test's publishes away from another test's consumers.
+/// </summary>
+public sealed class DurableMessagingTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Host_killed_between_commit_and_publish_delivers_after_restart_and_effect_happens_once()
+    {
+        await using var env = await TestEnvironment.CreateAsync("crash");
+        var workId = Guid.NewGuid();
+
+        // The child commits the request's row and the outbox row, then is killed before any delivery.
+        using (var child = await env.StartChildAsync("commit-work", workId.ToString()))
+        {
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+
+        await using (var db = env.NewDbContext())
+        {
+            Assert.Equal(1, await db.Effects.CountAsync(e => e.Key == workId && e.Kind == "request"));
+            Assert.Equal(1, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null));
+            Assert.Equal(0, await db.Effects.CountAsync(e => e.Key == workId && e.Kind == "work"));
+        }
+
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0
+                    && await db.Effects.CountAsync(e => e.Key == workId && e.Kind == "work") == 1;
+            }, Deadline), "the committed message was not delivered and consumed after restart");
+
+            // The consumer's own published WorkDone left through the outbox as well.
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Set<OutboxMessage>().CountAsync(m => m.InboxMessageId != null && m.Delivered != null) == 1;
+            }, Deadline));
+
+            await using var check = env.NewDbContext();
+            Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == workId && e.Kind == "work"));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Same_message_twice_and_concurrent_duplicates_have_one_effect()
+    {
+        await using var env = await TestEnvironment.CreateAsync("dup");
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+
+            // Twice, one after the other.
+            var first = Guid.NewGuid();
+            var firstMessageId = Guid.NewGuid();
+            await bus.Publish(new DoWork(first), c => c.MessageId = firstMessageId);
+            Assert.True(await EffectCountReachesAsync(env, first, 1));
+            await bus.Publish(new DoWork(first), c => c.MessageId = firstMessageId);
+
+            // Twenty copies at once.
+            var second = Guid.NewGuid();
+            var secondMessageId = Guid.NewGuid();
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => bus.Publish(new DoWork(second), c => c.MessageId = secondMessageId)));
+
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                var first = await db.Set<InboxState>().SingleOrDefaultAsync(i => i.MessageId == firstMessageId);
+                var second = await db.Set<InboxState>().SingleOrDefaultAsync(i => i.MessageId == secondMessageId);
+                return first?.ReceiveCount == 2 && second?.ReceiveCount == 20;
+            }, Deadline), "not every copy reached the inbox");
+
+            await using var check = env.NewDbContext();
+            Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == first));
+            Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == second));
+            Assert.Equal(2, await check.Set<OutboxMessage>().CountAsync(m => m.InboxMessageId == firstMessageId || m.InboxMessageId == secondMessageId));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Sixty_concurrent_events_for_one_saga_instance_are_all_counted()
+    {
+        await using var env = await TestEnvironment.CreateAsync("saga");
+        using var host = env.CreateHost(s =>
+        {
+            s.Consumers = false;
+            s.Saga = true;
+        });
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var counterId = Guid.NewGuid();
+
+            await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => bus.Publish(new Increment(counterId))));
+
+            int? count = null;
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                count = (await db.Counters.SingleOrDefaultAsync(c => c.CorrelationId == counterId))?.Count;
+                return count == 60;
+            }, Deadline), $"saga count is {count}, expected 60");
+
+            await using var check = env.NewDbContext();
+            Assert.Equal(60, await check.Set<InboxState>().CountAsync(i => i.Consumed != null));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Two_hosts_delivering_from_the_same_outbox_send_each_message_once()
+    {
+        await using var env = await TestEnvironment.CreateAsync("pair");
+        using var hostA = env.CreateHost(s =>
+        {
+            s.Consumers = false;
+            s.DeliveryBatchSize = 7;
+            s.SweepInterval = TimeSpan.FromMilliseconds(20);
+        });
+        using var hostB = env.CreateHost(s =>
+        {
+            s.Consumers = false;
+            s.DeliveryBatchSize = 7;
+            s.SweepInterval = TimeSpan.FromMilliseconds(20);
+        });
+        var sink = env.Prefix + "-sink";
+        var options = hostA.Services.GetRequiredService<IOptions<BusOptions>>().Value;
+        var broker = Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(options.RabbitMq);
+        var factory = new ConnectionFactory { HostName = broker.Host, Port = broker.Port, UserName = broker.Username, Password = broker.Password };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueueDeclareAsync(sink, durable: true, exclusive: false, autoDelete: false);
+
+        await hostA.StartAsync();
+        await hostB.StartAsync();
+        try
+        {
+            const int total = 300;
+            // Written in 30 transactions of 10 while both hosts deliver.
+            for (var t = 0; t < 30; t++)
+            {
+                await using var scope = hostA.Services.CreateAsyncScope();
+                var endpoint = await scope.ServiceProvider.GetRequiredService<ISendEndpointProvider>().GetSendEndpoint(new Uri($"queue:{sink}"));
+                for (var i = 0; i < 10; i++)
+                {
+                    await endpoint.Send(new Ping(Guid.NewGuid(), DateTime.UtcNow));
+                }
+
+                await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
+            }
+
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0;
+            }, Deadline), "outbox not drained");
+
+            var seen = new Dictionary<string, int>();
+            var emptyPolls = 0;
+            while (emptyPolls < 5)
+            {
+                var result = await channel.BasicGetAsync(sink, autoAck: true);
+                if (result is null)
+                {
+                    emptyPolls++;
+                    await Task.Delay(100);
+                    continue;
+                }
+
+                var id = result.BasicProperties.MessageId!;
+                seen[id] = seen.GetValueOrDefault(id) + 1;
+            }
+
+            Assert.Equal(total, seen.Count);
+            Assert.All(seen, pair => Assert.Equal(1, pair.Value));
+        }
+        finally
+        {
+            await hostA.StopAsync();
+            await hostB.StopAsync();
+            await channel.QueueDeleteAsync(sink);
+        }
+    }
+
+    [Fact]
+    public async Task Scheduled_message_survives_restart_arrives_when_due_and_unscheduled_never_arrives()
+    {
+        await using var env = await TestEnvironment.CreateAsync("sched");
+        var kept = Guid.NewGuid();
+        var cancelled = Guid.NewGuid();
+        var due = DateTimeOffset.UtcNow.AddSeconds(4);
+
+        using (var child = await env.StartChildAsync("schedule", kept.ToString(), cancelled.ToString(), due.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)))
+        {
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+
+        await using (var db = env.NewDbContext())
+        {
+            var rows = await db.Set<OutboxMessage>().ToListAsync();
+            Assert.True(rows.Count(m => m.Delivered == null && m.DueTime != null) == 1, string.Join("\n", rows.Select(r => $"{r.SequenceNumber} due={r.DueTime:O} token={r.ScheduleTokenId} delivered={r.Delivered} headers={r.HeadersJson}")));
+        }
+
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Effects.AnyAsync(e => e.Key == kept);
+            }, Deadline), "the scheduled message did not arrive");
+
+            await using var check = env.NewDbContext();
+            var arrived = await check.Effects.SingleAsync(e => e.Key == kept);
+            Assert.True(arrived.At >= due.UtcDateTime, $"arrived at {arrived.At:O}, before its due time {due.UtcDateTime:O}");
+
+            // Both were due at the same moment: had the cancelled one survived, it would have left in the same batch.
+            await Task.Delay(500);
+            Assert.False(await check.Effects.AnyAsync(e => e.Key == cancelled));
+            Assert.Equal(0, await check.Set<OutboxMessage>().CountAsync(m => m.Delivered == null));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Poison_message_lands_in_error_queue_with_reason_and_redelivery_puts_it_back()
+    {
+        await using var env = await TestEnvironment.CreateAsync("poison");
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var deadLetters = host.Services.GetRequiredService<DeadLetterQueue>();
+            var options = host.Services.GetRequiredService<IOptions<BusOptions>>().Value;
+            var queue = BusConventions.EndpointNameFormatter(options).Consumer<PoisonConsumer>();
+            var id = Guid.NewGuid();
+            var messageId = Guid.NewGuid();
+
+            await bus.Publish(new Poison(id, "amount -5 is negative"), c => c.MessageId = messageId);
+
+            IReadOnlyList<DeadLetterMessage> dead = [];
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                dead = await deadLetters.ListAsync(queue);
+                return dead.Count == 1;
+            }, Deadline), $"nothing in {queue}_error");
+            Assert.Equal(messageId.ToString(), dead[0].MessageId);
+            Assert.Contains("amount -5 is negative", dead[0].ExceptionMessage, StringComparison.Ordinal);
+            Assert.Contains(nameof(PermanentFailureException), dead[0].ExceptionType, StringComparison.Ordinal);
+
+            // Listing leaves it in place; redelivery moves it back to the queue, where it now succeeds.
+            Assert.Single(await deadLetters.ListAsync(queue));
+            host.Services.GetRequiredService<PoisonSwitch>().Fail = false;
+            Assert.Equal(1, await deadLetters.RedeliverAsync(queue, messageId.ToString()));
+
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Effects.AnyAsync(e => e.Key == id && e.Kind == "poison-healed");
+            }, Deadline), "the redelivered message was not consumed");
+            Assert.Empty(await deadLetters.ListAsync(queue));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private static Task<bool> EffectCountReachesAsync(TestEnvironment env, Guid key, int count) =>
+        TestEnvironment.EventuallyAsync(async () =>
+        {
+            await using var db = env.NewDbContext();
+            return await db.Effects.CountAsync(e => e.Key == key) >= count;
+        }, Deadline);
+}

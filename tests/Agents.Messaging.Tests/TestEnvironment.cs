@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Agents.Messaging.TestHost;
+using Agents.Testing;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Messaging.Tests;
+
+/// <summary>A fresh database and queue prefix for one test; drops both on dispose.</summary>
+public sealed class TestEnvironment : IAsyncDisposable
+{
+    private TestEnvironment(TestDatabase database, string prefix)
+    {
+        Database = database;
+        Prefix = prefix;
+    }
+
+    public TestDatabase Database { get; }
+
+    public string Prefix { get; }
+
+    public static async Task<TestEnvironment> CreateAsync(string name)
+    {
+        var database = await TestInfrastructure.CreateDatabaseAsync("msg");
+        await MessagingHost.CreateSchemaAsync(database.ConnectionString);
+        return new TestEnvironment(database, TestInfrastructure.UniqueName(name));
+    }
+
+    public Microsoft.Extensions.Hosting.IHost CreateHost(Action<HostSettings>? configure = null) =>
+        MessagingHost.Create(Database.ConnectionString, TestInfrastructure.RabbitMq, Prefix, configure);
+
+    public TestDbContext NewDbContext() =>
+        new(new DbContextOptionsBuilder<TestDbContext>().UseNpgsql(Database.ConnectionString).Options);
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or the deadline passes.</summary>
+    public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < within)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return await condition();
+    }
+
+    /// <summary>Starts the test host program as a child process and waits until it reports its commit.</summary>
+    public async Task<Process> StartChildAsync(params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Agents.Messaging.TestHost.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add(args[0]);
+        info.ArgumentList.Add(Database.ConnectionString);
+        info.ArgumentList.Add(TestInfrastructure.RabbitMq);
+        info.ArgumentList.Add(Prefix);
+        foreach (var arg in args.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+            if (line is null)
+            {
+                var error = await process.StandardError.ReadToEndAsync(timeout.Token);
+                throw new InvalidOperationException($"child host exited before committing: {error}");
+            }
+
+            if (line == "COMMITTED")
+            {
+                return process;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DeleteBrokerObjectsAsync();
+        await Database.DisposeAsync();
+    }
+
+    private async Task DeleteBrokerObjectsAsync()
+    {
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:15672/") };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
+            foreach (var kind in new[] { "queues", "exchanges" })
+            {
+                using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/%2F?columns=name", UriKind.Relative)));
+                foreach (var item in doc.RootElement.EnumerateArray())
+                {
+                    var name = item.GetProperty("name").GetString()!;
+                    if (name.StartsWith(Prefix, StringComparison.Ordinal))
+                    {
+                        using var _ = await http.DeleteAsync(new Uri($"api/{kind}/%2F/{Uri.EscapeDataString(name)}", UriKind.Relative));
+                    }
+                }
+            }
+        }
+        catch (HttpRequestException)
+        {
+            // Cleanup is best effort; the unique prefix keeps leftovers from affecting other runs.
+        }
+    }
+}
