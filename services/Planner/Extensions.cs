@@ -1,3 +1,4 @@
+using Agents.Models;
 using Agents.Planner.Api;
 using Agents.Planner.Catalog;
 using Agents.Planner.Consumers;
@@ -8,8 +9,6 @@ using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Agents.Planner;
 
@@ -27,8 +26,9 @@ internal static class Extensions
         builder.Services.AddDbContext<PlannerDbContext>((services, options) =>
             options.UseNpgsql(services.GetRequiredService<Npgsql.NpgsqlDataSource>()));
 
-        // The offline planner model unless a host registers another keyed "planner" chat client.
-        builder.Services.TryAddKeyedSingleton<IChatClient>(ModelPlanner.ModelKey, (_, _) => new OfflinePlanningChatClient());
+        // The keyed "planner" chat client from Models:Planner; offline it answers with the keyword planner.
+        builder.AddAgentsModels();
+        builder.Services.AddDeterministicResponder<PlanningResponder>();
 
         builder.Services.AddScoped<ToolCatalog>();
         builder.Services.AddScoped<TemplateStore>();

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Agents.Planner.Planning;
 using Microsoft.Extensions.AI;
 
@@ -6,14 +7,13 @@ namespace Agents.Planner.Tests;
 
 /// <summary>
 /// A fake of the external planner model (an LLM). A test scripts the answers for goals that contain a marker
-/// (the last answer repeats); every call is recorded. Calls without a script go to the offline keyword planner.
+/// (the last answer repeats); every call is recorded. Calls without a script are answered by the offline keyword planner, as the deterministic provider would.
 /// </summary>
 internal sealed class FakePlannerModel : IChatClient
 {
     private readonly Lock gate = new();
     private readonly Dictionary<string, Queue<string>> scripts = new(StringComparer.Ordinal);
     private readonly List<RecordedCall> calls = [];
-    private readonly OfflinePlanningChatClient offline = new();
 
     public void Script(string marker, params string[] answers)
     {
@@ -48,9 +48,10 @@ internal sealed class FakePlannerModel : IChatClient
             }
         }
 
-        return answer is null
-            ? offline.GetResponseAsync(copy, options, cancellationToken)
-            : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, answer)));
+        answer ??= options?.AdditionalProperties?.TryGetValue(ModelPlanner.RequestProperty, out var request) == true && request is PlanningRequest planning
+            ? JsonSerializer.Serialize(KeywordPlanner.Plan(planning), PlannerJson.Options)
+            : throw new InvalidOperationException("The fake planner model answers only planning requests.");
+        return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, answer)));
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
@@ -67,7 +68,9 @@ internal sealed class FakePlannerModel : IChatClient
 
     public object? GetService(Type serviceType, object? serviceKey = null) => null;
 
-    public void Dispose() => offline.Dispose();
+    public void Dispose()
+    {
+    }
 }
 
 internal sealed record RecordedCall(IReadOnlyList<ChatMessage> Messages, ChatOptions? Options);

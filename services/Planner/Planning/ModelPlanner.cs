@@ -1,4 +1,6 @@
 using Agents.Contracts;
+using Agents.Models;
+using Agents.Models.Deterministic;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 
@@ -21,10 +23,10 @@ internal sealed class ModelPlanner(
     ILogger<ModelPlanner> logger)
 {
     /// <summary>The keyed chat client the planner uses.</summary>
-    public const string ModelKey = "planner";
+    public const string ModelKey = ModelRoles.Planner;
 
     /// <summary>Selects the deterministic provider's responder (ignored by real providers).</summary>
-    public const string ResponderProperty = "agents.responder";
+    public const string ResponderProperty = DeterministicChatClient.ResponderKeyProperty;
 
     /// <summary>The deterministic responder that answers planning requests.</summary>
     public const string ResponderKey = "agents.planner";
