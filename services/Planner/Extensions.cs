@@ -1,3 +1,4 @@
+using Agents.Messaging;
 using Agents.Models;
 using Agents.Planner.Api;
 using Agents.Planner.Catalog;
@@ -40,6 +41,10 @@ internal static class Extensions
             x.AddConsumer<CreatePlanConsumer>();
             x.AddConsumer<RevisePlanConsumer>();
             x.AddConsumer<ToolAnnouncedConsumer>();
+
+            // Inbox + outbox on every endpoint: a redelivered message never plans twice, and the answer
+            // leaves only after the plan version is committed.
+            x.AddAgentsDurableMessaging<PlannerDbContext>();
         });
         return builder;
     }

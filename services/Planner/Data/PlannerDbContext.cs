@@ -1,4 +1,5 @@
 using System.Text;
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Planner.Data;
@@ -48,14 +49,19 @@ internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> option
             tool.Property(t => t.Risk).HasMaxLength(32);
         });
 
-        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        foreach (var entity in modelBuilder.Model.GetEntityTypes().Where(e => OwnTypes.Contains(e.ClrType)).ToList())
         {
             foreach (var property in entity.GetProperties())
             {
                 property.SetColumnName(SnakeCase(property.Name));
             }
         }
+
+        // Inbox and outbox tables of the durable messaging library (their own names).
+        modelBuilder.AddAgentsMessaging();
     }
+
+    private static readonly Type[] OwnTypes = [typeof(PlanVersionRecord), typeof(WorkflowTemplateRecord), typeof(CatalogToolRecord)];
 
     private static string SnakeCase(string name)
     {

@@ -246,9 +246,11 @@ internal sealed class PlanningService(
             await db.SaveChangesAsync(cancellationToken);
             return PlanOutcome.Created(ToPlan(record));
         }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }
+            && db.Database.CurrentTransaction is null)
         {
-            // The same request was planned concurrently (a redelivery racing the first delivery): use the stored one.
+            // The same task was planned concurrently: use the stored version. Inside the inbox's transaction the
+            // exception propagates instead (the transaction is aborted) and the retry finds the stored version.
             db.ChangeTracker.Clear();
             logger.LogInformation("Plan version {Version} of task {TaskId} was stored concurrently; returning the stored one", record.Version, record.TaskId);
             var stored = await db.PlanVersions.AsNoTracking()
