@@ -6,6 +6,12 @@ builder.AddServiceDefaults();
 builder.AddPlanner();
 
 var app = builder.Build();
+if (args.Contains("migrate", StringComparer.Ordinal))
+{
+    await app.Services.MigratePlannerDatabaseAsync();
+    return;
+}
+
 app.MapDefaultEndpoints();
 app.MapPlannerApi();
 app.Run();

@@ -1,0 +1,81 @@
+using System.Text;
+using Agents.Messaging.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Planner.Data;
+
+/// <summary>The planner's database (agents_planner): plan versions, workflow templates, tool catalog.</summary>
+internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> options) : DbContext(options)
+{
+    public DbSet<PlanVersionRecord> PlanVersions => Set<PlanVersionRecord>();
+
+    public DbSet<WorkflowTemplateRecord> Templates => Set<WorkflowTemplateRecord>();
+
+    public DbSet<CatalogToolRecord> CatalogTools => Set<CatalogToolRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<PlanVersionRecord>(plan =>
+        {
+            plan.ToTable("plan_versions");
+            plan.HasKey(p => new { p.PlanId, p.Version });
+            plan.HasIndex(p => new { p.TaskId, p.Version }).IsUnique();
+            plan.HasIndex(p => new { p.TenantId, p.TaskId });
+            plan.Property(p => p.TenantId).HasMaxLength(128);
+            plan.Property(p => p.UserId).HasMaxLength(128);
+            plan.Property(p => p.Source).HasMaxLength(32);
+            plan.Property(p => p.TemplateName).HasMaxLength(64);
+            plan.Property(p => p.StepsJson).HasColumnType("jsonb");
+            plan.Property(p => p.ParametersJson).HasColumnType("jsonb");
+            plan.Property(p => p.AllowedToolsJson).HasColumnType("jsonb");
+        });
+
+        modelBuilder.Entity<WorkflowTemplateRecord>(template =>
+        {
+            template.ToTable("workflow_templates");
+            template.HasKey(t => new { t.Name, t.Version });
+            template.Property(t => t.Name).HasMaxLength(64);
+            template.Property(t => t.CreatedBy).HasMaxLength(256);
+            template.Property(t => t.ParametersJson).HasColumnType("jsonb");
+            template.Property(t => t.StepsJson).HasColumnType("jsonb");
+        });
+
+        modelBuilder.Entity<CatalogToolRecord>(tool =>
+        {
+            tool.ToTable("catalog_tools");
+            tool.HasKey(t => t.Name);
+            tool.Property(t => t.Name).HasMaxLength(64);
+            tool.Property(t => t.SideEffect).HasMaxLength(32);
+            tool.Property(t => t.Risk).HasMaxLength(32);
+        });
+
+        foreach (var entity in modelBuilder.Model.GetEntityTypes().Where(e => OwnTypes.Contains(e.ClrType)).ToList())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(SnakeCase(property.Name));
+            }
+        }
+
+        // Inbox and outbox tables of the durable messaging library (their own names).
+        modelBuilder.AddAgentsMessaging();
+    }
+
+    private static readonly Type[] OwnTypes = [typeof(PlanVersionRecord), typeof(WorkflowTemplateRecord), typeof(CatalogToolRecord)];
+
+    private static string SnakeCase(string name)
+    {
+        var builder = new StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                builder.Append('_');
+            }
+
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+
+        return builder.ToString();
+    }
+}
