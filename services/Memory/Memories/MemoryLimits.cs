@@ -28,3 +28,13 @@ public static class MemoryLimits
         return new MemoryScope(principal.TenantId, principal.UserId);
     }
 }
+
+/// <summary>Time as PostgreSQL stores it (microseconds), so a value returned on write equals the one read later.</summary>
+public static class StoredTime
+{
+    public static DateTimeOffset Now(TimeProvider time)
+    {
+        var now = time.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % 10));
+    }
+}

@@ -47,6 +47,7 @@ public sealed record RecallResult(IReadOnlyList<MemoryHit> Hits, TimeSpan Embedd
 /// </summary>
 public sealed class MemoryStore(
     MemoryDbContext db,
+    NpgsqlDataSource dataSource,
     IVectorStore vectors,
     IEmbeddingGenerator<string, Embedding<float>> embeddings,
     IOptions<MemoryOptions> options,
@@ -74,7 +75,7 @@ public sealed class MemoryStore(
         }
 
         var vector = await embeddings.EmbedAsync(memory.Text, options.Value.Embeddings.Dimensions, cancellationToken);
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         var record = new MemoryRecord
         {
             TenantId = scope.TenantId,
@@ -118,12 +119,13 @@ public sealed class MemoryStore(
     public async Task<RecallResult> RecallAsync(MemoryScope scope, string query, int top, double? minRelevance, IReadOnlyCollection<string>? kinds, CancellationToken cancellationToken)
     {
         using var activity = Activity.StartActivity("memory recall");
-        var started = time.GetTimestamp();
+        // Durations are measurements, not logic: the real clock, even under a fake TimeProvider.
+        var started = Stopwatch.GetTimestamp();
         var vector = await embeddings.EmbedAsync(query, options.Value.Embeddings.Dimensions, cancellationToken);
-        var embeddingTime = time.GetElapsedTime(started);
-        started = time.GetTimestamp();
+        var embeddingTime = Stopwatch.GetElapsedTime(started);
+        started = Stopwatch.GetTimestamp();
         var hits = await RecallByVectorAsync(scope, vector, top, minRelevance, kinds, cancellationToken);
-        var searchTime = time.GetElapsedTime(started);
+        var searchTime = Stopwatch.GetElapsedTime(started);
         activity?.SetTag("memory.hits", hits.Count);
         activity?.SetTag("memory.embedding_ms", embeddingTime.TotalMilliseconds);
         activity?.SetTag("memory.search_ms", searchTime.TotalMilliseconds);
@@ -140,29 +142,22 @@ public sealed class MemoryStore(
         var settings = options.Value.Recall;
         top = Math.Clamp(top, 1, settings.MaxTop);
         var threshold = (float)(minRelevance ?? settings.MinRelevance);
-        var now = time.GetUtcNow();
-        var candidates = await vectors.SearchAsync(scope, query, top * settings.CandidateFactor, threshold, now, cancellationToken);
-        if (candidates.Count == 0)
+        var now = StoredTime.Now(time);
+        IReadOnlyList<(VectorHit Hit, MemoryView Memory)> candidates;
+        if (vectors is IRecallSource combined)
         {
-            return [];
+            candidates = await combined.SearchWithRowsAsync(scope, query, top * settings.CandidateFactor, threshold, now, cancellationToken);
+        }
+        else
+        {
+            var hits = await vectors.SearchAsync(scope, query, top * settings.CandidateFactor, threshold, now, cancellationToken);
+            var rows = hits.Count == 0 ? [] : await MemoryRows.FetchAsync(dataSource, scope, hits.Select(h => h.MemoryId), now, cancellationToken);
+            candidates = hits.Where(h => rows.ContainsKey(h.MemoryId)).Select(h => (h, rows[h.MemoryId])).ToList();
         }
 
-        var ids = candidates.Select(c => c.MemoryId).ToList();
-        var rows = await db.Memories.AsNoTracking()
-            .Where(m => m.TenantId == scope.TenantId && m.UserId == scope.UserId && ids.Contains(m.Id)
-                && m.StaleAt == null && (m.ExpiresAt == null || m.ExpiresAt > now))
-            .Select(m => new MemoryView(m.Id, m.Kind, m.Text, m.Source, m.SourceTaskId, m.SourceStepId, m.Trust, m.CreatedAt, m.ExpiresAt, false))
-            .ToDictionaryAsync(m => m.Id, cancellationToken);
-
         return candidates
-            .Where(c => rows.ContainsKey(c.MemoryId))
-            .Select(c => rows[c.MemoryId])
-            .Where(m => kinds is null || kinds.Count == 0 || kinds.Contains(m.Kind))
-            .Select(m =>
-            {
-                var similarity = (double)candidates.First(c => c.MemoryId == m.Id).Similarity;
-                return new MemoryHit(m, similarity, Score(similarity, now - m.CreatedAt, settings));
-            })
+            .Where(c => kinds is null || kinds.Count == 0 || kinds.Contains(c.Memory.Kind))
+            .Select(c => new MemoryHit(c.Memory, c.Hit.Similarity, Score(c.Hit.Similarity, now - c.Memory.CreatedAt, settings)))
             .OrderByDescending(h => h.Score)
             .Take(top)
             .ToList();
@@ -177,7 +172,7 @@ public sealed class MemoryStore(
 
     public async Task<MemoryView?> GetAsync(MemoryScope scope, Guid id, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         return await db.Memories.AsNoTracking()
             .Where(m => m.TenantId == scope.TenantId && m.UserId == scope.UserId && m.Id == id && (m.ExpiresAt == null || m.ExpiresAt > now))
             .Select(m => new MemoryView(m.Id, m.Kind, m.Text, m.Source, m.SourceTaskId, m.SourceStepId, m.Trust, m.CreatedAt, m.ExpiresAt, m.StaleAt != null))
@@ -186,7 +181,7 @@ public sealed class MemoryStore(
 
     public async Task<IReadOnlyList<MemoryView>> ListAsync(MemoryScope scope, string? kind, int limit, int offset, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         var query = db.Memories.AsNoTracking()
             .Where(m => m.TenantId == scope.TenantId && m.UserId == scope.UserId && (m.ExpiresAt == null || m.ExpiresAt > now));
         if (kind is not null)
@@ -250,7 +245,7 @@ public sealed class MemoryStore(
     /// </summary>
     public async Task<int> MarkSourceStaleAsync(string tenantId, string? userId, string source, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         var changes = new List<(MemoryScope Scope, List<Guid> Ids, long Version)>();
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
@@ -290,7 +285,7 @@ public sealed class MemoryStore(
     /// <summary>Deletes memories and short-term messages whose time to live has passed; returns how many.</summary>
     public async Task<int> DeleteExpiredAsync(int batchSize, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         var total = 0;
         while (true)
         {

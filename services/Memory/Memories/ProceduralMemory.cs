@@ -34,7 +34,7 @@ public sealed class ProceduralMemory(MemoryDbContext db, TimeProvider time)
             Version = current + 1,
             Content = content,
             CreatedBy = userId,
-            CreatedAt = time.GetUtcNow(),
+            CreatedAt = StoredTime.Now(time),
         };
         db.Procedures.Add(entity);
         try

@@ -30,7 +30,7 @@ public sealed class ShortTermMemory(
     public async Task<SessionView> AppendAsync(MemoryScope scope, string sessionId, string role, string content, CancellationToken cancellationToken)
     {
         var settings = options.Value.ShortTerm;
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         var expires = now + options.Value.Ttl.ShortTerm;
         var compacted = false;
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
@@ -67,7 +67,7 @@ public sealed class ShortTermMemory(
 
     public async Task<SessionView?> ReadAsync(MemoryScope scope, string sessionId, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = StoredTime.Now(time);
         var messages = await SessionQuery(scope, sessionId)
             .Where(m => m.ExpiresAt == null || m.ExpiresAt > now)
             .OrderBy(m => m.Id)

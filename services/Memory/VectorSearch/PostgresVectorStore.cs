@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Data;
+using System.Diagnostics;
+using Agents.Memory.Memories;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -19,8 +21,7 @@ namespace Agents.Memory.VectorSearch;
 public sealed class PostgresVectorStore(
     NpgsqlDataSource dataSource,
     IOptions<MemoryOptions> options,
-    TimeProvider time,
-    ILogger<PostgresVectorStore> logger) : IVectorStore, IDisposable
+    ILogger<PostgresVectorStore> logger) : IVectorStore, IRecallSource, IDisposable
 {
     private readonly ConcurrentDictionary<MemoryScope, Entry> _scopes = new();
 
@@ -60,21 +61,15 @@ public sealed class PostgresVectorStore(
 
     public async Task<IReadOnlyList<VectorHit>> SearchAsync(MemoryScope scope, float[] query, int limit, float minSimilarity, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var version = await ReadVersionAsync(scope, cancellationToken);
-        if (version == 0)
-        {
-            return [];
-        }
+        var result = await SearchValidatedAsync(scope, query, limit, minSimilarity, now, withRows: false, cancellationToken);
+        return result.Hits;
+    }
 
-        var entry = _scopes.GetOrAdd(scope, _ => new Entry());
-        var index = entry.Index;
-        if (index is null || index.Version < version)
-        {
-            index = await LoadAsync(scope, entry, version, query.Length, cancellationToken);
-        }
-
-        index.LastAccessTicks = time.GetTimestamp();
-        return index.Search(query, limit, minSimilarity, now.UtcTicks);
+    public async Task<IReadOnlyList<(VectorHit Hit, MemoryView Memory)>> SearchWithRowsAsync(
+        MemoryScope scope, float[] query, int limit, float minSimilarity, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (hits, rows) = await SearchValidatedAsync(scope, query, limit, minSimilarity, now, withRows: true, cancellationToken);
+        return hits.Where(h => rows.ContainsKey(h.MemoryId)).Select(h => (h, rows[h.MemoryId])).ToList();
     }
 
     public void Dispose()
@@ -83,6 +78,47 @@ public sealed class PostgresVectorStore(
         {
             entry.Index?.Dispose();
             entry.LoadGate.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Searches the cached index, then in ONE round trip reads the scope's current version (and the
+    /// candidates' rows). If the version moved past the index, another replica changed the scope:
+    /// reload and search again. Steady state costs one round trip, and never answers from a stale index.
+    /// </summary>
+    private async Task<(IReadOnlyList<VectorHit> Hits, Dictionary<Guid, MemoryView> Rows)> SearchValidatedAsync(
+        MemoryScope scope, float[] query, int limit, float minSimilarity, DateTimeOffset now, bool withRows, CancellationToken cancellationToken)
+    {
+        var entry = _scopes.GetOrAdd(scope, _ => new Entry());
+        for (var attempt = 0; ; attempt++)
+        {
+            var index = entry.Index ?? await LoadAsync(scope, entry, null, query.Length, cancellationToken);
+            index.LastAccessTicks = Stopwatch.GetTimestamp();
+            var hits = index.Search(query, limit, minSimilarity, now.UtcTicks);
+
+            await using var batch = dataSource.CreateBatch();
+            var version = new NpgsqlBatchCommand("SELECT version FROM memory_scopes WHERE tenant_id = $1 AND user_id = $2");
+            version.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
+            version.Parameters.Add(new NpgsqlParameter { Value = scope.UserId });
+            batch.BatchCommands.Add(version);
+            if (withRows && hits.Count > 0)
+            {
+                batch.BatchCommands.Add(MemoryRows.Command(scope, hits.Select(h => h.MemoryId), now));
+            }
+
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            var current = await reader.ReadAsync(cancellationToken) ? reader.GetInt64(0) : 0;
+            if (current > index.Version && attempt < 3)
+            {
+                await reader.DisposeAsync();
+                await LoadAsync(scope, entry, index, query.Length, cancellationToken);
+                continue;
+            }
+
+            var rows = withRows && hits.Count > 0 && await reader.NextResultAsync(cancellationToken)
+                ? await MemoryRows.ReadAsync(reader, cancellationToken)
+                : [];
+            return (hits, rows);
         }
     }
 
@@ -95,25 +131,18 @@ public sealed class PostgresVectorStore(
         }
     }
 
-    private async Task<long> ReadVersionAsync(MemoryScope scope, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT version FROM memory_scopes WHERE tenant_id = $1 AND user_id = $2");
-        command.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
-        command.Parameters.Add(new NpgsqlParameter { Value = scope.UserId });
-        return await command.ExecuteScalarAsync(cancellationToken) is long version ? version : 0;
-    }
-
-    private async Task<ScopeIndex> LoadAsync(MemoryScope scope, Entry entry, long minimumVersion, int dimensions, CancellationToken cancellationToken)
+    /// <summary>Loads the scope's index from PostgreSQL, unless another caller already replaced <paramref name="stale"/> meanwhile.</summary>
+    private async Task<ScopeIndex> LoadAsync(MemoryScope scope, Entry entry, ScopeIndex? stale, int dimensions, CancellationToken cancellationToken)
     {
         await entry.LoadGate.WaitAsync(cancellationToken);
         try
         {
-            if (entry.Index is { } current && current.Version >= minimumVersion)
+            if (entry.Index is { } current && !ReferenceEquals(current, stale))
             {
                 return current;
             }
 
-            var started = time.GetTimestamp();
+            var started = Stopwatch.GetTimestamp();
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
 
             // One snapshot for the version and the rows, so the index is exactly that version.
@@ -169,7 +198,7 @@ public sealed class PostgresVectorStore(
                 index.Count,
                 scope.TenantId,
                 version,
-                time.GetElapsedTime(started).TotalMilliseconds,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 skipped);
             EvictIfNeeded(scope);
             return index;
