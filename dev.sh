@@ -12,6 +12,8 @@ ROOT=$(pwd)
 RUN="$ROOT/.run"
 CONFIG=${CONFIG:-Release}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Local runs use each service's appsettings.Development.json (development signing key, demo API keys).
+export ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} DOTNET_ENVIRONMENT=${DOTNET_ENVIRONMENT:-Development}
 
 # name:project-dir:port (the order is the start order; the gateway last)
 SERVICES=(
@@ -119,6 +121,8 @@ status() {
 }
 
 run_tests() {
+  # Tests choose their own settings; none may depend on the development configuration.
+  unset ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
   infra_up
   log "building (Debug)"
   dotnet build Agents.slnx -c Debug -nologo -clp:ErrorsOnly -v:q

@@ -47,6 +47,19 @@ internal static class EchoBackend
         var url = backend.Urls.First() + "/";
         var settings = Clusters.ToDictionary(c => $"ReverseProxy:Clusters:{c}:Destinations:{c}-1:Address", string? (_) => url);
         settings["Identity:SigningKey"] = SigningKey;
+        string[][] keys =
+        [
+            ["46d0a5451ee3765515225772afa4dbcac7734012d79c544a86ec27787b701a4e", "demo", "alice", "agent-user"],
+            ["853903ce28b9b2127d0ffa55705a3ca1f3dbb08addaa285f650d947506e64f01", "acme", "dave", "agent-user"],
+        ];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            settings[$"Gateway:ApiKeys:{i}:KeyHash"] = keys[i][0];
+            settings[$"Gateway:ApiKeys:{i}:Tenant"] = keys[i][1];
+            settings[$"Gateway:ApiKeys:{i}:User"] = keys[i][2];
+            settings[$"Gateway:ApiKeys:{i}:Roles:0"] = keys[i][3];
+        }
+
         return settings;
     }
 }
