@@ -8,12 +8,20 @@ namespace Agents.ServiceDefaults.Tests;
 public sealed class BusConventionTests
 {
     [Fact]
-    public void Endpoint_names_are_kebab_case_with_the_configured_prefix()
+    public void Endpoint_names_are_kebab_case_with_the_configured_prefix_and_the_consumer_namespace()
     {
         var formatter = BusConventions.EndpointNameFormatter(new BusOptions { QueuePrefix = "staging" });
 
-        Assert.Equal("staging-flaky", formatter.Consumer<FlakyConsumer>());
-        Assert.Equal("flaky", BusConventions.EndpointNameFormatter(new BusOptions()).Consumer<FlakyConsumer>());
+        Assert.Equal("staging-agents-service-defaults-tests-flaky", formatter.Consumer<FlakyConsumer>());
+        Assert.Equal("agents-service-defaults-tests-flaky", BusConventions.EndpointNameFormatter(new BusOptions()).Consumer<FlakyConsumer>());
+    }
+
+    [Fact]
+    public void Two_services_consuming_the_same_event_get_a_queue_each()
+    {
+        var formatter = BusConventions.EndpointNameFormatter(new BusOptions());
+
+        Assert.NotEqual(formatter.Consumer<FlakyConsumer>(), formatter.Consumer<OtherService.FlakyConsumer>());
     }
 
     [Fact]

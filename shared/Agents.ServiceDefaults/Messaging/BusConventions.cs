@@ -12,9 +12,13 @@ namespace Agents.ServiceDefaults.Messaging;
 /// </summary>
 public static class BusConventions
 {
-    /// <summary>The endpoint name formatter for <paramref name="options"/>.</summary>
+    /// <summary>
+    /// The endpoint name formatter for <paramref name="options"/>. Names include the consumer's namespace,
+    /// so two services that each consume the same event (say, <c>ToolAnnounced</c>) get a queue each
+    /// instead of competing for one; replicas of one service still share theirs.
+    /// </summary>
     public static IEndpointNameFormatter EndpointNameFormatter(BusOptions options) =>
-        new KebabCaseEndpointNameFormatter(string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, false);
+        new KebabCaseEndpointNameFormatter(string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, true);
 
     /// <summary>Applies retry and concurrency conventions to a bus (any transport).</summary>
     public static void Apply(IBusFactoryConfigurator configurator, BusOptions options)
