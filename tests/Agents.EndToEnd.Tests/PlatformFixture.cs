@@ -39,9 +39,43 @@ public class PlatformFixture : IAsyncLifetime
 
     public Uri GatewayAddress => _processes["gateway"].BaseAddress;
 
-    /// <summary>Extra settings per service for this run (set by a derived fixture before start).</summary>
-    protected virtual IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> ExtraSettings { get; } =
-        new Dictionary<string, IReadOnlyDictionary<string, string>>();
+    /// <summary>
+    /// Settings of one service for this run, as environment variables; <c>{port}</c> stands for the
+    /// service's own port. A derived fixture adds its own (fault injection, thresholds).
+    /// </summary>
+    protected virtual void Configure(string service, IDictionary<string, string> settings)
+    {
+        switch (service)
+        {
+            case "gateway":
+                string[][] keys =
+                [
+                    ["46d0a5451ee3765515225772afa4dbcac7734012d79c544a86ec27787b701a4e", "demo", "alice", "agent-user"],
+                    ["f917674b421eedb0c7f64a9b64b73a09073afcb438b88160e3525ac5ef9e943f", "demo", "bob", "agent-user,approver"],
+                    ["5945677e72100251d17b5827ecc73c3ab5e004de600184bb15b8dfbd70434798", "demo", "carol", "agent-user,approver,admin"],
+                    ["853903ce28b9b2127d0ffa55705a3ca1f3dbb08addaa285f650d947506e64f01", "acme", "dave", "agent-user"],
+                ];
+                for (var i = 0; i < keys.Length; i++)
+                {
+                    settings[$"Gateway__ApiKeys__{i}__KeyHash"] = keys[i][0];
+                    settings[$"Gateway__ApiKeys__{i}__Tenant"] = keys[i][1];
+                    settings[$"Gateway__ApiKeys__{i}__User"] = keys[i][2];
+                    var roles = keys[i][3].Split(',');
+                    for (var r = 0; r < roles.Length; r++)
+                    {
+                        settings[$"Gateway__ApiKeys__{i}__Roles__{r}"] = roles[r];
+                    }
+                }
+
+                break;
+            case "tool-web":
+                settings["WebFetch__Allowlist__0"] = "http://127.0.0.1:{port}/kb/";
+                break;
+        }
+    }
+
+    /// <summary>The URL of a knowledge-base article served by the web tool of this run.</summary>
+    public string KnowledgeBaseUrl(string article) => $"{_processes["tool-web"].BaseAddress}kb/{article}";
 
     public HttpClient CreateClient(string apiKey)
     {
@@ -114,12 +148,11 @@ public class PlatformFixture : IAsyncLifetime
                 }
             }
 
-            if (ExtraSettings.TryGetValue(definition.Name, out var extra))
+            var extra = new Dictionary<string, string>();
+            Configure(definition.Name, extra);
+            foreach (var (key, value) in extra)
             {
-                foreach (var (key, value) in extra)
-                {
-                    environment[key] = value.Replace("{port}", definition.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-                }
+                environment[key] = value.Replace("{port}", definition.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
             }
 
             _processes[definition.Name] = new ServiceProcess(definition, environment);

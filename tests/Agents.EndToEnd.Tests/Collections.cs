@@ -1,0 +1,38 @@
+namespace Agents.EndToEnd.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class PlatformCollection : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "platform";
+}
+
+[CollectionDefinition(Name)]
+public sealed class FaultyToolsCollection : ICollectionFixture<FaultyToolsFixture>
+{
+    public const string Name = "faulty-tools";
+}
+
+/// <summary>
+/// The platform with failing tools: <c>crm.lookup-customer</c> fails transiently twice then works;
+/// <c>web.fetch</c> always fails; the tool-gateway opens a circuit after two failures.
+/// </summary>
+public sealed class FaultyToolsFixture : PlatformFixture
+{
+    protected override void Configure(string service, IDictionary<string, string> settings)
+    {
+        base.Configure(service, settings);
+        switch (service)
+        {
+            case "tool-crm":
+                settings["Tools__FaultInjection__crm.lookup-customer__FailFirst"] = "2";
+                break;
+            case "tool-web":
+                settings["Tools__FaultInjection__web.fetch__AlwaysFail"] = "true";
+                break;
+            case "toolgateway":
+                settings["ToolGateway__CircuitFailureThreshold"] = "2";
+                settings["ToolGateway__CircuitBreakDuration"] = "00:05:00";
+                break;
+        }
+    }
+}

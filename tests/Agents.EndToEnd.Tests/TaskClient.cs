@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Agents.EndToEnd.Tests;
+
+/// <summary>What a user does over HTTP through the gateway, with polling helpers that have deadlines.</summary>
+internal static class TaskClient
+{
+    public static readonly string[] TerminalStatuses = ["Completed", "Failed", "Cancelled", "BudgetExceeded", "Compensated", "Rejected"];
+
+    public static async Task<Guid> SubmitAsync(HttpClient client, object body, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/tasks") { Content = JsonContent.Create(body) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /api/tasks answered {(int)response.StatusCode}: {text}");
+        Assert.NotNull(response.Headers.Location);
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
+    }
+
+    public static async Task<JsonElement> GetAsync(HttpClient client, Guid id)
+    {
+        using var response = await client.GetAsync(new Uri($"api/tasks/{id}", UriKind.Relative));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET /api/tasks/{id} answered {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public static string Status(JsonElement task) => task.GetProperty("status").GetString()!;
+
+    /// <summary>Polls the task until <paramref name="done"/> holds; fails with the last view (and the log) after the deadline.</summary>
+    public static async Task<JsonElement> WaitUntilAsync(HttpClient client, Guid id, Func<JsonElement, bool> done, TimeSpan within, string what)
+    {
+        var deadline = DateTime.UtcNow + within;
+        JsonElement task;
+        do
+        {
+            task = await GetAsync(client, id);
+            if (done(task))
+            {
+                return task;
+            }
+
+            await Task.Delay(250);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        var log = await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
+        Assert.Fail($"Task {id} did not reach '{what}' within {within}. Last view: {task}\nLog: {Truncate(log, 6000)}");
+        return task;
+    }
+
+    public static Task<JsonElement> WaitForStatusAsync(HttpClient client, Guid id, string status, TimeSpan? within = null) =>
+        WaitUntilAsync(client, id, t => Status(t) == status || (TerminalStatuses.Contains(Status(t)) && status != Status(t) && TerminalStatuses.Contains(status)), within ?? TimeSpan.FromSeconds(90), status)
+            .ContinueWith(t =>
+            {
+                Assert.Equal(status, Status(t.Result));
+                return t.Result;
+            }, TaskScheduler.Default);
+
+    public static async Task<JsonElement> FindPendingApprovalAsync(HttpClient approver, Guid taskId, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            var list = JsonNode.Parse(await approver.GetStringAsync(new Uri("api/governance/approvals?status=Pending", UriKind.Relative)))!;
+            var items = list is JsonArray array ? array : list["items"]!.AsArray();
+            var match = items.FirstOrDefault(a => a!["taskId"]!.GetValue<Guid>() == taskId);
+            if (match is not null)
+            {
+                return JsonDocument.Parse(match.ToJsonString()).RootElement.Clone();
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail($"No pending approval for task {taskId} within {within}.");
+        return default;
+    }
+
+    public static async Task<HttpResponseMessage> DecideAsync(HttpClient approver, Guid approvalId, bool approve, string comment) =>
+        await approver.PostAsync(
+            new Uri($"api/governance/approvals/{approvalId}/{(approve ? "approve" : "reject")}", UriKind.Relative),
+            new StringContent(JsonSerializer.Serialize(new { comment }), Encoding.UTF8, "application/json"));
+
+    public static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.StartsWith("https://agents.dev/problems/", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        return problem;
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";
+}

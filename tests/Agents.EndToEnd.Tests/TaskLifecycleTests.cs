@@ -1,0 +1,205 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+
+namespace Agents.EndToEnd.Tests;
+
+/// <summary>
+/// The life of a task across every service, as real processes over the real RabbitMQ and PostgreSQL,
+/// driven only through the gateway.
+/// </summary>
+[Collection(PlatformCollection.Name)]
+public sealed class TaskLifecycleTests(PlatformFixture platform)
+{
+    [Fact]
+    public async Task A_template_task_completes_through_the_gateway_and_its_progress_streams()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+
+        var id = await TaskClient.SubmitAsync(alice, new
+        {
+            template = "lookup-and-summarize",
+            parameters = new Dictionary<string, string> { ["customerId"] = "C-1001", ["article"] = platform.KnowledgeBaseUrl("password-reset") },
+        });
+
+        var task = await TaskClient.WaitForStatusAsync(alice, id, "Completed");
+        Assert.Equal(3, task.GetProperty("steps").GetArrayLength());
+        var result = task.GetProperty("result");
+        Assert.Equal("Ada Lovelace", result.GetProperty("lookup").GetProperty("name").GetString());
+        Assert.Contains("password", result.GetProperty("kb").GetProperty("text").GetString()!, StringComparison.OrdinalIgnoreCase);
+        Assert.True(task.GetProperty("usage").GetProperty("outputTokens").GetInt32() > 0);
+
+        // The event stream replays the whole log and ends once the task has finished.
+        var stream = await alice.GetStringAsync(new Uri($"api/tasks/{id}/events", UriKind.Relative));
+        Assert.Contains("event: finished", stream, StringComparison.Ordinal);
+        Assert.Contains("\"Completed\"", stream, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_mutating_call_built_from_untrusted_content_waits_for_a_person_and_then_runs_once()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        using var bob = platform.CreateClient(PlatformFixture.BobKey);
+
+        var id = await SubmitTriageAsync(alice);
+        await TaskClient.WaitForStatusAsync(alice, id, "AwaitingApproval");
+        var approval = await TaskClient.FindPendingApprovalAsync(bob, id, TimeSpan.FromSeconds(30));
+        Assert.Equal("tickets.create", approval.GetProperty("tool").GetString());
+        Assert.True(approval.GetProperty("argumentsTainted").GetBoolean());
+
+        using var ownApproval = await TaskClient.DecideAsync(alice, approval.GetProperty("id").GetGuid(), approve: true, "approving my own request");
+        Assert.Equal(HttpStatusCode.Forbidden, ownApproval.StatusCode);
+
+        using var approved = await TaskClient.DecideAsync(bob, approval.GetProperty("id").GetGuid(), approve: true, "reply reviewed");
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+
+        var task = await TaskClient.WaitForStatusAsync(alice, id, "Completed");
+        Assert.StartsWith("T-", task.GetProperty("result").GetProperty("ticket").GetProperty("ticketId").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, await TicketExecutionsAsync(id));
+    }
+
+    [Fact]
+    public async Task The_executor_killed_while_a_task_waits_resumes_it_and_the_ticket_is_created_exactly_once()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        using var bob = platform.CreateClient(PlatformFixture.BobKey);
+        var id = await SubmitTriageAsync(alice);
+        await TaskClient.WaitForStatusAsync(alice, id, "AwaitingApproval");
+        var approval = await TaskClient.FindPendingApprovalAsync(bob, id, TimeSpan.FromSeconds(30));
+
+        // SIGKILL the executor; the approval is decided while it is down, so its answer waits in RabbitMQ.
+        await platform.RestartAsync("executor", async () =>
+        {
+            using var approved = await TaskClient.DecideAsync(bob, approval.GetProperty("id").GetGuid(), approve: true, "approved while the executor is down");
+            Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        });
+
+        await TaskClient.WaitForStatusAsync(alice, id, "Completed", TimeSpan.FromSeconds(120));
+        Assert.Equal(1, await TicketExecutionsAsync(id));
+    }
+
+    [Fact]
+    public async Task A_step_budget_stops_the_task_with_BudgetExceeded_and_keeps_the_partial_result()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+
+        var id = await TaskClient.SubmitAsync(alice, new
+        {
+            template = "lookup-and-summarize",
+            parameters = new Dictionary<string, string> { ["customerId"] = "C-1002", ["article"] = platform.KnowledgeBaseUrl("billing-refunds") },
+            limits = new { maxSteps = 2 },
+        });
+
+        var task = await TaskClient.WaitForStatusAsync(alice, id, "BudgetExceeded");
+        var result = task.GetProperty("result");
+        Assert.True(result.TryGetProperty("lookup", out _), $"partial result lacks the lookup: {result}");
+        Assert.True(result.TryGetProperty("kb", out _), $"partial result lacks the article: {result}");
+        Assert.False(result.TryGetProperty("summary", out _), "the step over the budget must not have run");
+    }
+
+    [Fact]
+    public async Task Bad_input_gets_problem_details_and_nothing_is_half_created()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        var before = await CountTasksAsync(alice);
+
+        using (var malformed = await alice.PostAsync(new Uri("api/tasks", UriKind.Relative), new StringContent("{\"goal\": ", Encoding.UTF8, "application/json")))
+        {
+            await TaskClient.AssertProblemAsync(malformed, HttpStatusCode.BadRequest);
+        }
+
+        using (var oversized = await alice.PostAsync(new Uri("api/tasks", UriKind.Relative), new StringContent(JsonSerializer.Serialize(new { goal = new string('x', 2_000_000) }), Encoding.UTF8, "application/json")))
+        {
+            await TaskClient.AssertProblemAsync(oversized, HttpStatusCode.RequestEntityTooLarge);
+        }
+
+        using (var unknownTemplate = await alice.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new { template = "no-such-template", parameters = new { } })))
+        {
+            var problem = await TaskClient.AssertProblemAsync(unknownTemplate, HttpStatusCode.BadRequest);
+            Assert.Contains("no-such-template", problem.ToString(), StringComparison.Ordinal);
+        }
+
+        using (var unknownTool = await alice.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new
+        {
+            steps = new[] { new { id = "s1", kind = "tool", tool = "payments.wire-money", argumentsJson = "{}", dependsOn = Array.Empty<string>() } },
+        })))
+        {
+            var problem = await TaskClient.AssertProblemAsync(unknownTool, HttpStatusCode.BadRequest);
+            Assert.Contains("payments.wire-money", problem.ToString(), StringComparison.Ordinal);
+        }
+
+        using (var anonymous = new HttpClient { BaseAddress = platform.GatewayAddress })
+        using (var noKey = await anonymous.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new { goal = "hello" })))
+        {
+            await TaskClient.AssertProblemAsync(noKey, HttpStatusCode.Unauthorized);
+        }
+
+        using (var wrong = platform.CreateClient("not-a-key"))
+        using (var wrongKey = await wrong.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new { goal = "hello" })))
+        {
+            await TaskClient.AssertProblemAsync(wrongKey, HttpStatusCode.Unauthorized);
+        }
+
+        Assert.Equal(before, await CountTasksAsync(alice));
+    }
+
+    [Fact]
+    public async Task Another_tenant_cannot_read_cancel_or_stream_a_task()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        using var dave = platform.CreateClient(PlatformFixture.DaveKey);
+        var id = await TaskClient.SubmitAsync(alice, new
+        {
+            template = "lookup-and-summarize",
+            parameters = new Dictionary<string, string> { ["customerId"] = "C-1003", ["article"] = platform.KnowledgeBaseUrl("outage-status") },
+        });
+
+        foreach (var path in new[] { $"api/tasks/{id}", $"api/tasks/{id}/log", $"api/tasks/{id}/events" })
+        {
+            using var read = await dave.GetAsync(new Uri(path, UriKind.Relative));
+            await TaskClient.AssertProblemAsync(read, HttpStatusCode.NotFound);
+        }
+
+        using (var cancel = await dave.PostAsync(new Uri($"api/tasks/{id}/cancel", UriKind.Relative), null))
+        {
+            await TaskClient.AssertProblemAsync(cancel, HttpStatusCode.NotFound);
+        }
+
+        var list = await dave.GetStringAsync(new Uri("api/tasks?pageSize=100", UriKind.Relative));
+        Assert.DoesNotContain(id.ToString(), list, StringComparison.OrdinalIgnoreCase);
+        var task = await TaskClient.WaitUntilAsync(alice, id, t => TaskClient.TerminalStatuses.Contains(TaskClient.Status(t)), TimeSpan.FromSeconds(90), "a terminal state");
+        Assert.NotEqual("Cancelled", TaskClient.Status(task));
+    }
+
+    private Task<Guid> SubmitTriageAsync(HttpClient client) => TaskClient.SubmitAsync(client, new
+    {
+        template = "triage-customer-issue",
+        parameters = new Dictionary<string, string>
+        {
+            ["customerId"] = "C-1001",
+            ["question"] = "I cannot log in since yesterday",
+            ["article"] = platform.KnowledgeBaseUrl("password-reset"),
+        },
+    });
+
+    /// <summary>How many times tickets.create really executed for the task, from the tool's own ledger.</summary>
+    private async Task<int> TicketExecutionsAsync(Guid taskId)
+    {
+        await using var connection = new NpgsqlConnection(platform.DatabaseConnections["tool-tickets"]);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT COALESCE(SUM(executions), 0) FROM tool_ledger WHERE tool = 'tickets.create' AND operation = 'execute' AND idempotency_key LIKE @key",
+            connection);
+        command.Parameters.AddWithValue("key", $"{taskId:N}%");
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<int> CountTasksAsync(HttpClient client)
+    {
+        using var page = JsonDocument.Parse(await client.GetStringAsync(new Uri("api/tasks?pageSize=1", UriKind.Relative)));
+        return page.RootElement.GetProperty("total").GetInt32();
+    }
+
+    private static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+}
