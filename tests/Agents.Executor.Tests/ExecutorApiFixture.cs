@@ -8,9 +8,7 @@ using Agents.ServiceDefaults.Identity;
 using Agents.Testing;
 using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -35,8 +33,6 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 
     public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("Not started.");
 
-    public DeterministicTestChatClient Chat { get; } = new();
-
     public async Task InitializeAsync()
     {
         await EnsureVirtualHostAsync();
@@ -54,9 +50,12 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
             ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("exapi"),
             ["Identity:SigningKey"] = SigningKey,
             ["Executor:EventStreamPollInterval"] = "00:00:00.050",
+
+            // The models library's deterministic provider (the default), priced so that cost accounting shows.
+            ["Models:Prices:deterministic:InputPerMillion"] = "1000",
+            ["Models:Prices:deterministic:OutputPerMillion"] = "1000",
         };
-        _factory = new ServiceFactory<Program>(settings).WithWebHostBuilder(b => b.ConfigureTestServices(services =>
-            services.AddKeyedSingleton<IChatClient>("executor", Chat)));
+        _factory = new ServiceFactory<Program>(settings);
         _signer = new PrincipalSigner(Options.Create(new IdentityOptions { SigningKey = SigningKey }), TimeProvider.System);
         using var client = _factory.CreateClient();
         await HealthAssertions.ReadyBecomesAsync(client, System.Net.HttpStatusCode.OK, TimeSpan.FromSeconds(30));

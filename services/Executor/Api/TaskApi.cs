@@ -117,24 +117,25 @@ internal static class TaskApi
             UpdatedAt = now,
         };
         db.Tasks.Add(task);
+
+        // Bus outbox: the send becomes an outbox row of this DbContext, so the task row and SubmitTask commit in one
+        // SaveChanges (neither a task nobody runs nor a run without its task). Sent, not published, to the
+        // executor's own saga queue: executors sharing a broker under other queue prefixes never see it.
+        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
+        await endpoint.Send(
+            new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now),
+            cancellationToken);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
-            // A concurrent request with the same key won the race: answer with its task.
+            // A concurrent request with the same key won the race (our row and message roll back together): answer with its task.
             db.ChangeTracker.Clear();
             var winner = await FindByKeyAsync(db, principal, idempotencyKey, cancellationToken);
             return winner is null ? throw new InvalidOperationException("Idempotency key conflict without a stored task.", ex) : Replay(winner, hash);
         }
-
-        // The task row is committed before the saga can see SubmitTask. With the durable outbox this send and the
-        // row commit together (one SaveChanges after the send).
-        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
-        await endpoint.Send(
-            new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now),
-            cancellationToken);
 
         return new LocatedResult(Results.Json(new TaskAccepted(task.Id, task.Status), statusCode: StatusCodes.Status202Accepted), Location(task.Id));
     }
@@ -191,6 +192,9 @@ internal static class TaskApi
         var principal = http.GetPrincipal();
         var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
         await endpoint.Send(new CancelTask(id, principal, $"Cancelled by {principal.UserId}."), cancellationToken);
+
+        // The send is an outbox row (bus outbox): it leaves once committed.
+        await db.SaveChangesAsync(cancellationToken);
         return Results.Json(new TaskAccepted(id, task.Status), statusCode: StatusCodes.Status202Accepted);
     }
 
