@@ -35,7 +35,7 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await EnsureVirtualHostAsync();
+        await EnsureVirtualHostAsync(VirtualHost);
         _database = await TestInfrastructure.CreateDatabaseAsync("executor");
         await using (var db = new ExecutorDbContext(new DbContextOptionsBuilder<ExecutorDbContext>().UseNpgsql(_database.ConnectionString).Options))
         {
@@ -119,7 +119,7 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         return task!;
     }
 
-    private static async Task EnsureVirtualHostAsync()
+    private static async Task EnsureVirtualHostAsync(string virtualHost)
     {
         var amqp = new Uri(TestInfrastructure.RabbitMq);
         var user = Uri.UnescapeDataString(amqp.UserInfo.Split(':')[0]);
@@ -127,13 +127,13 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = new Uri($"http://{amqp.Host}:15672/") };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
             "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
-        using (var created = await http.PutAsync(new Uri($"api/vhosts/{VirtualHost}", UriKind.Relative), JsonContent.Create(new { })))
+        using (var created = await http.PutAsync(new Uri($"api/vhosts/{virtualHost}", UriKind.Relative), JsonContent.Create(new { })))
         {
             created.EnsureSuccessStatusCode();
         }
 
         using var permitted = await http.PutAsync(
-            new Uri($"api/permissions/{VirtualHost}/{Uri.EscapeDataString(user)}", UriKind.Relative),
+            new Uri($"api/permissions/{virtualHost}/{Uri.EscapeDataString(user)}", UriKind.Relative),
             JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" }));
         permitted.EnsureSuccessStatusCode();
     }
