@@ -27,9 +27,19 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 
     private TestDatabase? _database;
     private WebApplicationFactory<Program>? _factory;
+    private StandInServices? _planner;
     private PrincipalSigner? _signer;
 
     public static JsonSerializerOptions Json { get; } = CreateJson();
+
+    /// <summary>The broker URI (the tests' virtual host) and the host's settings, for tests that start another host.</summary>
+    public string Broker { get; private set; } = string.Empty;
+
+    public IReadOnlyDictionary<string, string?> Settings { get; private set; } = new Dictionary<string, string?>();
+
+    public PrincipalSigner Signer => _signer ?? throw new InvalidOperationException("Not started.");
+
+    public string ConnectionString => _database?.ConnectionString ?? throw new InvalidOperationException("Not started.");
 
     public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("Not started.");
 
@@ -42,12 +52,16 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
             await db.Database.MigrateAsync();
         }
 
-        var broker = new UriBuilder(TestInfrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
+        Broker = new UriBuilder(TestInfrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
+        var prefix = TestInfrastructure.UniqueName("exapi");
+
+        // The planner's submission-time validation of templates and steps (test double); the tests play the rest.
+        _planner = await StandInServices.StartAsync(Broker, prefix, runServices: false);
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = _database.ConnectionString,
-            ["ConnectionStrings:RabbitMq"] = broker,
-            ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("exapi"),
+            ["ConnectionStrings:RabbitMq"] = Broker,
+            ["Messaging:QueuePrefix"] = prefix,
             ["Identity:SigningKey"] = SigningKey,
             ["Executor:EventStreamPollInterval"] = "00:00:00.050",
 
@@ -55,6 +69,7 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
             ["Models:Prices:deterministic:InputPerMillion"] = "1000",
             ["Models:Prices:deterministic:OutputPerMillion"] = "1000",
         };
+        Settings = settings;
         _factory = new ServiceFactory<Program>(settings);
         _signer = new PrincipalSigner(Options.Create(new IdentityOptions { SigningKey = SigningKey }), TimeProvider.System);
         using var client = _factory.CreateClient();
@@ -66,6 +81,11 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         if (_factory is not null)
         {
             await _factory.DisposeAsync();
+        }
+
+        if (_planner is not null)
+        {
+            await _planner.DisposeAsync();
         }
 
         if (_database is not null)

@@ -9,9 +9,10 @@ namespace Agents.Executor.Tests;
 /// <summary>
 /// Test doubles for the services around the executor (governance, memory, planner, tool-gateway), on their own
 /// bus with the executor's queue prefix (which also prefixes the message-type exchanges, so only this test's
-/// executor talks to them): they admit every task, recall no memories, turn the requested steps into
-/// plan version 1 and record every tool invocation. Tool calls are answered at once unless
-/// <see cref="HoldTool"/> says to keep them pending (the test then answers with <see cref="CompleteAsync"/>).
+/// executor talks to them). Always: the planner's submission-time validation (<see cref="PlannerValidationStandIn"/>).
+/// With <c>runServices</c>: they admit every task, recall no memories, turn the requested steps into plan version 1
+/// and record every tool invocation. Tool calls are answered at once unless <see cref="HoldTool"/> says to keep them
+/// pending (the test then answers with <see cref="CompleteAsync"/>).
 /// </summary>
 internal sealed class StandInServices : IAsyncDisposable
 {
@@ -34,12 +35,18 @@ internal sealed class StandInServices : IAsyncDisposable
         set => State.Hold = value;
     }
 
-    public static async Task<StandInServices> StartAsync(string brokerUri, string queuePrefix)
+    /// <summary>Tools the planner validation double knows; templates it knows.</summary>
+    public static readonly string[] KnownTools = ["crm.lookup-customer", "tickets.create", "web.fetch"];
+
+    public static readonly string[] KnownTemplates = ["triage-customer-issue", "lookup-and-summarize"];
+
+    public static async Task<StandInServices> StartAsync(string brokerUri, string queuePrefix, bool runServices = true)
     {
         var services = new ServiceCollection();
         services.AddSingleton<StandInState>();
         services.AddMassTransit(x =>
         {
+            x.AddConsumer<PlannerValidationStandIn>();
             x.AddConsumer<AdmissionStandIn>();
             x.AddConsumer<MemoryStandIn>();
             x.AddConsumer<PlannerStandIn>();
@@ -60,10 +67,14 @@ internal sealed class StandInServices : IAsyncDisposable
                 {
                     e.AutoDelete = true;
                     e.Durable = false;
-                    e.ConfigureConsumer<AdmissionStandIn>(context);
-                    e.ConfigureConsumer<MemoryStandIn>(context);
-                    e.ConfigureConsumer<PlannerStandIn>(context);
-                    e.ConfigureConsumer<ToolGatewayStandIn>(context);
+                    e.ConfigureConsumer<PlannerValidationStandIn>(context);
+                    if (runServices)
+                    {
+                        e.ConfigureConsumer<AdmissionStandIn>(context);
+                        e.ConfigureConsumer<MemoryStandIn>(context);
+                        e.ConfigureConsumer<PlannerStandIn>(context);
+                        e.ConfigureConsumer<ToolGatewayStandIn>(context);
+                    }
                 });
             });
         });
@@ -107,6 +118,30 @@ internal sealed class StandInServices : IAsyncDisposable
         public ConcurrentQueue<InvokeTool> Invocations { get; } = new();
 
         public Func<InvokeTool, bool> Hold { get; set; } = _ => false;
+    }
+
+    /// <summary>
+    /// Planner double for <see cref="ValidateTaskDefinition"/>: refuses a template or tool it does not know (as the
+    /// planner would with its templates and catalog); the real planner's answer is tested in the planner's tests.
+    /// </summary>
+    private sealed class PlannerValidationStandIn : IConsumer<ValidateTaskDefinition>
+    {
+        public Task Consume(ConsumeContext<ValidateTaskDefinition> context)
+        {
+            var message = context.Message;
+            var errors = (message.Steps ?? [])
+                .Where(s => s.Kind == StepKind.Tool && !KnownTools.Contains(s.Tool))
+                .Select(s => $"step '{s.Id}': unknown tool '{s.Tool}'")
+                .ToList();
+            if (message.Steps is null && message.TemplateName is { } template && !KnownTemplates.Contains(template))
+            {
+                errors.Add($"unknown template '{template}'");
+            }
+
+            return context.RespondAsync(errors.Count == 0
+                ? new TaskDefinitionValidation(true, null, [])
+                : new TaskDefinitionValidation(false, errors.Count == 1 ? errors[0] : $"{errors.Count} problems: {string.Join("; ", errors)}", errors));
+        }
     }
 
     /// <summary>Governance double: admits every task with the limits it asked for.</summary>
