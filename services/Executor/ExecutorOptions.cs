@@ -32,6 +32,9 @@ public sealed class ExecutorOptions : IValidatableObject
     [Range(1, 1000, ErrorMessage = "Executor:MaxIdenticalToolCalls must be between {1} and {2}.")]
     public int MaxIdenticalToolCalls { get; set; } = 5;
 
+    /// <summary>How long <c>POST /api/tasks</c> waits for the planner to validate a template or explicit steps (then 503).</summary>
+    public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (StepTimeout <= TimeSpan.Zero || StepTimeout > TimeSpan.FromHours(24))
@@ -42,6 +45,11 @@ public sealed class ExecutorOptions : IValidatableObject
         if (MemoryRecallTimeout <= TimeSpan.Zero || MemoryRecallTimeout > TimeSpan.FromMinutes(10))
         {
             yield return new ValidationResult("Executor:MemoryRecallTimeout must be positive and at most 10 minutes.", [nameof(MemoryRecallTimeout)]);
+        }
+
+        if (ValidationTimeout < TimeSpan.FromMilliseconds(100) || ValidationTimeout > TimeSpan.FromMinutes(1))
+        {
+            yield return new ValidationResult("Executor:ValidationTimeout must be between 100 ms and 1 minute.", [nameof(ValidationTimeout)]);
         }
 
         if (EventStreamPollInterval < TimeSpan.FromMilliseconds(10) || EventStreamPollInterval > TimeSpan.FromSeconds(30))

@@ -2,6 +2,8 @@ using Agents.Executor.Api;
 using Agents.Executor.Consumers;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
+using Agents.Messaging;
+using Agents.Models;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
@@ -29,28 +31,37 @@ internal static class Extensions
         // The same names the bus gives its endpoints, so the API and the saga can address the executor's own queues.
         builder.Services.TryAddSingleton<IEndpointNameFormatter>(sp => BusConventions.EndpointNameFormatter(sp.GetRequiredService<IOptions<BusOptions>>().Value));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
-        builder.AddAgentsBus(
-            x => x.AddExecutorMessaging(),
+        builder.AddAgentsModels();
 
-            // Timeouts (step, memory recall) are scheduled messages. Until the durable scheduler of the messaging
-            // library is configured here, they are handed to a publish-based scheduler and are not delivered.
-            (_, cfg) => cfg.UsePublishMessageScheduler());
+        // Inbox + outbox on every endpoint and the durable scheduler: a saga step, its event-log entries, the task
+        // view and the messages it publishes or schedules (step and memory-recall timeouts) commit in one
+        // transaction, and scheduled timeouts are rows in PostgreSQL that survive a restart.
+        builder.AddAgentsBus(x =>
+        {
+            x.AddExecutorMessaging(saga => saga.AgentsRepository<ExecutorDbContext, TaskRunState>());
+            x.AddAgentsDurableMessaging<ExecutorDbContext>();
+        });
         builder.Services.AddScoped<ITaskJournal, EfTaskJournal>();
+        builder.Services.AddScoped<IToolCatalog, EfToolCatalog>();
         return builder;
     }
 
     /// <summary>Services the saga and the model worker need, independent of the transport (shared with the test harness).</summary>
     public static IServiceCollection AddExecutorRuntime(this IServiceCollection services)
     {
-        services.AddSingleton<ToolCatalog>();
         services.AddSingleton(sp => new ExecutorEndpoints(sp));
         return services;
     }
 
-    /// <summary>The saga and consumers (shared with the test harness).</summary>
-    public static IBusRegistrationConfigurator AddExecutorMessaging(this IBusRegistrationConfigurator x)
+    /// <summary>
+    /// The saga and consumers (shared with the test harness); <paramref name="repository"/> chooses where saga state
+    /// lives (PostgreSQL in the service, in memory in the harness).
+    /// </summary>
+    public static IBusRegistrationConfigurator AddExecutorMessaging(
+        this IBusRegistrationConfigurator x,
+        Action<ISagaRegistrationConfigurator<TaskRunState>> repository)
     {
-        x.AddSagaStateMachine<TaskRunStateMachine, TaskRunState>(typeof(TaskRunStateDefinition)).InMemoryRepository();
+        repository(x.AddSagaStateMachine<TaskRunStateMachine, TaskRunState>(typeof(TaskRunStateDefinition)));
         x.AddConsumer<ModelStepConsumer>();
         x.AddConsumer<ToolAnnouncedConsumer>();
         return x;

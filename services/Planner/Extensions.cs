@@ -41,6 +41,7 @@ internal static class Extensions
             x.AddConsumer<CreatePlanConsumer>();
             x.AddConsumer<RevisePlanConsumer>();
             x.AddConsumer<ToolAnnouncedConsumer>();
+            x.AddConsumer<ValidateTaskDefinitionConsumer>();
 
             // Inbox + outbox on every endpoint: a redelivered message never plans twice, and the answer
             // leaves only after the plan version is committed.

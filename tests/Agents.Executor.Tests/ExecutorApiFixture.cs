@@ -8,9 +8,7 @@ using Agents.ServiceDefaults.Identity;
 using Agents.Testing;
 using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -29,34 +27,50 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 
     private TestDatabase? _database;
     private WebApplicationFactory<Program>? _factory;
+    private StandInServices? _planner;
     private PrincipalSigner? _signer;
 
     public static JsonSerializerOptions Json { get; } = CreateJson();
 
-    public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("Not started.");
+    /// <summary>The broker URI (the tests' virtual host) and the host's settings, for tests that start another host.</summary>
+    public string Broker { get; private set; } = string.Empty;
 
-    public DeterministicTestChatClient Chat { get; } = new();
+    public IReadOnlyDictionary<string, string?> Settings { get; private set; } = new Dictionary<string, string?>();
+
+    public PrincipalSigner Signer => _signer ?? throw new InvalidOperationException("Not started.");
+
+    public string ConnectionString => _database?.ConnectionString ?? throw new InvalidOperationException("Not started.");
+
+    public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("Not started.");
 
     public async Task InitializeAsync()
     {
-        await EnsureVirtualHostAsync();
+        await EnsureVirtualHostAsync(VirtualHost);
         _database = await TestInfrastructure.CreateDatabaseAsync("executor");
         await using (var db = new ExecutorDbContext(new DbContextOptionsBuilder<ExecutorDbContext>().UseNpgsql(_database.ConnectionString).Options))
         {
             await db.Database.MigrateAsync();
         }
 
-        var broker = new UriBuilder(TestInfrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
+        Broker = new UriBuilder(TestInfrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
+        var prefix = TestInfrastructure.UniqueName("exapi");
+
+        // The planner's submission-time validation of templates and steps (test double); the tests play the rest.
+        _planner = await StandInServices.StartAsync(Broker, prefix, runServices: false);
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = _database.ConnectionString,
-            ["ConnectionStrings:RabbitMq"] = broker,
-            ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("exapi"),
+            ["ConnectionStrings:RabbitMq"] = Broker,
+            ["Messaging:QueuePrefix"] = prefix,
             ["Identity:SigningKey"] = SigningKey,
             ["Executor:EventStreamPollInterval"] = "00:00:00.050",
+
+            // The models library's deterministic provider (the default), priced so that cost accounting shows.
+            ["Models:Prices:deterministic:InputPerMillion"] = "1000",
+            ["Models:Prices:deterministic:OutputPerMillion"] = "1000",
         };
-        _factory = new ServiceFactory<Program>(settings).WithWebHostBuilder(b => b.ConfigureTestServices(services =>
-            services.AddKeyedSingleton<IChatClient>("executor", Chat)));
+        Settings = settings;
+        _factory = new ServiceFactory<Program>(settings);
         _signer = new PrincipalSigner(Options.Create(new IdentityOptions { SigningKey = SigningKey }), TimeProvider.System);
         using var client = _factory.CreateClient();
         await HealthAssertions.ReadyBecomesAsync(client, System.Net.HttpStatusCode.OK, TimeSpan.FromSeconds(30));
@@ -67,6 +81,11 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         if (_factory is not null)
         {
             await _factory.DisposeAsync();
+        }
+
+        if (_planner is not null)
+        {
+            await _planner.DisposeAsync();
         }
 
         if (_database is not null)
@@ -120,7 +139,7 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         return task!;
     }
 
-    private static async Task EnsureVirtualHostAsync()
+    private static async Task EnsureVirtualHostAsync(string virtualHost)
     {
         var amqp = new Uri(TestInfrastructure.RabbitMq);
         var user = Uri.UnescapeDataString(amqp.UserInfo.Split(':')[0]);
@@ -128,13 +147,13 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = new Uri($"http://{amqp.Host}:15672/") };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
             "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
-        using (var created = await http.PutAsync(new Uri($"api/vhosts/{VirtualHost}", UriKind.Relative), JsonContent.Create(new { })))
+        using (var created = await http.PutAsync(new Uri($"api/vhosts/{virtualHost}", UriKind.Relative), JsonContent.Create(new { })))
         {
             created.EnsureSuccessStatusCode();
         }
 
         using var permitted = await http.PutAsync(
-            new Uri($"api/permissions/{VirtualHost}/{Uri.EscapeDataString(user)}", UriKind.Relative),
+            new Uri($"api/permissions/{virtualHost}/{Uri.EscapeDataString(user)}", UriKind.Relative),
             JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" }));
         permitted.EnsureSuccessStatusCode();
     }

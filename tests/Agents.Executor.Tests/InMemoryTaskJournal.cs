@@ -25,8 +25,6 @@ internal sealed class InMemoryTaskJournal : ITaskJournal
     {
     }
 
-    public Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
     public IReadOnlyList<(long Sequence, string Kind, string? StepId)> For(Guid taskId)
     {
         lock (_entries)

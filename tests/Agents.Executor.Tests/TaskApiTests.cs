@@ -218,7 +218,7 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         await fixture.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "explicit", steps)));
 
         var task = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Completed", "completed");
-        Assert.StartsWith("draft: Say hello to Ada", task["result"]!["hello"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("Request: Say hello to Ada", task["result"]!["hello"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("Succeeded", task["steps"]![0]!["status"]!.GetValue<string>());
         Assert.True(task["usage"]!["outputTokens"]!.GetValue<int>() > 0);
         Assert.Equal(1, task["plan"]!["version"]!.GetValue<int>());
@@ -227,13 +227,87 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         var log = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{id}/log")))!["events"]!.AsArray();
         var modelCall = log.Single(e => e!["kind"]!.GetValue<string>() == "model-call")!;
         Assert.Equal("Say hello to Ada", modelCall["data"]!["prompt"]!.GetValue<string>());
-        Assert.Equal("test-deterministic", modelCall["data"]!["model"]!.GetValue<string>());
-        Assert.Equal(DeterministicTestChatClient.CostPerCall, modelCall["data"]!["cost"]!.GetValue<decimal>());
+        Assert.Equal("deterministic", modelCall["data"]!["model"]!.GetValue<string>());
+
+        // Cost from the models library's usage, priced at 1000 per million tokens in and out (fixture settings).
+        var tokens = modelCall["data"]!["inputTokens"]!.GetValue<long>() + modelCall["data"]!["outputTokens"]!.GetValue<long>();
+        Assert.True(tokens > 0);
+        Assert.Equal(tokens * 1000m / 1_000_000m, modelCall["data"]!["cost"]!.GetValue<decimal>());
+        Assert.Equal(modelCall["data"]!["cost"]!.GetValue<decimal>(), task["usage"]!["cost"]!.GetValue<decimal>());
         Assert.Contains(log, e => e!["kind"]!.GetValue<string>() == "transition" && e["data"]!["to"]!.GetValue<string>() == "Running");
 
         using var cancel = await client.PostAsync(Url($"/api/tasks/{id}/cancel"), null);
         Assert.Equal(HttpStatusCode.Conflict, cancel.StatusCode);
     }
+
+    [Fact]
+    public async Task Unknown_template_is_refused_at_submission_with_the_planners_reason_and_nothing_is_created()
+    {
+        var tenant = Tenant();
+        using var client = fixture.ClientFor(tenant);
+
+        using var response = await client.PostAsync(Url("/api/tasks"), Json("""{"template":"no-such-template","parameters":{"customerId":"C-1"}}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(ProblemTypes.Validation, problem["type"]!.GetValue<string>());
+        Assert.Equal("unknown template 'no-such-template'", problem["detail"]!.GetValue<string>());
+        Assert.Equal("unknown template 'no-such-template'", problem["errors"]!["template"]![0]!.GetValue<string>());
+        Assert.Equal(0, await CountTasksAsync(client));
+    }
+
+    [Fact]
+    public async Task Steps_with_an_unknown_tool_are_refused_at_submission_and_a_known_template_is_accepted()
+    {
+        var tenant = Tenant();
+        using var client = fixture.ClientFor(tenant);
+
+        using var refused = await client.PostAsync(Url("/api/tasks"), Json("""
+            {"steps":[{"id":"lookup","kind":"tool","tool":"crm.lookup-customer","argumentsJson":"{}"},
+                      {"id":"launch","kind":"tool","tool":"rockets.launch","argumentsJson":"{}","dependsOn":["lookup"]}]}
+            """));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+        Assert.Equal(ProblemTypes.Validation, problem["type"]!.GetValue<string>());
+        Assert.Contains("rockets.launch", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(["step 'launch': unknown tool 'rockets.launch'"], problem["errors"]!["steps"]!.AsArray().Select(e => e!.GetValue<string>()));
+        Assert.Equal(0, await CountTasksAsync(client));
+
+        var id = await ExecutorApiFixture.SubmitAsync(client, new { template = "triage-customer-issue", parameters = new Dictionary<string, string> { ["customerId"] = "C-1" } });
+        Assert.NotEqual(Guid.Empty, id);
+        Assert.Equal(1, await CountTasksAsync(client));
+    }
+
+    [Fact]
+    public async Task Planner_not_answering_is_503_with_nothing_created_and_goal_tasks_are_not_held_up()
+    {
+        // Another executor on the same database whose queue prefix no planner (double) listens on.
+        var settings = new Dictionary<string, string?>(fixture.Settings)
+        {
+            ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("exnoplanner"),
+            ["Executor:ValidationTimeout"] = "00:00:00.500",
+        };
+        await using var lonely = new ServiceFactory<Program>(settings);
+        using var client = lonely.CreateClient();
+        client.DefaultRequestHeaders.Add(Agents.ServiceDefaults.Identity.PrincipalSigner.HeaderName, fixture.Signer.Sign(new AgentPrincipal(Tenant(), "user-1", ["agent-user"])));
+
+        using var response = await client.PostAsync(Url("/api/tasks"), Json("""{"template":"triage-customer-issue","parameters":{"customerId":"C-1"}}"""));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(Api.TaskApi.UnavailableProblemType, problem["type"]!.GetValue<string>());
+        Assert.Contains("nothing was created", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(0, await CountTasksAsync(client));
+
+        // A goal is planned when the task runs: no validation round trip, accepted at once.
+        using var goal = await client.PostAsync(Url("/api/tasks"), Json("""{"goal":"Find customer C-1"}"""));
+        Assert.Equal(HttpStatusCode.Accepted, goal.StatusCode);
+        Assert.Equal(1, await CountTasksAsync(client));
+    }
+
+    private static async Task<int> CountTasksAsync(HttpClient client) =>
+        JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!["total"]!.GetValue<int>();
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 

@@ -1,5 +1,6 @@
 using Agents.Contracts;
 using Agents.Executor.StateMachines;
+using Agents.Models;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.AI;
@@ -23,7 +24,7 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         Harness = provider.GetRequiredService<ITestHarness>();
         Saga = Harness.GetSagaStateMachineHarness<TaskRunStateMachine, TaskRunState>();
         Journal = provider.GetRequiredService<InMemoryTaskJournal>();
-        Chat = provider.GetRequiredService<DeterministicTestChatClient>();
+        Chat = provider.GetRequiredService<RecordingChatClient>();
         Time = provider.GetRequiredService<FakeTimeProvider>();
     }
 
@@ -35,7 +36,7 @@ internal sealed class TaskRunHarness : IAsyncDisposable
 
     public InMemoryTaskJournal Journal { get; }
 
-    public DeterministicTestChatClient Chat { get; }
+    public RecordingChatClient Chat { get; }
 
     public FakeTimeProvider Time { get; }
 
@@ -50,11 +51,12 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         services.AddExecutorRuntime();
         services.AddSingleton<InMemoryTaskJournal>();
         services.AddScoped<ITaskJournal>(sp => sp.GetRequiredService<InMemoryTaskJournal>());
-        services.AddSingleton<DeterministicTestChatClient>();
-        services.AddKeyedSingleton<IChatClient>("executor", (sp, _) => sp.GetRequiredService<DeterministicTestChatClient>());
+        services.AddSingleton<IToolCatalog, InMemoryToolCatalog>();
+        services.AddSingleton(RecordingChatClient.CreateDeterministic());
+        services.AddKeyedSingleton<IChatClient>(ModelRoles.Executor, (sp, _) => sp.GetRequiredService<RecordingChatClient>());
         services.AddMassTransitTestHarness(x =>
         {
-            x.AddExecutorMessaging();
+            x.AddExecutorMessaging(saga => saga.InMemoryRepository());
             x.AddDelayedMessageScheduler();
             x.UsingInMemory((context, cfg) =>
             {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Agents.Contracts;
 using Agents.Executor.StateMachines;
+using Agents.Models;
 
 namespace Agents.Executor.Tests;
 
@@ -91,9 +92,17 @@ public sealed class TaskRunStateMachineTests
         state = await run.WaitForAsync(id, s => s.CurrentState == "Completed");
         var result = JsonNode.Parse(state.Result!)!.AsObject();
         Assert.Equal(["a", "b", "c"], result.Select(x => x.Key).Order().ToArray());
-        Assert.StartsWith("draft:", result["c"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal(DeterministicTestChatClient.CostPerCall, state.Cost);
-        Assert.True(state.InputTokens > 0 && state.OutputTokens > 0);
+        var (_, _, response) = Assert.Single(run.Chat.Calls);
+        Assert.Equal(response.Text, result["c"]!.GetValue<string>());
+        Assert.Contains("Request: Summarize Ada and", response.Text, StringComparison.Ordinal);
+
+        // Tokens and cost come from the models library's usage on the response (Agents.Models pipeline, priced).
+        var usage = response.GetModelUsage()!;
+        Assert.True(usage.Cost > 0m);
+        Assert.Equal(usage.Cost, state.Cost);
+        Assert.Equal((usage.InputTokens + usage.OutputTokens) * RecordingChatClient.PricePerMillion / 1_000_000m, state.Cost);
+        Assert.Equal(usage.InputTokens, state.InputTokens);
+        Assert.Equal(usage.OutputTokens, state.OutputTokens);
         Assert.Equal(3, state.StepsStarted);
         Assert.Equal(2, state.ToolCalls);
         var kinds = run.Journal.For(id).Select(e => e.Kind).ToList();
@@ -332,7 +341,7 @@ public sealed class TaskRunStateMachineTests
         Assert.True(state.Steps["draft"].Tainted);
         Assert.False(state.Steps["customer"].Tainted);
 
-        var (messages, options) = Assert.Single(run.Chat.Calls);
+        var (messages, options, _) = Assert.Single(run.Chat.Calls);
         var system = messages[0].Text;
         var prompt = messages[1].Text;
         Assert.Contains(StepInputs.UntrustedDataInstruction, system, StringComparison.Ordinal);
@@ -348,7 +357,7 @@ public sealed class TaskRunStateMachineTests
         var id = await run.StartRunningAsync([Model("m", "Say hello")]);
 
         await run.WaitForAsync(id, s => s.CurrentState == "Completed");
-        var (_, options) = Assert.Single(run.Chat.Calls);
+        var (_, options, _) = Assert.Single(run.Chat.Calls);
         Assert.Equal(64, options!.MaxOutputTokens);
         Assert.False(run.Saga.Sagas.Contains(id)!.Steps["m"].Tainted);
     }

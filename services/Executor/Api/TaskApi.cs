@@ -19,6 +19,9 @@ internal static class TaskApi
 {
     public const int MaxBodyBytes = 256 * 1024;
 
+    /// <summary>A service the executor needs did not answer (503); the request changed nothing and can be retried.</summary>
+    public const string UnavailableProblemType = "https://agents.dev/problems/unavailable";
+
     private static readonly JsonSerializerOptions RequestJson = CreateRequestJson();
 
     public static IEndpointRouteBuilder MapTaskApi(this IEndpointRouteBuilder app)
@@ -38,7 +41,10 @@ internal static class TaskApi
         ExecutorDbContext db,
         ExecutorEndpoints endpoints,
         ISendEndpointProvider sendEndpoints,
+        IRequestClient<ValidateTaskDefinition> validation,
+        IOptions<ExecutorOptions> options,
         TimeProvider time,
+        ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         var principal = http.GetPrincipal();
@@ -97,6 +103,17 @@ internal static class TaskApi
             }
         }
 
+        // A template or explicit steps are checked by the planner before anything is created: an unknown template or a
+        // step with an unknown tool is refused here, not discovered later by a task that then fails.
+        if (request.Template is not null || request.Steps is not null)
+        {
+            var refusal = await ValidateWithPlannerAsync(validation, principal, request, steps, options.Value.ValidationTimeout, loggers, cancellationToken);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+        }
+
         var now = time.GetUtcNow();
         var task = new TaskRecord
         {
@@ -117,24 +134,25 @@ internal static class TaskApi
             UpdatedAt = now,
         };
         db.Tasks.Add(task);
+
+        // Bus outbox: the send becomes an outbox row of this DbContext, so the task row and SubmitTask commit in one
+        // SaveChanges (neither a task nobody runs nor a run without its task). Sent, not published, to the
+        // executor's own saga queue: executors sharing a broker under other queue prefixes never see it.
+        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
+        await endpoint.Send(
+            new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now),
+            cancellationToken);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
-            // A concurrent request with the same key won the race: answer with its task.
+            // A concurrent request with the same key won the race (our row and message roll back together): answer with its task.
             db.ChangeTracker.Clear();
             var winner = await FindByKeyAsync(db, principal, idempotencyKey, cancellationToken);
             return winner is null ? throw new InvalidOperationException("Idempotency key conflict without a stored task.", ex) : Replay(winner, hash);
         }
-
-        // The task row is committed before the saga can see SubmitTask. With the durable outbox this send and the
-        // row commit together (one SaveChanges after the send).
-        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
-        await endpoint.Send(
-            new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now),
-            cancellationToken);
 
         return new LocatedResult(Results.Json(new TaskAccepted(task.Id, task.Status), statusCode: StatusCodes.Status202Accepted), Location(task.Id));
     }
@@ -191,6 +209,9 @@ internal static class TaskApi
         var principal = http.GetPrincipal();
         var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
         await endpoint.Send(new CancelTask(id, principal, $"Cancelled by {principal.UserId}."), cancellationToken);
+
+        // The send is an outbox row (bus outbox): it leaves once committed.
+        await db.SaveChangesAsync(cancellationToken);
         return Results.Json(new TaskAccepted(id, task.Status), statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -263,6 +284,54 @@ internal static class TaskApi
         title: "Task not found.",
         detail: $"There is no task {id} in your tenant.",
         type: ProblemTypes.NotFound);
+
+    /// <summary>Asks the planner whether the template or steps would give a plan; null when they would, else the answer to send.</summary>
+    private static async Task<IResult?> ValidateWithPlannerAsync(
+        IRequestClient<ValidateTaskDefinition> client,
+        AgentPrincipal principal,
+        SubmitTaskRequest request,
+        IReadOnlyList<PlanStep>? steps,
+        TimeSpan timeout,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        TaskDefinitionValidation answer;
+        try
+        {
+            var response = await client.GetResponse<TaskDefinitionValidation>(
+                new ValidateTaskDefinition(principal, request.Template, request.Parameters, steps, request.AllowedTools),
+                cancellationToken,
+                RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+            answer = response.Message;
+        }
+        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException && !cancellationToken.IsCancellationRequested)
+        {
+            loggers.CreateLogger(typeof(TaskApi).FullName!).LogWarning(ex, "The planner did not validate a task definition");
+            return Results.Problem(
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "The planner is not available.",
+                detail: ex is RequestTimeoutException
+                    ? $"The planner did not answer within {timeout.TotalSeconds:0.###} s (Executor:ValidationTimeout); nothing was created. Try again later."
+                    : "The planner could not validate the task; nothing was created. Try again later.",
+                type: UnavailableProblemType);
+        }
+
+        if (answer.Valid)
+        {
+            return null;
+        }
+
+        var field = steps is not null ? "steps" : "template";
+        return Results.Problem(
+            statusCode: StatusCodes.Status400BadRequest,
+            title: "The task cannot be planned.",
+            detail: answer.Reason ?? "The planner refused the task definition.",
+            type: ProblemTypes.Validation,
+            extensions: new Dictionary<string, object?>
+            {
+                ["errors"] = new Dictionary<string, string[]> { [field] = answer.Errors.Count > 0 ? [.. answer.Errors] : [answer.Reason ?? "invalid"] },
+            });
+    }
 
     private static Task<TaskRecord?> FindByKeyAsync(ExecutorDbContext db, AgentPrincipal principal, string key, CancellationToken cancellationToken) =>
         db.Tasks.AsNoTracking().FirstOrDefaultAsync(

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Agents.Contracts;
 using Agents.Executor.Telemetry;
+using Agents.Models;
 using MassTransit;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -8,8 +9,9 @@ using Microsoft.Extensions.Options;
 namespace Agents.Executor.Consumers;
 
 /// <summary>
-/// The executor's model worker: runs one model step on the "executor" chat client with bounded output tokens
-/// and answers with <see cref="ModelStepCompleted"/> (usage and cost included). A failed model call is an
+/// The executor's model worker: runs one model step on the "executor" chat client (<c>Models:Executor</c>, see
+/// Agents.Models) with bounded output tokens and answers with <see cref="ModelStepCompleted"/> (tokens and cost from
+/// the response's <see cref="ModelUsage"/>). A failed model call is an
 /// answer too (the saga decides about retries); only shutdown aborts.
 /// </summary>
 public sealed class ModelStepConsumer(
@@ -18,7 +20,7 @@ public sealed class ModelStepConsumer(
     TimeProvider time,
     ILogger<ModelStepConsumer> logger) : IConsumer<RunModelStep>
 {
-    public const string ChatClientKey = "executor";
+    public const string ChatClientKey = ModelRoles.Executor;
 
     public async Task Consume(ConsumeContext<RunModelStep> context)
     {
@@ -33,7 +35,11 @@ public sealed class ModelStepConsumer(
                 [new ChatMessage(ChatRole.System, message.SystemPrompt), new ChatMessage(ChatRole.User, message.Prompt)],
                 chatOptions,
                 context.CancellationToken);
-            var cost = ReadCost(response);
+            // The models library attaches usage and cost to every response of a role's client; a client built
+            // without its pipeline (none in the service) falls back to the provider's token counts at no cost.
+            var usage = response.GetModelUsage();
+            var cost = usage?.Cost ?? 0m;
+            var model = usage?.Model ?? response.ModelId;
             answer = new ModelStepCompleted(
                 message.TaskId,
                 message.StepId,
@@ -41,12 +47,12 @@ public sealed class ModelStepConsumer(
                 true,
                 response.Text,
                 null,
-                response.ModelId,
-                (int)(response.Usage?.InputTokenCount ?? 0),
-                (int)(response.Usage?.OutputTokenCount ?? 0),
+                model,
+                (int)(usage?.InputTokens ?? response.Usage?.InputTokenCount ?? 0),
+                (int)(usage?.OutputTokens ?? response.Usage?.OutputTokenCount ?? 0),
                 cost,
                 time.GetElapsedTime(started).TotalMilliseconds);
-            ExecutorTelemetry.RecordCost(cost, response.ModelId);
+            ExecutorTelemetry.RecordCost(cost, model);
         }
         catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
         {
@@ -59,25 +65,5 @@ public sealed class ModelStepConsumer(
         activity?.SetTag("gen_ai.usage.input_tokens", answer.InputTokens);
         activity?.SetTag("gen_ai.usage.output_tokens", answer.OutputTokens);
         await context.RespondAsync(answer);
-    }
-
-    /// <summary>The cost the models library attaches to a response (additional property "cost"); 0 when absent.</summary>
-    internal static decimal ReadCost(ChatResponse response)
-    {
-        if (response.AdditionalProperties is null || !response.AdditionalProperties.TryGetValue("cost", out var value))
-        {
-            return 0m;
-        }
-
-        return value switch
-        {
-            decimal d => d,
-            double d => (decimal)d,
-            float f => (decimal)f,
-            long l => l,
-            int i => i,
-            string s when decimal.TryParse(s, System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out var d) => d,
-            _ => 0m,
-        };
     }
 }

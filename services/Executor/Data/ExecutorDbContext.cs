@@ -1,9 +1,13 @@
 using Agents.Executor.StateMachines;
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Executor.Data;
 
-/// <summary>The executor's database (<c>agents_executor</c>): tasks, their event logs and the <c>TaskRun</c> saga state.</summary>
+/// <summary>
+/// The executor's database (<c>agents_executor</c>): tasks, their event logs, the <c>TaskRun</c> saga state, the tool
+/// catalog and the durable-messaging inbox/outbox (so a saga step, its log entries and its messages commit together).
+/// </summary>
 public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> options) : DbContext(options)
 {
     public DbSet<TaskRecord> Tasks => Set<TaskRecord>();
@@ -12,8 +16,11 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
 
     public DbSet<TaskRunState> TaskRuns => Set<TaskRunState>();
 
+    public DbSet<CatalogToolRecord> CatalogTools => Set<CatalogToolRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.AddAgentsMessaging();
         modelBuilder.ApplyConfiguration(new TaskRunStateMap());
 
         modelBuilder.Entity<TaskRecord>(task =>
@@ -50,6 +57,18 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
             entry.Property(x => x.StepId).HasMaxLength(100);
             entry.Property(x => x.Status).HasConversion<string>().HasMaxLength(32);
             entry.Property(x => x.Data).HasColumnType("jsonb");
+        });
+
+        modelBuilder.Entity<CatalogToolRecord>(tool =>
+        {
+            tool.ToTable("tool_catalog");
+            tool.HasKey(x => x.Name);
+            tool.Property(x => x.Name).HasColumnName("name").HasMaxLength(64);
+            tool.Property(x => x.SideEffect).HasColumnName("side_effect").HasConversion<string>().HasMaxLength(32);
+            tool.Property(x => x.Compensable).HasColumnName("compensable");
+            tool.Property(x => x.Version).HasColumnName("version").HasMaxLength(64);
+            tool.Property(x => x.AnnouncedAt).HasColumnName("announced_at");
+            tool.Property(x => x.ReceivedAt).HasColumnName("received_at");
         });
     }
 }

@@ -1,12 +1,11 @@
 using System.Text.Json;
 using Agents.Executor.Data;
-using MassTransit;
 
 namespace Agents.Executor.StateMachines;
 
 /// <summary>
 /// Where a task run writes its event log and its API view. Writes join the unit of work of the message
-/// being handled and are committed with the saga's state change.
+/// being handled (the inbox transaction) and are committed with the saga's state change.
 /// </summary>
 internal interface ITaskJournal
 {
@@ -15,9 +14,6 @@ internal interface ITaskJournal
 
     /// <summary>Brings the task's API view up to date with <paramref name="state"/>.</summary>
     void Snapshot(TaskRunState state);
-
-    /// <summary>Commits pending writes, when the saga repository has not already committed them.</summary>
-    Task FlushAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>The event log and task view in the executor's database, through the message scope's <see cref="ExecutorDbContext"/>.</summary>
@@ -71,28 +67,4 @@ internal sealed class EfTaskJournal(ExecutorDbContext db) : ITaskJournal
             entry.Property(name).IsModified = true;
         }
     }
-
-    public async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        if (db.ChangeTracker.HasChanges())
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-    }
-}
-
-/// <summary>
-/// Commits the journal after the saga handled a message. With a saga repository on the same DbContext the
-/// repository commits first and this finds nothing left to save.
-/// </summary>
-internal sealed class TaskJournalFlushFilter<T>(ITaskJournal journal) : IFilter<ConsumeContext<T>>
-    where T : class
-{
-    public async Task Send(ConsumeContext<T> context, IPipe<ConsumeContext<T>> next)
-    {
-        await next.Send(context);
-        await journal.FlushAsync(context.CancellationToken);
-    }
-
-    public void Probe(ProbeContext context) => context.CreateFilterScope("taskJournalFlush");
 }

@@ -11,7 +11,7 @@ namespace Agents.Executor.StateMachines;
 /// machine applies them (publish, schedule, append to the event log) in the same unit of work.
 /// Every handler tolerates duplicates and stale messages: a message that no longer matches the state is ignored.
 /// </summary>
-internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalog catalog, DateTimeOffset now)
+internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now)
 {
     public RunEffects Effects { get; } = new();
 

@@ -125,11 +125,34 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
 
     private static string PhaseOf(TaskRunState state) => state.Phase;
 
+    /// <summary>The catalog entries the engine may need for this message: only a completed tool call looks tools up.</summary>
+    private static async Task<ToolCatalogSnapshot> LoadCatalogAsync<T>(BehaviorContext<TaskRunState, T> context, TaskRunState saga)
+        where T : class
+    {
+        if (context.Message is not ToolCallCompleted completed)
+        {
+            return ToolCatalogSnapshot.Empty;
+        }
+
+        var names = new List<string>(2);
+        if (completed.Tool is { } tool)
+        {
+            names.Add(tool);
+        }
+
+        if (completed.StepId is not null && saga.Steps.TryGetValue(completed.StepId, out var step) && step.Tool is { } stepTool)
+        {
+            names.Add(stepTool);
+        }
+
+        var tools = await context.GetServiceOrCreateInstance<IToolCatalog>().FindAsync(names, context.CancellationToken);
+        return new ToolCatalogSnapshot(tools);
+    }
+
     private static async Task ApplyAsync<T>(BehaviorContext<TaskRunState, T> context, Action<TaskRunEngine, TaskRunState, T> handler)
         where T : class
     {
         var options = context.GetServiceOrCreateInstance<IOptions<ExecutorOptions>>().Value;
-        var catalog = context.GetServiceOrCreateInstance<ToolCatalog>();
         var time = context.GetServiceOrCreateInstance<TimeProvider>();
         var saga = context.Saga;
         var now = time.GetUtcNow();
@@ -140,6 +163,7 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
 
         using var activity = ExecutorTelemetry.StartRun(saga.CorrelationId, typeof(T).Name);
         var before = PhaseOf(saga);
+        var catalog = await LoadCatalogAsync(context, saga);
         var engine = new TaskRunEngine(options, catalog, now);
         handler(engine, saga, context.Message);
         var effects = engine.Effects;

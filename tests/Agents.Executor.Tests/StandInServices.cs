@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using Agents.Contracts;
+using Agents.ServiceDefaults.Messaging;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Agents.Executor.Tests;
+
+/// <summary>
+/// Test doubles for the services around the executor (governance, memory, planner, tool-gateway), on their own
+/// bus with the executor's queue prefix (which also prefixes the message-type exchanges, so only this test's
+/// executor talks to them). Always: the planner's submission-time validation (<see cref="PlannerValidationStandIn"/>).
+/// With <c>runServices</c>: they admit every task, recall no memories, turn the requested steps into plan version 1
+/// and record every tool invocation. Tool calls are answered at once unless <see cref="HoldTool"/> says to keep them
+/// pending (the test then answers with <see cref="CompleteAsync"/>).
+/// </summary>
+internal sealed class StandInServices : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+    private readonly IBusControl _bus;
+
+    private StandInServices(ServiceProvider provider)
+    {
+        _provider = provider;
+        _bus = provider.GetRequiredService<IBusControl>();
+        State = provider.GetRequiredService<StandInState>();
+    }
+
+    public StandInState State { get; }
+
+    /// <summary>Tool calls for which this returns true are recorded but not answered.</summary>
+    public Func<InvokeTool, bool> HoldTool
+    {
+        get => State.Hold;
+        set => State.Hold = value;
+    }
+
+    /// <summary>Tools the planner validation double knows; templates it knows.</summary>
+    public static readonly string[] KnownTools = ["crm.lookup-customer", "tickets.create", "web.fetch"];
+
+    public static readonly string[] KnownTemplates = ["triage-customer-issue", "lookup-and-summarize"];
+
+    public static async Task<StandInServices> StartAsync(string brokerUri, string queuePrefix, bool runServices = true)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<StandInState>();
+        services.AddMassTransit(x =>
+        {
+            x.AddConsumer<PlannerValidationStandIn>();
+            x.AddConsumer<AdmissionStandIn>();
+            x.AddConsumer<MemoryStandIn>();
+            x.AddConsumer<PlannerStandIn>();
+            x.AddConsumer<ToolGatewayStandIn>();
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                var broker = new Uri(brokerUri);
+                var credentials = broker.UserInfo.Split(':');
+                cfg.Host(broker.Host, (ushort)(broker.Port > 0 ? broker.Port : 5672), Uri.UnescapeDataString(broker.AbsolutePath.TrimStart('/')) is { Length: > 0 } vhost ? vhost : "/", h =>
+                {
+                    h.Username(Uri.UnescapeDataString(credentials[0]));
+                    h.Password(Uri.UnescapeDataString(credentials.ElementAtOrDefault(1) ?? string.Empty));
+                });
+
+                // The executor's conventions: with its queue prefix, message-type exchanges are prefixed too.
+                BusConventions.Apply(cfg, new BusOptions { QueuePrefix = queuePrefix });
+                cfg.ReceiveEndpoint($"{queuePrefix}-stand-ins", e =>
+                {
+                    e.AutoDelete = true;
+                    e.Durable = false;
+                    e.ConfigureConsumer<PlannerValidationStandIn>(context);
+                    if (runServices)
+                    {
+                        e.ConfigureConsumer<AdmissionStandIn>(context);
+                        e.ConfigureConsumer<MemoryStandIn>(context);
+                        e.ConfigureConsumer<PlannerStandIn>(context);
+                        e.ConfigureConsumer<ToolGatewayStandIn>(context);
+                    }
+                });
+            });
+        });
+        var provider = services.BuildServiceProvider();
+        var standIns = new StandInServices(provider);
+        await standIns._bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        return standIns;
+    }
+
+    /// <summary>Answers a held tool call as the tool-gateway would after a successful call.</summary>
+    public Task CompleteAsync(InvokeTool call, string outputJson) => _bus.Publish(
+        new ToolCallCompleted(call.TaskId, call.StepId, call.Tool, ToolCallOutcome.Succeeded, outputJson, null, false, 1, 3, call.ApprovalId, call.Compensate));
+
+    /// <summary>Waits until a tool call for <paramref name="stepId"/> of <paramref name="taskId"/> arrived.</summary>
+    public async Task<InvokeTool> WaitForInvocationAsync(Guid taskId, string stepId, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var call = State.Invocations.FirstOrDefault(c => c.TaskId == taskId && c.StepId == stepId);
+            if (call is not null)
+            {
+                return call;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"No InvokeTool for step '{stepId}' of task {taskId} within {timeout}; saw {string.Join(", ", State.Invocations.Select(c => c.StepId))}.");
+        return null!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _bus.StopAsync();
+        await _provider.DisposeAsync();
+    }
+
+    internal sealed class StandInState
+    {
+        public ConcurrentQueue<InvokeTool> Invocations { get; } = new();
+
+        public Func<InvokeTool, bool> Hold { get; set; } = _ => false;
+    }
+
+    /// <summary>
+    /// Planner double for <see cref="ValidateTaskDefinition"/>: refuses a template or tool it does not know (as the
+    /// planner would with its templates and catalog); the real planner's answer is tested in the planner's tests.
+    /// </summary>
+    private sealed class PlannerValidationStandIn : IConsumer<ValidateTaskDefinition>
+    {
+        public Task Consume(ConsumeContext<ValidateTaskDefinition> context)
+        {
+            var message = context.Message;
+            var errors = (message.Steps ?? [])
+                .Where(s => s.Kind == StepKind.Tool && !KnownTools.Contains(s.Tool))
+                .Select(s => $"step '{s.Id}': unknown tool '{s.Tool}'")
+                .ToList();
+            if (message.Steps is null && message.TemplateName is { } template && !KnownTemplates.Contains(template))
+            {
+                errors.Add($"unknown template '{template}'");
+            }
+
+            return context.RespondAsync(errors.Count == 0
+                ? new TaskDefinitionValidation(true, null, [])
+                : new TaskDefinitionValidation(false, errors.Count == 1 ? errors[0] : $"{errors.Count} problems: {string.Join("; ", errors)}", errors));
+        }
+    }
+
+    /// <summary>Governance double: admits every task with the limits it asked for.</summary>
+    private sealed class AdmissionStandIn : IConsumer<AdmitTask>
+    {
+        public Task Consume(ConsumeContext<AdmitTask> context) =>
+            context.Publish(new TaskAdmitted(context.Message.TaskId, context.Message.RequestedLimits ?? new TaskLimits(), context.Message.RequestedTools));
+    }
+
+    /// <summary>Memory double: nothing to recall.</summary>
+    private sealed class MemoryStandIn : IConsumer<RecallMemories>
+    {
+        public Task Consume(ConsumeContext<RecallMemories> context) => context.Publish(new MemoriesRecalled(context.Message.TaskId, []));
+    }
+
+    /// <summary>Planner double: the explicit steps become plan version 1.</summary>
+    private sealed class PlannerStandIn : IConsumer<CreatePlan>
+    {
+        public Task Consume(ConsumeContext<CreatePlan> context) => context.Message.Steps is { Count: > 0 } steps
+            ? context.Publish(new PlanCreated(context.Message.TaskId, new Plan(Guid.NewGuid(), 1, "steps", steps)))
+            : context.Publish(new PlanRejected(context.Message.TaskId, "The planner stand-in only plans explicit steps."));
+    }
+
+    /// <summary>Tool-gateway double: records every call and answers it unless it is held.</summary>
+    private sealed class ToolGatewayStandIn(StandInState state) : IConsumer<InvokeTool>
+    {
+        public Task Consume(ConsumeContext<InvokeTool> context)
+        {
+            var call = context.Message;
+            state.Invocations.Enqueue(call);
+            return state.Hold(call)
+                ? Task.CompletedTask
+                : context.Publish(new ToolCallCompleted(call.TaskId, call.StepId, call.Tool, ToolCallOutcome.Succeeded, $$"""{"step":"{{call.StepId}}"}""", null, false, 1, 2, call.ApprovalId, call.Compensate));
+        }
+    }
+}
