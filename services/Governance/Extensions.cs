@@ -5,6 +5,7 @@ using Agents.Governance.Consumers;
 using Agents.Governance.Data;
 using Agents.Governance.Decisions;
 using Agents.Governance.Policies;
+using Agents.Messaging;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Configuration;
 using Agents.ServiceDefaults.Identity;
@@ -39,6 +40,7 @@ internal static class Extensions
             x.AddConsumer<AuthorizeToolCallConsumer>();
             x.AddConsumer<RecordUsageConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();
+            x.AddAgentsDurableMessaging<GovernanceDbContext>();
         });
         return builder;
     }
