@@ -29,6 +29,7 @@ internal static class Extensions
         builder.Services.AddScoped<PolicyStore>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<AuditLog>();
+        builder.Services.AddScoped<ToolExecutionAudit>();
         builder.Services.AddScoped<AdmissionService>();
         builder.Services.AddScoped<AuthorizationService>();
         builder.Services.AddScoped<UsageRecorder>();
@@ -40,6 +41,7 @@ internal static class Extensions
             x.AddConsumer<AuthorizeToolCallConsumer>();
             x.AddConsumer<RecordUsageConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();
+            x.AddConsumer<ToolExecutionAuditConsumer>();
             x.AddAgentsDurableMessaging<GovernanceDbContext>();
         });
         return builder;
