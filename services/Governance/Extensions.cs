@@ -5,6 +5,7 @@ using Agents.Governance.Consumers;
 using Agents.Governance.Data;
 using Agents.Governance.Decisions;
 using Agents.Governance.Policies;
+using Agents.Messaging;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Configuration;
 using Agents.ServiceDefaults.Identity;
@@ -28,6 +29,7 @@ internal static class Extensions
         builder.Services.AddScoped<PolicyStore>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<AuditLog>();
+        builder.Services.AddScoped<ToolExecutionAudit>();
         builder.Services.AddScoped<AdmissionService>();
         builder.Services.AddScoped<AuthorizationService>();
         builder.Services.AddScoped<UsageRecorder>();
@@ -39,6 +41,8 @@ internal static class Extensions
             x.AddConsumer<AuthorizeToolCallConsumer>();
             x.AddConsumer<RecordUsageConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();
+            x.AddConsumer<ToolExecutionAuditConsumer>();
+            x.AddAgentsDurableMessaging<GovernanceDbContext>();
         });
         return builder;
     }

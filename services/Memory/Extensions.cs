@@ -6,6 +6,7 @@ using Agents.Memory.Embeddings;
 using Agents.Memory.Lifecycle;
 using Agents.Memory.Memories;
 using Agents.Memory.VectorSearch;
+using Agents.Messaging;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
@@ -29,7 +30,10 @@ internal static class Extensions
 
         builder.AddAgentsDatabase();
         builder.AddPrincipalSigning();
-        builder.Services.AddDbContext<MemoryDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddScoped<AfterCommit>();
+        builder.Services.AddDbContext<MemoryDbContext>((sp, options) => options
+            .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+            .AddInterceptors(sp.GetRequiredService<AfterCommit>()));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 
         builder.Services.AddMemoryEmbeddings();
@@ -52,6 +56,7 @@ internal static class Extensions
             x.AddConsumer<RecallMemoriesConsumer>();
             x.AddConsumer<RememberFactConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();
+            x.AddAgentsDurableMessaging<MemoryDbContext>();
         });
         return builder;
     }

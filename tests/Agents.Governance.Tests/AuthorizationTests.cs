@@ -1,6 +1,9 @@
 using Agents.Contracts;
 using Agents.Governance.Consumers;
 using Agents.Governance.Decisions;
+using Agents.Messaging.Data;
+using Agents.ServiceDefaults.Messaging;
+using MassTransit;
 using System.Net.Http.Json;
 using Agents.Testing;
 using Microsoft.EntityFrameworkCore;
@@ -176,7 +179,7 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
     }
 
     [Fact]
-    public async Task A_redelivered_authorization_request_gets_the_stored_answer_and_reserves_once()
+    public async Task A_redelivered_authorization_request_is_answered_once_and_reserves_once()
     {
         var tenant = TestInfrastructure.UniqueName("redo");
         await Host.PutPolicyAsync(tenant, MatrixPolicy);
@@ -186,11 +189,59 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
         var messageId = Guid.NewGuid();
 
         var first = await Host.AuthorizeAsync(call, messageId);
-        var second = await Host.AuthorizeAsync(call, messageId);
-
         Assert.Equal(AuthorizationDecision.Allow, first.Decision);
-        Assert.Equal(first, second);
+
+        // The same message again (a broker redelivery): the inbox skips it; the answer already left through the outbox.
+        await Host.SendAsync<AuthorizeToolCall, AuthorizeToolCallConsumer>(call, messageId);
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Set<InboxState>().AnyAsync(i => i.MessageId == messageId && i.ReceiveCount >= 2)));
+
         Assert.Equal(1, await Host.QueryAsync(db => db.Tasks.Where(t => t.TaskId == task).Select(t => t.ToolCalls).SingleAsync()));
+        Assert.Equal(1, await Host.QueryAsync(db => db.Set<OutboxMessage>().CountAsync(m => m.InboxMessageId == messageId)));
+        Assert.Equal(1, await Host.QueryAsync(db => db.Audit.CountAsync(e => e.TenantId == tenant && e.Action == "tool.authorize")));
+    }
+
+    [Fact]
+    public async Task Responses_go_through_the_outbox_and_reach_a_request_client_on_another_bus()
+    {
+        var tenant = TestInfrastructure.UniqueName("rr");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+
+        // A bus of its own, as the tool-gateway's (another process): the response must reach its response queue.
+        var requester = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            var broker = Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(TestInfrastructure.RabbitMq);
+            cfg.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
+            {
+                h.Username(broker.Username);
+                h.Password(broker.Password);
+            });
+            BusConventions.Apply(cfg, new BusOptions { QueuePrefix = Host.QueuePrefix });
+        });
+        await requester.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            var client = requester.CreateRequestClient<AuthorizeToolCall>(Host.QueueOf<AuthorizeToolCallConsumer>(), RequestTimeout.After(s: 30));
+            var messageId = Guid.NewGuid();
+            var allowed = await client.GetResponse<ToolCallAuthorization>(
+                GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", scope: "crm.read"),
+                r => r.UseExecute(context => context.MessageId = messageId));
+            Assert.Equal(AuthorizationDecision.Allow, allowed.Message.Decision);
+
+            var admission = requester.CreateRequestClient<AdmitTask>(Host.QueueOf<AdmitTaskConsumer>(), RequestTimeout.After(s: 30));
+            var admitted = await admission.GetResponse<TaskAdmitted, TaskRejected>(new AdmitTask(Guid.NewGuid(), user, "goal", null, null));
+            Assert.True(admitted.Is(out Response<TaskAdmitted>? _));
+
+            // It was an outbox row addressed to the requester's response queue, delivered after the commit.
+            var row = await Host.QueryAsync(db => db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.InboxMessageId == messageId));
+            Assert.NotNull(row.Delivered);
+            Assert.Equal(requester.Address.AbsolutePath, row.DestinationAddress!.AbsolutePath);
+            Assert.NotNull(row.RequestId);
+        }
+        finally
+        {
+            await requester.StopAsync();
+        }
     }
 
     [Fact]

@@ -145,7 +145,7 @@ public sealed class GovernanceHost : IAsyncDisposable
         string stepId = "s1") =>
         new(taskId, stepId, principal, tool, sideEffect, risk, scope, arguments, Hash(arguments), tainted, taskAllowed, approvalId);
 
-    private Uri QueueOf<TConsumer>()
+    public Uri QueueOf<TConsumer>()
         where TConsumer : class, IConsumer =>
         new("queue:" + BusConventions.EndpointNameFormatter(new BusOptions { QueuePrefix = QueuePrefix }).Consumer<TConsumer>());
 

@@ -20,11 +20,11 @@ public enum DecideOutcome
 }
 
 /// <summary>
-/// Decisions on approvals, by people (API) and by time (sweeper). State changes and audit entries
-/// commit together; <see cref="ApprovalDecided"/> is published after the commit and the row is marked
-/// published. A decision whose publish was lost is published again by the sweeper (at least once).
+/// Decisions on approvals, by people (API) and by time (sweeper). The state change, its audit entry
+/// and <see cref="ApprovalDecided"/> (an outbox row, through the scope's <see cref="IPublishEndpoint"/>)
+/// commit in one transaction; the outbox delivers the message after the commit.
 /// </summary>
-public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies, AuditLog audit, IBus bus, TimeProvider time, IOptions<GovernanceOptions> options)
+public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies, AuditLog audit, IPublishEndpoint publisher, TimeProvider time, IOptions<GovernanceOptions> options)
 {
     public async Task<(DecideOutcome Outcome, Approval? Approval)> DecideAsync(Guid id, AgentPrincipal principal, bool approve, string? comment, CancellationToken cancellationToken)
     {
@@ -75,23 +75,23 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
                 approval.Comment,
                 new { approval.StepId, approval.Tool, approval.ArgumentsHash, approval.RequestedBy },
                 cancellationToken);
+            await PublishAsync(approval, cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
-        await PublishAsync(approval, cancellationToken);
         return (DecideOutcome.Decided, approval);
     }
 
     /// <summary>
-    /// One sweep: expires (or escalates) due approvals and republishes decisions whose publish was lost.
+    /// One sweep: expires (or escalates) due approvals; each expiry's <see cref="ApprovalDecided"/> commits with it.
     /// Rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas sweeping at once never handle the same one.
     /// </summary>
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var batch = options.Value.SweepBatchSize;
-        var toPublish = new List<Approval>();
+        var handled = 0;
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             var due = await db.Approvals
@@ -113,29 +113,19 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
                 approval.DecidedAt = now;
                 approval.DecidedBy = "system";
                 await audit.AppendAsync(approval.TenantId, "system", "approval.expired", $"approval/{approval.Id}", approval.TaskId, ApprovalStatus.Expired, "not decided before it expired", new { approval.ExpiresAt }, cancellationToken);
-                toPublish.Add(approval);
+                await PublishAsync(approval, cancellationToken);
             }
 
-            var republishBefore = now - options.Value.RepublishAfter;
-            var unpublished = await db.Approvals
-                .FromSqlInterpolated($"SELECT * FROM approvals WHERE status <> 'Pending' AND NOT decision_published AND decided_at <= {republishBefore} ORDER BY decided_at LIMIT {batch} FOR UPDATE SKIP LOCKED")
-                .ToListAsync(cancellationToken);
-            toPublish.AddRange(unpublished);
+            handled = due.Count;
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
-        foreach (var approval in toPublish)
-        {
-            await PublishAsync(approval, cancellationToken);
-        }
-
-        return toPublish.Count;
+        return handled;
     }
 
-    private async Task PublishAsync(Approval approval, CancellationToken cancellationToken)
-    {
-        await bus.Publish(
+    private Task PublishAsync(Approval approval, CancellationToken cancellationToken) =>
+        publisher.Publish(
             new ApprovalDecided(
                 approval.Id,
                 approval.TaskId,
@@ -145,6 +135,4 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
                 approval.Comment,
                 approval.Status == ApprovalStatus.Expired),
             cancellationToken);
-        await db.Approvals.Where(a => a.Id == approval.Id).ExecuteUpdateAsync(s => s.SetProperty(a => a.DecisionPublished, true), cancellationToken);
-    }
 }

@@ -4,7 +4,7 @@ using MassTransit;
 
 namespace Agents.Governance.Consumers;
 
-/// <summary>Answers <see cref="AdmitTask"/> with <see cref="TaskAdmitted"/> or <see cref="TaskRejected"/> (after the decision committed).</summary>
+/// <summary>Answers <see cref="AdmitTask"/> with <see cref="TaskAdmitted"/> or <see cref="TaskRejected"/> (through the outbox, in the transaction of the decision).</summary>
 public sealed class AdmitTaskConsumer(AdmissionService admission) : IConsumer<AdmitTask>
 {
     public async Task Consume(ConsumeContext<AdmitTask> context)

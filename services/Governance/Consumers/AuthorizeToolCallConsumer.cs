@@ -4,7 +4,7 @@ using MassTransit;
 
 namespace Agents.Governance.Consumers;
 
-/// <summary>Answers <see cref="AuthorizeToolCall"/> with <see cref="ToolCallAuthorization"/> (after the decision committed).</summary>
+/// <summary>Answers <see cref="AuthorizeToolCall"/> with <see cref="ToolCallAuthorization"/> (through the outbox, in the transaction of the decision).</summary>
 public sealed class AuthorizeToolCallConsumer(AuthorizationService authorization) : IConsumer<AuthorizeToolCall>
 {
     public async Task Consume(ConsumeContext<AuthorizeToolCall> context)

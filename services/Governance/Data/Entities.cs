@@ -112,9 +112,6 @@ public sealed class Approval
     public string? DecidedBy { get; set; }
 
     public string? Comment { get; set; }
-
-    /// <summary>False until <c>ApprovalDecided</c> left for the bus; the sweeper re-publishes decisions still false.</summary>
-    public bool DecisionPublished { get; set; }
 }
 
 /// <summary>Approval states.</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Data;
@@ -26,6 +27,7 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.AddAgentsMessaging();
         modelBuilder.Entity<PolicyVersion>(e =>
         {
             e.ToTable("policies");

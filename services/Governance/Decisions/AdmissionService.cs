@@ -10,7 +10,10 @@ namespace Agents.Governance.Decisions;
 /// <summary>Admission of a task: the stored decision is the answer to any redelivery of the same request.</summary>
 public sealed record AdmissionResult(TaskAdmitted? Admitted, TaskRejected? Rejected);
 
-/// <summary>Decides <see cref="AdmitTask"/>: tenant enabled, no kill switch, daily budgets left, effective limits and tools.</summary>
+/// <summary>
+/// Decides <see cref="AdmitTask"/>: tenant enabled, no kill switch, daily budgets left, effective limits and tools.
+/// Runs in the consumer's inbox transaction: the decision, its audit entry and the response commit together.
+/// </summary>
 public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policies, Ledger ledger, AuditLog audit, TimeProvider time)
 {
     public async Task<AdmissionResult> AdmitAsync(AdmitTask message, CancellationToken cancellationToken)
@@ -21,7 +24,7 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
             throw new PermanentFailureException($"AdmitTask for task {message.TaskId} has no principal (tenant and user); it cannot be admitted.");
         }
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        InboxTransaction.Require(db, "Admission");
         var existing = await ledger.LockTaskAsync(message.TaskId, cancellationToken);
         if (existing is not null)
         {
@@ -85,7 +88,6 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
             new { policyVersion = policy.Version, requestedLimits = message.RequestedLimits, limits, requestedTools = message.RequestedTools, allowedTools },
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
         return ToResult(task);
     }
 

@@ -10,7 +10,8 @@ namespace Agents.Governance.Decisions;
 
 /// <summary>
 /// Decides <see cref="AuthorizeToolCall"/>, deny by default. Everything a decision reads or changes
-/// (task ledger, daily ledgers, approval, loop counter, audit entry) is in one transaction.
+/// (task ledger, daily ledgers, approval, loop counter, audit entry) is in one transaction: the consumer's
+/// inbox transaction, which also stores the response in the outbox.
 /// </summary>
 public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore policies, Ledger ledger, AuditLog audit, TimeProvider time)
 {
@@ -19,8 +20,9 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
     private static readonly JsonSerializerOptions ResponseJson = new(JsonSerializerDefaults.Web);
 
     /// <summary>
-    /// Decides the call. With <paramref name="messageId"/>, a redelivered request (same message id) gets the
-    /// stored answer and reserves nothing again.
+    /// Decides the call. With <paramref name="messageId"/>, a request seen before (same message id) gets the
+    /// stored answer and reserves nothing again. The inbox already skips redeliveries; this covers a
+    /// redelivery after the inbox's retention window.
     /// </summary>
     public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall message, Guid? messageId, CancellationToken cancellationToken)
     {
@@ -30,7 +32,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             throw new PermanentFailureException($"AuthorizeToolCall for task {message.TaskId} has no principal (tenant and user).");
         }
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        InboxTransaction.Require(db, "Authorization");
         var dedupeKey = messageId is { } id ? $"authorize:{id}" : null;
         if (dedupeKey is not null
             && await db.ProcessedMessages.AsNoTracking().SingleOrDefaultAsync(p => p.Key == dedupeKey, cancellationToken) is { Response: { } stored })
@@ -69,7 +71,6 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
         return result;
     }
 

@@ -21,7 +21,7 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             throw new PermanentFailureException($"RecordUsage for task {message.TaskId} has negative usage.");
         }
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        InboxTransaction.Require(db, "Usage recording");
         if (!await MarkProcessedAsync(dedupeKey, cancellationToken))
         {
             return;
@@ -30,13 +30,12 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
         var task = await LockOrCreateTaskAsync(message.TaskId, message.Principal, cancellationToken);
         await AddAsync(task, message.InputTokens + (long)message.OutputTokens, message.Cost, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
     }
 
     public async Task FinishAsync(TaskRunFinished message, CancellationToken cancellationToken)
     {
         Validate(message.Principal, message.TaskId);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        InboxTransaction.Require(db, "Usage recording");
         if (!await MarkProcessedAsync($"finished:{message.TaskId}", cancellationToken))
         {
             return;
@@ -60,7 +59,6 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             new { usage, ledger = new { task.Tokens, task.Cost, task.ToolCalls, task.Steps } },
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
     }
 
     private async Task AddAsync(TaskBudget task, long tokens, decimal cost, CancellationToken cancellationToken)

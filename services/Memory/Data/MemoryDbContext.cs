@@ -1,3 +1,4 @@
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 
@@ -18,6 +19,7 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.AddAgentsMessaging();
         modelBuilder.Entity<MemoryRecord>(e =>
         {
             e.ToTable("memories");

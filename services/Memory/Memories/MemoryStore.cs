@@ -51,7 +51,8 @@ public sealed class MemoryStore(
     IVectorStore vectors,
     IEmbeddingGenerator<string, Embedding<float>> embeddings,
     IOptions<MemoryOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    AfterCommit afterCommit)
 {
     public static readonly ActivitySource Activity = new("Agents.Memory");
 
@@ -91,6 +92,18 @@ public sealed class MemoryStore(
             ExpiresAt = now + TtlOf(memory.Kind),
             Embedding = vector,
         };
+
+        if (db.Database.CurrentTransaction is not null)
+        {
+            // Inside a consumer's inbox transaction: the row commits with the message's inbox entry, and the
+            // vector index learns about it only after that commit. A concurrent duplicate insert fails the
+            // transaction; the inbox rolls back and retries, and the retry finds the stored memory.
+            db.Memories.Add(record);
+            await db.SaveChangesAsync(cancellationToken);
+            var version = await BumpVersionAsync(scope, cancellationToken);
+            afterCommit.Add(ct => vectors.UpsertAsync(scope, ToVector(record), version, ct));
+            return (ToView(record), true);
+        }
 
         long newVersion;
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))

@@ -14,9 +14,11 @@ namespace Agents.ToolGateway.Consumers;
 /// <summary>
 /// Handles one <see cref="InvokeTool"/> and answers with exactly one <see cref="ToolCallCompleted"/>
 /// (published, or sent to the requester when there is one): registry lookup, schema validation,
-/// then <see cref="ToolCallPipeline"/>. The call is recorded under its idempotency key before the
-/// answer is sent, so a redelivered message (or any later InvokeTool for a call that succeeded with
-/// the same arguments) gets the stored answer and the tool is not called again.
+/// then <see cref="ToolCallPipeline"/>. It runs inside the durable-messaging inbox transaction: the
+/// call record and the answer (an outbox row) commit together, and a redelivered message is skipped
+/// by the inbox. A later InvokeTool (new message) for a call that succeeded with the same arguments
+/// gets the stored answer and the tool is not called again.
+/// The transaction stays open while governance and the tool are asked (see README, "Durable messaging").
 /// </summary>
 internal sealed class InvokeToolConsumer(
     ToolGatewayDbContext db,

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Agents.Contracts;
+using Agents.Messaging.Data;
 using Agents.ServiceDefaults.Identity;
+using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
 using Agents.ToolGateway.Data;
 using MassTransit;
@@ -84,6 +86,8 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
                 h.Username(broker.Username);
                 h.Password(broker.Password);
             });
+            // The services prefix message-type exchanges with the queue prefix; the test bus must publish to the same ones.
+            BusConventions.Apply(cfg, new BusOptions { QueuePrefix = QueuePrefix });
             cfg.ReceiveEndpoint(QueuePrefix + "-governance-double", e => e.Instance(Governance));
             cfg.ReceiveEndpoint(QueuePrefix + "-observer", e => e.Instance(Observer));
         });
@@ -191,6 +195,27 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
         await TestBus.Publish(call, context => context.MessageId = messageId ?? NewId.NextGuid());
         var answers = await Observer.WaitForAsync(call.TaskId, expectedAnswers);
         return answers[^1];
+    }
+
+    /// <summary>Waits until the gateway's inbox has seen <paramref name="messageId"/> <paramref name="count"/> times (all consumers together).</summary>
+    public async Task WaitForInboxReceiveCountAsync(Guid messageId, int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            await using (var db = CreateDbContext())
+            {
+                var received = await db.Set<InboxState>().AsNoTracking().Where(i => i.MessageId == messageId).SumAsync(i => i.ReceiveCount);
+                if (received >= count)
+                {
+                    return;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"Message {messageId} was received {received} times, expected {count}.");
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     public static ToolDescriptor Tool(
