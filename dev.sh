@@ -81,11 +81,16 @@ start_services() {
     fi
     dll=$(dll_of "$dir")
     [ -f "$dll" ] || die "$dll is missing: build first"
+    if port_in_use "$port"; then
+      die "port $port (for $name) is already in use by another process: stop it first (./dev.sh stop, or see 'ss -ltnp')"
+    fi
     (cd "$(dirname "$dll")" && exec nohup dotnet "$(basename "$dll")" --urls "http://127.0.0.1:$port" >"$RUN/logs/$name.log" 2>&1) &
     echo $! >"$pidfile"
     log "started $name on http://127.0.0.1:$port (log: .run/logs/$name.log)"
   done
 }
+
+port_in_use() { ss -ltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 
 wait_ready() {
   local entry name dir port i code
