@@ -29,6 +29,9 @@ public static class ProblemTypes
     /// <summary>The request body is larger than allowed.</summary>
     public const string PayloadTooLarge = Base + "payload-too-large";
 
+    /// <summary>A service this request depends on did not answer; nothing was changed, retry later.</summary>
+    public const string Unavailable = Base + "unavailable";
+
     /// <summary>An unexpected server error; the trace id identifies it in the logs.</summary>
     public const string Internal = Base + "internal";
 }

@@ -14,7 +14,8 @@ public sealed class FaultyToolsCollection : ICollectionFixture<FaultyToolsFixtur
 
 /// <summary>
 /// The platform with failing tools: <c>crm.lookup-customer</c> fails transiently twice then works;
-/// <c>web.fetch</c> always fails; the tool-gateway opens a circuit after two failures.
+/// <c>web.fetch</c> always fails; the tool-gateway opens a circuit after three consecutive failures
+/// (so the two transient failures of the first tool do not open its circuit).
 /// </summary>
 public sealed class FaultyToolsFixture : PlatformFixture
 {
@@ -30,7 +31,7 @@ public sealed class FaultyToolsFixture : PlatformFixture
                 settings["Tools__FaultInjection__web.fetch__AlwaysFail"] = "true";
                 break;
             case "toolgateway":
-                settings["ToolGateway__CircuitFailureThreshold"] = "2";
+                settings["ToolGateway__CircuitFailureThreshold"] = "3";
                 settings["ToolGateway__CircuitBreakDuration"] = "00:05:00";
                 break;
         }

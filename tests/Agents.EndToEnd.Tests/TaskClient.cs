@@ -58,13 +58,18 @@ internal static class TaskClient
         return task;
     }
 
-    public static Task<JsonElement> WaitForStatusAsync(HttpClient client, Guid id, string status, TimeSpan? within = null) =>
-        WaitUntilAsync(client, id, t => Status(t) == status || (TerminalStatuses.Contains(Status(t)) && status != Status(t) && TerminalStatuses.Contains(status)), within ?? TimeSpan.FromSeconds(90), status)
-            .ContinueWith(t =>
-            {
-                Assert.Equal(status, Status(t.Result));
-                return t.Result;
-            }, TaskScheduler.Default);
+    /// <summary>Waits for <paramref name="status"/>; a different terminal state fails at once, with the task and its log.</summary>
+    public static async Task<JsonElement> WaitForStatusAsync(HttpClient client, Guid id, string status, TimeSpan? within = null)
+    {
+        var task = await WaitUntilAsync(client, id, t => Status(t) == status || TerminalStatuses.Contains(Status(t)), within ?? TimeSpan.FromSeconds(90), status);
+        if (Status(task) != status)
+        {
+            var log = await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
+            Assert.Fail($"Task {id} ended {Status(task)}, expected {status}. View: {task}\nLog: {Truncate(log, 8000)}");
+        }
+
+        return task;
+    }
 
     public static async Task<JsonElement> FindPendingApprovalAsync(HttpClient approver, Guid taskId, TimeSpan within)
     {

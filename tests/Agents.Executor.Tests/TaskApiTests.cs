@@ -296,7 +296,7 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        Assert.Equal(Api.TaskApi.UnavailableProblemType, problem["type"]!.GetValue<string>());
+        Assert.Equal("https://agents.dev/problems/unavailable", problem["type"]!.GetValue<string>());
         Assert.Contains("nothing was created", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(0, await CountTasksAsync(client));
 

@@ -90,26 +90,42 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
     }
 
     [Fact]
-    public async Task Loop_detector_denies_the_same_call_after_the_policy_limit()
+    public async Task Loop_detector_denies_the_same_call_from_more_steps_than_the_policy_limit()
     {
         var tenant = TestInfrastructure.UniqueName("loop");
         await Host.PutPolicyAsync(tenant, MatrixPolicy);
         var user = new AgentPrincipal(tenant, "u1", ["reader"]);
         var task = Guid.NewGuid();
-        var call = GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":7}""", scope: "crm.read");
 
         var decisions = new List<ToolCallAuthorization>();
         for (var i = 0; i < 4; i++)
         {
-            decisions.Add(await Host.AuthorizeAsync(call));
+            decisions.Add(await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":7}""", scope: "crm.read", stepId: $"s{i}")));
         }
 
-        var other = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":8}""", scope: "crm.read"));
+        var other = await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", """{"id":8}""", scope: "crm.read", stepId: "s9"));
 
         Assert.All(decisions.Take(3), d => Assert.Equal(AuthorizationDecision.Allow, d.Decision));
         Assert.Equal(AuthorizationDecision.Deny, decisions[3].Decision);
         Assert.StartsWith(AuthorizationService.LoopDetected, decisions[3].Reason, StringComparison.Ordinal);
         Assert.Equal(AuthorizationDecision.Allow, other.Decision);
+    }
+
+    [Fact]
+    public async Task Retries_of_one_step_are_not_a_loop()
+    {
+        var tenant = TestInfrastructure.UniqueName("retry");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var call = GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", """{"id":7}""", scope: "crm.read", stepId: "lookup");
+
+        var decisions = new List<ToolCallAuthorization>();
+        for (var i = 0; i < 6; i++)
+        {
+            decisions.Add(await Host.AuthorizeAsync(call));
+        }
+
+        Assert.All(decisions, d => Assert.Equal(AuthorizationDecision.Allow, d.Decision));
     }
 
     [Fact]

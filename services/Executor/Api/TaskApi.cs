@@ -19,9 +19,6 @@ internal static class TaskApi
 {
     public const int MaxBodyBytes = 256 * 1024;
 
-    /// <summary>A service the executor needs did not answer (503); the request changed nothing and can be retried.</summary>
-    public const string UnavailableProblemType = "https://agents.dev/problems/unavailable";
-
     private static readonly JsonSerializerOptions RequestJson = CreateRequestJson();
 
     public static IEndpointRouteBuilder MapTaskApi(this IEndpointRouteBuilder app)
@@ -313,7 +310,7 @@ internal static class TaskApi
                 detail: ex is RequestTimeoutException
                     ? $"The planner did not answer within {timeout.TotalSeconds:0.###} s (Executor:ValidationTimeout); nothing was created. Try again later."
                     : "The planner could not validate the task; nothing was created. Try again later.",
-                type: UnavailableProblemType);
+                type: ProblemTypes.Unavailable);
         }
 
         if (answer.Valid)

@@ -188,7 +188,13 @@ public sealed class ToolCallCount
 
     public required string ArgumentsHash { get; set; }
 
+    /// <summary>How many distinct steps made this call (a step's own retries count once).</summary>
     public int Count { get; set; }
+
+    /// <summary>The distinct step ids that made this call, one per line.</summary>
+    public string StepIds { get; set; } = string.Empty;
+
+    public bool HasStep(string stepId) => StepIds.Split('\n').Contains(stepId, StringComparer.Ordinal);
 }
 
 /// <summary>A message whose effect on the ledger is already applied (idempotent consumers).</summary>

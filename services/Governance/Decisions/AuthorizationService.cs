@@ -165,9 +165,13 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
 
         var counter = await db.ToolCallCounts.SingleOrDefaultAsync(c => c.TaskId == m.TaskId && c.Tool == m.Tool && c.ArgumentsHash == m.ArgumentsHash, ct);
         var maxIdentical = document.LoopDetection.MaxIdenticalCalls;
-        if (counter is not null && counter.Count >= maxIdentical)
+
+        // A loop is the agent making the same call again from other steps; a step's own retries
+        // (tool-gateway backoff, executor attempts, re-invocation after approval) are not one.
+        var repeatOfStep = counter is not null && counter.HasStep(m.StepId);
+        if (counter is not null && !repeatOfStep && counter.Count >= maxIdentical)
         {
-            return Deny($"{LoopDetected}: tool '{m.Tool}' was already called {counter.Count} times with the same arguments in this task (limit {maxIdentical})");
+            return Deny($"{LoopDetected}: tool '{m.Tool}' was already called by {counter.Count} steps with the same arguments in this task (limit {maxIdentical})");
         }
 
         var day = Ledger.DayOf(now);
@@ -197,11 +201,12 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         tenantDay.ToolCalls++;
         if (counter is null)
         {
-            db.ToolCallCounts.Add(new ToolCallCount { TaskId = m.TaskId, Tool = m.Tool, ArgumentsHash = m.ArgumentsHash, Count = 1 });
+            db.ToolCallCounts.Add(new ToolCallCount { TaskId = m.TaskId, Tool = m.Tool, ArgumentsHash = m.ArgumentsHash, Count = 1, StepIds = m.StepId });
         }
-        else
+        else if (!repeatOfStep)
         {
             counter.Count++;
+            counter.StepIds += "\n" + m.StepId;
         }
 
         var why = approvalReasons.Count > 0 ? $"approved by a person (approval {m.ApprovalId})" : "allowed by policy";

@@ -416,6 +416,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("count");
 
+                    b.Property<string>("StepIds")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("step_ids");
+
                     b.HasKey("TaskId", "Tool", "ArgumentsHash");
 
                     b.ToTable("tool_call_counts", (string)null);
