@@ -59,5 +59,6 @@ public abstract class ServiceHealthTests<TProgram>
         ["ConnectionStrings:Postgres"] = postgres,
         ["ConnectionStrings:RabbitMq"] = rabbitMq,
         ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("health"),
+        ["Identity:SigningKey"] = "health-tests-signing-key-0123456789abcdef",
     });
 }

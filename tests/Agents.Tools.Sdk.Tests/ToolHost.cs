@@ -99,6 +99,9 @@ public sealed class ToolHost : IAsyncDisposable
                 h.Username(broker.Username);
                 h.Password(broker.Password);
             });
+
+            // The same conventions as the services (the prefix also names the exchanges).
+            BusConventions.Apply(cfg, new BusOptions { QueuePrefix = prefix });
             cfg.ReceiveEndpoint(prefix + "-announcements", e =>
             {
                 e.AutoDelete = true;
