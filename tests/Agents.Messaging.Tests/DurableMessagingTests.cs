@@ -16,6 +16,7 @@ namespace Agents.Messaging.Tests;
 /// after another: message-type exchanges are shared by every queue prefix, and sequential tests
 /// keep one test's publishes away from another test's consumers.
 /// </summary>
+[Collection(MessagingCollection.Name)]
 public sealed class DurableMessagingTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

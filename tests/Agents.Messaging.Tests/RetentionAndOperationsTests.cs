@@ -1,0 +1,251 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Agents.Messaging.Data;
+using Agents.Messaging.Retention;
+using Agents.Messaging.TestHost;
+using Agents.Messaging.TestHost.Contracts;
+using Agents.ServiceDefaults.Messaging;
+using Agents.Testing;
+using MassTransit;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Agents.Messaging.Tests;
+
+/// <summary>Retention, the dead-letter HTTP API and state-machine timeouts, against the real RabbitMQ and PostgreSQL.</summary>
+[Collection(MessagingCollection.Name)]
+public sealed class RetentionAndOperationsTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Retention_deletes_inbox_and_delivered_outbox_rows_older_than_the_window_and_keeps_pending_and_newer_rows()
+    {
+        await using var env = await TestEnvironment.CreateAsync("retain");
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+
+            // Old generation: a request's DoWork through the bus outbox (consumer inbox row + its WorkDone),
+            // and a reminder scheduled a day ahead, which stays pending.
+            var old = Guid.NewGuid();
+            var reminder = Guid.NewGuid();
+            await using (var scope = host.Services.CreateAsyncScope())
+            {
+                await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(new DoWork(old));
+                await scope.ServiceProvider.GetRequiredService<IMessageScheduler>().SchedulePublish(DateTime.UtcNow.AddDays(1), new Reminder(reminder));
+                await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
+            }
+
+            Assert.True(await SettledAsync(env, consumed: 1, delivered: 2), "the old generation was not consumed and delivered");
+            await using (var db = env.NewDbContext())
+            {
+                Assert.Equal(1, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null && m.DueTime != null));
+            }
+
+            // Every old row is stamped before this instant, every new one after it.
+            var cutoff = DateTime.UtcNow;
+            await Task.Delay(50);
+
+            var fresh = Guid.NewGuid();
+            await using (var scope = host.Services.CreateAsyncScope())
+            {
+                await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(new DoWork(fresh));
+                await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
+            }
+
+            Assert.True(await SettledAsync(env, consumed: 2, delivered: 4), "the new generation was not consumed and delivered");
+
+            // "Now" is the cutoff plus the window; a batch size of 1 makes the cleanup loop over its batches.
+            var window = TimeSpan.FromDays(7);
+            var time = new FakeTimeProvider(new DateTimeOffset(cutoff, TimeSpan.Zero) + window);
+            var retention = new MessagingRetentionService<TestDbContext>(
+                host.Services.GetRequiredService<IServiceScopeFactory>(),
+                time,
+                Options.Create(new DurableMessagingOptions { RetentionWindow = window, RetentionBatchSize = 1 }),
+                NullLogger<MessagingRetentionService<TestDbContext>>.Instance);
+
+            var (inbox, outbox) = await retention.CleanupOnceAsync(CancellationToken.None);
+            Assert.Equal(1, inbox);
+            Assert.Equal(2, outbox);
+
+            await using (var db = env.NewDbContext())
+            {
+                var inboxRows = await db.Set<InboxState>().ToListAsync();
+                var inboxRow = Assert.Single(inboxRows);
+                Assert.True(inboxRow.Received > cutoff, $"the kept inbox row was received at {inboxRow.Received:O}, before the cutoff {cutoff:O}");
+
+                var outboxRows = await db.Set<OutboxMessage>().ToListAsync();
+                Assert.Equal(3, outboxRows.Count);
+                Assert.All(outboxRows.Where(m => m.Delivered != null), m => Assert.True(m.Delivered > cutoff));
+                var pending = Assert.Single(outboxRows, m => m.Delivered == null);
+                Assert.True(pending.Created < cutoff, "the pending row should be older than the window, to show that age alone does not remove it");
+                Assert.Contains(reminder.ToString(), pending.Body, StringComparison.Ordinal);
+            }
+
+            // A second pass a year later still keeps the pending row; everything delivered is gone.
+            time.Advance(TimeSpan.FromDays(365));
+            Assert.Equal((1, 2), await retention.CleanupOnceAsync(CancellationToken.None));
+            await using (var db = env.NewDbContext())
+            {
+                Assert.Equal(0, await db.Set<InboxState>().CountAsync());
+                Assert.Equal(1, await db.Set<OutboxMessage>().CountAsync());
+                Assert.Equal(1, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null));
+            }
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Dead_letter_api_lists_a_dead_lettered_message_and_redelivers_one_and_then_all()
+    {
+        await using var env = await TestEnvironment.CreateAsync("dlapi");
+        await using var app = Hosts.DeadLetterApi(env);
+        await app.StartAsync();
+        try
+        {
+            using var client = app.GetTestClient();
+            var bus = app.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var queue = BusConventions.EndpointNameFormatter(app.Services.GetRequiredService<IOptions<BusOptions>>().Value).Consumer<PoisonConsumer>();
+
+            // Before any fault there is no error queue: an empty list, not an error.
+            var empty = await client.GetAsync(new Uri($"/api/dead-letters/{queue}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+            Assert.Equal(0, (await empty.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength());
+
+            var first = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
+            var second = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
+            await bus.Publish(new Poison(first.Id, "quantity 0 is not allowed"), c => c.MessageId = first.MessageId);
+            await bus.Publish(new Poison(second.Id, "currency XYZ is unknown"), c => c.MessageId = second.MessageId);
+
+            JsonElement listed = default;
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                listed = await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative));
+                return listed.GetArrayLength() == 2;
+            }, Deadline), $"GET /api/dead-letters/{queue} did not list both messages: {listed}");
+            var firstListed = listed.EnumerateArray().Single(m => m.GetProperty("messageId").GetString() == first.MessageId.ToString());
+            Assert.Contains("quantity 0 is not allowed", firstListed.GetProperty("exceptionMessage").GetString(), StringComparison.Ordinal);
+            Assert.Contains(nameof(PermanentFailureException), firstListed.GetProperty("exceptionType").GetString(), StringComparison.Ordinal);
+            Assert.Contains(first.Id.ToString(), firstListed.GetProperty("body").GetString(), StringComparison.Ordinal);
+
+            // Listing leaves the messages in place; an unknown id answers 404 problem details and moves nothing.
+            Assert.Equal(2, (await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative))).GetArrayLength());
+            using var missing = await client.PostAsync(new Uri($"/api/dead-letters/{queue}/{Guid.NewGuid()}/redeliver", UriKind.Relative), null);
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(2, (await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative))).GetArrayLength());
+
+            // Fixed: redeliver the first by id; it is consumed, the second stays dead-lettered.
+            app.Services.GetRequiredService<PoisonSwitch>().Fail = false;
+            using var one = await client.PostAsync(new Uri($"/api/dead-letters/{queue}/{first.MessageId}/redeliver", UriKind.Relative), null);
+            Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+            Assert.Equal(1, (await one.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
+            Assert.True(await HealedAsync(env, first.Id), "the message redelivered by id was not consumed");
+            var remaining = await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative));
+            Assert.Equal(second.MessageId.ToString(), Assert.Single(remaining.EnumerateArray()).GetProperty("messageId").GetString());
+
+            // Redeliver all.
+            using var all = await client.PostAsync(new Uri($"/api/dead-letters/{queue}/redeliver", UriKind.Relative), null);
+            Assert.Equal(HttpStatusCode.OK, all.StatusCode);
+            Assert.Equal(1, (await all.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
+            Assert.True(await HealedAsync(env, second.Id), "the message redelivered by 'all' was not consumed");
+            Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative))).GetArrayLength());
+
+            await using var db = env.NewDbContext();
+            Assert.Equal(1, await db.Effects.CountAsync(e => e.Key == first.Id));
+            Assert.Equal(1, await db.Effects.CountAsync(e => e.Key == second.Id));
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task State_machine_schedule_is_delivered_by_the_durable_scheduler_when_due_and_unschedule_cancels_it()
+    {
+        var database = await TestInfrastructure.CreateDatabaseAsync("msg");
+        await using var _ = database;
+        var options = new DbContextOptionsBuilder<TimerDbContext>().UseNpgsql(database.ConnectionString).Options;
+        await using (var create = new TimerDbContext(options))
+        {
+            await create.Database.EnsureCreatedAsync();
+        }
+
+        using var host = Hosts.Timer(database.ConnectionString, TestInfrastructure.UniqueName("timer"));
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var expiring = Guid.NewGuid();
+            var stopped = Guid.NewGuid();
+            await bus.Publish(new StartTimer(expiring));
+            await bus.Publish(new StartTimer(stopped));
+
+            // Both wait, each with its timeout stored as a pending outbox row with a due time.
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = new TimerDbContext(options);
+                return await db.Timers.CountAsync(t => t.CurrentState == "Waiting" && t.TimeoutTokenId != null) == 2;
+            }, Deadline), "the timers did not start");
+            await using (var db = new TimerDbContext(options))
+            {
+                Assert.Equal(2, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null && m.DueTime != null && m.ScheduleTokenId != null));
+            }
+
+            await bus.Publish(new StopTimer(stopped));
+
+            TimerState? expired = null;
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = new TimerDbContext(options);
+                expired = await db.Timers.SingleAsync(t => t.CorrelationId == expiring);
+                return expired.CurrentState == "TimedOut";
+            }, Deadline), $"the timeout did not arrive (state {expired?.CurrentState})");
+            Assert.True(expired!.ExpiredAt - expired.StartedAt >= TimerStateMachine.Timeout - TimeSpan.FromMilliseconds(50),
+                $"the timeout arrived {(expired.ExpiredAt - expired.StartedAt)?.TotalMilliseconds} ms after the start, before its {TimerStateMachine.Timeout.TotalMilliseconds} ms delay");
+
+            // The stopped timer's timeout was due at about the same moment; it was deleted, so it never arrives.
+            await Task.Delay(500);
+            await using var check = new TimerDbContext(options);
+            var cancelled = await check.Timers.SingleAsync(t => t.CorrelationId == stopped);
+            Assert.Equal("Cancelled", cancelled.CurrentState);
+            Assert.Null(cancelled.ExpiredAt);
+            Assert.Equal(0, await check.Set<OutboxMessage>().CountAsync(m => m.Delivered == null));
+            Assert.Equal(1, await check.Set<OutboxMessage>().CountAsync(m => m.DueTime != null));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private static Task<bool> SettledAsync(TestEnvironment env, int consumed, int delivered) =>
+        TestEnvironment.EventuallyAsync(async () =>
+        {
+            await using var db = env.NewDbContext();
+            return await db.Set<InboxState>().CountAsync(i => i.Consumed != null) == consumed
+                && await db.Set<OutboxMessage>().CountAsync(m => m.Delivered != null) == delivered;
+        }, Deadline);
+
+    private static Task<bool> HealedAsync(TestEnvironment env, Guid id) =>
+        TestEnvironment.EventuallyAsync(async () =>
+        {
+            await using var db = env.NewDbContext();
+            return await db.Effects.AnyAsync(e => e.Key == id && e.Kind == "poison-healed");
+        }, Deadline);
+}
