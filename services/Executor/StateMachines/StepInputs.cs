@@ -132,9 +132,11 @@ internal static partial class StepInputs
     }
 
     // Outside content must not be able to close the data block and speak as the prompt.
-    private static string Neutralize(string text) =>
-        text.Replace("<untrusted-data", "&lt;untrusted-data", StringComparison.OrdinalIgnoreCase)
-            .Replace("</untrusted-data", "&lt;/untrusted-data", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Defuses anything that could read as an opening or closing data delimiter, spaces included.</summary>
+    private static string Neutralize(string text) => DelimiterLookAlike().Replace(text, m => "&lt;" + m.Value[1..]);
+
+    [GeneratedRegex(@"<\s*/?\s*untrusted-data", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex DelimiterLookAlike();
 
     private sealed record Value(string Text, JsonNode? Json, bool Tainted, string? Error);
 

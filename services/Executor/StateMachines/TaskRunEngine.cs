@@ -66,6 +66,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
 
         s.MemoryCount = m.Memories.Count;
+        s.PlannerSawUntrusted |= m.Memories.Any(x => x.Trust == TrustLevel.Untrusted);
         Log("memories-recalled", null, new { count = m.Memories.Count, memories = m.Memories.Select(x => new { x.MemoryId, x.Kind, x.Source, x.Trust, x.Score }) });
         RequestPlan(s, m.Memories);
     }
@@ -335,6 +336,8 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             s.RevisionPending = true;
             s.Reason = $"Step '{step.Id}' failed: {error}";
             var completed = s.Steps.Values.Where(x => x.Status == StepStatus.Succeeded).Select(x => x.Id).ToList();
+            // The failed step's error (often a tool's words) goes into the planner's context.
+            s.PlannerSawUntrusted = true;
             Effects.Published.Add(new RevisePlan(s.CorrelationId, s.Principal, s.Plan.PlanId, s.Plan.Version, step.Id, error, completed));
             Log("plan-revision-requested", step.Id, new { revision = s.Revisions, options.MaxPlanRevisions, error, completedSteps = completed });
             return;
@@ -490,7 +493,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         run.Status = StepStatus.Running;
         run.StartedAt ??= now;
         run.Input = input.Text;
-        run.InputTainted = input.Tainted;
+        run.InputTainted = input.Tainted || PlanMayCarryUntrusted(s);
         run.Kind = plan.Kind;
         run.Tool = plan.Tool;
         run.IdempotencyKey = IdempotencyKey(s.CorrelationId, run.Id);
@@ -498,7 +501,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         {
             s.ToolCalls++;
             Effects.Published.Add(new InvokeTool(
-                s.CorrelationId, run.Id, s.Principal, plan.Tool ?? string.Empty, input.Text, run.IdempotencyKey, input.Tainted, s.AllowedTools, approvalId));
+                s.CorrelationId, run.Id, s.Principal, plan.Tool ?? string.Empty, input.Text, run.IdempotencyKey, run.InputTainted, s.AllowedTools, approvalId));
         }
         else
         {
@@ -509,11 +512,11 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             }
 
             Effects.ModelSteps.Add(new RunModelStep(
-                s.CorrelationId, run.Id, run.Dispatches, s.Principal, StepInputs.SystemPromptFor(input.Tainted), input.Text, input.Tainted, maxTokens));
+                s.CorrelationId, run.Id, run.Dispatches, s.Principal, StepInputs.SystemPromptFor(run.InputTainted), input.Text, run.InputTainted, maxTokens));
         }
 
         Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
-        Log("step-dispatched", run.Id, new { kind = plan.Kind, plan.Tool, attempt = run.Attempts, input = input.Text, inputTainted = input.Tainted, idempotencyKey = run.IdempotencyKey, approvalId });
+        Log("step-dispatched", run.Id, new { kind = plan.Kind, plan.Tool, attempt = run.Attempts, input = input.Text, inputTainted = run.InputTainted, idempotencyKey = run.IdempotencyKey, approvalId });
         return true;
     }
 
@@ -583,4 +586,11 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     }
 
     private void Log(string kind, string? stepId, object? data) => Effects.Journal.Add(new JournalEntry(kind, stepId, data));
+
+    /// <summary>
+    /// A plan written by the planner model (from a goal, or a revision) after it saw untrusted content may
+    /// have copied it into literal arguments; templates and explicit steps are not written by the model.
+    /// </summary>
+    private static bool PlanMayCarryUntrusted(TaskRunState s) =>
+        s.PlannerSawUntrusted && s.Plan is { Source: "goal" or "revision" };
 }

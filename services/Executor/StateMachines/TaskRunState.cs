@@ -52,6 +52,13 @@ public sealed class TaskRunState : SagaStateMachineInstance
 
     public int Revisions { get; set; }
 
+    /// <summary>
+    /// True when untrusted content (a recalled memory, or a failed step's error on revision) was in the
+    /// planner's context: a plan the model wrote from it may carry injected values in literal arguments,
+    /// where no reference shows the taint, so every step of such a plan is treated as tainted.
+    /// </summary>
+    public bool PlannerSawUntrusted { get; set; }
+
     public Plan? Plan { get; set; }
 
     /// <summary>Every step ever run in this task (across plan versions), by step id.</summary>

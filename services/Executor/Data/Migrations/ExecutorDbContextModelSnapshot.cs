@@ -247,6 +247,9 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<bool>("PlanRequested")
                         .HasColumnType("boolean");
 
+                    b.Property<bool>("PlannerSawUntrusted")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("Principal")
                         .IsRequired()
                         .HasColumnType("jsonb");
