@@ -38,6 +38,11 @@ public sealed class ComposeTests
         Assert.Equal("Qdrant", services.Str("memory", "environment", "Memory__VectorStore__Provider"));
     }
 
+    /// <summary>
+    /// Compose is the development counterpart of the dev overlay: every setting compose gives a service
+    /// must be given there too, directly or through a ConfigMap or Secret the overlay defines (the
+    /// gateway's development API keys, for one, come from a generated Secret).
+    /// </summary>
     [Fact]
     public void Every_setting_given_in_compose_is_also_given_in_kubernetes()
     {
@@ -50,7 +55,7 @@ public sealed class ComposeTests
                 continue; // reported by the per-host test
             }
 
-            var objects = Rendered.Kustomize("k8s/base");
+            var objects = Rendered.Kustomize("k8s/overlays/dev");
             var container = objects.Find("Deployment", host.Name) is { } deployment ? KubernetesChecks.AppContainer(deployment) : null;
             if (container is null)
             {
@@ -60,7 +65,7 @@ public sealed class ComposeTests
             var kubernetes = KubernetesChecks.EnvironmentOf(objects, container);
             problems.AddRange(ComposeChecks.EnvironmentOf(service)
                 .Where(k => !kubernetes.Contains(k))
-                .Select(k => $"{host.Name}: docker-compose.yml sets {k}, k8s/base does not."));
+                .Select(k => $"{host.Name}: docker-compose.yml sets {k}, k8s/overlays/dev does not."));
         }
 
         Problems.AssertNone(problems);
