@@ -116,6 +116,18 @@ stop_services() {
   done
 }
 
+wait_for_tools() {
+  local i listed
+  for i in $(seq 1 120); do
+    listed=$(curl -s -H 'X-Api-Key: demo-alice-agent-user-key' http://127.0.0.1:5000/api/tools || true)
+    if echo "$listed" | grep -q '"crm.lookup-customer"' && echo "$listed" | grep -q '"tickets.create"' && echo "$listed" | grep -q '"web.fetch"'; then
+      log "tool registry lists the sample tools"; return 0
+    fi
+    sleep 0.5
+  done
+  die "the tool registry does not list the sample tools: see .run/logs/tool-*.log and toolgateway.log"
+}
+
 status() {
   local entry name dir port code
   for entry in $(existing_services); do
@@ -155,6 +167,7 @@ case "${1:-}" in
     migrate
     start_services
     wait_ready
+    wait_for_tools
     status
     if [ -f "$ROOT/infra/demo.sh" ]; then bash "$ROOT/infra/demo.sh"; fi
     ;;

@@ -36,6 +36,7 @@ internal static class Extensions
         // Inbox + outbox on every endpoint and the durable scheduler: a saga step, its event-log entries, the task
         // view and the messages it publishes or schedules (step and memory-recall timeouts) commit in one
         // transaction, and scheduled timeouts are rows in PostgreSQL that survive a restart.
+        builder.Services.AddToolDiscovery();
         builder.AddAgentsBus(x =>
         {
             x.AddExecutorMessaging(saga => saga.AgentsRepository<ExecutorDbContext, TaskRunState>());

@@ -36,6 +36,7 @@ internal static class Extensions
         builder.Services.AddScoped<ModelPlanner>();
         builder.Services.AddScoped<PlanningService>();
 
+        builder.Services.AddToolDiscovery();
         builder.AddAgentsBus(x =>
         {
             x.AddConsumer<CreatePlanConsumer>();

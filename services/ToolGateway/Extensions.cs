@@ -35,6 +35,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ToolGatewayTelemetry>();
         builder.Services.AddScoped<ToolCallPipeline>();
 
+        builder.Services.AddToolDiscovery();
         builder.AddAgentsBus(x =>
         {
             x.AddConsumer<ToolAnnouncedConsumer>();

@@ -168,6 +168,29 @@ public class PlatformFixture : IAsyncLifetime
         {
             await process.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
         }
+
+        await WaitForToolsAsync(["crm.lookup-customer", "tickets.create", "web.fetch"], TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>Ready also means the tool registry knows the sample tools (they announce themselves).</summary>
+    private async Task WaitForToolsAsync(string[] tools, TimeSpan within)
+    {
+        using var client = CreateClient(AliceKey);
+        var deadline = DateTime.UtcNow + within;
+        var listed = string.Empty;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await client.GetAsync(new Uri("api/tools", UriKind.Relative));
+            listed = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode && tools.All(t => listed.Contains($"\"{t}\"", StringComparison.Ordinal)))
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"The tool registry did not list {string.Join(", ", tools)} within {within}: {listed}");
     }
 
     /// <summary>Kills a service (SIGKILL, as in a crash) and starts it again on the same port and database.</summary>

@@ -26,6 +26,18 @@ public sealed class HostConfigurationTests
     }
 
     [Fact]
+    public async Task A_catalog_that_asks_gets_an_announcement_at_once_rather_than_at_the_next_interval()
+    {
+        await using var host = await ToolHost.StartAsync(new() { ["Tools:AnnounceInterval"] = "01:00:00" });
+        await host.WaitForAsync(() => host.Announcements.Any(a => a.Tool.Name == "test.greet"), TimeSpan.FromSeconds(10), "the announcement at start");
+        var before = host.Announcements.Count(a => a.Tool.Name == "test.greet");
+
+        await host.PublishAsync(new Contracts.RequestToolAnnouncements("a catalog that started late", DateTimeOffset.UtcNow));
+
+        await host.WaitForAsync(() => host.Announcements.Count(a => a.Tool.Name == "test.greet") > before, TimeSpan.FromSeconds(10), "an announcement on request");
+    }
+
+    [Fact]
     public async Task AlwaysFail_fails_every_call_transiently()
     {
         await using var host = await ToolHost.StartAsync(new() { ["Tools:FaultInjection:test.greet:AlwaysFail"] = "true" });

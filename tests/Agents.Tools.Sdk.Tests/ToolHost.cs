@@ -129,6 +129,10 @@ public sealed class ToolHost : IAsyncDisposable
 
     public static string NewKey() => "key-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>Publishes on the test bus (which uses the host's queue prefix and conventions).</summary>
+    public Task PublishAsync<T>(T message)
+        where T : class => client.Publish(message);
+
     public async Task<ToolExecutionResult> SendAsync(ExecuteTool request)
     {
         var address = new Uri($"queue:{ToolEndpoints.QueueName(request.Tool, Prefix)}");

@@ -47,6 +47,13 @@ public sealed record ToolDescriptor(
 public sealed record ToolAnnounced(ToolDescriptor Tool, string Instance, DateTimeOffset AnnouncedAt);
 
 /// <summary>
+/// Published by a service that keeps a tool catalog (tool-gateway, planner, executor) once its bus is up:
+/// every tool service announces itself again at once, so a catalog that started after the tools is
+/// complete without waiting for the next periodic announcement.
+/// </summary>
+public sealed record RequestToolAnnouncements(string Requester, DateTimeOffset RequestedAt);
+
+/// <summary>
 /// The executor asks the tool-gateway to run a tool step. The gateway validates, authorizes,
 /// executes (with retries/circuit breaker) and answers with <see cref="ToolCallCompleted"/>.
 /// </summary>

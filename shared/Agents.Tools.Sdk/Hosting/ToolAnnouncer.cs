@@ -20,6 +20,21 @@ internal sealed class ToolAnnouncer(
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(2);
 
+    private readonly SemaphoreSlim announceNow = new(0, 1);
+
+    /// <summary>Makes the announcer announce at once instead of at the end of its interval.</summary>
+    public void RequestAnnouncement()
+    {
+        try
+        {
+            announceNow.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // An announcement is already due.
+        }
+    }
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         var missing = tools.Where(t => !consumers.Contains(t.Name)).Select(t => t.Name).ToList();
@@ -65,11 +80,18 @@ internal sealed class ToolAnnouncer(
 
             try
             {
-                await Task.Delay(wait, time, stoppingToken);
+                using var interval = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                var next = await Task.WhenAny(Task.Delay(wait, time, interval.Token), announceNow.WaitAsync(interval.Token));
+                await interval.CancelAsync();
+                stoppingToken.ThrowIfCancellationRequested();
+                await next;
             }
             catch (OperationCanceledException)
             {
-                return;
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
             }
         }
     }

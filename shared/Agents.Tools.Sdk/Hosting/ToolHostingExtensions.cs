@@ -64,6 +64,7 @@ public static class ToolHostingExtensions
             registry.Add(definition.Name);
         }
 
+        bus.AddConsumer<RequestToolAnnouncementsConsumer>();
         return bus;
     }
 
@@ -141,7 +142,8 @@ public static class ToolHostingExtensions
         services.AddDbContext<ToolLedgerDbContext>((sp, options) => options.UseNpgsql(
             sp.GetRequiredService<NpgsqlDataSource>(),
             npgsql => npgsql.MigrationsHistoryTable(ToolLedgerDbContext.HistoryTable)));
-        services.AddHostedService<ToolAnnouncer>();
+        services.AddSingleton<ToolAnnouncer>();
+        services.AddHostedService(sp => sp.GetRequiredService<ToolAnnouncer>());
     }
 }
 
