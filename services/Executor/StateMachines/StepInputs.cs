@@ -1,3 +1,4 @@
+using Agents.Models.Prompts;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -111,8 +112,8 @@ internal static partial class StepInputs
                 tainted = true;
                 if (delimitTainted)
                 {
-                    builder.Append("<untrusted-data source=\"step:").Append(match.Groups["step"].Value).Append("\">")
-                        .Append(Neutralize(value.Text)).Append("</untrusted-data>");
+                    builder.Append(UntrustedContent.OpenTag).Append(" source=\"step:").Append(match.Groups["step"].Value).Append("\">")
+                        .Append(UntrustedContent.Neutralize(value.Text)).Append(UntrustedContent.CloseTag);
                 }
                 else
                 {
@@ -132,11 +133,6 @@ internal static partial class StepInputs
     }
 
     // Outside content must not be able to close the data block and speak as the prompt.
-    /// <summary>Defuses anything that could read as an opening or closing data delimiter, spaces included.</summary>
-    private static string Neutralize(string text) => DelimiterLookAlike().Replace(text, m => "&lt;" + m.Value[1..]);
-
-    [GeneratedRegex(@"<\s*/?\s*untrusted-data", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex DelimiterLookAlike();
 
     private sealed record Value(string Text, JsonNode? Json, bool Tainted, string? Error);
 

@@ -1,7 +1,7 @@
+using Agents.Models.Prompts;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Agents.Contracts;
 
 namespace Agents.Planner.Planning;
@@ -11,10 +11,8 @@ namespace Agents.Planner.Planning;
 /// is wrapped in <c>&lt;untrusted-data&gt;</c> elements and labelled as data, never as instructions;
 /// any delimiter inside such content is neutralised so it cannot close the element early.
 /// </summary>
-internal static partial class PlanningPrompt
+internal static class PlanningPrompt
 {
-    public const string UntrustedOpen = "<untrusted-data";
-    public const string UntrustedClose = "</untrusted-data>";
 
     public static string System(int maxSteps) => $$$"""
         You are the planner of an agent platform. You turn a goal into a plan that the platform executes step by step.
@@ -120,16 +118,10 @@ internal static partial class PlanningPrompt
 
     private static void AppendUntrusted(StringBuilder text, string kind, string source, string content)
     {
-        text.AppendLine(CultureInfo.InvariantCulture, $"{UntrustedOpen} kind=\"{Attribute(kind)}\" source=\"{Attribute(source)}\">");
-        text.AppendLine(Neutralise(content));
-        text.AppendLine(UntrustedClose);
+        text.AppendLine(CultureInfo.InvariantCulture, $"{UntrustedContent.OpenTag} kind=\"{Attribute(kind)}\" source=\"{Attribute(source)}\">");
+        text.AppendLine(UntrustedContent.Neutralize(content));
+        text.AppendLine(UntrustedContent.CloseTag);
     }
 
-    /// <summary>Removes anything that could open or close an untrusted-data element from inside it.</summary>
-    public static string Neutralise(string content) => Delimiter().Replace(content, "[delimiter removed]");
-
-    private static string Attribute(string value) => Neutralise(value).Replace("\"", "'", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
-
-    [GeneratedRegex(@"<\s*/?\s*untrusted-data", RegexOptions.IgnoreCase)]
-    private static partial Regex Delimiter();
+    private static string Attribute(string value) => UntrustedContent.Neutralize(value).Replace("\"", "'", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 }
