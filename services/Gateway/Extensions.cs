@@ -4,6 +4,7 @@ using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Agents.Gateway;
 
@@ -38,7 +39,7 @@ internal static class Extensions
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
-        app.MapReverseProxy().RequireAuthorization(AuthenticationExtensions.PolicyName);
+        app.MapReverseProxy(proxy => proxy.Use(ExplainForwardingErrorsAsync)).RequireAuthorization(AuthenticationExtensions.PolicyName);
         return app;
     }
 
@@ -60,6 +61,30 @@ internal static class Extensions
 
         await next(context);
     });
+
+    /// <summary>
+    /// When a backend cannot be reached (refused, timed out), the caller gets problem details that name the
+    /// service and say nothing was forwarded, rather than a bare 502.
+    /// </summary>
+    private static async Task ExplainForwardingErrorsAsync(HttpContext context, Func<Task> next)
+    {
+        await next();
+        var error = context.GetForwarderErrorFeature();
+        if (error is null || context.Response.HasStarted)
+        {
+            return;
+        }
+
+        var cluster = context.GetReverseProxyFeature().Cluster?.Config.ClusterId ?? "backend";
+        var timedOut = error.Error is ForwarderError.RequestTimedOut;
+        await ProblemResponses.WriteAsync(
+            context,
+            timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
+            timedOut ? "The service did not answer in time" : "The service is not reachable",
+            $"The {cluster} service could not be reached ({error.Error}). Retry later; if the request was a submission, "
+                + "send it again with the same Idempotency-Key so that it is not created twice.",
+            ProblemTypes.Unavailable);
+    }
 
     /// <summary>Handles <c>hash-key &lt;key&gt;</c>: prints the hash to put in Gateway:ApiKeys. Returns true when it ran.</summary>
     public static bool TryRunCommand(string[] args)

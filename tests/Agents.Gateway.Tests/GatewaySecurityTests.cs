@@ -121,6 +121,22 @@ public sealed class GatewaySecurityTests
     }
 
     [Fact]
+    public async Task An_unreachable_backend_gets_problem_details_naming_the_service()
+    {
+        await using var backend = await EchoBackend.StartAsync();
+        var settings = EchoBackend.Settings(backend);
+        settings["ReverseProxy:Clusters:executor:Destinations:executor-1:Address"] = $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}/";
+        await using var factory = new ServiceFactory<Program>(settings);
+        using var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", AliceKey);
+
+        using var response = await client.GetAsync(new Uri("/api/tasks", UriKind.Relative));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadGateway, "https://agents.dev/problems/unavailable");
+        Assert.Contains("executor", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_valid_jwt_is_accepted_and_one_without_a_tenant_is_refused()
     {
         await using var backend = await EchoBackend.StartAsync();
