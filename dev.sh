@@ -141,6 +141,14 @@ run_tests() {
   # Tests choose their own settings; none may depend on the development configuration.
   unset ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
   infra_up
+  # The run gets a RabbitMQ virtual host of its own (removed afterwards, with whatever a killed run left),
+  # unless AGENTS_TEST_RABBITMQ already points the tests at another broker.
+  local sweep=0
+  if [ -z "${AGENTS_TEST_RABBITMQ:-}" ]; then
+    sudo_if_needed bash "$ROOT/infra/local.sh" test-vhost
+    export AGENTS_TEST_RABBITMQ="amqp://agents:agents@127.0.0.1:5672/agents-test-run"
+    sweep=1
+  fi
   log "building (Debug)"
   dotnet build Agents.slnx -c Debug -nologo -clp:ErrorsOnly -v:q
   if [ -f "$ROOT/infra/validate-deploy.sh" ]; then bash "$ROOT/infra/validate-deploy.sh"; fi
@@ -156,6 +164,7 @@ run_tests() {
        END { gsub(",", "", p); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
   grep -q "Failed!  -" "$out" && rc=1
   rm -f "$out"
+  [ "$sweep" = 1 ] && sudo_if_needed bash "$ROOT/infra/local.sh" sweep-tests
   return $rc
 }
 

@@ -5,6 +5,8 @@
 #   infra/local.sh up       install if needed, start, create users/databases, wait until ready
 #   infra/local.sh down     stop both (and epmd)
 #   infra/local.sh status   print what is listening
+#   infra/local.sh test-vhost   remove test leftovers, make the tests' virtual host (agents-test-run)
+#   infra/local.sh sweep-tests  remove test leftovers (agents-test-* virtual hosts, t_* databases)
 set -euo pipefail
 
 PG_VERSION="${PG_VERSION:-15}"
@@ -41,6 +43,10 @@ DIST_PORT=25672
 SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 export ERL_EPMD_ADDRESS=127.0.0.1
+# The node is started through su, which resets the open-file soft limit to 1024; a broker that
+# must recover many queues with fewer file handles than queues can stall during boot.
+hard=$(ulimit -H -n); [ "$hard" = unlimited ] && hard=65536; [ "$hard" -gt 65536 ] && hard=65536
+ulimit -S -n "$hard" 2>/dev/null || true
 CONF
   cat > /etc/rabbitmq/rabbitmq.conf <<'CONF'
 # Written by infra/local.sh: loopback only.
@@ -66,7 +72,10 @@ rabbit_up() {
     rabbitmqctl -q await_startup --timeout 2 >/dev/null 2>&1 && break
     sleep 1
   done
-  rabbit_running || die "RabbitMQ did not start (see /var/log/rabbitmq/)"
+  if ! rabbit_running; then
+    tail -n 20 /var/log/rabbitmq/rabbit@localhost.log >&2 2>/dev/null || true
+    die "RabbitMQ did not start (the end of /var/log/rabbitmq/rabbit@localhost.log is above)"
+  fi
   if ! rabbitmqctl -q list_users 2>/dev/null | grep -q "^${RABBIT_USER}\b"; then
     rabbitmqctl -q add_user "$RABBIT_USER" "$RABBIT_PASSWORD" >/dev/null
   fi
@@ -136,6 +145,32 @@ pg_down() {
   fi
 }
 
+# ---------------------------------------------------------------- Test leftovers
+# Tests make a database (t_*) and, where they play another service's part, a RabbitMQ virtual host
+# (agents-test-*) each, and drop them when done. A run that is killed leaves them behind, and a broker
+# that keeps thousands of queues recovers them all at every restart. ./dev.sh test sweeps before and
+# after each run and gives the run one virtual host of its own, agents-test-run.
+TEST_VHOST=agents-test-run
+
+sweep_tests() {
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  local v db n=0
+  for v in $(rabbitmqctl -q list_vhosts name 2>/dev/null | grep '^agents-test-' || true); do
+    rabbitmqctl -q delete_vhost "$v" >/dev/null 2>&1 && n=$((n + 1))
+  done
+  for db in $(su postgres -c "psql -tAc \"SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'\"" 2>/dev/null || true); do
+    su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS \"${db}\" WITH (FORCE)'" >/dev/null 2>&1 && n=$((n + 1))
+  done
+  log "removed ${n} leftover test virtual host(s) and database(s)"
+}
+
+test_vhost() {
+  sweep_tests
+  rabbitmqctl -q add_vhost "$TEST_VHOST" >/dev/null
+  rabbitmqctl -q set_permissions -p "$TEST_VHOST" "$RABBIT_USER" '.*' '.*' '.*' >/dev/null
+  log "RabbitMQ virtual host ${TEST_VHOST} ready for the tests"
+}
+
 status() {
   ss -ltnp 2>/dev/null | grep -E ':(5432|5672|15672|25672|4369)\b' || echo "nothing listening"
 }
@@ -144,5 +179,7 @@ case "${1:-up}" in
   up) need_root; pg_up; rabbit_up ;;
   down) need_root; rabbit_down; pg_down ;;
   status) status ;;
-  *) die "usage: $0 up|down|status" ;;
+  test-vhost) need_root; test_vhost ;;
+  sweep-tests) need_root; sweep_tests ;;
+  *) die "usage: $0 up|down|status|test-vhost|sweep-tests" ;;
 esac

@@ -23,9 +23,9 @@ namespace Agents.Executor.Tests;
 public sealed class ExecutorApiFixture : IAsyncLifetime
 {
     public const string SigningKey = "executor-tests-signing-key-0123456789abcdef";
-    private const string VirtualHost = "agents-executor-tests";
 
     private TestDatabase? _database;
+    private TestVirtualHost? _virtualHost;
     private WebApplicationFactory<Program>? _factory;
     private StandInServices? _planner;
     private PrincipalSigner? _signer;
@@ -45,14 +45,14 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await EnsureVirtualHostAsync(VirtualHost);
+        _virtualHost = await TestVirtualHost.CreateAsync("executor");
         _database = await TestInfrastructure.CreateDatabaseAsync("executor");
         await using (var db = new ExecutorDbContext(new DbContextOptionsBuilder<ExecutorDbContext>().UseNpgsql(_database.ConnectionString).Options))
         {
             await db.Database.MigrateAsync();
         }
 
-        Broker = new UriBuilder(TestInfrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
+        Broker = _virtualHost.Uri;
         var prefix = TestInfrastructure.UniqueName("exapi");
 
         // The planner's submission-time validation of templates and steps (test double); the tests play the rest.
@@ -91,6 +91,11 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         if (_database is not null)
         {
             await _database.DisposeAsync();
+        }
+
+        if (_virtualHost is not null)
+        {
+            await _virtualHost.DisposeAsync();
         }
     }
 
@@ -137,25 +142,6 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 
         Assert.Fail($"Task {id}: {because} not reached. Last: {task?.ToJsonString()}");
         return task!;
-    }
-
-    private static async Task EnsureVirtualHostAsync(string virtualHost)
-    {
-        var amqp = new Uri(TestInfrastructure.RabbitMq);
-        var user = Uri.UnescapeDataString(amqp.UserInfo.Split(':')[0]);
-        var password = Uri.UnescapeDataString(amqp.UserInfo.Split(':').ElementAtOrDefault(1) ?? string.Empty);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://{amqp.Host}:15672/") };
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
-        using (var created = await http.PutAsync(new Uri($"api/vhosts/{virtualHost}", UriKind.Relative), JsonContent.Create(new { })))
-        {
-            created.EnsureSuccessStatusCode();
-        }
-
-        using var permitted = await http.PutAsync(
-            new Uri($"api/permissions/{virtualHost}/{Uri.EscapeDataString(user)}", UriKind.Relative),
-            JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" }));
-        permitted.EnsureSuccessStatusCode();
     }
 
     private static JsonSerializerOptions CreateJson()

@@ -164,7 +164,7 @@ public sealed class DurableMessagingTests
         var sink = env.Prefix + "-sink";
         var options = hostA.Services.GetRequiredService<IOptions<BusOptions>>().Value;
         var broker = Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(options.RabbitMq);
-        var factory = new ConnectionFactory { HostName = broker.Host, Port = broker.Port, UserName = broker.Username, Password = broker.Password };
+        var factory = new ConnectionFactory { HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost, UserName = broker.Username, Password = broker.Password };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         await channel.QueueDeclareAsync(sink, durable: true, exclusive: false, autoDelete: false);

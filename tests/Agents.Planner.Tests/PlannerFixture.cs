@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using Agents.Contracts;
 using Agents.Planner.Data;
 using Agents.Planner.Planning;
@@ -23,14 +22,11 @@ public sealed class PlannerFixture : IAsyncLifetime
 {
     public const string SigningKey = "planner-tests-signing-key-0123456789abcdef";
 
-    private static readonly Uri Management = new("http://127.0.0.1:15672/");
-    private readonly HttpClient management = new() { BaseAddress = Management };
+    private TestVirtualHost? virtualHost;
     private TestDatabase? database;
     private PlannerFactory? factory;
 
     internal FakePlannerModel Model { get; } = new();
-
-    public string VirtualHost { get; } = TestInfrastructure.UniqueName("planner-test");
 
     public string ConnectionString => database!.ConnectionString;
 
@@ -40,9 +36,7 @@ public sealed class PlannerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        management.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String("agents:agents"u8.ToArray()));
-        (await management.PutAsync(new Uri($"api/vhosts/{VirtualHost}", UriKind.Relative), null)).EnsureSuccessStatusCode();
-        (await management.PutAsJsonAsync(new Uri($"api/permissions/{VirtualHost}/agents", UriKind.Relative), new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        virtualHost = await TestVirtualHost.CreateAsync("planner");
 
         database = await TestInfrastructure.CreateDatabaseAsync("planner");
         await using (var db = CreateDbContext())
@@ -55,7 +49,7 @@ public sealed class PlannerFixture : IAsyncLifetime
             new Dictionary<string, string?>
             {
                 ["ConnectionStrings:Postgres"] = database.ConnectionString,
-                ["ConnectionStrings:RabbitMq"] = $"amqp://agents:agents@127.0.0.1:5672/{VirtualHost}",
+                ["ConnectionStrings:RabbitMq"] = virtualHost.Uri,
                 ["Messaging:QueuePrefix"] = "planner-test",
                 ["Messaging:Retry:Limit"] = "1",
                 ["Identity:SigningKey"] = SigningKey,
@@ -129,8 +123,11 @@ public sealed class PlannerFixture : IAsyncLifetime
             await database.DisposeAsync();
         }
 
-        await management.DeleteAsync(new Uri($"api/vhosts/{VirtualHost}", UriKind.Relative));
-        management.Dispose();
+        if (virtualHost is not null)
+        {
+            await virtualHost.DisposeAsync();
+        }
+
         Model.Dispose();
     }
 

@@ -32,7 +32,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
     public static readonly TimeSpan CircuitBreakDuration = TimeSpan.FromSeconds(1.5);
 
     private readonly List<HostReceiveEndpointHandle> toolEndpoints = [];
-    private RabbitMqVirtualHost? virtualHost;
+    private TestVirtualHost? virtualHost;
     private TestDatabase? database;
 
     public string QueuePrefix { get; } = TestInfrastructure.UniqueName("tg");
@@ -51,7 +51,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        virtualHost = await RabbitMqVirtualHost.CreateAsync(TestInfrastructure.RabbitMq, QueuePrefix);
+        virtualHost = await TestVirtualHost.CreateAsync("toolgateway");
         database = await TestInfrastructure.CreateDatabaseAsync("toolgateway");
         await using (var db = CreateDbContext())
         {
