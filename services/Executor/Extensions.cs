@@ -51,6 +51,7 @@ internal static class Extensions
     public static IServiceCollection AddExecutorRuntime(this IServiceCollection services)
     {
         services.AddSingleton(sp => new ExecutorEndpoints(sp));
+        services.AddSingleton<ModelStepPrice>();
         return services;
     }
 

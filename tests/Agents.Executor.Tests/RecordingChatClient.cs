@@ -15,17 +15,18 @@ public sealed class RecordingChatClient(IChatClient inner) : DelegatingChatClien
     /// <summary>Price of the deterministic model in the tests: 1,000 currency units per million tokens, in and out.</summary>
     public const decimal PricePerMillion = 1000m;
 
+    /// <summary>The price table of the tests (the executor reserves budgets with it too).</summary>
+    public static ModelPriceTable Prices { get; } = new(new Dictionary<string, ModelPrice>
+    {
+        [ModelOptions.DeterministicModelId] = new() { InputPerMillion = PricePerMillion, OutputPerMillion = PricePerMillion },
+    });
+
     public List<(IReadOnlyList<ChatMessage> Messages, ChatOptions? Options, ChatResponse Response)> Calls { get; } = [];
 
     /// <summary>Deterministic provider + the library pipeline for the executor role, priced at <see cref="PricePerMillion"/>.</summary>
     public static RecordingChatClient CreateDeterministic()
     {
-        var services = new ServiceCollection()
-            .AddSingleton(new ModelPriceTable(new Dictionary<string, ModelPrice>
-            {
-                [ModelOptions.DeterministicModelId] = new() { InputPerMillion = PricePerMillion, OutputPerMillion = PricePerMillion },
-            }))
-            .BuildServiceProvider();
+        var services = new ServiceCollection().AddSingleton(Prices).BuildServiceProvider();
         var client = new DeterministicChatClient()
             .AsBuilder()
             .UseAgentsModelPipeline(ModelRoles.Executor, DeterministicChatClient.DefaultMaxOutputTokens)

@@ -53,6 +53,7 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         services.AddScoped<ITaskJournal>(sp => sp.GetRequiredService<InMemoryTaskJournal>());
         services.AddSingleton<IToolCatalog, InMemoryToolCatalog>();
         services.AddSingleton(RecordingChatClient.CreateDeterministic());
+        services.AddSingleton(RecordingChatClient.Prices);
         services.AddKeyedSingleton<IChatClient>(ModelRoles.Executor, (sp, _) => sp.GetRequiredService<RecordingChatClient>());
         services.AddMassTransitTestHarness(x =>
         {

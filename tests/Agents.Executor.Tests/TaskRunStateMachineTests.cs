@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Models;
+using Agents.Models.Deterministic;
 
 namespace Agents.Executor.Tests;
 
@@ -233,6 +234,52 @@ public sealed class TaskRunStateMachineTests
         Assert.Contains("Tool call limit", state.Reason, StringComparison.Ordinal);
         Assert.Empty(run.PublishedNow<InvokeTool>(m => m.TaskId == id && m.StepId == "b"));
         Assert.Equal("Ada", JsonNode.Parse(state.Result!)!["a"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_model_step_may_only_spend_the_cost_budget_left_after_its_input()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Model("m", "Say hello")], new TaskLimits(MaxCost: 1.0m));
+
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        var (messages, options, response) = Assert.Single(run.Chat.Calls);
+        var usage = response.GetModelUsage()!;
+
+        // 1.0 buys 1,000 tokens at the tests' price; the input is reserved first, the output may use the rest.
+        Assert.Equal(DeterministicTokenEstimator.EstimateInput(messages, null), usage.InputTokens);
+        Assert.Equal((int)(1000 - usage.InputTokens), options!.MaxOutputTokens);
+        Assert.True(state.Cost <= 1.0m, $"spent {state.Cost}");
+    }
+
+    [Fact]
+    public async Task A_model_step_whose_input_alone_would_pass_the_cost_budget_is_not_dispatched()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Tool("a", "crm.lookup-customer"), Model("b", "Summarize {{steps.a.output}}", "a")], new TaskLimits(MaxCost: 0.01m));
+        await run.CompleteToolAsync(id, "a", "crm.lookup-customer", output: """{"name":"Ada"}""", untrusted: false);
+
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "BudgetExceeded");
+        Assert.StartsWith("Cost limit reached: the next model step would cost at least", state.Reason, StringComparison.Ordinal);
+        Assert.Empty(run.Chat.Calls);
+        Assert.Equal(0m, state.Cost);
+        Assert.Equal("Ada", JsonNode.Parse(state.Result!)!["a"]!["name"]!.GetValue<string>());
+        Assert.Contains(run.Journal.For(id), e => e.Kind == "budget-exceeded");
+    }
+
+    [Fact]
+    public async Task A_model_step_may_only_use_the_tokens_left_after_its_input()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var first = await run.StartRunningAsync([Model("m", "Say hello")], new TaskLimits(MaxTokens: 500));
+        await run.WaitForAsync(first, s => s.IsTerminal);
+        var (messages, options, _) = Assert.Single(run.Chat.Calls);
+        Assert.Equal(500 - DeterministicTokenEstimator.EstimateInput(messages, null), options!.MaxOutputTokens);
+
+        var second = await run.StartRunningAsync([Model("m", "Say hello")], new TaskLimits(MaxTokens: 10));
+        var state = await run.WaitForAsync(second, s => s.CurrentState == "BudgetExceeded");
+        Assert.StartsWith("Token limit reached: the next model step needs about", state.Reason, StringComparison.Ordinal);
+        Assert.Single(run.Chat.Calls);
     }
 
     [Fact]

@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Agents.Contracts;
+using Agents.Models;
+using Agents.Models.Deterministic;
 
 namespace Agents.Executor.StateMachines;
 
@@ -11,7 +13,7 @@ namespace Agents.Executor.StateMachines;
 /// machine applies them (publish, schedule, append to the event log) in the same unit of work.
 /// Every handler tolerates duplicates and stale messages: a message that no longer matches the state is ignored.
 /// </summary>
-internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now)
+internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now, ModelPrice? modelPrice = null)
 {
     public RunEffects Effects { get; } = new();
 
@@ -467,6 +469,21 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             return !(s.IsTerminal || s.Compensating || s.RevisionPending);
         }
 
+        var tainted = input.Tainted || PlanMayCarryUntrusted(s);
+        var maxTokens = 0;
+        if (plan.Kind != StepKind.Tool)
+        {
+            var reservation = ReserveModelCall(s, StepInputs.SystemPromptFor(tainted), input.Text);
+            if (reservation.Refusal is not null)
+            {
+                Log("budget-exceeded", run.Id, new { budget = reservation.Refusal, usage = s.Usage, s.Limits, estimatedInputTokens = reservation.InputTokens });
+                Finish(s, TaskRunStatus.BudgetExceeded, reservation.Refusal);
+                return false;
+            }
+
+            maxTokens = reservation.MaxOutputTokens;
+        }
+
         if (plan.Kind == StepKind.Tool && approvalId is null && run.Attempts == 0)
         {
             var key = plan.Tool + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(input.Text)));
@@ -493,7 +510,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         run.Status = StepStatus.Running;
         run.StartedAt ??= now;
         run.Input = input.Text;
-        run.InputTainted = input.Tainted || PlanMayCarryUntrusted(s);
+        run.InputTainted = tainted;
         run.Kind = plan.Kind;
         run.Tool = plan.Tool;
         run.IdempotencyKey = IdempotencyKey(s.CorrelationId, run.Id);
@@ -505,12 +522,6 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
         else
         {
-            var maxTokens = options.MaxOutputTokens;
-            if (s.Limits.MaxTokens is { } limit)
-            {
-                maxTokens = Math.Max(1, Math.Min(maxTokens, limit - s.Usage.Tokens));
-            }
-
             Effects.ModelSteps.Add(new RunModelStep(
                 s.CorrelationId, run.Id, run.Dispatches, s.Principal, StepInputs.SystemPromptFor(run.InputTainted), input.Text, run.InputTainted, maxTokens));
         }
@@ -518,6 +529,47 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
         Log("step-dispatched", run.Id, new { kind = plan.Kind, plan.Tool, attempt = run.Attempts, input = input.Text, inputTainted = run.InputTainted, idempotencyKey = run.IdempotencyKey, approvalId });
         return true;
+    }
+
+    /// <summary>
+    /// Reserves the task's token and cost budgets for the next model step: the output tokens it may use are the
+    /// fewest of the configured maximum, the tokens left after its input, and the output the money left after its
+    /// input pays for at the executor model's price. The output cap is exact (the model library enforces it); the
+    /// input is estimated at four characters a token (exactly the deterministic model's count), so with a real
+    /// tokenizer a call can pass a limit by the error of that estimate, never by a whole answer. A step that cannot
+    /// afford its input and one output token is not dispatched.
+    /// </summary>
+    private (int MaxOutputTokens, string? Refusal, int InputTokens) ReserveModelCall(TaskRunState s, string systemPrompt, string prompt)
+    {
+        var inputTokens = DeterministicTokenEstimator.Estimate(systemPrompt) + DeterministicTokenEstimator.Estimate(prompt);
+        long maxTokens = options.MaxOutputTokens;
+        if (s.Limits.MaxTokens is { } tokenLimit)
+        {
+            var left = tokenLimit - s.Usage.Tokens;
+            if (left - inputTokens < 1)
+            {
+                return (0, $"Token limit reached: the next model step needs about {inputTokens} input tokens and at least one output token; {left} of {tokenLimit} tokens remain.", inputTokens);
+            }
+
+            maxTokens = Math.Min(maxTokens, left - inputTokens);
+        }
+
+        if (s.Limits.MaxCost is { } costLimit && modelPrice is { } price)
+        {
+            var left = costLimit - s.Cost;
+            var afterInput = left - price.CostOf(inputTokens, 0);
+            var affordable = price.OutputPerMillion == 0m
+                ? (afterInput < 0m ? 0 : maxTokens)
+                : (long)Math.Min(maxTokens, Math.Floor(Math.Max(afterInput, 0m) * 1_000_000m / price.OutputPerMillion));
+            if (affordable < 1)
+            {
+                return (0, $"Cost limit reached: the next model step would cost at least {price.CostOf(inputTokens, 1)} (about {inputTokens} input tokens and one output token); {left} of {costLimit} remains.", inputTokens);
+            }
+
+            maxTokens = affordable;
+        }
+
+        return ((int)maxTokens, null, inputTokens);
     }
 
     private string? CheckBudget(TaskRunState s, StepKind kind, bool firstAttempt)

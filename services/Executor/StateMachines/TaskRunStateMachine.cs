@@ -164,7 +164,7 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         using var activity = ExecutorTelemetry.StartRun(saga.CorrelationId, typeof(T).Name);
         var before = PhaseOf(saga);
         var catalog = await LoadCatalogAsync(context, saga);
-        var engine = new TaskRunEngine(options, catalog, now);
+        var engine = new TaskRunEngine(options, catalog, now, context.GetServiceOrCreateInstance<ModelStepPrice>().Current);
         handler(engine, saga, context.Message);
         var effects = engine.Effects;
         var after = PhaseOf(saga);
