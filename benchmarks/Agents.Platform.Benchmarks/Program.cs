@@ -20,9 +20,21 @@ var postgres = Environment.GetEnvironmentVariable("AGENTS_BENCH_POSTGRES") ?? "H
 var rabbitApi = new Uri(Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_API") ?? "http://127.0.0.1:15672/api/");
 
 using var client = new HttpClient { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(60) };
-client.DefaultRequestHeaders.Add("X-Api-Key", "demo-alice-agent-user-key");
+client.DefaultRequestHeaders.Add("X-Api-Key", Environment.GetEnvironmentVariable("AGENTS_BENCH_API_KEY") ?? "bench-admin-key");
 using var rabbit = new HttpClient { BaseAddress = rabbitApi };
 rabbit.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
+
+// The benchmark runs in a tenant of its own ('bench', development key) whose policy it writes first: the
+// template's tools for agent-user, the usual per-task limits, and no daily limits, so that repeated runs on
+// one day measure the platform instead of being refused by the tenant's daily budget.
+using (var policy = await client.PutAsync(new Uri("api/governance/policy", UriKind.Relative), new StringContent(BenchmarkTenant.Policy, Encoding.UTF8, "application/json")))
+{
+    if (!policy.IsSuccessStatusCode)
+    {
+        Console.Error.WriteLine($"Could not write the benchmark tenant's policy: HTTP {(int)policy.StatusCode} {await policy.Content.ReadAsStringAsync()}");
+        return 2;
+    }
+}
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Load()} load average before the run; platform at {gateway}");
 Console.WriteLine($"Submitting {tasks} 'lookup-and-summarize' tasks, {concurrency} in flight at most...");
@@ -31,6 +43,7 @@ Console.WriteLine($"Submitting {tasks} 'lookup-and-summarize' tasks, {concurrenc
 await RunOneAsync(0, CancellationToken.None);
 
 var cpuBefore = CpuSeconds();
+var processesBefore = CpuByProcess();
 var commitsBefore = await CommitsAsync();
 var messagesBefore = await PublishedAsync();
 var results = new ConcurrentBag<TaskResult>();
@@ -53,6 +66,12 @@ using (var gate = new SemaphoreSlim(concurrency))
 
 var elapsed = started.Elapsed;
 var cpu = CpuSeconds() - cpuBefore;
+var processesAfter = CpuByProcess();
+var byProcess = processesAfter
+    .Select(p => (Name: p.Key, Seconds: p.Value - processesBefore.GetValueOrDefault(p.Key)))
+    .Where(p => p.Seconds > 0)
+    .OrderByDescending(p => p.Seconds)
+    .ToList();
 var commits = await CommitsAsync() - commitsBefore;
 var messages = await PublishedAsync() - messagesBefore;
 var completed = results.Count(r => r.Status == "Completed");
@@ -71,6 +90,7 @@ Console.WriteLine($"throughput           {completed / elapsed.TotalMinutes:F0} t
 Console.WriteLine($"task latency         p50 {Percentile(latencies, 0.5):F0} ms, p99 {Percentile(latencies, 0.99):F0} ms (submit to terminal, under load)");
 Console.WriteLine($"orchestration/step   p50 {Percentile(overheads, 0.5):F1} ms, p99 {Percentile(overheads, 0.99):F1} ms (dispatch to recorded result, minus the tool's or model's own time; {overheads.Count} steps)");
 Console.WriteLine($"per task             {cpu / tasks * 1000:F0} ms CPU (whole machine), {commits / (double)tasks:F1} PostgreSQL commits, {messages / (double)tasks:F1} broker publishes");
+Console.WriteLine($"CPU per task by process: {string.Join(", ", byProcess.Select(p => $"{p.Name} {p.Seconds / tasks * 1000:F0} ms"))}");
 Console.WriteLine($"machine              {Environment.ProcessorCount} cores, {Load()} load average after the run");
 return completed == tasks ? 0 : 1;
 
@@ -161,9 +181,72 @@ static double CpuSeconds()
     return busy / 100.0;
 }
 
+// CPU seconds used so far by each process of the platform (utime + stime from /proc/<pid>/stat), by name:
+// the .NET hosts by assembly, RabbitMQ, PostgreSQL (all backends together) and this benchmark.
+static Dictionary<string, double> CpuByProcess()
+{
+    var result = new Dictionary<string, double>(StringComparer.Ordinal);
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (!int.TryParse(Path.GetFileName(dir), out _))
+        {
+            continue;
+        }
+
+        try
+        {
+            var command = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+            var name = command.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal)) is { } dll
+                ? Path.GetFileNameWithoutExtension(dll).Replace("Agents.", string.Empty, StringComparison.Ordinal)
+                : command.Length == 0 ? null
+                : command[0].Contains("beam", StringComparison.Ordinal) ? "rabbitmq"
+                : command[0].StartsWith("postgres", StringComparison.Ordinal) || command[0].Contains("/postgres", StringComparison.Ordinal) ? "postgresql"
+                : null;
+            if (name is not null)
+            {
+                result[name] = result.GetValueOrDefault(name) + seconds;
+            }
+        }
+        catch (IOException)
+        {
+            // The process ended while it was read.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Not ours to read.
+        }
+    }
+
+    return result;
+}
+
 static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
 static double Percentile(List<double> sorted, double p) =>
     sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
 internal sealed record TaskResult(Guid Id, string Status, TimeSpan Latency);
+
+internal static class BenchmarkTenant
+{
+    /// <summary>The policy of the benchmark's tenant, written before every run.</summary>
+    public const string Policy = """
+        {
+          "enabled": true,
+          "adminRole": "admin",
+          "approverRoles": ["approver"],
+          "roles": {
+            "agent-user": { "tools": ["crm.lookup-customer", "web.fetch"], "scopes": ["crm.*", "web.*"] },
+            "admin": { "tools": ["*"], "scopes": ["*"] }
+          },
+          "budgets": {
+            "perTask": { "tokens": 50000, "cost": 1.0, "toolCalls": 25, "steps": 25, "wallClockSeconds": 900 },
+            "perUserPerDay": { "tokens": null, "cost": null, "toolCalls": null },
+            "perTenantPerDay": { "tokens": null, "cost": null, "toolCalls": null }
+          }
+        }
+        """;
+}
