@@ -65,11 +65,37 @@ public sealed class LedgerAndAuditTests(SharedGovernanceHost shared) : IClassFix
         Assert.Equal(["task.admitted", "tool.authorize", "tool.authorize", "tool.authorize"], entries.RootElement.EnumerateArray().Select(e => e.GetProperty("action").GetString()));
         Assert.True(await VerifiedOkAsync(admin));
 
+        // The database refuses to rewrite, delete or truncate the trail, and the chain head cannot move back.
+        await using (var connection = new NpgsqlConnection(Host.Database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            foreach (var sql in new[]
+            {
+                "UPDATE audit_entries SET decision = 'Deny' WHERE tenant_id = @t AND sequence = 3",
+                "DELETE FROM audit_entries WHERE tenant_id = @t AND sequence = 4",
+                "UPDATE audit_heads SET last_sequence = 1 WHERE tenant_id = @t",
+                "DELETE FROM audit_heads WHERE tenant_id = @t",
+            })
+            {
+                await using var refused = new NpgsqlCommand(sql, connection);
+                refused.Parameters.AddWithValue("t", tenant);
+                var error = await Assert.ThrowsAsync<PostgresException>(() => refused.ExecuteNonQueryAsync());
+                Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, error.SqlState);
+            }
+        }
+
+        Assert.True(await VerifiedOkAsync(admin));
+
+        // An owner who disables the guard can still rewrite an entry; the chain shows it.
         // Sequence 1 is the policy change; 3 is the first authorization. Rewrite its decision in place.
         await using (var connection = new NpgsqlConnection(Host.Database.ConnectionString))
         {
             await connection.OpenAsync();
-            await using var update = new NpgsqlCommand("UPDATE audit_entries SET decision = 'Deny' WHERE tenant_id = @t AND sequence = 3", connection);
+            await using var update = new NpgsqlCommand(
+                "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only; " +
+                "UPDATE audit_entries SET decision = 'Deny' WHERE tenant_id = @t AND sequence = 3; " +
+                "ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only;",
+                connection);
             update.Parameters.AddWithValue("t", tenant);
             Assert.Equal(1, await update.ExecuteNonQueryAsync());
         }
