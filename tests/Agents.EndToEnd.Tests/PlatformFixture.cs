@@ -1,5 +1,6 @@
 using System.Reflection;
 using Agents.Testing;
+using Npgsql;
 
 namespace Agents.EndToEnd.Tests;
 
@@ -191,6 +192,30 @@ public class PlatformFixture : IAsyncLifetime
         }
 
         throw new TimeoutException($"The tool registry did not list {string.Join(", ", tools)} within {within}: {listed}");
+    }
+
+    /// <summary>Submits the demo's triage task (lookup, knowledge base, draft, then a ticket behind an approval gate).</summary>
+    public Task<Guid> SubmitTriageAsync(HttpClient client, string customerId = "C-1001") => TaskClient.SubmitAsync(client, new
+    {
+        template = "triage-customer-issue",
+        parameters = new Dictionary<string, string>
+        {
+            ["customerId"] = customerId,
+            ["question"] = "I cannot log in since yesterday",
+            ["article"] = KnowledgeBaseUrl("password-reset"),
+        },
+    });
+
+    /// <summary>How many times tickets.create really executed for the task, from the tool's own ledger.</summary>
+    public async Task<int> TicketExecutionsAsync(Guid taskId)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnections["tool-tickets"]);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT COALESCE(SUM(executions), 0) FROM tool_ledger WHERE tool = 'tickets.create' AND operation = 'execute' AND idempotency_key LIKE @key",
+            connection);
+        command.Parameters.AddWithValue("key", $"{taskId:N}%");
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Kills a service (SIGKILL, as in a crash) and starts it again on the same port and database.</summary>

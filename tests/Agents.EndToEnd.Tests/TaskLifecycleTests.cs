@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Npgsql;
 
 namespace Agents.EndToEnd.Tests;
 
@@ -42,7 +41,7 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         using var alice = platform.CreateClient(PlatformFixture.AliceKey);
         using var bob = platform.CreateClient(PlatformFixture.BobKey);
 
-        var id = await SubmitTriageAsync(alice);
+        var id = await platform.SubmitTriageAsync(alice);
         await TaskClient.WaitForStatusAsync(alice, id, "AwaitingApproval");
         var approval = await TaskClient.FindPendingApprovalAsync(bob, id, TimeSpan.FromSeconds(30));
         Assert.Equal("tickets.create", approval.GetProperty("tool").GetString());
@@ -56,7 +55,7 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
 
         var task = await TaskClient.WaitForStatusAsync(alice, id, "Completed");
         Assert.StartsWith("T-", task.GetProperty("result").GetProperty("ticket").GetProperty("ticketId").GetString(), StringComparison.Ordinal);
-        Assert.Equal(1, await TicketExecutionsAsync(id));
+        Assert.Equal(1, await platform.TicketExecutionsAsync(id));
     }
 
     [Fact]
@@ -84,12 +83,12 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
 
         var log = await alice.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
         Assert.Contains("untrusted-data", log, StringComparison.Ordinal);
-        Assert.Equal(0, await TicketExecutionsAsync(id));
+        Assert.Equal(0, await platform.TicketExecutionsAsync(id));
 
         using var cancel = await alice.PostAsync(new Uri($"api/tasks/{id}/cancel", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         await TaskClient.WaitForStatusAsync(alice, id, "Cancelled");
-        Assert.Equal(0, await TicketExecutionsAsync(id));
+        Assert.Equal(0, await platform.TicketExecutionsAsync(id));
     }
 
     [Fact]
@@ -97,7 +96,7 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
     {
         using var alice = platform.CreateClient(PlatformFixture.AliceKey);
         using var bob = platform.CreateClient(PlatformFixture.BobKey);
-        var id = await SubmitTriageAsync(alice);
+        var id = await platform.SubmitTriageAsync(alice);
         await TaskClient.WaitForStatusAsync(alice, id, "AwaitingApproval");
         var approval = await TaskClient.FindPendingApprovalAsync(bob, id, TimeSpan.FromSeconds(30));
 
@@ -109,7 +108,7 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         });
 
         await TaskClient.WaitForStatusAsync(alice, id, "Completed", TimeSpan.FromSeconds(120));
-        Assert.Equal(1, await TicketExecutionsAsync(id));
+        Assert.Equal(1, await platform.TicketExecutionsAsync(id));
     }
 
     [Fact]
@@ -203,29 +202,6 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         Assert.DoesNotContain(id.ToString(), list, StringComparison.OrdinalIgnoreCase);
         var task = await TaskClient.WaitUntilAsync(alice, id, t => TaskClient.TerminalStatuses.Contains(TaskClient.Status(t)), TimeSpan.FromSeconds(90), "a terminal state");
         Assert.NotEqual("Cancelled", TaskClient.Status(task));
-    }
-
-    private Task<Guid> SubmitTriageAsync(HttpClient client) => TaskClient.SubmitAsync(client, new
-    {
-        template = "triage-customer-issue",
-        parameters = new Dictionary<string, string>
-        {
-            ["customerId"] = "C-1001",
-            ["question"] = "I cannot log in since yesterday",
-            ["article"] = platform.KnowledgeBaseUrl("password-reset"),
-        },
-    });
-
-    /// <summary>How many times tickets.create really executed for the task, from the tool's own ledger.</summary>
-    private async Task<int> TicketExecutionsAsync(Guid taskId)
-    {
-        await using var connection = new NpgsqlConnection(platform.DatabaseConnections["tool-tickets"]);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT COALESCE(SUM(executions), 0) FROM tool_ledger WHERE tool = 'tickets.create' AND operation = 'execute' AND idempotency_key LIKE @key",
-            connection);
-        command.Parameters.AddWithValue("key", $"{taskId:N}%");
-        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task<int> CountTasksAsync(HttpClient client)
