@@ -8,6 +8,7 @@ using Agents.ToolGateway.Api;
 using Agents.ToolGateway.Consumers;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -36,13 +37,22 @@ internal static class Extensions
         builder.Services.AddScoped<ToolCallPipeline>();
 
         builder.Services.AddToolDiscovery();
-        builder.AddAgentsBus(x =>
-        {
-            x.AddConsumer<ToolAnnouncedConsumer>();
-            x.AddConsumer<InvokeToolConsumer>();
-            x.AddRequestClient<AuthorizeToolCall>();
-            x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
-        });
+        builder.AddAgentsBus(
+            x =>
+            {
+                x.AddConsumer<ToolAnnouncedConsumer>();
+                x.AddConsumer<InvokeToolConsumer>();
+                x.AddConsumer<RunToolCallConsumer>().ExcludeFromConfigureEndpoints();
+                x.AddRequestClient<AuthorizeToolCall>();
+                x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
+            },
+            (context, cfg) =>
+            {
+                // Configured by hand so that the inbox (one transaction per message) is not put in front of it:
+                // the tool call runs with no transaction open.
+                var name = RunToolCallConsumer.EndpointName(context.GetRequiredService<IOptions<BusOptions>>().Value);
+                cfg.ReceiveEndpoint(name, e => e.ConfigureConsumer<RunToolCallConsumer>(context));
+            });
         return builder;
     }
 

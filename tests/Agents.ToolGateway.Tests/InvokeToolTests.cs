@@ -7,6 +7,7 @@ using MassTransit;
 using Agents.ToolGateway.Invocation;
 using Agents.ToolGateway.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Agents.ToolGateway.Tests;
 
@@ -188,6 +189,46 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
     }
 
     [Fact]
+    public async Task No_database_transaction_is_open_while_the_tool_runs_and_the_started_call_is_already_recorded()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("tickets");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.Mutating, TicketSchema, timeoutSeconds: 4));
+        var tool = await gateway.StartToolAsync(name, (_, _) => null);
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Slow","priority":"low"}""");
+
+        var invocation = gateway.InvokeAsync(call);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (tool.Calls == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the tool was not called");
+            await Task.Delay(50);
+        }
+
+        // The tool has been waited on for over a second: no session of the gateway's database has been idle
+        // inside a transaction that long, and the started call is committed (visible to another connection).
+        await Task.Delay(1500);
+        await using (var connection = new NpgsqlConnection(gateway.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var idle = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND now() - state_change > interval '1 second'",
+                connection);
+            Assert.Equal(0L, (long)(await idle.ExecuteScalarAsync())!);
+        }
+
+        await using (var db = gateway.CreateDbContext())
+        {
+            var running = await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey);
+            Assert.Null(running.Outcome);
+            Assert.Equal(1, running.Invocations);
+        }
+
+        var completed = await invocation;
+        Assert.Equal(ToolCallOutcome.TimedOut, completed.Outcome);
+        Assert.Equal(1, tool.Calls);
+    }
+
+    [Fact]
     public async Task Silent_governance_fails_closed_with_Denied()
     {
         var name = ToolGatewayFixture.UniqueToolName("crm");
@@ -234,12 +275,17 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         var first = await gateway.InvokeAsync(call, messageId);
         Assert.Equal(ToolCallOutcome.Succeeded, first.Outcome);
 
-        // The answer was stored in the outbox in the consumer's transaction and has been delivered.
+        // The run of the call was stored in the outbox in the consumer's transaction (with the call record),
+        // and the answer in the run's own transaction (with the outcome); both have been delivered.
         await using (var db = gateway.CreateDbContext())
         {
-            var answer = await db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.InboxMessageId == messageId);
-            Assert.NotNull(answer.Delivered);
-            Assert.Contains("ToolCallCompleted", answer.MessageType, StringComparison.Ordinal);
+            var run = await db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.InboxMessageId == messageId);
+            Assert.NotNull(run.Delivered);
+            Assert.Contains("RunToolCall", run.MessageType, StringComparison.Ordinal);
+            var answers = await db.Set<OutboxMessage>().AsNoTracking()
+                .Where(m => m.MessageType.Contains("ToolCallCompleted") && m.Body.Contains(call.TaskId.ToString()))
+                .ToListAsync();
+            Assert.NotNull(Assert.Single(answers).Delivered);
         }
 
         // The same message again (a broker redelivery): the inbox sees it consumed and skips the consumer,

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -8,22 +7,21 @@ using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Consumers;
 
 /// <summary>
-/// Handles one <see cref="InvokeTool"/> and answers with exactly one <see cref="ToolCallCompleted"/>
-/// (published, or sent to the requester when there is one): registry lookup, schema validation,
-/// then <see cref="ToolCallPipeline"/>. It runs inside the durable-messaging inbox transaction: the
-/// call record and the answer (an outbox row) commit together, and a redelivered message is skipped
-/// by the inbox. A later InvokeTool (new message) for a call that succeeded with the same arguments
-/// gets the stored answer and the tool is not called again.
-/// The transaction stays open while governance and the tool are asked (see README, "Durable messaging").
+/// Handles one <see cref="InvokeTool"/>, which gets exactly one <see cref="ToolCallCompleted"/> (published, or
+/// sent to the requester when there is one). In the durable-messaging inbox transaction, which a redelivered
+/// message skips, it answers at once what needs no tool (a malformed message; a call that already succeeded
+/// with the same arguments, from its record; a reused key), or starts the call record and sends
+/// <see cref="RunToolCall"/> to <see cref="RunToolCallConsumer"/>, which asks governance and the tool with no
+/// transaction open and commits the outcome with the answer.
 /// </summary>
 internal sealed class InvokeToolConsumer(
     ToolGatewayDbContext db,
-    ArgumentsValidator validator,
-    ToolCallPipeline pipeline,
+    IOptions<BusOptions> bus,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
     ILogger<InvokeToolConsumer> logger) : IConsumer<InvokeTool>
@@ -38,12 +36,10 @@ internal sealed class InvokeToolConsumer(
 
         var cancellationToken = context.CancellationToken;
         var started = time.GetTimestamp();
-        using var activity = ToolGatewayTelemetry.StartExecuteTool(call.Tool ?? string.Empty);
-
         var malformed = Malformed(call);
         if (malformed is not null)
         {
-            await AnswerAsync(context, activity, Completed(call, ToolCallOutcome.Failed, null, malformed, 0, Elapsed(started)), Guid.NewGuid(), replayed: false);
+            await AnswerAsync(context, Completed(call, ToolCallOutcome.Failed, null, malformed, 0, Elapsed(started)), Guid.NewGuid(), replayed: false);
             return;
         }
 
@@ -54,56 +50,24 @@ internal sealed class InvokeToolConsumer(
             if (record.LastMessageId == context.MessageId || IsSameSucceededCall(record, call, argumentsHash))
             {
                 logger.LogInformation("InvokeTool {Key} for tool {Tool} was already answered ({Outcome}); republishing the stored result.", call.IdempotencyKey, call.Tool, record.Outcome);
-                await AnswerAsync(context, activity, record.ToCompleted(), record.CallId, replayed: true);
+                await AnswerAsync(context, record.ToCompleted(), record.CallId, replayed: true);
                 return;
             }
 
             if (record.Outcome == ToolCallOutcome.Succeeded)
             {
                 var conflict = $"The idempotency key '{call.IdempotencyKey}' already belongs to a successful call of tool '{record.Tool}' (task {record.TaskId}, step '{record.StepId}') with other arguments; the tool was not called again.";
-                await AnswerAsync(context, activity, Completed(call, ToolCallOutcome.Failed, null, conflict, 0, Elapsed(started)), Guid.NewGuid(), replayed: false);
+                await AnswerAsync(context, Completed(call, ToolCallOutcome.Failed, null, conflict, 0, Elapsed(started)), Guid.NewGuid(), replayed: false);
                 return;
             }
         }
 
         var callId = Guid.NewGuid();
-        record = await StartRecordAsync(record, call, argumentsHash, callId, context.MessageId, cancellationToken);
+        await StartRecordAsync(record, call, argumentsHash, callId, context.MessageId, cancellationToken);
 
-        var result = await DecideAsync(call, argumentsHash, callId, cancellationToken);
-        var completed = Completed(call, result.Outcome, result.OutputJson, result.Error, result.Attempts, Elapsed(started), result.ApprovalId);
-
-        record.Outcome = completed.Outcome;
-        record.OutputJson = completed.OutputJson;
-        record.Error = completed.Error;
-        record.Attempts = completed.Attempts;
-        record.DurationMs = completed.DurationMs;
-        record.ApprovalId = completed.ApprovalId;
-        record.CompletedAt = time.GetUtcNow();
-        await db.SaveChangesAsync(cancellationToken);
-
-        await AnswerAsync(context, activity, completed, callId, replayed: false);
-    }
-
-    private async Task<CallResult> DecideAsync(InvokeTool call, string argumentsHash, Guid callId, CancellationToken cancellationToken)
-    {
-        var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == call.Tool, cancellationToken);
-        if (tool is null)
-        {
-            return new CallResult(ToolCallOutcome.UnknownTool, null, $"No tool named '{call.Tool}' is registered (tools register themselves by announcing on start).", 0, call.ApprovalId);
-        }
-
-        if (call.Compensate && !tool.Compensable)
-        {
-            return new CallResult(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' is not compensable; nothing was called.", 0, call.ApprovalId);
-        }
-
-        var errors = validator.Validate(tool.InputSchema, call.ArgumentsJson);
-        if (errors.Count > 0)
-        {
-            return new CallResult(ToolCallOutcome.InvalidArguments, null, string.Join("; ", errors), 0, call.ApprovalId);
-        }
-
-        return await pipeline.RunAsync(call, tool, argumentsHash, callId, cancellationToken);
+        // An outbox row of this transaction: the run starts only if the record does.
+        var runner = await context.GetSendEndpoint(new Uri("queue:" + RunToolCallConsumer.EndpointName(bus.Value)));
+        await runner.Send(new RunToolCall(callId, call, argumentsHash, time.GetUtcNow(), context.ResponseAddress, context.RequestId), cancellationToken);
     }
 
     private async Task<ToolCallRecord> StartRecordAsync(ToolCallRecord? record, InvokeTool call, string argumentsHash, Guid callId, Guid? messageId, CancellationToken cancellationToken)
@@ -143,9 +107,13 @@ internal sealed class InvokeToolConsumer(
         return record;
     }
 
-    private async Task AnswerAsync(ConsumeContext<InvokeTool> context, Activity? activity, ToolCallCompleted completed, Guid callId, bool replayed)
+    /// <summary>Answers without running the tool (the run's answer comes from <see cref="RunToolCallConsumer"/>).</summary>
+    private async Task AnswerAsync(ConsumeContext<InvokeTool> context, ToolCallCompleted completed, Guid callId, bool replayed)
     {
-        telemetry.Completed(activity, completed, callId, replayed);
+        using (var activity = ToolGatewayTelemetry.StartExecuteTool(context.Message.Tool ?? string.Empty))
+        {
+            telemetry.Completed(activity, completed, callId, replayed);
+        }
 
         // Without a ResponseAddress this publishes (the executor's saga correlates by TaskId).
         await context.RespondAsync(completed);
