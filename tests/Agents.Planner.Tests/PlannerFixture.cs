@@ -58,7 +58,9 @@ public sealed class PlannerFixture : IAsyncLifetime
                 ["Planner:MaxSteps"] = "10",
             },
             Model);
-        _ = factory.Services; // starts the host and its bus
+        // Start the host and wait for its bus: announcements published before the planner's queue is bound
+        // to the exchange would reach nobody (the host does not wait for the broker at start).
+        await factory.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(60));
 
         foreach (var tool in SampleTools.All)
         {
