@@ -43,6 +43,7 @@ internal static class Extensions
                 x.AddConsumer<ToolAnnouncedConsumer>();
                 x.AddConsumer<InvokeToolConsumer>();
                 x.AddConsumer<RunToolCallConsumer>().ExcludeFromConfigureEndpoints();
+                x.AddConsumer<RunToolCallFaultConsumer>();
                 x.AddRequestClient<AuthorizeToolCall>();
                 x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
             },

@@ -44,6 +44,12 @@ public sealed class ToolGatewayOptions
     [Range(1024, 16 * 1024 * 1024, ErrorMessage = "ToolGateway:MaxOutputBytes must be between {1} and {2}.")]
     public int MaxOutputBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// The longest a call can take: every attempt's authorization, tool timeout and backoff, plus a minute. A call
+    /// still running after that is taken to be lost, and a new InvokeTool for its key runs it again.
+    /// </summary>
+    public TimeSpan LongestCall => ((AuthorizationTimeout + MaxToolTimeout + MaxDelay) * MaxAttempts) + TimeSpan.FromMinutes(1);
+
     /// <summary>The timeout of one attempt of a tool that announced <paramref name="toolTimeoutSeconds"/>.</summary>
     public TimeSpan ToolTimeout(int toolTimeoutSeconds)
     {

@@ -4,6 +4,9 @@ using System.Diagnostics.Metrics;
 using Agents.Contracts;
 using Agents.Messaging.Data;
 using MassTransit;
+using Agents.ServiceDefaults.Messaging;
+using Agents.ToolGateway.Consumers;
+using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using Agents.ToolGateway.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -226,6 +229,82 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         var completed = await invocation;
         Assert.Equal(ToolCallOutcome.TimedOut, completed.Outcome);
         Assert.Equal(1, tool.Calls);
+    }
+
+    [Fact]
+    public async Task A_second_InvokeTool_while_the_call_runs_does_not_run_the_tool_again_and_the_running_call_answers()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("tickets");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.Mutating, TicketSchema, timeoutSeconds: 10));
+        var tool = await gateway.StartToolAsync(name, (c, n) =>
+        {
+            Thread.Sleep(TimeSpan.FromSeconds(2));
+            return ToolServiceDouble.Success(c, $$"""{"ticketId":"T-{{n}}"}""");
+        });
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Twice?","priority":"low"}""");
+
+        var first = gateway.InvokeAsync(call, Guid.NewGuid());
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (tool.Calls == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the tool was not called");
+            await Task.Delay(50);
+        }
+
+        // The executor re-invokes the step (same key, new message) while the tool is still working.
+        var again = Guid.NewGuid();
+        await gateway.TestBus.Publish(call, (PublishContext<InvokeTool> context) => context.MessageId = again);
+        await gateway.WaitForInboxReceiveCountAsync(again, 1);
+
+        var completed = await first;
+        Assert.Equal(ToolCallOutcome.Succeeded, completed.Outcome);
+        await Task.Delay(500);
+        Assert.Single(gateway.Observer.For(call.TaskId));
+        Assert.Equal(1, tool.Calls);
+        await using var db = gateway.CreateDbContext();
+        Assert.Equal(1, (await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey)).Invocations);
+    }
+
+    [Fact]
+    public async Task A_run_that_keeps_failing_inside_the_gateway_is_answered_Failed_and_its_record_closed()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var principal = gateway.NewPrincipal();
+
+        // A run the gateway cannot carry out (arguments missing: validation throws), sent as InvokeTool would.
+        var call = ToolGatewayFixture.Call(principal, name) with { ArgumentsJson = null! };
+        var callId = Guid.NewGuid();
+        await using (var db = gateway.CreateDbContext())
+        {
+            db.ToolCalls.Add(new ToolCallRecord
+            {
+                IdempotencyKey = call.IdempotencyKey,
+                CallId = callId,
+                TaskId = call.TaskId,
+                StepId = call.StepId,
+                TenantId = principal.TenantId,
+                UserId = principal.UserId,
+                Tool = name,
+                ArgumentsHash = "unknown",
+                Invocations = 1,
+                StartedAt = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var runner = await gateway.TestBus.GetSendEndpoint(new Uri("queue:" + RunToolCallConsumer.EndpointName(new BusOptions { QueuePrefix = gateway.QueuePrefix })));
+        await runner.Send(new RunToolCall(callId, call, "unknown", DateTimeOffset.UtcNow, null, null));
+
+        var answer = Assert.Single(await gateway.Observer.WaitForAsync(call.TaskId, 1));
+        Assert.Equal(ToolCallOutcome.Failed, answer.Outcome);
+        Assert.Contains("could not complete the call", answer.Error, StringComparison.Ordinal);
+        await using (var db = gateway.CreateDbContext())
+        {
+            var record = await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey);
+            Assert.Equal(ToolCallOutcome.Failed, record.Outcome);
+            Assert.NotNull(record.CompletedAt);
+        }
     }
 
     [Fact]

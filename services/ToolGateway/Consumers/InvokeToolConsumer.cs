@@ -6,7 +6,6 @@ using Agents.ServiceDefaults.Messaging;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Consumers;
@@ -22,6 +21,7 @@ namespace Agents.ToolGateway.Consumers;
 internal sealed class InvokeToolConsumer(
     ToolGatewayDbContext db,
     IOptions<BusOptions> bus,
+    IOptions<ToolGatewayOptions> options,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
     ILogger<InvokeToolConsumer> logger) : IConsumer<InvokeTool>
@@ -44,7 +44,16 @@ internal sealed class InvokeToolConsumer(
         }
 
         var argumentsHash = HashArguments(call.ArgumentsJson);
-        var record = await db.ToolCalls.SingleOrDefaultAsync(c => c.IdempotencyKey == call.IdempotencyKey && c.Compensation == call.Compensate, cancellationToken);
+        // Locked until this transaction commits: a run that is finishing, or another InvokeTool, waits here.
+        var record = await db.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
+        if (record is { Outcome: null } && time.GetUtcNow() - record.StartedAt < options.Value.LongestCall)
+        {
+            // The call is running (a step retried while its first call is still out): that run answers, and the
+            // executor correlates answers by task and step. Taking it over would run the tool twice at once.
+            logger.LogInformation("InvokeTool {Key} for tool {Tool}: the call started at {StartedAt} is still running; its answer will serve.", call.IdempotencyKey, call.Tool, record.StartedAt);
+            return;
+        }
+
         if (record?.Outcome is not null)
         {
             if (record.LastMessageId == context.MessageId || IsSameSucceededCall(record, call, argumentsHash))

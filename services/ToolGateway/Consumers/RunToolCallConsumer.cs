@@ -14,7 +14,8 @@ namespace Agents.ToolGateway.Consumers;
 /// <see cref="ToolCallCompleted"/> answer becomes an outbox row. Its endpoint has no inbox: a redelivery
 /// (a crash during the call) finds the record still running and calls again with the same idempotency
 /// key, which the tool deduplicates; a redelivery after the commit finds the outcome and does nothing.
-/// A run whose record was since taken over by a newer InvokeTool for the same key stands down.
+/// A run whose record was since taken over by a newer InvokeTool for the same key stands down; one that keeps
+/// failing (after the bus's retries) is answered <c>Failed</c> by <see cref="RunToolCallFaultConsumer"/>.
 /// </summary>
 internal sealed partial class RunToolCallConsumer(
     IServiceScopeFactory scopes,
@@ -37,7 +38,7 @@ internal sealed partial class RunToolCallConsumer(
 
         var current = await db.ToolCalls.AsNoTracking()
             .SingleOrDefaultAsync(c => c.IdempotencyKey == call.IdempotencyKey && c.Compensation == call.Compensate, cancellationToken);
-        if (current is null || current.CallId != run.CallId || current.Outcome is not null)
+        if (!current.IsRunning(run.CallId))
         {
             LogStale(run.CallId, call.IdempotencyKey, current?.Outcome?.ToString() ?? (current is null ? "no record" : "taken over"));
             return;
@@ -53,35 +54,20 @@ internal sealed partial class RunToolCallConsumer(
         var scoped = scope.ServiceProvider.GetRequiredService<ToolGatewayDbContext>();
         await using (var transaction = await scoped.Database.BeginTransactionAsync(cancellationToken))
         {
-            var record = await scoped.ToolCalls
-                .FromSql($"SELECT * FROM tool_calls WHERE \"IdempotencyKey\" = {call.IdempotencyKey} AND \"Compensation\" = {call.Compensate} FOR UPDATE")
-                .AsTracking()
-                .SingleOrDefaultAsync(cancellationToken);
-            if (record is null || record.CallId != run.CallId || record.Outcome is not null)
+            var record = await scoped.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
+            if (!record.IsRunning(run.CallId))
             {
                 LogStale(run.CallId, call.IdempotencyKey, record?.Outcome?.ToString() ?? (record is null ? "no record" : "taken over"));
                 return;
             }
 
-            record.Outcome = completed.Outcome;
-            record.OutputJson = completed.OutputJson;
-            record.Error = completed.Error;
-            record.Attempts = completed.Attempts;
-            record.DurationMs = completed.DurationMs;
-            record.ApprovalId = completed.ApprovalId;
-            record.CompletedAt = time.GetUtcNow();
-
-            if (run.ResponseAddress is { } requester)
-            {
-                var endpoint = await scope.ServiceProvider.GetRequiredService<ISendEndpointProvider>().GetSendEndpoint(requester);
-                await endpoint.Send(completed, c => c.RequestId = run.RequestId, cancellationToken);
-            }
-            else
-            {
-                // The executor's saga correlates the answer by TaskId.
-                await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(completed, cancellationToken);
-            }
-
+            await record!.CompleteAsync(
+                completed,
+                run,
+                scope.ServiceProvider.GetRequiredService<ISendEndpointProvider>(),
+                scope.ServiceProvider.GetRequiredService<IPublishEndpoint>(),
+                time.GetUtcNow(),
+                cancellationToken);
             await scoped.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
