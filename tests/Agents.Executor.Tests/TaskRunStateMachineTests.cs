@@ -253,6 +253,26 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task Model_steps_in_flight_hold_their_reservation_so_parallel_steps_cannot_together_overspend()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Model("a", "Say hello"), Model("b", "Say goodbye")], new TaskLimits(MaxCost: 1.0m));
+
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        Assert.Equal(TaskRunStatus.Completed, state.Status);
+        Assert.Equal(2, run.Chat.Calls.Count);
+        var (firstMessages, firstOptions, firstResponse) = run.Chat.Calls[0];
+        var (secondMessages, secondOptions, _) = run.Chat.Calls[1];
+        var first = firstResponse.GetModelUsage()!;
+
+        // The first step reserved everything its input left; the second was dispatched only once the first had
+        // answered, with what the first really spent taken off (1.0 buys 1,000 tokens at the tests' price).
+        Assert.Equal(1000 - DeterministicTokenEstimator.EstimateInput(firstMessages, null), firstOptions!.MaxOutputTokens);
+        Assert.Equal((int)(1000 - first.InputTokens - first.OutputTokens - DeterministicTokenEstimator.EstimateInput(secondMessages, null)), secondOptions!.MaxOutputTokens);
+        Assert.True(state.Cost <= 1.0m, $"spent {state.Cost}");
+    }
+
+    [Fact]
     public async Task A_model_step_whose_input_alone_would_pass_the_cost_budget_is_not_dispatched()
     {
         await using var run = await TaskRunHarness.StartAsync();

@@ -153,6 +153,12 @@ public sealed class StepRun
 
     public string? IdempotencyKey { get; set; }
 
+    /// <summary>Tokens (input estimate + output cap) reserved for this step's model call while it is in flight.</summary>
+    public int ReservedTokens { get; set; }
+
+    /// <summary>Cost reserved for this step's model call while it is in flight.</summary>
+    public decimal ReservedCost { get; set; }
+
     public Guid? ApprovalId { get; set; }
 
     /// <summary>The side-effect class from the tool catalog when the step completed (null: unknown).</summary>
