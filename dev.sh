@@ -144,6 +144,9 @@ run_tests() {
   # The run gets a RabbitMQ virtual host of its own (removed afterwards, with whatever a killed run left),
   # unless AGENTS_TEST_RABBITMQ already points the tests at another broker.
   local sweep=0
+  # One run at a time on a machine: a run removes the test leftovers of the one before.
+  exec 9>"${TMPDIR:-/tmp}/agents-dev-test.lock"
+  flock -n 9 || die "another ./dev.sh test is running on this machine; wait for it to finish"
   if [ -z "${AGENTS_TEST_RABBITMQ:-}" ]; then
     sudo_if_needed bash "$ROOT/infra/local.sh" test-vhost
     export AGENTS_TEST_RABBITMQ="amqp://agents:agents@127.0.0.1:5672/agents-test-run"
@@ -164,7 +167,9 @@ run_tests() {
        END { gsub(",", "", p); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
   grep -q "Failed!  -" "$out" && rc=1
   rm -f "$out"
-  [ "$sweep" = 1 ] && sudo_if_needed bash "$ROOT/infra/local.sh" sweep-tests
+  if [ "$sweep" = 1 ]; then
+    sudo_if_needed bash "$ROOT/infra/local.sh" sweep-tests || log "could not remove the test virtual hosts and databases (infra/local.sh sweep-tests)"
+  fi
   return $rc
 }
 

@@ -74,6 +74,8 @@ public sealed class LedgerAndAuditTests(SharedGovernanceHost shared) : IClassFix
                 "UPDATE audit_entries SET decision = 'Deny' WHERE tenant_id = @t AND sequence = 3",
                 "DELETE FROM audit_entries WHERE tenant_id = @t AND sequence = 4",
                 "UPDATE audit_heads SET last_sequence = 1 WHERE tenant_id = @t",
+                "UPDATE audit_heads SET last_hash = 'rewritten' WHERE tenant_id = @t",
+                "TRUNCATE audit_entries",
                 "DELETE FROM audit_heads WHERE tenant_id = @t",
             })
             {

@@ -38,6 +38,7 @@ public sealed class TestVirtualHost : IAsyncDisposable
         var user = System.Uri.UnescapeDataString(credentials[0]);
         var password = credentials.Length > 1 ? System.Uri.UnescapeDataString(credentials[1]) : string.Empty;
         var managementUri = Environment.GetEnvironmentVariable("AGENTS_TEST_RABBITMQ_MANAGEMENT") ?? $"http://{broker.Host}:15672/";
+        managementUri = managementUri.EndsWith('/') ? managementUri : managementUri + "/";
         var client = new HttpClient { BaseAddress = new Uri(managementUri), Timeout = TimeSpan.FromSeconds(15) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
             "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
