@@ -55,6 +55,7 @@ internal static class Extensions
         {
             x.AddConsumer<RecallMemoriesConsumer>();
             x.AddConsumer<RememberFactConsumer>();
+            x.AddConsumer<MarkSourceStaleConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();
             x.AddAgentsDurableMessaging<MemoryDbContext>();
         });

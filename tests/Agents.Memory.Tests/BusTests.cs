@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Memory.Tests;
 
-/// <summary>The consumers over the real RabbitMQ: RecallMemories request/response, RememberFact, episodes from TaskRunFinished.</summary>
+/// <summary>The consumers over the real RabbitMQ: RecallMemories request/response, RememberFact, MarkSourceStale, episodes from TaskRunFinished.</summary>
 [Collection(MemoryHostCollection.Name)]
 public sealed class BusTests(MemoryHost host)
 {
@@ -34,6 +34,43 @@ public sealed class BusTests(MemoryHost host)
         Assert.Equal("crm.lookup-customer", memory.Source);
         Assert.Equal(TrustLevel.Untrusted, memory.Trust);
         Assert.True(memory.Score > 0.35);
+    }
+
+    [Fact]
+    public async Task A_published_MarkSourceStale_takes_a_sources_memories_out_of_recall_for_the_tenant_and_a_redelivery_changes_nothing()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var colleague = MemoryHost.NewPrincipal(principal.TenantId);
+        var otherTenant = MemoryHost.NewPrincipal();
+        const string source = "http://kb.local/articles/shipping-times";
+        const string text = "Orders ship within two working days.";
+        using var client = host.ClientFor(principal);
+        using var colleagueClient = host.ClientFor(colleague);
+        using var otherClient = host.ClientFor(otherTenant);
+        var mine = await (await client.PostJsonAsync("/api/memories", new StoreMemoryRequest(text, source, TrustLevel.Untrusted, null, null, null, null))).ReadAsync<MemoryView>();
+        var theirs = await (await colleagueClient.PostJsonAsync("/api/memories", new StoreMemoryRequest(text, source, TrustLevel.Untrusted, null, null, null, null))).ReadAsync<MemoryView>();
+        var elsewhere = await (await otherClient.PostJsonAsync("/api/memories", new StoreMemoryRequest(text, source, TrustLevel.Untrusted, null, null, null, null))).ReadAsync<MemoryView>();
+
+        var message = new MarkSourceStale(principal.TenantId, null, source);
+        await Bus.Publish(message);
+        await Bus.Publish(message);
+
+        foreach (var (owner, id) in new[] { (client, mine.Id), (colleagueClient, theirs.Id) })
+        {
+            var listed = await HttpExtensions.EventuallyAsync(
+                async () => await (await owner.GetAsync(new Uri($"/api/memories/{id}", UriKind.Relative))).ReadAsync<MemoryView>(),
+                v => v.Stale);
+            Assert.True(listed.Stale);
+        }
+
+        var recall = await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest("how fast do orders ship?", 5, null, null))).ReadAsync<RecallResponse>();
+        Assert.Empty(recall.Hits);
+
+        // Another tenant's memory from the same source is untouched.
+        var untouched = await (await otherClient.GetAsync(new Uri($"/api/memories/{elsewhere.Id}", UriKind.Relative))).ReadAsync<MemoryView>();
+        Assert.False(untouched.Stale);
+        var otherRecall = await (await otherClient.PostJsonAsync("/api/memories/recall", new RecallRequest("how fast do orders ship?", 5, null, null))).ReadAsync<RecallResponse>();
+        Assert.Equal(elsewhere.Id, Assert.Single(otherRecall.Hits).Memory.Id);
     }
 
     [Fact]

@@ -260,7 +260,8 @@ public sealed class MemoryStore(
     {
         var now = StoredTime.Now(time);
         var changes = new List<(MemoryScope Scope, List<Guid> Ids, long Version)>();
-        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        var inboxTransaction = db.Database.CurrentTransaction is not null;
+        await using (var transaction = inboxTransaction ? null : await db.Database.BeginTransactionAsync(cancellationToken))
         {
             var query = db.Memories.Where(m => m.TenantId == tenantId && m.Source == source && m.StaleAt == null);
             if (userId is not null)
@@ -284,12 +285,23 @@ public sealed class MemoryStore(
                 changes.Add((scope, group.Select(a => a.Id).ToList(), await BumpVersionAsync(scope, cancellationToken)));
             }
 
-            await transaction.CommitAsync(cancellationToken);
+            if (transaction is not null)
+            {
+                await transaction.CommitAsync(cancellationToken);
+            }
         }
 
         foreach (var (scope, ids, version) in changes)
         {
-            await vectors.DeleteAsync(scope, ids, version, cancellationToken);
+            if (inboxTransaction)
+            {
+                // Inside a consumer's inbox transaction: the index learns about it once that commits.
+                afterCommit.Add(ct => vectors.DeleteAsync(scope, ids, version, ct));
+            }
+            else
+            {
+                await vectors.DeleteAsync(scope, ids, version, cancellationToken);
+            }
         }
 
         return changes.Sum(c => c.Ids.Count);

@@ -21,3 +21,10 @@ public sealed record MemoriesRecalled(Guid TaskId, IReadOnlyList<RecalledMemory>
 
 /// <summary>Stores a semantic fact with its provenance.</summary>
 public sealed record RememberFact(Guid FactId, AgentPrincipal Principal, string Text, string Source, TrustLevel Trust, Guid? SourceTaskId = null, string? SourceStepId = null);
+
+/// <summary>
+/// Marks the memories that came from <see cref="Source"/> (a URL, tool or task) stale, for one user
+/// (<see cref="UserId"/>) or the whole tenant (null): they stay listed, flagged, and are never recalled again.
+/// For a tool or service that learns its content changed, e.g. a page that was edited since it was remembered.
+/// </summary>
+public sealed record MarkSourceStale(string TenantId, string? UserId, string Source);
