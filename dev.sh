@@ -140,13 +140,19 @@ status() {
 run_tests() {
   # Tests choose their own settings; none may depend on the development configuration.
   unset ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
+  # One run at a time on a machine: a run removes the test leftovers of the one before. (A pid file, not an
+  # inherited lock descriptor: build servers outlive the run and would keep such a lock.)
+  local lock=/tmp/agents-dev-test.pid holder
+  holder=$(cat "$lock" 2>/dev/null || true)
+  if [ -n "$holder" ] && [ "$holder" != $$ ] && grep -qa 'dev.sh' "/proc/$holder/cmdline" 2>/dev/null; then
+    die "another ./dev.sh test (pid $holder) is running on this machine; wait for it to finish"
+  fi
+  echo $$ >"$lock"
+  trap 'rm -f /tmp/agents-dev-test.pid' EXIT
   infra_up
   # The run gets a RabbitMQ virtual host of its own (removed afterwards, with whatever a killed run left),
   # unless AGENTS_TEST_RABBITMQ already points the tests at another broker.
   local sweep=0
-  # One run at a time on a machine: a run removes the test leftovers of the one before.
-  exec 9>"${TMPDIR:-/tmp}/agents-dev-test.lock"
-  flock -n 9 || die "another ./dev.sh test is running on this machine; wait for it to finish"
   if [ -z "${AGENTS_TEST_RABBITMQ:-}" ]; then
     sudo_if_needed bash "$ROOT/infra/local.sh" test-vhost
     export AGENTS_TEST_RABBITMQ="amqp://agents:agents@127.0.0.1:5672/agents-test-run"

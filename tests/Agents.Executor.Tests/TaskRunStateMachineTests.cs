@@ -273,6 +273,23 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_model_step_waiting_for_budget_does_not_hold_back_other_ready_steps()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Model("a", "Say hello"), Model("b", "Say goodbye"), Tool("t", "crm.lookup-customer")], new TaskLimits(MaxCost: 1.0m));
+
+        // "a" reserves what its input leaves; "b" waits for it; "t" goes at once, before "a" has answered.
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "t");
+        await run.WaitForAsync(id, s => s.Steps["b"].Status != StepStatus.Pending);
+        var log = run.Journal.For(id).ToList();
+        var toolDispatched = log.FindIndex(e => e.Kind == "step-dispatched" && e.StepId == "t");
+        var firstAnswer = log.FindIndex(e => e.Kind == "model-call" && e.StepId == "a");
+        var waitingDispatched = log.FindIndex(e => e.Kind == "step-dispatched" && e.StepId == "b");
+        Assert.True(toolDispatched >= 0 && firstAnswer > toolDispatched, $"tool step dispatched at {toolDispatched}, first model answer at {firstAnswer}");
+        Assert.True(waitingDispatched > firstAnswer, $"waiting step dispatched at {waitingDispatched}, first model answer at {firstAnswer}");
+    }
+
+    [Fact]
     public async Task A_model_step_whose_input_alone_would_pass_the_cost_budget_is_not_dispatched()
     {
         await using var run = await TaskRunHarness.StartAsync();

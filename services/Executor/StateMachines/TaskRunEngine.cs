@@ -15,6 +15,8 @@ namespace Agents.Executor.StateMachines;
 /// </summary>
 internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now, ModelPrice? modelPrice = null)
 {
+    private bool waitingForBudget;
+
     public RunEffects Effects { get; } = new();
 
     public static string IdempotencyKey(Guid taskId, string stepId) => $"{taskId:N}:{stepId}";
@@ -436,6 +438,13 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
                     && plan.DependsOn.All(d => s.Steps.TryGetValue(d, out var dep) && dep.Status == StepStatus.Succeeded);
                 if (ready && !Dispatch(s, plan, run, null))
                 {
+                    if (waitingForBudget)
+                    {
+                        // This model step waits for reservations in flight; other ready steps may still go.
+                        waitingForBudget = false;
+                        continue;
+                    }
+
                     return;
                 }
             }
@@ -477,6 +486,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             if (reservation.Wait)
             {
                 // Dispatched by a later Advance, once a model step in flight has answered and released its reservation.
+                waitingForBudget = true;
                 return false;
             }
 

@@ -46,9 +46,9 @@ internal sealed class InvokeToolConsumer(
         var argumentsHash = HashArguments(call.ArgumentsJson);
         // Locked until this transaction commits: a run that is finishing, or another InvokeTool, waits here.
         var record = await db.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
-        if (record is { Outcome: null } && time.GetUtcNow() - record.StartedAt < options.Value.LongestCall)
+        if (record is { Outcome: null } && IsSameCall(record, call, argumentsHash) && time.GetUtcNow() - record.StartedAt < options.Value.LongestCall)
         {
-            // The call is running (a step retried while its first call is still out): that run answers, and the
+            // The same call is running (a step retried while its first call is still out): that run answers, and the
             // executor correlates answers by task and step. Taking it over would run the tool twice at once.
             logger.LogInformation("InvokeTool {Key} for tool {Tool}: the call started at {StartedAt} is still running; its answer will serve.", call.IdempotencyKey, call.Tool, record.StartedAt);
             return;
@@ -129,8 +129,10 @@ internal sealed class InvokeToolConsumer(
     }
 
     private static bool IsSameSucceededCall(ToolCallRecord record, InvokeTool call, string argumentsHash) =>
-        record.Outcome == ToolCallOutcome.Succeeded
-        && record.TaskId == call.TaskId
+        record.Outcome == ToolCallOutcome.Succeeded && IsSameCall(record, call, argumentsHash);
+
+    private static bool IsSameCall(ToolCallRecord record, InvokeTool call, string argumentsHash) =>
+        record.TaskId == call.TaskId
         && string.Equals(record.StepId, call.StepId, StringComparison.Ordinal)
         && string.Equals(record.Tool, call.Tool, StringComparison.Ordinal)
         && string.Equals(record.ArgumentsHash, argumentsHash, StringComparison.Ordinal);
