@@ -15,8 +15,6 @@ namespace Agents.Executor.StateMachines;
 /// </summary>
 internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now, ModelPrice? modelPrice = null)
 {
-    private bool waitingForBudget;
-
     public RunEffects Effects { get; } = new();
 
     public static string IdempotencyKey(Guid taskId, string stepId) => $"{taskId:N}:{stepId}";
@@ -436,15 +434,9 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             {
                 var ready = run.Status == StepStatus.Pending
                     && plan.DependsOn.All(d => s.Steps.TryGetValue(d, out var dep) && dep.Status == StepStatus.Succeeded);
-                if (ready && !Dispatch(s, plan, run, null))
+                // A model step waiting for reservations in flight does not hold back the other ready steps.
+                if (ready && Dispatch(s, plan, run, null) == DispatchResult.Stopped)
                 {
-                    if (waitingForBudget)
-                    {
-                        // This model step waits for reservations in flight; other ready steps may still go.
-                        waitingForBudget = false;
-                        continue;
-                    }
-
                     return;
                 }
             }
@@ -460,22 +452,26 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         s.Status = s.Steps.Values.Any(x => x.Status == StepStatus.AwaitingApproval) ? TaskRunStatus.AwaitingApproval : TaskRunStatus.Running;
     }
 
-    /// <summary>Budget check, reference resolution and dispatch of one step attempt. False when the run stopped or must wait.</summary>
-    private bool Dispatch(TaskRunState s, PlanStep plan, StepRun run, Guid? approvalId)
+    /// <summary>
+    /// Budget check, reference resolution and dispatch of one step attempt: <see cref="DispatchResult.Stopped"/> when the
+    /// run stopped or must wait as a whole, <see cref="DispatchResult.Waiting"/> when only this model step waits for
+    /// budget reserved by steps in flight.
+    /// </summary>
+    private DispatchResult Dispatch(TaskRunState s, PlanStep plan, StepRun run, Guid? approvalId)
     {
         var budget = CheckBudget(s, plan.Kind, firstAttempt: run.Attempts == 0);
         if (budget is not null)
         {
             Log("budget-exceeded", run.Id, new { budget, usage = s.Usage, s.Limits });
             Finish(s, TaskRunStatus.BudgetExceeded, budget);
-            return false;
+            return DispatchResult.Stopped;
         }
 
         var input = plan.Kind == StepKind.Tool ? StepInputs.ResolveArguments(plan.ArgumentsJson, s) : StepInputs.ResolvePrompt(plan.Prompt, s);
         if (input.Error is not null)
         {
             StepFailed(s, run, input.Error, retryable: false);
-            return !(s.IsTerminal || s.Compensating || s.RevisionPending);
+            return s.IsTerminal || s.Compensating || s.RevisionPending ? DispatchResult.Stopped : DispatchResult.Dispatched;
         }
 
         var tainted = input.Tainted || PlanMayCarryUntrusted(s);
@@ -486,15 +482,14 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             if (reservation.Wait)
             {
                 // Dispatched by a later Advance, once a model step in flight has answered and released its reservation.
-                waitingForBudget = true;
-                return false;
+                return DispatchResult.Waiting;
             }
 
             if (reservation.Refusal is not null)
             {
                 Log("budget-exceeded", run.Id, new { budget = reservation.Refusal, usage = s.Usage, s.Limits, estimatedInputTokens = reservation.InputTokens });
                 Finish(s, TaskRunStatus.BudgetExceeded, reservation.Refusal);
-                return false;
+                return DispatchResult.Stopped;
             }
 
             maxTokens = reservation.MaxOutputTokens;
@@ -509,7 +504,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             {
                 Log("loop-detected", run.Id, new { plan.Tool, arguments = input.Text, count, options.MaxIdenticalToolCalls });
                 Finish(s, TaskRunStatus.Failed, $"Loop detected: tool '{plan.Tool}' was called with the same arguments {count} times.");
-                return false;
+                return DispatchResult.Stopped;
             }
         }
 
@@ -544,7 +539,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
 
         Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
         Log("step-dispatched", run.Id, new { kind = plan.Kind, plan.Tool, attempt = run.Attempts, input = input.Text, inputTainted = run.InputTainted, idempotencyKey = run.IdempotencyKey, approvalId });
-        return true;
+        return DispatchResult.Dispatched;
     }
 
     /// <summary>
@@ -679,4 +674,17 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     /// </summary>
     private static bool PlanMayCarryUntrusted(TaskRunState s) =>
         s.PlannerSawUntrusted && s.Plan is { Source: "goal" or "revision" };
+}
+
+/// <summary>What <c>TaskRunEngine.Dispatch</c> did with a step.</summary>
+internal enum DispatchResult
+{
+    /// <summary>Sent (or failed at once in a way the run goes on from).</summary>
+    Dispatched,
+
+    /// <summary>This model step waits for budget reserved by model steps in flight; a later Advance sends it.</summary>
+    Waiting,
+
+    /// <summary>The run stopped, or must wait as a whole (approval, revision, compensation).</summary>
+    Stopped,
 }
