@@ -200,12 +200,7 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Slow","priority":"low"}""");
 
         var invocation = gateway.InvokeAsync(call);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (tool.Calls == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the tool was not called");
-            await Task.Delay(50);
-        }
+        await tool.WaitUntilCalledAsync();
 
         // The tool has been waited on for over a second: no session of the gateway's database has been idle
         // inside a transaction that long (the outbox delivery's own short transactions, which wait on the broker,
@@ -246,12 +241,7 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Twice?","priority":"low"}""");
 
         var first = gateway.InvokeAsync(call, Guid.NewGuid());
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (tool.Calls == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the tool was not called");
-            await Task.Delay(50);
-        }
+        await tool.WaitUntilCalledAsync();
 
         // The executor re-invokes the step (same key, new message) while the tool is still working.
         var again = Guid.NewGuid();

@@ -50,6 +50,17 @@ public sealed class ToolServiceDouble(Func<ExecuteTool, int, ToolExecutionResult
 
     public static ToolExecutionResult TransientFailure(ExecuteTool call, string error) => new(call.CallId, false, null, error, true, false);
 
+    /// <summary>Waits (up to 10 s) until the tool has been called at least once.</summary>
+    public async Task WaitUntilCalledAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Calls == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the tool was not called");
+            await Task.Delay(50);
+        }
+    }
+
     public async Task Consume(ConsumeContext<ExecuteTool> context)
     {
         Received.Enqueue(context.Message);
