@@ -40,7 +40,7 @@ internal sealed partial class RunToolCallConsumer(
             .SingleOrDefaultAsync(c => c.IdempotencyKey == call.IdempotencyKey && c.Compensation == call.Compensate, cancellationToken);
         if (!current.IsRunning(run.CallId))
         {
-            LogStale(run.CallId, call.IdempotencyKey, current?.Outcome?.ToString() ?? (current is null ? "no record" : "taken over"));
+            LogStale(run.CallId, call.IdempotencyKey, StateOf(current));
             return;
         }
 
@@ -57,7 +57,7 @@ internal sealed partial class RunToolCallConsumer(
             var record = await scoped.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
             if (!record.IsRunning(run.CallId))
             {
-                LogStale(run.CallId, call.IdempotencyKey, record?.Outcome?.ToString() ?? (record is null ? "no record" : "taken over"));
+                LogStale(run.CallId, call.IdempotencyKey, StateOf(record));
                 return;
             }
 
@@ -96,6 +96,9 @@ internal sealed partial class RunToolCallConsumer(
 
         return await pipeline.RunAsync(call, tool, argumentsHash, callId, cancellationToken);
     }
+
+    private static string StateOf(ToolCallRecord? record) =>
+        record is null ? "no record" : record.Outcome?.ToString() ?? "taken over";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tool call {CallId} (key {IdempotencyKey}) is no longer the current run ({State}); nothing to do")]
     private partial void LogStale(Guid callId, string idempotencyKey, string state);
