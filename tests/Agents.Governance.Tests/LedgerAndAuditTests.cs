@@ -47,6 +47,35 @@ public sealed class LedgerAndAuditTests(SharedGovernanceHost shared) : IClassFix
     }
 
     [Fact]
+    public async Task Verification_while_entries_are_being_appended_never_reports_a_sound_chain_as_tampered()
+    {
+        var tenant = TestInfrastructure.UniqueName("live");
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson);
+        var user = new AgentPrincipal(tenant, "writer", ["agent-user"]);
+        using var admin = Host.ClientFor(new AgentPrincipal(tenant, "boss", ["admin"]));
+        var task = Guid.NewGuid();
+
+        // Appends (authorizations) and verifications at the same time, for a bounded number of rounds.
+        var appends = Task.Run(async () =>
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                await Host.AuthorizeAsync(GovernanceHost.Call(user, task, "crm.lookup-customer", $$"""{"id":{{i}}}""", scope: "crm.read", stepId: $"s{i}"));
+            }
+        });
+        var verdicts = new List<string>();
+        while (!appends.IsCompleted)
+        {
+            using var response = await admin.GetAsync(new Uri("/api/governance/audit/verify", UriKind.Relative));
+            verdicts.Add(await response.BodyAsync(HttpStatusCode.OK));
+        }
+
+        await appends;
+        Assert.NotEmpty(verdicts);
+        Assert.All(verdicts, v => Assert.True(JsonDocument.Parse(v).RootElement.GetProperty("ok").GetBoolean(), v));
+    }
+
+    [Fact]
     public async Task A_modified_audit_row_is_reported_at_its_sequence()
     {
         var tenant = TestInfrastructure.UniqueName("aud");

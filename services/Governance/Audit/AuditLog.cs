@@ -69,9 +69,13 @@ public sealed class AuditLog(GovernanceDbContext db, TimeProvider time)
             .ToListAsync(cancellationToken)).Single();
     }
 
-    /// <summary>Walks the chain from sequence 1 and reports the first entry that does not match.</summary>
+    /// <summary>
+    /// Walks the chain from sequence 1 and reports the first entry that does not match. Entries and head are read in
+    /// one repeatable-read snapshot: read apart, an append committing between the two reads looked like a removed tail.
+    /// </summary>
     public async Task<AuditVerification> VerifyAsync(string tenantId, CancellationToken cancellationToken)
     {
+        await using var snapshot = await db.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         var previousHash = string.Empty;
         long expected = 1;
         await foreach (var entry in db.Audit.AsNoTracking().Where(e => e.TenantId == tenantId).OrderBy(e => e.Sequence).AsAsyncEnumerable().WithCancellation(cancellationToken))
