@@ -60,6 +60,21 @@ public sealed class TestDatabase(string name, string connectionString) : IAsyncD
         await using var connection = new NpgsqlConnection(TestInfrastructure.PostgresServer);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync();
+
+        // PostgreSQL 15 refuses a forced drop while an autovacuum worker is in the new database (the
+        // worker has no role the test user may signal: 42501); the worker leaves within moments, so
+        // try again for a while before giving up.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await command.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 50)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
+        }
     }
 }
