@@ -35,6 +35,9 @@ public sealed class ExecutorOptions : IValidatableObject
     /// <summary>How long <c>POST /api/tasks</c> waits for the planner to validate a template or explicit steps (then 503).</summary>
     public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a model step waits for governance to reserve its budget before the attempt fails (fail closed).</summary>
+    public TimeSpan BudgetReservationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (StepTimeout <= TimeSpan.Zero || StepTimeout > TimeSpan.FromHours(24))
@@ -50,6 +53,11 @@ public sealed class ExecutorOptions : IValidatableObject
         if (ValidationTimeout < TimeSpan.FromMilliseconds(100) || ValidationTimeout > TimeSpan.FromMinutes(1))
         {
             yield return new ValidationResult("Executor:ValidationTimeout must be between 100 ms and 1 minute.", [nameof(ValidationTimeout)]);
+        }
+
+        if (BudgetReservationTimeout < TimeSpan.FromMilliseconds(100) || BudgetReservationTimeout > TimeSpan.FromMinutes(1))
+        {
+            yield return new ValidationResult("Executor:BudgetReservationTimeout must be between 100 ms and 1 minute.", [nameof(BudgetReservationTimeout)]);
         }
 
         if (EventStreamPollInterval < TimeSpan.FromMilliseconds(10) || EventStreamPollInterval > TimeSpan.FromSeconds(30))

@@ -1,3 +1,4 @@
+using Agents.Contracts;
 using Agents.Executor.Api;
 using Agents.Executor.Consumers;
 using Agents.Executor.Data;
@@ -37,11 +38,13 @@ internal static class Extensions
         // view and the messages it publishes or schedules (step and memory-recall timeouts) commit in one
         // transaction, and scheduled timeouts are rows in PostgreSQL that survive a restart.
         builder.Services.AddToolDiscovery();
-        builder.AddAgentsBus(x =>
-        {
-            x.AddExecutorMessaging(saga => saga.AgentsRepository<ExecutorDbContext, TaskRunState>());
-            x.AddAgentsDurableMessaging<ExecutorDbContext>();
-        });
+        builder.AddAgentsBus(
+            x =>
+            {
+                x.AddExecutorMessaging(saga => saga.AgentsRepository<ExecutorDbContext, TaskRunState>());
+                x.AddAgentsDurableMessaging<ExecutorDbContext>();
+            },
+            ModelStepConsumer.ConfigureEndpoint);
         builder.Services.AddScoped<ITaskJournal, EfTaskJournal>();
         builder.Services.AddScoped<IToolCatalog, EfToolCatalog>();
         return builder;
@@ -57,14 +60,16 @@ internal static class Extensions
 
     /// <summary>
     /// The saga and consumers (shared with the test harness); <paramref name="repository"/> chooses where saga state
-    /// lives (PostgreSQL in the service, in memory in the harness).
+    /// lives (PostgreSQL in the service, in memory in the harness). The model worker's endpoint is configured by hand
+    /// (<see cref="ModelStepConsumer.ConfigureEndpoint"/>).
     /// </summary>
     public static IBusRegistrationConfigurator AddExecutorMessaging(
         this IBusRegistrationConfigurator x,
         Action<ISagaRegistrationConfigurator<TaskRunState>> repository)
     {
         repository(x.AddSagaStateMachine<TaskRunStateMachine, TaskRunState>(typeof(TaskRunStateDefinition)));
-        x.AddConsumer<ModelStepConsumer>();
+        x.AddConsumer<ModelStepConsumer>().ExcludeFromConfigureEndpoints();
+        x.AddRequestClient<ReserveModelBudget>();
         x.AddConsumer<ToolAnnouncedConsumer>();
         return x;
     }

@@ -33,6 +33,7 @@ internal static class Extensions
         builder.Services.AddScoped<AdmissionService>();
         builder.Services.AddScoped<AuthorizationService>();
         builder.Services.AddScoped<UsageRecorder>();
+        builder.Services.AddScoped<ModelBudgetService>();
         builder.Services.AddScoped<ApprovalService>();
         builder.Services.AddHostedService<ApprovalSweeper>();
         builder.AddAgentsBus(x =>
@@ -40,6 +41,7 @@ internal static class Extensions
             x.AddConsumer<AdmitTaskConsumer>();
             x.AddConsumer<AuthorizeToolCallConsumer>();
             x.AddConsumer<RecordUsageConsumer>();
+            x.AddConsumer<ReserveModelBudgetConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();
             x.AddConsumer<ToolExecutionAuditConsumer>();
             x.AddAgentsDurableMessaging<GovernanceDbContext>();

@@ -16,6 +16,9 @@ public class PlatformFixture : IAsyncLifetime
     public const string CarolKey = "demo-carol-admin-key";
     public const string DaveKey = "acme-dave-agent-user-key";
 
+    /// <summary>The admin of tenant "thrift", which tests give small daily budgets.</summary>
+    public const string ErinKey = "thrift-erin-admin-key";
+
     private static readonly (string Name, string Directory, bool HasDatabase)[] Services =
     [
         ("governance", "services/Governance", true),
@@ -55,6 +58,7 @@ public class PlatformFixture : IAsyncLifetime
                     ["f917674b421eedb0c7f64a9b64b73a09073afcb438b88160e3525ac5ef9e943f", "demo", "bob", "agent-user,approver"],
                     ["5945677e72100251d17b5827ecc73c3ab5e004de600184bb15b8dfbd70434798", "demo", "carol", "agent-user,approver,admin"],
                     ["853903ce28b9b2127d0ffa55705a3ca1f3dbb08addaa285f650d947506e64f01", "acme", "dave", "agent-user"],
+                    ["01b051e124f0e798e8176b6efe3fc0112e8b0b945e70b807dfe83758260973df", "thrift", "erin", "agent-user,admin"],
                 ];
                 for (var i = 0; i < keys.Length; i++)
                 {

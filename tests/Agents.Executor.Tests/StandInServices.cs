@@ -9,8 +9,8 @@ namespace Agents.Executor.Tests;
 /// <summary>
 /// Test doubles for the services around the executor (governance, memory, planner, tool-gateway), on their own
 /// bus with the executor's queue prefix (which also prefixes the message-type exchanges, so only this test's
-/// executor talks to them). Always: the planner's submission-time validation (<see cref="PlannerValidationStandIn"/>).
-/// With <c>runServices</c>: they admit every task, recall no memories, turn the requested steps into plan version 1
+/// executor talks to them).
+/// Always: the planner's submission-time validation (<see cref="PlannerValidationStandIn"/>) and governance's model-call budget reservation (granted). With <c>runServices</c>: they admit every task, recall no memories, turn the requested steps into plan version 1
 /// and record every tool invocation. Tool calls are answered at once unless <see cref="HoldTool"/> says to keep them
 /// pending (the test then answers with <see cref="CompleteAsync"/>).
 /// </summary>
@@ -51,6 +51,7 @@ internal sealed class StandInServices : IAsyncDisposable
             x.AddConsumer<MemoryStandIn>();
             x.AddConsumer<PlannerStandIn>();
             x.AddConsumer<ToolGatewayStandIn>();
+            x.AddConsumer<ModelBudgetStandIn>();
             x.UsingRabbitMq((context, cfg) =>
             {
                 var broker = new Uri(brokerUri);
@@ -68,6 +69,7 @@ internal sealed class StandInServices : IAsyncDisposable
                     e.AutoDelete = true;
                     e.Durable = false;
                     e.ConfigureConsumer<PlannerValidationStandIn>(context);
+                    e.ConfigureConsumer<ModelBudgetStandIn>(context);
                     if (runServices)
                     {
                         e.ConfigureConsumer<AdmissionStandIn>(context);
@@ -149,6 +151,13 @@ internal sealed class StandInServices : IAsyncDisposable
     {
         public Task Consume(ConsumeContext<AdmitTask> context) =>
             context.Publish(new TaskAdmitted(context.Message.TaskId, context.Message.RequestedLimits ?? new TaskLimits(), context.Message.RequestedTools));
+    }
+
+    /// <summary>Governance double: grants every model call the budget it asks for.</summary>
+    private sealed class ModelBudgetStandIn : IConsumer<ReserveModelBudget>
+    {
+        public Task Consume(ConsumeContext<ReserveModelBudget> context) =>
+            context.RespondAsync(new ModelBudgetReservation(true, context.Message.MaxOutputTokens, null, false));
     }
 
     /// <summary>Memory double: nothing to recall.</summary>

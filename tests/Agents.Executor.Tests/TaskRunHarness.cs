@@ -26,7 +26,11 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         Journal = provider.GetRequiredService<InMemoryTaskJournal>();
         Chat = provider.GetRequiredService<RecordingChatClient>();
         Time = provider.GetRequiredService<FakeTimeProvider>();
+        Budgets = provider.GetRequiredService<ModelBudgetDouble>();
     }
+
+    /// <summary>Plays governance's daily budgets for model calls: grants what is asked unless a test says otherwise.</summary>
+    public ModelBudgetDouble Budgets { get; }
 
     public static AgentPrincipal Principal { get; } = new("tenant-a", "user-1", ["agent-user"]);
 
@@ -55,14 +59,17 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         services.AddSingleton(RecordingChatClient.CreateDeterministic());
         services.AddSingleton(RecordingChatClient.Prices);
         services.AddKeyedSingleton<IChatClient>(ModelRoles.Executor, (sp, _) => sp.GetRequiredService<RecordingChatClient>());
+        services.AddSingleton<ModelBudgetDouble>();
         services.AddMassTransitTestHarness(x =>
         {
             x.AddExecutorMessaging(saga => saga.InMemoryRepository());
+            x.AddConsumer<ModelBudgetDouble.ReserveConsumer>();
             x.AddDelayedMessageScheduler();
             x.UsingInMemory((context, cfg) =>
             {
                 cfg.UseDelayedMessageScheduler();
                 cfg.ConfigureEndpoints(context);
+                Consumers.ModelStepConsumer.ConfigureEndpoint(context, cfg);
             });
         });
         services.Configure<TestHarnessOptions>(o =>
@@ -158,5 +165,25 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     {
         await Harness.Stop();
         await _provider.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Governance double for <see cref="ReserveModelBudget"/> (governance's own answer is tested in the governance tests):
+/// records every request and answers with <see cref="Answer"/>, which grants what was asked by default.
+/// </summary>
+internal sealed class ModelBudgetDouble
+{
+    public System.Collections.Concurrent.ConcurrentQueue<ReserveModelBudget> Requests { get; } = new();
+
+    public Func<ReserveModelBudget, ModelBudgetReservation> Answer { get; set; } = r => new ModelBudgetReservation(true, r.MaxOutputTokens, null, false);
+
+    internal sealed class ReserveConsumer(ModelBudgetDouble budgets) : IConsumer<ReserveModelBudget>
+    {
+        public Task Consume(ConsumeContext<ReserveModelBudget> context)
+        {
+            budgets.Requests.Enqueue(context.Message);
+            return context.RespondAsync(budgets.Answer(context.Message));
+        }
     }
 }

@@ -320,6 +320,93 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_model_call_asks_governance_for_its_daily_budget_and_uses_no_more_output_than_granted()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        run.Budgets.Answer = r => new ModelBudgetReservation(true, 40, null, false);
+        var id = await run.StartRunningAsync([Model("m", "Say hello")]);
+
+        await run.WaitForAsync(id, s => s.CurrentState == "Completed");
+        var request = Assert.Single(run.Budgets.Requests);
+        var (messages, options, response) = Assert.Single(run.Chat.Calls);
+        Assert.Equal((id, "m", 1), (request.TaskId, request.Call.StepId, request.Call.Attempt));
+        Assert.Equal(DeterministicTokenEstimator.EstimateInput(messages, null), request.InputTokens);
+        Assert.Equal(1024, request.MaxOutputTokens);
+        Assert.Equal((RecordingChatClient.PricePerMillion, RecordingChatClient.PricePerMillion), (request.InputPerMillion, request.OutputPerMillion));
+        Assert.Equal(40, options!.MaxOutputTokens);
+
+        // The usage report names the call, so governance settles the reservation with what was really used.
+        var usage = await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.InputTokens > 0);
+        Assert.Equal(new ModelCallRef("m", 1), usage[0].ModelCall);
+        Assert.Equal(response.GetModelUsage()!.OutputTokens, usage[0].OutputTokens);
+    }
+
+    [Fact]
+    public async Task A_model_call_refused_for_the_daily_budget_ends_the_task_BudgetExceeded_without_calling_the_model()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        run.Budgets.Answer = r => new ModelBudgetReservation(false, 0, "budget exhausted: tenant today tokens 5000/5000", true);
+        var id = await run.StartRunningAsync([Tool("a", "crm.lookup-customer"), Model("b", "Summarize {{steps.a.output}}", "a")]);
+        await run.CompleteToolAsync(id, "a", "crm.lookup-customer", output: """{"name":"Ada"}""", untrusted: false);
+
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "BudgetExceeded");
+        Assert.Equal("Governance refused the model call: budget exhausted: tenant today tokens 5000/5000", state.Reason);
+        Assert.Empty(run.Chat.Calls);
+        Assert.Equal("Ada", JsonNode.Parse(state.Result!)!["a"]!["name"]!.GetValue<string>());
+        Assert.Contains(run.Journal.For(id), e => e.Kind == "model-call-refused");
+        Assert.Empty(run.PublishedNow<RecordUsage>(m => m.TaskId == id && m.ModelCall is not null));
+    }
+
+    [Fact]
+    public async Task A_model_call_refused_by_a_kill_switch_ends_the_task_Failed()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        run.Budgets.Answer = r => new ModelBudgetReservation(false, 0, "kill switch is on for tenant 'tenant-a'", false);
+        var id = await run.StartRunningAsync([Model("m", "Say hello")]);
+
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Failed");
+        Assert.Equal("Governance refused the model call: kill switch is on for tenant 'tenant-a'", state.Reason);
+        Assert.Empty(run.Chat.Calls);
+    }
+
+    [Fact]
+    public async Task A_model_answer_arriving_after_the_task_ended_is_reported_to_the_ledger_only()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Model("m", "Say hello")]);
+        await run.WaitForAsync(id, s => s.CurrentState == "Completed");
+        var before = run.Saga.Sagas.Contains(id)!;
+        var tokensBefore = before.InputTokens + before.OutputTokens;
+
+        await run.PublishAsync(new ModelStepCompleted(id, "m", 1, true, "late", null, "deterministic", 30, 20, 0.05m, 9000, Reserved: true));
+        var usage = await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.InputTokens == 30);
+        Assert.Equal(new ModelCallRef("m", 1), usage[0].ModelCall);
+
+        // The task had already ended: its result stays as it was; only the ledger learns of the spend.
+        var after = run.Saga.Sagas.Contains(id)!;
+        Assert.Equal(tokensBefore, after.InputTokens + after.OutputTokens);
+        Assert.Equal("finished", run.Journal.For(id).Last().Kind);
+    }
+
+    [Fact]
+    public async Task A_late_model_answer_while_the_task_runs_counts_in_its_usage()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Tool("a", "crm.lookup-customer"), Model("m", "Say hello")]);
+        await run.WaitForAsync(id, s => s.Steps["m"].Status == StepStatus.Succeeded);
+        var before = run.Saga.Sagas.Contains(id)!;
+        var (input, output) = (before.InputTokens, before.OutputTokens);
+
+        // An answer to attempt 1 again (a redelivered model step, say): the step has its answer; the tokens still count.
+        await run.PublishAsync(new ModelStepCompleted(id, "m", 1, true, "again", null, "deterministic", 30, 20, 0.05m, 10, Reserved: true));
+        var state = await run.WaitForAsync(id, s => s.InputTokens == input + 30, "late tokens counted");
+        Assert.Equal(output + 20, state.OutputTokens);
+        Assert.NotEqual("again", JsonNode.Parse(state.Result ?? "{}")?["m"]?.GetValue<string>());
+        Assert.Contains(run.Journal.For(id), e => e.Kind == "model-call-late");
+        await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.InputTokens == 30 && m.ModelCall == new ModelCallRef("m", 1));
+    }
+
+    [Fact]
     public async Task Wall_clock_budget_is_checked_before_dispatch()
     {
         await using var run = await TaskRunHarness.StartAsync();

@@ -83,6 +83,13 @@ public sealed class GovernanceHost : IAsyncDisposable
         return response.Message;
     }
 
+    public async Task<ModelBudgetReservation> ReserveAsync(ReserveModelBudget request)
+    {
+        var client = Bus.CreateRequestClient<ReserveModelBudget>(QueueOf<ReserveModelBudgetConsumer>(), RequestTimeout.After(s: 30));
+        var response = await client.GetResponse<ModelBudgetReservation>(request);
+        return response.Message;
+    }
+
     public async Task<object> AdmitAsync(AdmitTask request)
     {
         var client = Bus.CreateRequestClient<AdmitTask>(QueueOf<AdmitTaskConsumer>(), RequestTimeout.After(s: 30));

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Agents.Contracts;
+using Agents.Executor.StateMachines;
 using Agents.Executor.Telemetry;
 using Agents.Models;
+using Agents.Models.Deterministic;
 using MassTransit;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -11,36 +13,78 @@ namespace Agents.Executor.Consumers;
 /// <summary>
 /// The executor's model worker: runs one model step on the "executor" chat client (<c>Models:Executor</c>, see
 /// Agents.Models) with bounded output tokens and answers with <see cref="ModelStepCompleted"/> (tokens and cost from
-/// the response's <see cref="ModelUsage"/>). A failed model call is an
-/// answer too (the saga decides about retries); only shutdown aborts.
+/// the response's <see cref="ModelUsage"/>). Before the call it asks governance to reserve the call's tokens and cost
+/// from the user's and the tenant's daily budgets (<see cref="ReserveModelBudget"/>), and caps the output at what was
+/// granted; a refusal is answered without calling the model, and governance that cannot be asked fails the attempt
+/// (fail closed). A failed model call is an answer too (the saga decides about retries); only shutdown aborts.
+/// Its endpoint has no inbox (<see cref="ConfigureEndpoint"/>): no database transaction stays open during the call.
 /// </summary>
 public sealed class ModelStepConsumer(
     [FromKeyedServices(ModelStepConsumer.ChatClientKey)] IChatClient chat,
+    IRequestClient<ReserveModelBudget> budgets,
+    ModelStepPrice price,
     IOptions<ExecutorOptions> options,
     TimeProvider time,
     ILogger<ModelStepConsumer> logger) : IConsumer<RunModelStep>
 {
     public const string ChatClientKey = ModelRoles.Executor;
 
+    /// <summary>
+    /// Configures the model worker's queue by hand, without the inbox that the durable-messaging library puts in front
+    /// of every other endpoint: a model call may take long, and redelivery after a crash only repeats the call (the saga
+    /// takes the first answer of an attempt; governance gives the same reservation again).
+    /// </summary>
+    public static void ConfigureEndpoint(IBusRegistrationContext context, IBusFactoryConfigurator cfg) =>
+        cfg.ReceiveEndpoint(context.GetRequiredService<ExecutorEndpoints>().ModelWorkerQueue, e => e.ConfigureConsumer<ModelStepConsumer>(context));
+
     public async Task Consume(ConsumeContext<RunModelStep> context)
     {
         var message = context.Message;
         using var activity = ExecutorTelemetry.StartModelStep(message.TaskId, message.StepId);
         var started = time.GetTimestamp();
-        var chatOptions = new ChatOptions { MaxOutputTokens = Math.Clamp(message.MaxOutputTokens, 1, options.Value.MaxOutputTokens) };
+        var inputTokens = DeterministicTokenEstimator.Estimate(message.SystemPrompt) + DeterministicTokenEstimator.Estimate(message.Prompt);
+        var maxOutputTokens = Math.Clamp(message.MaxOutputTokens, 1, options.Value.MaxOutputTokens);
+        var (reservation, unavailable) = await ReserveAsync(message, inputTokens, maxOutputTokens, context.CancellationToken);
         ModelStepCompleted answer;
+        if (unavailable is not null)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, unavailable);
+            answer = Failed(message, unavailable, started, reserved: false);
+        }
+        else if (!reservation!.Granted)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, reservation.Reason);
+            answer = Failed(message, null, started, reserved: false) with
+            {
+                Refusal = reservation.Reason ?? "governance refused the model call",
+                BudgetExhausted = reservation.BudgetExhausted,
+            };
+        }
+        else
+        {
+            answer = await CallModelAsync(message, Math.Clamp(reservation.MaxOutputTokens, 1, maxOutputTokens), started, activity, context.CancellationToken);
+        }
+
+        activity?.SetTag("gen_ai.usage.input_tokens", answer.InputTokens);
+        activity?.SetTag("gen_ai.usage.output_tokens", answer.OutputTokens);
+        await context.RespondAsync(answer);
+    }
+
+    private async Task<ModelStepCompleted> CallModelAsync(RunModelStep message, int maxOutputTokens, long started, Activity? activity, CancellationToken cancellationToken)
+    {
         try
         {
             var response = await chat.GetResponseAsync(
                 [new ChatMessage(ChatRole.System, message.SystemPrompt), new ChatMessage(ChatRole.User, message.Prompt)],
-                chatOptions,
-                context.CancellationToken);
+                new ChatOptions { MaxOutputTokens = maxOutputTokens },
+                cancellationToken);
             // The models library attaches usage and cost to every response of a role's client; a client built
             // without its pipeline (none in the service) falls back to the provider's token counts at no cost.
             var usage = response.GetModelUsage();
             var cost = usage?.Cost ?? 0m;
             var model = usage?.Model ?? response.ModelId;
-            answer = new ModelStepCompleted(
+            ExecutorTelemetry.RecordCost(cost, model);
+            return new ModelStepCompleted(
                 message.TaskId,
                 message.StepId,
                 message.Attempt,
@@ -51,19 +95,50 @@ public sealed class ModelStepConsumer(
                 (int)(usage?.InputTokens ?? response.Usage?.InputTokenCount ?? 0),
                 (int)(usage?.OutputTokens ?? response.Usage?.OutputTokenCount ?? 0),
                 cost,
-                time.GetElapsedTime(started).TotalMilliseconds);
-            ExecutorTelemetry.RecordCost(cost, model);
+                time.GetElapsedTime(started).TotalMilliseconds,
+                Reserved: true);
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning(ex, "Model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            answer = new ModelStepCompleted(
-                message.TaskId, message.StepId, message.Attempt, false, null, ex.Message, null, 0, 0, 0m, time.GetElapsedTime(started).TotalMilliseconds);
+            return Failed(message, ex.Message, started, reserved: true);
         }
-
-        activity?.SetTag("gen_ai.usage.input_tokens", answer.InputTokens);
-        activity?.SetTag("gen_ai.usage.output_tokens", answer.OutputTokens);
-        await context.RespondAsync(answer);
     }
+
+    /// <summary>Governance's answer, or why it could not be had.</summary>
+    private async Task<(ModelBudgetReservation? Answer, string? Unavailable)> ReserveAsync(RunModelStep message, int inputTokens, int maxOutputTokens, CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.BudgetReservationTimeout;
+        var modelPrice = price.Current;
+        var request = new ReserveModelBudget(
+            message.TaskId,
+            new ModelCallRef(message.StepId, message.Attempt),
+            message.Principal,
+            inputTokens,
+            maxOutputTokens,
+            modelPrice?.InputPerMillion ?? 0m,
+            modelPrice?.OutputPerMillion ?? 0m);
+        try
+        {
+            var response = await budgets.GetResponse<ModelBudgetReservation>(request, cancellationToken, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+            return (response.Message, null);
+        }
+        catch (RequestTimeoutException)
+        {
+            return (null, $"governance did not reserve budget for the model call within {timeout.TotalSeconds:0.###} s (Executor:BudgetReservationTimeout); not called (fail closed)");
+        }
+        catch (RequestFaultException ex)
+        {
+            return (null, "governance failed to reserve budget for the model call (" + ex.Fault?.Exceptions.FirstOrDefault()?.Message + "); not called (fail closed)");
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Budget reservation for model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
+            return (null, "governance could not be asked to reserve budget for the model call (" + ex.Message + "); not called (fail closed)");
+        }
+    }
+
+    private ModelStepCompleted Failed(RunModelStep message, string? error, long started, bool reserved) =>
+        new(message.TaskId, message.StepId, message.Attempt, false, null, error, null, 0, 0, 0m, time.GetElapsedTime(started).TotalMilliseconds, reserved);
 }

@@ -18,5 +18,7 @@ public sealed class ExecutorEndpoints(IEndpointNameFormatter formatter)
 
     public Uri TaskRun { get; } = new("queue:" + formatter.Saga<TaskRunState>());
 
-    public Uri ModelWorker { get; } = new("queue:" + formatter.Consumer<ModelStepConsumer>());
+    public string ModelWorkerQueue { get; } = formatter.Consumer<ModelStepConsumer>();
+
+    public Uri ModelWorker => new("queue:" + ModelWorkerQueue);
 }

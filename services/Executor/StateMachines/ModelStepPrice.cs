@@ -8,7 +8,7 @@ namespace Agents.Executor.StateMachines;
 /// <c>Models:Prices</c>), so that the saga can reserve a task's cost budget before it dispatches a model step.
 /// Null when the model has no price: such calls cost nothing in the accounts and need no reservation.
 /// </summary>
-internal sealed class ModelStepPrice(IServiceProvider services)
+public sealed class ModelStepPrice(IServiceProvider services)
 {
     public ModelPrice? Current
     {

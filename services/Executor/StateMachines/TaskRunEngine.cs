@@ -208,8 +208,22 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
 
     public void ModelCompleted(TaskRunState s, ModelStepCompleted m)
     {
-        if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step) || step.Status != StepStatus.Running || m.Attempt != step.Dispatches)
+        if (!s.Steps.TryGetValue(m.StepId, out var step) || m.Attempt < 1 || m.Attempt > step.Dispatches)
         {
+            return;
+        }
+
+        var usage = new RecordUsage(s.CorrelationId, s.Principal, m.InputTokens, m.OutputTokens, m.Cost, 0, m.Reserved ? new ModelCallRef(m.StepId, m.Attempt) : null);
+        if (s.IsTerminal || step.Status != StepStatus.Running || m.Attempt != step.Dispatches)
+        {
+            LateModelAnswer(s, step, m, usage);
+            return;
+        }
+
+        if (m.Refusal is not null)
+        {
+            Log("model-call-refused", step.Id, new { m.Refusal, m.BudgetExhausted, attempt = step.Attempts });
+            Finish(s, m.BudgetExhausted ? TaskRunStatus.BudgetExceeded : TaskRunStatus.Failed, "Governance refused the model call: " + m.Refusal);
             return;
         }
 
@@ -229,7 +243,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             m.DurationMs,
             attempt = step.Attempts,
         });
-        Effects.Published.Add(new RecordUsage(s.CorrelationId, s.Principal, m.InputTokens, m.OutputTokens, m.Cost, 0));
+        Effects.Published.Add(usage);
         if (m.Succeeded)
         {
             Succeed(s, step, m.Output, step.InputTainted);
@@ -240,6 +254,31 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
 
         Advance(s);
+    }
+
+    /// <summary>
+    /// An answer to an attempt the saga no longer waits for (it timed out, or the task ended): its output is not used,
+    /// but the tokens were spent. They count in the task's usage while it runs (logged as <c>model-call-late</c>), and
+    /// the ledger always gets the report, which also settles the call's budget reservation.
+    /// </summary>
+    private void LateModelAnswer(TaskRunState s, StepRun step, ModelStepCompleted m, RecordUsage usage)
+    {
+        if (m.InputTokens == 0 && m.OutputTokens == 0 && m.Cost == 0m && !m.Reserved)
+        {
+            return;
+        }
+
+        Effects.Published.Add(usage);
+        if (s.IsTerminal)
+        {
+            // The task's result and log are final ("finished" stays the last entry); the ledger still gets the report.
+            return;
+        }
+
+        s.InputTokens += m.InputTokens;
+        s.OutputTokens += m.OutputTokens;
+        s.Cost += m.Cost;
+        Log("model-call-late", step.Id, new { m.Model, m.InputTokens, m.OutputTokens, m.Cost, m.DurationMs, answeredAttempt = m.Attempt, currentAttempt = step.Dispatches });
     }
 
     public void StepTimedOut(TaskRunState s, StepTimedOut m)

@@ -55,6 +55,12 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             Handle(StepTimeout, (e, s, m) => e.StepTimedOut(s, m)),
             Handle(ApprovalReceived, (e, s, m) => e.ApprovalDecided(s, m)));
 
+        // A model call answered after the task ended still reports what it used (and settles its budget reservation).
+        During(Completed, Failed, Cancelled,
+            Handle(ModelStepDone, (e, s, m) => e.ModelCompleted(s, m)));
+        During(BudgetExceeded, Compensated,
+            Handle(ModelStepDone, (e, s, m) => e.ModelCompleted(s, m)));
+
         // The engine ignores a cancel in a terminal state.
         DuringAny(
             Handle(CancelReceived, (e, s, m) => e.Cancel(s, m)));

@@ -197,6 +197,40 @@ public sealed class ToolCallCount
     public bool HasStep(string stepId) => StepIds.Split('\n').Contains(stepId, StringComparer.Ordinal);
 }
 
+/// <summary>
+/// Budget reserved from the ledger for one model call (task, step, attempt) before it ran. Its tokens and cost were
+/// added to the task, user-day and tenant-day rows of <see cref="Day"/>; the call's usage report settles it
+/// (<see cref="SettledAt"/>) by adding the difference between what was used and what was reserved.
+/// </summary>
+public sealed class ModelReservation
+{
+    public Guid TaskId { get; set; }
+
+    public required string StepId { get; set; }
+
+    public int Attempt { get; set; }
+
+    public DateOnly Day { get; set; }
+
+    public bool Granted { get; set; }
+
+    /// <summary>Output tokens granted (0 when refused).</summary>
+    public int MaxOutputTokens { get; set; }
+
+    public long Tokens { get; set; }
+
+    public decimal Cost { get; set; }
+
+    /// <summary>Why it was refused.</summary>
+    public string? Reason { get; set; }
+
+    public bool BudgetExhausted { get; set; }
+
+    public DateTimeOffset ReservedAt { get; set; }
+
+    public DateTimeOffset? SettledAt { get; set; }
+}
+
 /// <summary>A message whose effect on the ledger is already applied (idempotent consumers).</summary>
 public sealed class ProcessedMessage
 {

@@ -25,6 +25,8 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
 
     public DbSet<ProcessedMessage> ProcessedMessages => Set<ProcessedMessage>();
 
+    public DbSet<ModelReservation> ModelReservations => Set<ModelReservation>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.AddAgentsMessaging();
@@ -75,6 +77,12 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
         {
             e.ToTable("tool_call_counts");
             e.HasKey(x => new { x.TaskId, x.Tool, x.ArgumentsHash });
+        });
+        modelBuilder.Entity<ModelReservation>(e =>
+        {
+            e.ToTable("model_reservations");
+            e.HasKey(x => new { x.TaskId, x.StepId, x.Attempt });
+            e.Property(x => x.Cost).HasPrecision(18, 6);
         });
         modelBuilder.Entity<ProcessedMessage>(e =>
         {

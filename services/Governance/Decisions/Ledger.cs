@@ -1,5 +1,7 @@
+using Agents.Contracts;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
+using Agents.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Decisions;
@@ -25,6 +27,36 @@ public sealed class Ledger(GovernanceDbContext db)
         return (await db.DailyUsage
             .FromSqlInterpolated($"SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id = {userId} FOR UPDATE")
             .ToListAsync(cancellationToken)).Single();
+    }
+
+    /// <summary>
+    /// Locks the task's row, or adds one for a task this service has not admitted (its admission answered by a
+    /// lost response, say), so that usage reported for it is still counted. Refuses a task of another tenant.
+    /// </summary>
+    public async Task<TaskBudget> LockOrCreateTaskAsync(Guid taskId, AgentPrincipal principal, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var task = await LockTaskAsync(taskId, cancellationToken);
+        if (task is not null)
+        {
+            return task.TenantId == principal.TenantId
+                ? task
+                : throw new PermanentFailureException($"A message for task {taskId} names tenant '{principal.TenantId}', but the task belongs to another tenant.");
+        }
+
+        task = new TaskBudget { TaskId = taskId, TenantId = principal.TenantId, UserId = principal.UserId, Admitted = true, AdmittedAt = now, Day = DayOf(now) };
+        db.Tasks.Add(task);
+        return task;
+    }
+
+    /// <summary>Adds tokens and cost (negative to give back) to a task and its user-day and tenant-day rows, locked by the caller.</summary>
+    public static void Add(long tokens, decimal cost, TaskBudget task, DailyUsage userDay, DailyUsage tenantDay)
+    {
+        task.Tokens += tokens;
+        task.Cost += cost;
+        userDay.Tokens += tokens;
+        userDay.Cost += cost;
+        tenantDay.Tokens += tokens;
+        tenantDay.Cost += cost;
     }
 
     public Task<DailyUsage?> ReadDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken) =>

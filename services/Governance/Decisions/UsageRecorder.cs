@@ -8,8 +8,10 @@ namespace Agents.Governance.Decisions;
 
 /// <summary>
 /// Adds reported usage to the ledger exactly once. Tool calls are counted by governance itself when it
-/// reserves them (every call is authorized here); reports add tokens and cost. <see cref="TaskRunFinished"/>
-/// carries the task's totals and only adds what the per-step reports have not already added.
+/// reserves them (every call is authorized here); reports add tokens and cost. A report for a model call whose
+/// budget was reserved (<see cref="ModelBudgetService"/>) settles the reservation: only the difference between the
+/// usage and the reservation is added, to the day the reservation was charged to. <see cref="TaskRunFinished"/>
+/// carries the task's totals and only adds what the per-step reports (and reservations) have not already added.
 /// </summary>
 public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLog audit, TimeProvider time)
 {
@@ -27,8 +29,23 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             return;
         }
 
-        var task = await LockOrCreateTaskAsync(message.TaskId, message.Principal, cancellationToken);
-        await AddAsync(task, message.InputTokens + (long)message.OutputTokens, message.Cost, cancellationToken);
+        var now = time.GetUtcNow();
+        var task = await ledger.LockOrCreateTaskAsync(message.TaskId, message.Principal, now, cancellationToken);
+        var tokens = message.InputTokens + (long)message.OutputTokens;
+        var cost = message.Cost;
+        var day = Ledger.DayOf(now);
+        if (message.ModelCall is { } call
+            && await db.ModelReservations.SingleOrDefaultAsync(r => r.TaskId == message.TaskId && r.StepId == call.StepId && r.Attempt == call.Attempt, cancellationToken)
+                is { Granted: true, SettledAt: null } reservation)
+        {
+            // The reservation was charged to its day when the call was let through: keep the actual usage instead.
+            reservation.SettledAt = now;
+            tokens -= reservation.Tokens;
+            cost -= reservation.Cost;
+            day = reservation.Day;
+        }
+
+        await AddAsync(task, tokens, cost, day, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -41,11 +58,11 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             return;
         }
 
-        var task = await LockOrCreateTaskAsync(message.TaskId, message.Principal, cancellationToken);
+        var task = await ledger.LockOrCreateTaskAsync(message.TaskId, message.Principal, time.GetUtcNow(), cancellationToken);
         var usage = message.Usage ?? TaskUsage.None;
         var tokens = Math.Max(0, usage.InputTokens + (long)usage.OutputTokens - task.Tokens);
         var cost = Math.Max(0m, usage.Cost - task.Cost);
-        await AddAsync(task, tokens, cost, cancellationToken);
+        await AddAsync(task, tokens, cost, Ledger.DayOf(time.GetUtcNow()), cancellationToken);
         task.Steps = Math.Max(task.Steps, usage.Steps);
         task.FinishedStatus = message.Status.ToString();
         await audit.AppendAsync(
@@ -61,22 +78,16 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
         await db.SaveChangesAsync(cancellationToken);
     }
 
-    private async Task AddAsync(TaskBudget task, long tokens, decimal cost, CancellationToken cancellationToken)
+    private async Task AddAsync(TaskBudget task, long tokens, decimal cost, DateOnly day, CancellationToken cancellationToken)
     {
         if (tokens == 0 && cost == 0)
         {
             return;
         }
 
-        var day = Ledger.DayOf(time.GetUtcNow());
         var userDay = await ledger.LockDailyAsync(task.TenantId, day, task.UserId, cancellationToken);
         var tenantDay = await ledger.LockDailyAsync(task.TenantId, day, DailyUsage.TenantRow, cancellationToken);
-        task.Tokens += tokens;
-        task.Cost += cost;
-        userDay.Tokens += tokens;
-        userDay.Cost += cost;
-        tenantDay.Tokens += tokens;
-        tenantDay.Cost += cost;
+        Ledger.Add(tokens, cost, task, userDay, tenantDay);
     }
 
     private async Task<bool> MarkProcessedAsync(string key, CancellationToken cancellationToken)
@@ -85,25 +96,6 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             $"INSERT INTO processed_messages (key, processed_at) VALUES ({key}, {time.GetUtcNow()}) ON CONFLICT DO NOTHING",
             cancellationToken);
         return inserted == 1;
-    }
-
-    private async Task<TaskBudget> LockOrCreateTaskAsync(Guid taskId, AgentPrincipal principal, CancellationToken cancellationToken)
-    {
-        var task = await ledger.LockTaskAsync(taskId, cancellationToken);
-        if (task is not null)
-        {
-            if (task.TenantId != principal.TenantId)
-            {
-                throw new PermanentFailureException($"Usage for task {taskId} names tenant '{principal.TenantId}', but the task belongs to another tenant.");
-            }
-
-            return task;
-        }
-
-        var now = time.GetUtcNow();
-        task = new TaskBudget { TaskId = taskId, TenantId = principal.TenantId, UserId = principal.UserId, Admitted = true, AdmittedAt = now, Day = Ledger.DayOf(now) };
-        db.Tasks.Add(task);
-        return task;
     }
 
     private static void Validate(AgentPrincipal? principal, Guid taskId)

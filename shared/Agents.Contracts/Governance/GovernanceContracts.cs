@@ -46,5 +46,40 @@ public sealed record ToolCallAuthorization(AuthorizationDecision Decision, strin
 /// <summary>A person approved or rejected a pending tool call (or it expired).</summary>
 public sealed record ApprovalDecided(Guid ApprovalId, Guid TaskId, string StepId, bool Approved, string DecidedBy, string? Comment, bool Expired);
 
-/// <summary>Usage to add to the ledger for a task (recorded after each step).</summary>
-public sealed record RecordUsage(Guid TaskId, AgentPrincipal Principal, int InputTokens, int OutputTokens, decimal Cost, int ToolCalls);
+/// <summary>
+/// Usage to add to the ledger for a task (recorded after each step). <see cref="ModelCall"/> names the model call whose
+/// reservation (<see cref="ReserveModelBudget"/>) this settles: the ledger then keeps the actual usage instead of the reservation.
+/// </summary>
+public sealed record RecordUsage(Guid TaskId, AgentPrincipal Principal, int InputTokens, int OutputTokens, decimal Cost, int ToolCalls, ModelCallRef? ModelCall = null);
+
+/// <summary>One attempt of one model step of a task.</summary>
+public sealed record ModelCallRef(string StepId, int Attempt);
+
+/// <summary>
+/// Asks governance (request/response), just before a model call, to reserve its tokens and cost from the daily budgets of
+/// the user and the tenant, so that concurrent tasks cannot overspend them together. The reservation counts as used until
+/// <see cref="RecordUsage"/> for the same call settles it with the actual usage; a call that never reports stays charged
+/// at its reservation. Asking again for the same call returns the same answer.
+/// </summary>
+/// <param name="TaskId">The task.</param>
+/// <param name="Call">The model step attempt.</param>
+/// <param name="Principal">Who the task runs for.</param>
+/// <param name="InputTokens">Estimated input tokens of the call.</param>
+/// <param name="MaxOutputTokens">The most output tokens the call may produce (already within the task's own budget).</param>
+/// <param name="InputPerMillion">Price of a million input tokens of the model (0 when unpriced).</param>
+/// <param name="OutputPerMillion">Price of a million output tokens of the model (0 when unpriced).</param>
+public sealed record ReserveModelBudget(
+    Guid TaskId,
+    ModelCallRef Call,
+    AgentPrincipal Principal,
+    int InputTokens,
+    int MaxOutputTokens,
+    decimal InputPerMillion,
+    decimal OutputPerMillion);
+
+/// <summary>
+/// Governance's answer to <see cref="ReserveModelBudget"/>: granted with at most <see cref="MaxOutputTokens"/> output tokens
+/// (never more than asked; fewer when the daily budgets have less room), or refused with a <see cref="Reason"/>.
+/// <see cref="BudgetExhausted"/> tells a budget refusal from any other (a kill switch).
+/// </summary>
+public sealed record ModelBudgetReservation(bool Granted, int MaxOutputTokens, string? Reason, bool BudgetExhausted);

@@ -34,6 +34,9 @@ public sealed record RunModelStep(
 /// <param name="OutputTokens">Output tokens used.</param>
 /// <param name="Cost">Cost of the call, in the price table's currency.</param>
 /// <param name="DurationMs">Wall-clock duration of the call.</param>
+/// <param name="Reserved">True when governance reserved budget for the call (its usage report then settles the reservation).</param>
+/// <param name="Refusal">Why governance refused to reserve budget for the call; the model was not called.</param>
+/// <param name="BudgetExhausted">True when <see cref="Refusal"/> is a daily budget running out.</param>
 public sealed record ModelStepCompleted(
     Guid TaskId,
     string StepId,
@@ -45,7 +48,10 @@ public sealed record ModelStepCompleted(
     int InputTokens,
     int OutputTokens,
     decimal Cost,
-    double DurationMs);
+    double DurationMs,
+    bool Reserved = false,
+    string? Refusal = null,
+    bool BudgetExhausted = false);
 
 /// <summary>
 /// Scheduled by the <c>TaskRun</c> saga when it dispatches a step attempt; if the attempt is still running

@@ -264,6 +264,62 @@ namespace Agents.Governance.Data.Migrations
                     b.ToTable("kill_switches", (string)null);
                 });
 
+            modelBuilder.Entity("Agents.Governance.Data.ModelReservation", b =>
+                {
+                    b.Property<Guid>("TaskId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("task_id");
+
+                    b.Property<string>("StepId")
+                        .HasColumnType("text")
+                        .HasColumnName("step_id");
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
+
+                    b.Property<bool>("BudgetExhausted")
+                        .HasColumnType("boolean")
+                        .HasColumnName("budget_exhausted");
+
+                    b.Property<decimal>("Cost")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("cost");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<bool>("Granted")
+                        .HasColumnType("boolean")
+                        .HasColumnName("granted");
+
+                    b.Property<int>("MaxOutputTokens")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_output_tokens");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<DateTimeOffset>("ReservedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("reserved_at");
+
+                    b.Property<DateTimeOffset?>("SettledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("settled_at");
+
+                    b.Property<long>("Tokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tokens");
+
+                    b.HasKey("TaskId", "StepId", "Attempt");
+
+                    b.ToTable("model_reservations", (string)null);
+                });
+
             modelBuilder.Entity("Agents.Governance.Data.PolicyVersion", b =>
                 {
                     b.Property<string>("TenantId")

@@ -1,0 +1,131 @@
+using System.Net.Http.Json;
+using Agents.Contracts;
+using Agents.Governance.Consumers;
+using Agents.Governance.Policies;
+using Agents.Testing;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agents.Governance.Tests;
+
+public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
+{
+    private const decimal Price = 1000m;
+
+    private GovernanceHost Host => shared.Host;
+
+    private static string PolicyWithDailyTokens(long userTokens, long tenantTokens, decimal userCost = 10.0m) =>
+        PolicyDefaults.DemoPolicyJson
+            .Replace("\"perUserPerDay\": { \"tokens\": 500000, \"cost\": 10.0,", $"\"perUserPerDay\": {{ \"tokens\": {userTokens}, \"cost\": {userCost.ToString(System.Globalization.CultureInfo.InvariantCulture)},", StringComparison.Ordinal)
+            .Replace("\"perTenantPerDay\": { \"tokens\": 5000000,", $"\"perTenantPerDay\": {{ \"tokens\": {tenantTokens},", StringComparison.Ordinal);
+
+    private static ReserveModelBudget Reserve(AgentPrincipal user, Guid task, int input, int output, string step = "m", int attempt = 1) =>
+        new(task, new ModelCallRef(step, attempt), user, input, output, Price, Price);
+
+    [Fact]
+    public void The_policy_text_these_tests_edit_is_the_demo_policy()
+    {
+        // Guards the string replacements above: if the demo policy changes shape they must fail loudly, not test nothing.
+        Assert.Contains("\"tokens\": 777,", PolicyWithDailyTokens(777, 888), StringComparison.Ordinal);
+        Assert.Contains("\"tokens\": 888,", PolicyWithDailyTokens(777, 888), StringComparison.Ordinal);
+        Assert.Contains("\"cost\": 0.25,", PolicyWithDailyTokens(1, 2, 0.25m), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Concurrent_model_calls_of_many_tasks_cannot_together_exceed_the_tenants_daily_tokens()
+    {
+        var tenant = TestInfrastructure.UniqueName("mtok");
+        await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 1_000_000, tenantTokens: 1_000));
+        var requests = Enumerable.Range(0, 12)
+            .Select(i => Reserve(new AgentPrincipal(tenant, $"user-{i % 3}", ["agent-user"]), Guid.NewGuid(), input: 50, output: 200))
+            .ToArray();
+
+        var answers = await Task.WhenAll(requests.Select(Host.ReserveAsync));
+
+        var granted = answers.Where(a => a.Granted).ToList();
+        var reservedTokens = granted.Sum(a => 50L + a.MaxOutputTokens);
+        Assert.InRange(reservedTokens, 950, 1_000);
+        Assert.All(granted, a => Assert.InRange(a.MaxOutputTokens, 1, 200));
+        Assert.Contains(answers, a => !a.Granted);
+        Assert.All(answers.Where(a => !a.Granted), a =>
+        {
+            Assert.True(a.BudgetExhausted);
+            Assert.StartsWith("budget exhausted: tenant today tokens", a.Reason, StringComparison.Ordinal);
+        });
+        var tenantDay = await Host.QueryAsync(db => db.DailyUsage.AsNoTracking().SingleAsync(d => d.TenantId == tenant && d.UserId == ""));
+        Assert.Equal(reservedTokens, tenantDay.Tokens);
+    }
+
+    [Fact]
+    public async Task The_usage_report_settles_a_reservation_and_asking_again_reserves_nothing_more()
+    {
+        var tenant = TestInfrastructure.UniqueName("mset");
+        await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 10_000, tenantTokens: 100_000));
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var task = Guid.NewGuid();
+
+        var first = await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200));
+        var again = await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200));
+        Assert.Equal(new ModelBudgetReservation(true, 200, null, false), first);
+        Assert.Equal(first, again);
+        Assert.Equal((250L, 0.25m), await DailyAsync(tenant, "u1"));
+
+        // The call used 80 tokens: the ledger keeps those, once, whatever the broker redelivers.
+        var report = new RecordUsage(task, user, 50, 30, 0.08m, 0, new ModelCallRef("m", 1));
+        var reportId = Guid.NewGuid();
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(report, reportId);
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(report, reportId);
+        await Poll.UntilAsync(async () => await DailyAsync(tenant, "u1") == (80L, 0.08m));
+        await Task.Delay(300);
+        Assert.Equal((80L, 0.08m), await DailyAsync(tenant, "u1"));
+        Assert.Equal((80L, 0.08m), await DailyAsync(tenant, ""));
+        var ledger = await Host.QueryAsync(db => db.Tasks.AsNoTracking().SingleAsync(t => t.TaskId == task));
+        Assert.Equal((80L, 0.08m), (ledger.Tokens, ledger.Cost));
+        var reservation = await Host.QueryAsync(db => db.ModelReservations.AsNoTracking().SingleAsync(r => r.TaskId == task));
+        Assert.NotNull(reservation.SettledAt);
+
+        // A later attempt of the same step is a new call with its own reservation.
+        var retry = await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200, attempt: 2));
+        Assert.True(retry.Granted);
+        Assert.Equal((330L, 0.33m), await DailyAsync(tenant, "u1"));
+    }
+
+    [Fact]
+    public async Task The_output_cap_is_cut_to_what_the_users_daily_cost_budget_pays_for()
+    {
+        var tenant = TestInfrastructure.UniqueName("mcost");
+        await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 1_000_000, tenantTokens: 1_000_000, userCost: 1.0m));
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+
+        // 1.0 buys 1,000 tokens at 1,000 a million: 100 go to the input, 900 are left for output.
+        var granted = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 100, output: 5_000));
+        Assert.Equal(new ModelBudgetReservation(true, 900, null, false), granted);
+
+        var refused = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 1, output: 10));
+        Assert.False(refused.Granted);
+        Assert.True(refused.BudgetExhausted);
+        Assert.StartsWith($"budget exhausted: user 'u1' today cost 1/1", refused.Reason, StringComparison.Ordinal);
+        Assert.Equal((1_000L, 1.0m), await DailyAsync(tenant, "u1"));
+    }
+
+    [Fact]
+    public async Task A_tenant_kill_switch_refuses_model_calls_too()
+    {
+        var tenant = TestInfrastructure.UniqueName("mkill");
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson);
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        using var admin = Host.ClientFor(new AgentPrincipal(tenant, "boss", ["admin"]));
+        using var on = await admin.PostAsJsonAsync(new Uri("/api/governance/kill-switch", UriKind.Relative), new { enabled = true, reason = "incident" });
+        Assert.True(on.IsSuccessStatusCode, await on.Content.ReadAsStringAsync());
+
+        var refused = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 10, output: 10));
+
+        Assert.Equal(new ModelBudgetReservation(false, 0, $"kill switch is on for tenant '{tenant}'", false), refused);
+        Assert.Null(await Host.QueryAsync(db => db.DailyUsage.AsNoTracking().SingleOrDefaultAsync(d => d.TenantId == tenant && d.UserId == "u1")));
+    }
+
+    private Task<(long Tokens, decimal Cost)> DailyAsync(string tenant, string user) =>
+        Host.QueryAsync(async db => await db.DailyUsage.AsNoTracking()
+            .Where(d => d.TenantId == tenant && d.UserId == user)
+            .Select(d => new ValueTuple<long, decimal>(d.Tokens, d.Cost))
+            .SingleAsync());
+}
