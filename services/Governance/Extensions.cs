@@ -11,6 +11,7 @@ using Agents.ServiceDefaults.Configuration;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Agents.Governance;
@@ -26,6 +27,9 @@ internal static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddDbContext<GovernanceDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddOptions<DurableMessagingOptions>().Configure<IOptions<GovernanceOptions>>((messaging, governance) => messaging
+            .Retain("processed_messages", "processed_at", governance.Value.BookkeepingRetention)
+            .Retain("model_reservations", "reserved_at", governance.Value.BookkeepingRetention));
         builder.Services.AddScoped<PolicyStore>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<AuditLog>();

@@ -14,4 +14,12 @@ public sealed class GovernanceOptions
     /// <summary>Approvals expired (or escalated) per sweep transaction.</summary>
     [Range(1, 1000, ErrorMessage = "Governance:SweepBatchSize must be between {1} and {2}.")]
     public int SweepBatchSize { get; set; } = 50;
+
+    /// <summary>
+    /// How long governance keeps its own bookkeeping: the keys that recognise a message handled before
+    /// (<c>processed_messages</c>, which outlive the messaging inbox's window) and model-call reservations
+    /// (<c>model_reservations</c>). The ledger, approvals and the audit trail are records and are never removed.
+    /// </summary>
+    [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00", ErrorMessage = "Governance:BookkeepingRetention must be between 1 day and 10 years.")]
+    public TimeSpan BookkeepingRetention { get; set; } = TimeSpan.FromDays(30);
 }

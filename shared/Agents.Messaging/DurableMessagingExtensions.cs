@@ -40,6 +40,7 @@ public static class DurableMessagingExtensions
         optionsBuilder.Validate(o => o.DeliveryBatchSize > 0 && o.SweepInterval > TimeSpan.Zero && o.RetentionWindow > TimeSpan.Zero
                 && o.RetentionInterval > TimeSpan.Zero && o.RetentionBatchSize > 0 && o.SendTimeout > TimeSpan.Zero,
             "Durable messaging: batch sizes, intervals, timeouts and the retention window must be positive.")
+            .Validate(o => o.AdditionalRetention.All(r => r.Problem is null), "Durable messaging: a retention rule names an invalid table or column, or has a window that is not positive.")
             .ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);

@@ -30,9 +30,37 @@ public sealed class DurableMessagingOptions
     /// <summary>Rows removed per cleanup statement (keeps each delete short).</summary>
     public int RetentionBatchSize { get; set; } = 5000;
 
+    /// <summary>The service's own bookkeeping tables that the retention cleanup also keeps short (<see cref="Retain"/>).</summary>
+    public IList<RetentionRule> AdditionalRetention { get; } = [];
+
+    /// <summary>
+    /// Has the retention cleanup also remove rows of <paramref name="table"/> whose <paramref name="timeColumn"/> is older
+    /// than <paramref name="window"/>: for a service's own bookkeeping (duplicate-detection keys and the like), never for
+    /// records people read. Names are plain lower-case SQL identifiers.
+    /// </summary>
+    public DurableMessagingOptions Retain(string table, string timeColumn, TimeSpan window)
+    {
+        AdditionalRetention.Add(new RetentionRule(table, timeColumn, window));
+        return this;
+    }
+
     /// <summary>
     /// Attempts of one message when the database reports a conflict (saga optimistic concurrency,
     /// a duplicate saga insert, a serialization failure), before the error is handed to the bus retry policy.
     /// </summary>
     public int ConcurrencyRetryLimit { get; set; } = 100;
+}
+
+/// <summary>Rows of <see cref="Table"/> older than <see cref="Window"/> (by <see cref="TimeColumn"/>) are removed by the retention cleanup.</summary>
+public sealed record RetentionRule(string Table, string TimeColumn, TimeSpan Window)
+{
+    /// <summary>Why the rule cannot be used, or null.</summary>
+    public string? Problem =>
+        !IsIdentifier(Table) || !IsIdentifier(TimeColumn) ? $"Retention rule {Table}.{TimeColumn}: table and column must be lower-case SQL identifiers (a-z, 0-9, _)."
+        : Window <= TimeSpan.Zero ? $"Retention rule {Table}.{TimeColumn}: the window must be positive."
+        : null;
+
+    private static bool IsIdentifier(string? name) =>
+        name is { Length: > 0 and <= 63 } && (char.IsAsciiLetterLower(name[0]) || name[0] == '_')
+        && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_');
 }
