@@ -163,6 +163,7 @@ internal sealed class TaskRunHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Budgets.Held.TrySetResult();
         await Harness.Stop();
         await _provider.DisposeAsync();
     }
@@ -178,12 +179,23 @@ internal sealed class ModelBudgetDouble
 
     public Func<ReserveModelBudget, ModelBudgetReservation> Answer { get; set; } = r => new ModelBudgetReservation(true, r.MaxOutputTokens, null, false);
 
+    private static TaskCompletionSource CompletedGate()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        return gate;
+    }
+
     internal sealed class ReserveConsumer(ModelBudgetDouble budgets) : IConsumer<ReserveModelBudget>
     {
-        public Task Consume(ConsumeContext<ReserveModelBudget> context)
+        public async Task Consume(ConsumeContext<ReserveModelBudget> context)
         {
             budgets.Requests.Enqueue(context.Message);
-            return context.RespondAsync(budgets.Answer(context.Message));
+            await budgets.Held.Task;
+            await context.RespondAsync(budgets.Answer(context.Message));
         }
     }
+
+    /// <summary>Answers wait until this completes (a slow governance: the model step stays in flight meanwhile); set a new, pending source to hold them.</summary>
+    public TaskCompletionSource Held { get; set; } = CompletedGate();
 }

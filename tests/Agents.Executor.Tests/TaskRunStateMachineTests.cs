@@ -370,6 +370,42 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_model_call_refused_while_completed_steps_are_being_undone_does_not_stop_the_undoing()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 0;
+            o.BudgetReservationTimeout = TimeSpan.FromMinutes(1);
+        });
+        await run.AnnounceAsync("tickets.create", SideEffectClass.Mutating, compensable: true);
+        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "tickets.create");
+        run.Budgets.Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        run.Budgets.Answer = r => new ModelBudgetReservation(false, 0, "budget exhausted: tenant today tokens 5000/5000", true);
+        var id = await run.StartRunningAsync(
+        [
+            Tool("first", "tickets.create", """{"title":"one"}"""),
+            Model("slow", "Say hello"),
+            Tool("last", "tickets.create", """{"title":"two"}""", "first"),
+        ]);
+        // (The held model step keeps the harness busy, so wait on the saga rather than on published messages.)
+        await run.CompleteToolAsync(id, "first", "tickets.create", output: """{"ticket":1}""", untrusted: false);
+        await run.WaitForAsync(id, s => s.Steps.TryGetValue("last", out var last) && last.Status == StepStatus.Running, "the last step dispatched");
+        await run.CompleteToolAsync(id, "last", "tickets.create", ToolCallOutcome.InvalidArguments);
+        var undoing = await run.WaitForAsync(id, s => s.Steps["first"].Status == StepStatus.Compensating, "the first step being undone");
+        Assert.Equal(StepStatus.Running, undoing.Steps["slow"].Status);
+
+        // Governance answers the model step that was in flight: refused. The undoing goes on and ends the task.
+        run.Budgets.Held.SetResult();
+        await run.WaitForAsync(id, s => s.Steps["slow"].Status == StepStatus.Failed, "the refused step failed");
+        await run.CompleteToolAsync(id, "first", "tickets.create", compensation: true);
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        Assert.Equal(TaskRunStatus.Compensated, state.Status);
+        Assert.Equal(StepStatus.Compensated, state.Steps["first"].Status);
+        Assert.Empty(run.Chat.Calls);
+    }
+
+    [Fact]
     public async Task A_model_answer_arriving_after_the_task_ended_is_reported_to_the_ledger_only()
     {
         await using var run = await TaskRunHarness.StartAsync();

@@ -223,6 +223,14 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         if (m.Refusal is not null)
         {
             Log("model-call-refused", step.Id, new { m.Refusal, m.BudgetExhausted, attempt = step.Attempts });
+            if (s.Compensating)
+            {
+                // Undoing completed steps goes on; this step just does not run.
+                StepFailed(s, step, "model: governance refused the call: " + m.Refusal, retryable: false);
+                Advance(s);
+                return;
+            }
+
             Finish(s, m.BudgetExhausted ? TaskRunStatus.BudgetExceeded : TaskRunStatus.Failed, "Governance refused the model call: " + m.Refusal);
             return;
         }
