@@ -354,7 +354,7 @@ public sealed class TaskRunStateMachineTests
         Assert.Empty(run.Chat.Calls);
         Assert.Equal("Ada", JsonNode.Parse(state.Result!)!["a"]!["name"]!.GetValue<string>());
         Assert.Contains(run.Journal.For(id), e => e.Kind == "model-call-refused");
-        Assert.Empty(run.PublishedNow<RecordUsage>(m => m.TaskId == id && m.ModelCall is not null));
+        Assert.Equal(("b", 1), Assert.Single(run.Budgets.Requests).Call is var call ? (call.StepId, call.Attempt) : default);
     }
 
     [Fact]
@@ -403,6 +403,37 @@ public sealed class TaskRunStateMachineTests
         Assert.Equal(TaskRunStatus.Compensated, state.Status);
         Assert.Equal(StepStatus.Compensated, state.Steps["first"].Status);
         Assert.Empty(run.Chat.Calls);
+    }
+
+    [Fact]
+    public async Task A_model_step_run_again_under_a_revised_plan_gets_a_dispatch_number_of_its_own()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 1;
+            o.BudgetReservationTimeout = TimeSpan.FromMinutes(1);
+        });
+        run.Budgets.Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var id = await run.StartRunningAsync([Model("m", "Say hello")]);
+        await run.WaitForAsync(id, s => s.Steps["m"].Status == StepStatus.Running, "the first dispatch");
+
+        // The first dispatch times out while governance is slow; the revised plan runs the same step id again.
+        await run.PublishAsync(new StepTimedOut(id, "m", 1));
+        await run.WaitForAsync(id, s => s.RevisionPending, "a revision requested");
+        await run.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 2, "revision", [Model("m", "Say hello again")])));
+        await run.WaitForAsync(id, s => s.Steps["m"].Dispatches == 2, "the second dispatch");
+        run.Budgets.Held.SetResult();
+
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        Assert.Equal(TaskRunStatus.Completed, state.Status);
+        Assert.Equal([1, 2], run.Budgets.Requests.Select(r => r.Call.Attempt).Order().ToArray());
+        Assert.Equal(2, run.Chat.Calls.Count);
+
+        // Each call's report settles its own reservation; the old plan's late answer is counted, not used.
+        var reports = await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.ModelCall is not null, count: 2);
+        Assert.Equal([1, 2], reports.Select(r => r.ModelCall!.Attempt).Order().ToArray());
+        Assert.Contains("Say hello again", state.Steps["m"].Output, StringComparison.Ordinal);
     }
 
     [Fact]

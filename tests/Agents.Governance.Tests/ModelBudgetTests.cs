@@ -123,6 +123,46 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
         Assert.Null(await Host.QueryAsync(db => db.DailyUsage.AsNoTracking().SingleOrDefaultAsync(d => d.TenantId == tenant && d.UserId == "u1")));
     }
 
+    [Fact]
+    public async Task A_reservation_asked_after_the_call_already_reported_is_refused_and_charges_nothing()
+    {
+        var tenant = TestInfrastructure.UniqueName("mlate");
+        await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 10_000, tenantTokens: 100_000));
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var task = Guid.NewGuid();
+
+        // The executor gave up waiting for governance and reported the failed call (nothing used) first.
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(task, user, 0, 0, 0m, 0, new ModelCallRef("m", 1)), Guid.NewGuid());
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.ModelReservations.AnyAsync(r => r.TaskId == task)));
+
+        var late = await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200));
+
+        Assert.False(late.Granted);
+        Assert.False(late.BudgetExhausted);
+        Assert.Equal(0L, await Host.QueryAsync(db => db.DailyUsage.Where(d => d.TenantId == tenant && d.UserId == "u1").SumAsync(d => d.Tokens)));
+    }
+
+    [Fact]
+    public async Task Model_calls_of_a_finished_task_or_a_disabled_tenant_are_refused()
+    {
+        var tenant = TestInfrastructure.UniqueName("mfin");
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson);
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var task = Guid.NewGuid();
+        Assert.True((await Host.ReserveAsync(Reserve(user, task, input: 10, output: 10))).Granted);
+        var finished = new TaskRunFinished(task, user, "goal", TaskRunStatus.Cancelled, null, "cancelled", new TaskUsage(1, 0, 0, 0, 0m), DateTimeOffset.UtcNow);
+        await Host.SendAsync<TaskRunFinished, TaskRunFinishedConsumer>(finished, Guid.NewGuid());
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == task && t.FinishedStatus != null)));
+
+        var afterEnd = await Host.ReserveAsync(Reserve(user, task, input: 10, output: 10, attempt: 2));
+        Assert.Equal(new ModelBudgetReservation(false, 0, $"task {task} has already finished (Cancelled)", false), afterEnd);
+
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson.Replace("\"enabled\": true", "\"enabled\": false", StringComparison.Ordinal));
+        var disabled = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 10, output: 10));
+        Assert.False(disabled.Granted);
+        Assert.StartsWith($"tenant '{tenant}' is disabled by its policy", disabled.Reason, StringComparison.Ordinal);
+    }
+
     private Task<(long Tokens, decimal Cost)> DailyAsync(string tenant, string user) =>
         Host.QueryAsync(async db => await db.DailyUsage.AsNoTracking()
             .Where(d => d.TenantId == tenant && d.UserId == user)

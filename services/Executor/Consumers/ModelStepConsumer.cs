@@ -48,8 +48,10 @@ public sealed class ModelStepConsumer(
         ModelStepCompleted answer;
         if (unavailable is not null)
         {
+            // Governance may still commit a reservation it could not answer in time: the usage report (of nothing)
+            // names the call, so that such a reservation is given back rather than left charged.
             activity?.SetStatus(ActivityStatusCode.Error, unavailable);
-            answer = Failed(message, unavailable, started, reserved: false);
+            answer = Failed(message, unavailable, started, reserved: true);
         }
         else if (!reservation!.Granted)
         {

@@ -102,7 +102,14 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
                 continue;
             }
 
-            s.Steps[step.Id] = new StepRun { Id = step.Id, Kind = step.Kind, Tool = step.Tool, Status = StepStatus.Pending, PlanVersion = m.Plan.Version };
+            // A revised step counts its dispatches on from the one it replaces, so that a timeout or a model answer
+            // (or budget reservation) of the old one can never be taken for one of the new one.
+            var earlier = existing?.Dispatches ?? 0;
+            s.Steps[step.Id] = new StepRun
+            {
+                Id = step.Id, Kind = step.Kind, Tool = step.Tool, Status = StepStatus.Pending, PlanVersion = m.Plan.Version,
+                Dispatches = earlier, EarlierDispatches = earlier,
+            };
         }
 
         Log(revision ? "plan-revised" : "plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
@@ -560,7 +567,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             run.Attempts++;
         }
 
-        if (run.Dispatches++ == 0)
+        if (run.Dispatches++ == run.EarlierDispatches)
         {
             s.StepsStarted++;
         }

@@ -135,8 +135,15 @@ public sealed class StepRun
     /// <summary>Attempts counted against the retry policy.</summary>
     public int Attempts { get; set; }
 
-    /// <summary>Dispatches of this step (attempts plus re-invocations after approval); timeouts and model answers carry it.</summary>
+    /// <summary>
+    /// Dispatches of this step id in the task (attempts plus re-invocations after approval), counted on across plan
+    /// revisions so that every dispatch of a step id has its own number; timeouts, model answers and model-call budget
+    /// reservations carry it.
+    /// </summary>
     public int Dispatches { get; set; }
+
+    /// <summary>Dispatches of this step id under earlier plan versions (where <see cref="Dispatches"/> started).</summary>
+    public int EarlierDispatches { get; set; }
 
     /// <summary>The resolved arguments (tool) or prompt (model) of the latest attempt.</summary>
     public string? Input { get; set; }

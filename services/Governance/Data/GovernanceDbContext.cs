@@ -82,12 +82,14 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
         {
             e.ToTable("model_reservations");
             e.HasKey(x => new { x.TaskId, x.StepId, x.Attempt });
+            e.HasIndex(x => x.ReservedAt);
             e.Property(x => x.Cost).HasPrecision(18, 6);
         });
         modelBuilder.Entity<ProcessedMessage>(e =>
         {
             e.ToTable("processed_messages");
             e.HasKey(x => x.Key);
+            e.HasIndex(x => x.ProcessedAt);
         });
 
         // snake_case columns, so that the hand-written locking SQL reads naturally.

@@ -44,14 +44,15 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
 
         var reservation = new ModelReservation { TaskId = message.TaskId, StepId = call.StepId, Attempt = call.Attempt, Day = Ledger.DayOf(now), ReservedAt = now };
         db.ModelReservations.Add(reservation);
-        var refusal = await RefusalAsync(task, principal, cancellationToken);
+        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
+        var refusal = await RefusalAsync(task, principal, policy, cancellationToken);
         if (refusal is not null)
         {
             reservation.Reason = refusal;
         }
         else
         {
-            var document = (await policies.GetCurrentAsync(principal.TenantId, cancellationToken)).Document;
+            var document = policy.Document;
             var userDay = await ledger.LockDailyAsync(principal.TenantId, reservation.Day, principal.UserId, cancellationToken);
             var tenantDay = await ledger.LockDailyAsync(principal.TenantId, reservation.Day, DailyUsage.TenantRow, cancellationToken);
             var price = new Price(message.InputPerMillion, message.OutputPerMillion);
@@ -76,7 +77,7 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         return ToAnswer(reservation);
     }
 
-    private async Task<string?> RefusalAsync(TaskBudget task, AgentPrincipal principal, CancellationToken cancellationToken)
+    private async Task<string?> RefusalAsync(TaskBudget task, AgentPrincipal principal, EffectivePolicy policy, CancellationToken cancellationToken)
     {
         if (task.TenantId != principal.TenantId || task.UserId != principal.UserId)
         {
@@ -86,6 +87,16 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         if (!task.Admitted)
         {
             return $"task {task.TaskId} was not admitted: {task.RejectionReason}";
+        }
+
+        if (task.FinishedStatus is not null)
+        {
+            return $"task {task.TaskId} has already finished ({task.FinishedStatus})";
+        }
+
+        if (!policy.Document.Enabled)
+        {
+            return $"tenant '{principal.TenantId}' is disabled by its policy (version {policy.Version})";
         }
 
         var killed = await db.KillSwitches.AsNoTracking()

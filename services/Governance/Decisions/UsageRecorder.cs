@@ -34,15 +34,27 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
         var tokens = message.InputTokens + (long)message.OutputTokens;
         var cost = message.Cost;
         var day = Ledger.DayOf(now);
-        if (message.ModelCall is { } call
-            && await db.ModelReservations.SingleOrDefaultAsync(r => r.TaskId == message.TaskId && r.StepId == call.StepId && r.Attempt == call.Attempt, cancellationToken)
-                is { Granted: true, SettledAt: null } reservation)
+        if (message.ModelCall is { } call)
         {
-            // The reservation was charged to its day when the call was let through: keep the actual usage instead.
-            reservation.SettledAt = now;
-            tokens -= reservation.Tokens;
-            cost -= reservation.Cost;
-            day = reservation.Day;
+            var reservation = await db.ModelReservations.SingleOrDefaultAsync(r => r.TaskId == message.TaskId && r.StepId == call.StepId && r.Attempt == call.Attempt, cancellationToken);
+            if (reservation is null)
+            {
+                // Reported before any reservation was stored (governance did not answer the executor in time): close the
+                // call, so that a reservation request still on its way is refused instead of charging the day for good.
+                db.ModelReservations.Add(new ModelReservation
+                {
+                    TaskId = message.TaskId, StepId = call.StepId, Attempt = call.Attempt, Day = day, ReservedAt = now, SettledAt = now,
+                    Reason = "the call's usage was reported before its budget was reserved",
+                });
+            }
+            else if (reservation is { Granted: true, SettledAt: null })
+            {
+                // The reservation was charged to its day when the call was let through: keep the actual usage instead.
+                reservation.SettledAt = now;
+                tokens -= reservation.Tokens;
+                cost -= reservation.Cost;
+                day = reservation.Day;
+            }
         }
 
         await AddAsync(task, tokens, cost, day, cancellationToken);

@@ -34,7 +34,7 @@ public sealed record RunModelStep(
 /// <param name="OutputTokens">Output tokens used.</param>
 /// <param name="Cost">Cost of the call, in the price table's currency.</param>
 /// <param name="DurationMs">Wall-clock duration of the call.</param>
-/// <param name="Reserved">True when governance reserved budget for the call (its usage report then settles the reservation).</param>
+/// <param name="Reserved">True when governance reserved (or, not having answered in time, may have reserved) budget for the call: its usage report then names the call, which settles the reservation.</param>
 /// <param name="Refusal">Why governance refused to reserve budget for the call; the model was not called.</param>
 /// <param name="BudgetExhausted">True when <see cref="Refusal"/> is a daily budget running out.</param>
 public sealed record ModelStepCompleted(

@@ -317,6 +317,8 @@ namespace Agents.Governance.Data.Migrations
 
                     b.HasKey("TaskId", "StepId", "Attempt");
 
+                    b.HasIndex("ReservedAt");
+
                     b.ToTable("model_reservations", (string)null);
                 });
 
@@ -364,6 +366,8 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnName("response");
 
                     b.HasKey("Key");
+
+                    b.HasIndex("ProcessedAt");
 
                     b.ToTable("processed_messages", (string)null);
                 });
