@@ -38,6 +38,12 @@ public sealed class ExecutorOptions : IValidatableObject
     /// <summary>How long a model step waits for governance to reserve its budget before the attempt fails (fail closed).</summary>
     public TimeSpan BudgetReservationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a model step waits, asking again, while governance says the day's budget is held by other model calls
+    /// still in flight (they usually give most of it back when they report); after that the step is refused as over budget.
+    /// </summary>
+    public TimeSpan BudgetWait { get; set; } = TimeSpan.FromSeconds(30);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (StepTimeout <= TimeSpan.Zero || StepTimeout > TimeSpan.FromHours(24))
@@ -58,6 +64,11 @@ public sealed class ExecutorOptions : IValidatableObject
         if (BudgetReservationTimeout < TimeSpan.FromMilliseconds(100) || BudgetReservationTimeout > TimeSpan.FromMinutes(1))
         {
             yield return new ValidationResult("Executor:BudgetReservationTimeout must be between 100 ms and 1 minute.", [nameof(BudgetReservationTimeout)]);
+        }
+
+        if (BudgetWait < TimeSpan.Zero || BudgetWait > TimeSpan.FromMinutes(10))
+        {
+            yield return new ValidationResult("Executor:BudgetWait must be between 0 and 10 minutes.", [nameof(BudgetWait)]);
         }
 
         if (EventStreamPollInterval < TimeSpan.FromMilliseconds(10) || EventStreamPollInterval > TimeSpan.FromSeconds(30))

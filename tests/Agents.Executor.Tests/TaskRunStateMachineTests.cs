@@ -358,6 +358,36 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_model_call_waits_while_the_days_budget_is_held_by_calls_in_flight_and_then_runs()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var asked = 0;
+        run.Budgets.Answer = r => Interlocked.Increment(ref asked) <= 2
+            ? new ModelBudgetReservation(false, 0, "budget held by model calls in flight: tenant today tokens 5000/5000", false, RetryLater: true)
+            : new ModelBudgetReservation(true, r.MaxOutputTokens, null, false);
+        var id = await run.StartRunningAsync([Model("m", "Say hello")]);
+
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        Assert.Equal(TaskRunStatus.Completed, state.Status);
+        Assert.Equal(3, run.Budgets.Requests.Count);
+        Assert.All(run.Budgets.Requests, r => Assert.Equal(1, r.Call.Attempt));
+        Assert.Single(run.Chat.Calls);
+    }
+
+    [Fact]
+    public async Task A_model_call_still_held_back_after_the_budget_wait_ends_the_task_BudgetExceeded()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o => o.BudgetWait = TimeSpan.Zero);
+        run.Budgets.Answer = r => new ModelBudgetReservation(false, 0, "budget held by model calls in flight: tenant today tokens 5000/5000", false, RetryLater: true);
+        var id = await run.StartRunningAsync([Model("m", "Say hello")]);
+
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "BudgetExceeded");
+        Assert.StartsWith("Governance refused the model call: budget exhausted: budget held by model calls in flight", state.Reason, StringComparison.Ordinal);
+        Assert.Contains("Executor:BudgetWait", state.Reason, StringComparison.Ordinal);
+        Assert.Empty(run.Chat.Calls);
+    }
+
+    [Fact]
     public async Task A_model_call_refused_by_a_kill_switch_ends_the_task_Failed()
     {
         await using var run = await TaskRunHarness.StartAsync();

@@ -41,18 +41,37 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
 
         var answers = await Task.WhenAll(requests.Select(Host.ReserveAsync));
 
+        // Four calls reserve the whole day (250 each); the others are told to come back: the room is only held.
         var granted = answers.Where(a => a.Granted).ToList();
-        var reservedTokens = granted.Sum(a => 50L + a.MaxOutputTokens);
-        Assert.InRange(reservedTokens, 950, 1_000);
-        Assert.All(granted, a => Assert.InRange(a.MaxOutputTokens, 1, 200));
-        Assert.Contains(answers, a => !a.Granted);
+        Assert.Equal(4, granted.Count);
+        Assert.All(granted, a => Assert.Equal(200, a.MaxOutputTokens));
         Assert.All(answers.Where(a => !a.Granted), a =>
         {
-            Assert.True(a.BudgetExhausted);
-            Assert.StartsWith("budget exhausted: tenant today tokens", a.Reason, StringComparison.Ordinal);
+            Assert.True(a.RetryLater);
+            Assert.False(a.BudgetExhausted);
+            Assert.StartsWith("budget held by model calls in flight: tenant today tokens", a.Reason, StringComparison.Ordinal);
         });
-        var tenantDay = await Host.QueryAsync(db => db.DailyUsage.AsNoTracking().SingleAsync(d => d.TenantId == tenant && d.UserId == ""));
-        Assert.Equal(reservedTokens, tenantDay.Tokens);
+        Assert.Equal((1_000L, 1.0m), await DailyAsync(tenant, ""));
+
+        // They report 90 tokens each; the waiting calls ask again, one at a time, until the day is really spent.
+        var grantedRequests = requests.Where((_, i) => answers[i].Granted).ToList();
+        foreach (var call in grantedRequests)
+        {
+            await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(call.TaskId, call.Principal, 50, 40, 0.09m, 0, call.Call), Guid.NewGuid());
+        }
+
+        await Poll.UntilAsync(async () => await DailyAsync(tenant, "") == (360L, 0.36m));
+        var second = new List<ModelBudgetReservation>();
+        foreach (var call in requests.Where((_, i) => !answers[i].Granted))
+        {
+            second.Add(await Host.ReserveAsync(call));
+        }
+
+        // 640 tokens left: two whole reservations (250 + 250) and one cut to 140 (50 in + 90 out); then nothing is left
+        // that a report could give back soon enough to matter... except those three, so the rest wait again.
+        Assert.Equal([200, 200, 90], second.Where(a => a.Granted).Select(a => a.MaxOutputTokens).ToArray());
+        Assert.All(second.Where(a => !a.Granted), a => Assert.True(a.RetryLater));
+        Assert.Equal((1_000L, 1.0m), await DailyAsync(tenant, ""));
     }
 
     [Fact]
@@ -95,13 +114,22 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
         var tenant = TestInfrastructure.UniqueName("mcost");
         await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 1_000_000, tenantTokens: 1_000_000, userCost: 1.0m));
         var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var first = Guid.NewGuid();
 
         // 1.0 buys 1,000 tokens at 1,000 a million: 100 go to the input, 900 are left for output.
-        var granted = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 100, output: 5_000));
+        var granted = await Host.ReserveAsync(Reserve(user, first, input: 100, output: 5_000));
         Assert.Equal(new ModelBudgetReservation(true, 900, null, false), granted);
+
+        // While that call is in flight the next one is told to come back; once it has reported spending all of it,
+        // the day is spent and the next one is refused.
+        var held = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 1, output: 10));
+        Assert.True(held is { Granted: false, RetryLater: true }, held.ToString());
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(first, user, 100, 900, 1.0m, 0, new ModelCallRef("m", 1)), Guid.NewGuid());
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.ModelReservations.AnyAsync(r => r.TaskId == first && r.SettledAt != null)));
 
         var refused = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 1, output: 10));
         Assert.False(refused.Granted);
+        Assert.False(refused.RetryLater);
         Assert.True(refused.BudgetExhausted);
         Assert.StartsWith($"budget exhausted: user 'u1' today cost 1/1", refused.Reason, StringComparison.Ordinal);
         Assert.Equal((1_000L, 1.0m), await DailyAsync(tenant, "u1"));

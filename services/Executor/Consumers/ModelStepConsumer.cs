@@ -44,7 +44,7 @@ public sealed class ModelStepConsumer(
         var started = time.GetTimestamp();
         var inputTokens = DeterministicTokenEstimator.Estimate(message.SystemPrompt) + DeterministicTokenEstimator.Estimate(message.Prompt);
         var maxOutputTokens = Math.Clamp(message.MaxOutputTokens, 1, options.Value.MaxOutputTokens);
-        var (reservation, unavailable) = await ReserveAsync(message, inputTokens, maxOutputTokens, context.CancellationToken);
+        var (reservation, unavailable) = await ReserveWaitingAsync(message, inputTokens, maxOutputTokens, context.CancellationToken);
         ModelStepCompleted answer;
         if (unavailable is not null)
         {
@@ -105,6 +105,34 @@ public sealed class ModelStepConsumer(
             logger.LogWarning(ex, "Model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             return Failed(message, ex.Message, started, reserved: true);
+        }
+    }
+
+    /// <summary>
+    /// Asks again (backing off from 250 ms to 2 s) while governance answers "retry later" because the day's room is held
+    /// by other calls in flight, for at most <see cref="ExecutorOptions.BudgetWait"/>; then that answer counts as a budget refusal.
+    /// Wall-clock time: this waits on another service, not on the task's clock.
+    /// </summary>
+    private async Task<(ModelBudgetReservation? Answer, string? Unavailable)> ReserveWaitingAsync(RunModelStep message, int inputTokens, int maxOutputTokens, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (true)
+        {
+            var (answer, unavailable) = await ReserveAsync(message, inputTokens, maxOutputTokens, cancellationToken);
+            if (answer is not { RetryLater: true })
+            {
+                return (answer, unavailable);
+            }
+
+            if (waited.Elapsed >= options.Value.BudgetWait)
+            {
+                var reason = $"budget exhausted: {answer.Reason} (waited {waited.Elapsed.TotalSeconds:0.#} s, Executor:BudgetWait)";
+                return (answer with { RetryLater = false, BudgetExhausted = true, Reason = reason }, null);
+            }
+
+            await Task.Delay(delay, cancellationToken);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
         }
     }
 

@@ -83,6 +83,7 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
             e.ToTable("model_reservations");
             e.HasKey(x => new { x.TaskId, x.StepId, x.Attempt });
             e.HasIndex(x => x.ReservedAt);
+            e.HasIndex(x => x.Day).HasFilter("settled_at IS NULL");
             e.Property(x => x.Cost).HasPrecision(18, 6);
         });
         modelBuilder.Entity<ProcessedMessage>(e =>

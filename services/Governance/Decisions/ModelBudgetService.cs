@@ -10,7 +10,8 @@ namespace Agents.Governance.Decisions;
 /// Decides <see cref="ReserveModelBudget"/>: reserves a model call's tokens and cost from the daily budgets of the
 /// user and the tenant under the ledger's row locks, so that concurrent tasks cannot overspend a day together (the
 /// executor keeps each task within its own limits). The output cap is cut to what the day has room for; a call that
-/// cannot afford its input and one output token is refused. The reservation is charged at once and settled with
+/// cannot afford its input and one output token is refused, unless only reservations of calls still in flight stand in
+/// the way: then the answer is "retry later" and nothing is stored. The reservation is charged at once and settled with
 /// the actual usage by <see cref="UsageRecorder"/>. Runs in the consumer's inbox transaction; the answer is stored
 /// with the reservation, so asking again for the same call reserves nothing more.
 /// </summary>
@@ -58,6 +59,17 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
             var price = new Price(message.InputPerMillion, message.OutputPerMillion);
             var room = Room($"user '{principal.UserId}' today", userDay, document.Budgets.PerUserPerDay, message, price)
                 .Min(Room("tenant today", tenantDay, document.Budgets.PerTenantPerDay, message, price));
+            if (room.Refusal is not null
+                && await HeldInFlightAsync(principal, reservation.Day, cancellationToken) is var (userHeld, tenantHeld)
+                && Room("user", Less(userDay, userHeld), document.Budgets.PerUserPerDay, message, price)
+                    .Min(Room("tenant", Less(tenantDay, tenantHeld), document.Budgets.PerTenantPerDay, message, price)).Refusal is null)
+            {
+                // Only reservations of calls in flight stand in the way: store nothing and let the caller ask again.
+                db.Entry(reservation).State = EntityState.Detached;
+                await db.SaveChangesAsync(cancellationToken);
+                return new ModelBudgetReservation(false, 0, "budget held by model calls in flight: " + room.Refusal, false, RetryLater: true);
+            }
+
             if (room.Refusal is not null)
             {
                 reservation.Reason = "budget exhausted: " + room.Refusal;
@@ -103,6 +115,29 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
             .AnyAsync(k => k.TenantId == principal.TenantId && k.Tool == KillSwitch.TenantWide && k.Enabled, cancellationToken);
         return killed ? $"kill switch is on for tenant '{principal.TenantId}'" : null;
     }
+
+    /// <summary>Tokens and cost reserved by granted, unsettled model calls of the user and of the whole tenant on <paramref name="day"/>.</summary>
+    private async Task<((long Tokens, decimal Cost) User, (long Tokens, decimal Cost) Tenant)> HeldInFlightAsync(AgentPrincipal principal, DateOnly day, CancellationToken cancellationToken)
+    {
+        var held = await (from r in db.ModelReservations
+                          join t in db.Tasks on r.TaskId equals t.TaskId
+                          where r.Day == day && r.Granted && r.SettledAt == null && t.TenantId == principal.TenantId
+                          group r by t.UserId == principal.UserId into g
+                          select new { Mine = g.Key, Tokens = g.Sum(x => x.Tokens), Cost = g.Sum(x => x.Cost) })
+            .ToListAsync(cancellationToken);
+        var mine = held.Where(h => h.Mine).Select(h => (h.Tokens, h.Cost)).SingleOrDefault();
+        return (mine, (held.Sum(h => h.Tokens), held.Sum(h => h.Cost)));
+    }
+
+    private static DailyUsage Less(DailyUsage usage, (long Tokens, decimal Cost) held) => new()
+    {
+        TenantId = usage.TenantId,
+        Day = usage.Day,
+        UserId = usage.UserId,
+        Tokens = usage.Tokens - held.Tokens,
+        Cost = usage.Cost - held.Cost,
+        ToolCalls = usage.ToolCalls,
+    };
 
     private static ModelBudgetReservation ToAnswer(ModelReservation r) =>
         new(r.Granted, r.MaxOutputTokens, r.Reason, r.BudgetExhausted);

@@ -80,6 +80,8 @@ public sealed record ReserveModelBudget(
 /// <summary>
 /// Governance's answer to <see cref="ReserveModelBudget"/>: granted with at most <see cref="MaxOutputTokens"/> output tokens
 /// (never more than asked; fewer when the daily budgets have less room), or refused with a <see cref="Reason"/>.
-/// <see cref="BudgetExhausted"/> tells a budget refusal from any other (a kill switch).
+/// <see cref="BudgetExhausted"/> tells a budget refusal from any other (a kill switch). <see cref="RetryLater"/>: not now,
+/// because the day's room is held by reservations of model calls still in flight, which usually give most of it back when
+/// they report; nothing was stored, so asking again later decides afresh.
 /// </summary>
-public sealed record ModelBudgetReservation(bool Granted, int MaxOutputTokens, string? Reason, bool BudgetExhausted);
+public sealed record ModelBudgetReservation(bool Granted, int MaxOutputTokens, string? Reason, bool BudgetExhausted, bool RetryLater = false);

@@ -317,6 +317,9 @@ namespace Agents.Governance.Data.Migrations
 
                     b.HasKey("TaskId", "StepId", "Attempt");
 
+                    b.HasIndex("Day")
+                        .HasFilter("settled_at IS NULL");
+
                     b.HasIndex("ReservedAt");
 
                     b.ToTable("model_reservations", (string)null);

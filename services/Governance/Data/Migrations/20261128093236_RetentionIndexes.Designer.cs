@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Governance.Data.Migrations
 {
     [DbContext(typeof(GovernanceDbContext))]
-    [Migration("20261128092927_RetentionIndexes")]
+    [Migration("20261128093236_RetentionIndexes")]
     partial class RetentionIndexes
     {
         /// <inheritdoc />
@@ -319,6 +319,9 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnName("tokens");
 
                     b.HasKey("TaskId", "StepId", "Attempt");
+
+                    b.HasIndex("Day")
+                        .HasFilter("settled_at IS NULL");
 
                     b.HasIndex("ReservedAt");
 

@@ -16,6 +16,12 @@ namespace Agents.Governance.Data.Migrations
                 column: "processed_at");
 
             migrationBuilder.CreateIndex(
+                name: "IX_model_reservations_day",
+                table: "model_reservations",
+                column: "day",
+                filter: "settled_at IS NULL");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_model_reservations_reserved_at",
                 table: "model_reservations",
                 column: "reserved_at");
@@ -27,6 +33,10 @@ namespace Agents.Governance.Data.Migrations
             migrationBuilder.DropIndex(
                 name: "IX_processed_messages_processed_at",
                 table: "processed_messages");
+
+            migrationBuilder.DropIndex(
+                name: "IX_model_reservations_day",
+                table: "model_reservations");
 
             migrationBuilder.DropIndex(
                 name: "IX_model_reservations_reserved_at",
