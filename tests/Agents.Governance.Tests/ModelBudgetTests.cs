@@ -106,6 +106,14 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
         var retry = await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200, attempt: 2));
         Assert.True(retry.Granted);
         Assert.Equal((330L, 0.33m), await DailyAsync(tenant, "u1"));
+
+        // The first call made again after it reported (its RunModelStep redelivered) is held to the day again, and its
+        // report settles that new reservation: both runs of the call are counted, each once.
+        var again2 = await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200));
+        Assert.Equal(new ModelBudgetReservation(true, 200, null, false), again2);
+        Assert.Equal((580L, 0.58m), await DailyAsync(tenant, "u1"));
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(task, user, 50, 20, 0.07m, 0, new ModelCallRef("m", 1)), Guid.NewGuid());
+        await Poll.UntilAsync(async () => await DailyAsync(tenant, "u1") == (400L, 0.40m));
     }
 
     [Fact]

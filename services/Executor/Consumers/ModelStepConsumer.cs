@@ -32,7 +32,7 @@ public sealed class ModelStepConsumer(
     /// <summary>
     /// Configures the model worker's queue by hand, without the inbox that the durable-messaging library puts in front
     /// of every other endpoint: a model call may take long, and redelivery after a crash only repeats the call (the saga
-    /// takes the first answer of an attempt; governance gives the same reservation again).
+    /// takes the first answer of an attempt; governance gives the same reservation again, or a new one if the first run has reported).
     /// </summary>
     public static void ConfigureEndpoint(IBusRegistrationContext context, IBusFactoryConfigurator cfg) =>
         cfg.ReceiveEndpoint(context.GetRequiredService<ExecutorEndpoints>().ModelWorkerQueue, e => e.ConfigureConsumer<ModelStepConsumer>(context));

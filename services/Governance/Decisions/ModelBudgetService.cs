@@ -36,15 +36,30 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         var now = time.GetUtcNow();
         var task = await ledger.LockOrCreateTaskAsync(message.TaskId, principal, now, cancellationToken);
         var call = message.Call;
-        var existing = await db.ModelReservations.AsNoTracking()
+        var existing = await db.ModelReservations
             .SingleOrDefaultAsync(r => r.TaskId == message.TaskId && r.StepId == call.StepId && r.Attempt == call.Attempt, cancellationToken);
-        if (existing is not null)
+        if (existing is not null && !(existing.Granted && existing.SettledAt is not null))
         {
             return ToAnswer(existing);
         }
 
-        var reservation = new ModelReservation { TaskId = message.TaskId, StepId = call.StepId, Attempt = call.Attempt, Day = Ledger.DayOf(now), ReservedAt = now };
-        db.ModelReservations.Add(reservation);
+        // A granted call that has already reported and asks again is being made again (its RunModelStep was redelivered;
+        // a redelivered request itself never gets here, the inbox drops it): it reserves afresh under the same key.
+        var reservation = existing ?? new ModelReservation { TaskId = message.TaskId, StepId = call.StepId, Attempt = call.Attempt };
+        if (existing is null)
+        {
+            db.ModelReservations.Add(reservation);
+        }
+
+        reservation.Day = Ledger.DayOf(now);
+        reservation.ReservedAt = now;
+        reservation.SettledAt = null;
+        reservation.Granted = false;
+        reservation.MaxOutputTokens = 0;
+        reservation.Tokens = 0;
+        reservation.Cost = 0m;
+        reservation.Reason = null;
+        reservation.BudgetExhausted = false;
         var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
         var refusal = await RefusalAsync(task, principal, policy, cancellationToken);
         if (refusal is not null)
@@ -65,7 +80,15 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
                     .Min(Room("tenant", Less(tenantDay, tenantHeld), document.Budgets.PerTenantPerDay, message, price)).Refusal is null)
             {
                 // Only reservations of calls in flight stand in the way: store nothing and let the caller ask again.
-                db.Entry(reservation).State = EntityState.Detached;
+                if (existing is null)
+                {
+                    db.Entry(reservation).State = EntityState.Detached;
+                }
+                else
+                {
+                    await db.Entry(existing).ReloadAsync(cancellationToken);
+                }
+
                 await db.SaveChangesAsync(cancellationToken);
                 return new ModelBudgetReservation(false, 0, "budget held by model calls in flight: " + room.Refusal, false, RetryLater: true);
             }
