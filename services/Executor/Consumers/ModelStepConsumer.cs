@@ -3,7 +3,7 @@ using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Executor.Telemetry;
 using Agents.Models;
-using Agents.Models.Deterministic;
+using Agents.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -42,7 +42,7 @@ public sealed class ModelStepConsumer(
         var message = context.Message;
         using var activity = ExecutorTelemetry.StartModelStep(message.TaskId, message.StepId);
         var started = time.GetTimestamp();
-        var inputTokens = DeterministicTokenEstimator.Estimate(message.SystemPrompt) + DeterministicTokenEstimator.Estimate(message.Prompt);
+        var inputTokens = StepInputs.EstimateInputTokens(message.SystemPrompt, message.Prompt);
         var maxOutputTokens = Math.Clamp(message.MaxOutputTokens, 1, options.Value.MaxOutputTokens);
         var (reservation, unavailable) = await ReserveWaitingAsync(message, inputTokens, maxOutputTokens, context.CancellationToken);
         ModelStepCompleted answer;
@@ -149,24 +149,19 @@ public sealed class ModelStepConsumer(
             maxOutputTokens,
             modelPrice?.InputPerMillion ?? 0m,
             modelPrice?.OutputPerMillion ?? 0m);
-        try
+        var answer = await budgets.AskAsync<ReserveModelBudget, ModelBudgetReservation>(request, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds), cancellationToken);
+        if (answer.Failure == RequestFailure.Unreachable)
         {
-            var response = await budgets.GetResponse<ModelBudgetReservation>(request, cancellationToken, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
-            return (response.Message, null);
+            logger.LogWarning(answer.Exception, "Budget reservation for model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
         }
-        catch (RequestTimeoutException)
+
+        return answer.Failure switch
         {
-            return (null, $"governance did not reserve budget for the model call within {timeout.TotalSeconds:0.###} s (Executor:BudgetReservationTimeout); not called (fail closed)");
-        }
-        catch (RequestFaultException ex)
-        {
-            return (null, "governance failed to reserve budget for the model call (" + ex.Fault?.Exceptions.FirstOrDefault()?.Message + "); not called (fail closed)");
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
-        {
-            logger.LogWarning(ex, "Budget reservation for model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
-            return (null, "governance could not be asked to reserve budget for the model call (" + ex.Message + "); not called (fail closed)");
-        }
+            RequestFailure.None => (answer.Message, null),
+            RequestFailure.TimedOut => (null, $"governance did not reserve budget for the model call within {timeout.TotalSeconds:0.###} s (Executor:BudgetReservationTimeout); not called (fail closed)"),
+            RequestFailure.Faulted => (null, "governance failed to reserve budget for the model call (" + answer.Error + "); not called (fail closed)"),
+            _ => (null, "governance could not be asked to reserve budget for the model call (" + answer.Error + "); not called (fail closed)"),
+        };
     }
 
     private ModelStepCompleted Failed(RunModelStep message, string? error, long started, bool reserved) =>

@@ -20,5 +20,5 @@ public sealed class ExecutorEndpoints(IEndpointNameFormatter formatter)
 
     public string ModelWorkerQueue { get; } = formatter.Consumer<ModelStepConsumer>();
 
-    public Uri ModelWorker => new("queue:" + ModelWorkerQueue);
+    public Uri ModelWorker { get; } = new("queue:" + formatter.Consumer<ModelStepConsumer>());
 }

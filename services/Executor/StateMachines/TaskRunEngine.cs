@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Agents.Contracts;
 using Agents.Models;
-using Agents.Models.Deterministic;
 
 namespace Agents.Executor.StateMachines;
 
@@ -608,7 +607,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     /// </summary>
     private (int MaxOutputTokens, string? Refusal, bool Wait, int InputTokens) ReserveModelCall(TaskRunState s, StepRun run, string systemPrompt, string prompt)
     {
-        var inputTokens = DeterministicTokenEstimator.Estimate(systemPrompt) + DeterministicTokenEstimator.Estimate(prompt);
+        var inputTokens = StepInputs.EstimateInputTokens(systemPrompt, prompt);
         var inFlight = s.Steps.Values.Where(x => x != run && x.Kind == StepKind.Model && x.Status == StepStatus.Running).ToList();
         var heldTokens = inFlight.Sum(x => (long)x.ReservedTokens);
         var heldCost = inFlight.Sum(x => x.ReservedCost);

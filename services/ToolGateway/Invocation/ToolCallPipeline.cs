@@ -104,52 +104,40 @@ internal sealed class ToolCallPipeline(
         var request = new AuthorizeToolCall(
             call.TaskId, call.StepId, call.Principal, tool.Name, tool.SideEffect, tool.Risk, tool.RequiredScope,
             call.ArgumentsJson, argumentsHash, call.ArgumentsTainted, call.TaskAllowedTools, call.ApprovalId);
-        try
+        var answer = await authorizer.AskAsync<AuthorizeToolCall, ToolCallAuthorization>(request, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds), cancellationToken);
+        if (answer.Failure == RequestFailure.Unreachable)
         {
-            var response = await authorizer.GetResponse<ToolCallAuthorization>(request, cancellationToken, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
-            return response.Message;
+            logger.LogWarning(answer.Exception, "Authorization request for tool {Tool} failed.", tool.Name);
         }
-        catch (RequestTimeoutException)
+
+        return answer.Failure switch
         {
-            return new ToolCallAuthorization(AuthorizationDecision.Deny, $"Governance did not authorize the call within {timeout.TotalSeconds:0.###} s (ToolGateway:AuthorizationTimeout); refused (fail closed).");
-        }
-        catch (RequestFaultException ex)
-        {
-            return new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance failed to authorize the call (" + ex.Fault?.Exceptions.FirstOrDefault()?.Message + "); refused (fail closed).");
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
-        {
-            logger.LogWarning(ex, "Authorization request for tool {Tool} failed.", tool.Name);
-            return new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance could not be asked (" + ex.Message + "); refused (fail closed).");
-        }
+            RequestFailure.None => answer.Message!,
+            RequestFailure.TimedOut => new ToolCallAuthorization(AuthorizationDecision.Deny, $"Governance did not authorize the call within {timeout.TotalSeconds:0.###} s (ToolGateway:AuthorizationTimeout); refused (fail closed)."),
+            RequestFailure.Faulted => new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance failed to authorize the call (" + answer.Error + "); refused (fail closed)."),
+            _ => new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance could not be asked (" + answer.Error + "); refused (fail closed)."),
+        };
     }
 
     private async Task<Attempt> ExecuteAsync(InvokeTool call, RegisteredTool tool, Guid callId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var queue = new Uri("queue:" + ToolEndpoints.QueueName(tool.Name, bus.Value.QueuePrefix));
-        var client = clients.CreateRequestClient<ExecuteTool>(queue, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+        var client = clients.CreateRequestClient<ExecuteTool>(queue);
         var request = new ExecuteTool(callId, call.TaskId, call.StepId, call.Principal, tool.Name, call.ArgumentsJson, call.IdempotencyKey, call.Compensate);
-        try
+        var answer = await client.AskAsync<ExecuteTool, ToolExecutionResult>(request, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds), cancellationToken);
+        if (answer.Failure == RequestFailure.Unreachable)
         {
-            var response = await client.GetResponse<ToolExecutionResult>(request, cancellationToken);
-            var result = response.Message;
-            return result.Succeeded
-                ? new Attempt(ToolCallOutcome.Succeeded, result.OutputJson, null, false)
-                : new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' failed: {result.Error ?? "no reason given"}", result.Transient);
+            logger.LogWarning(answer.Exception, "Sending ExecuteTool to {Queue} failed.", queue);
         }
-        catch (RequestTimeoutException)
+
+        return answer switch
         {
-            return new Attempt(ToolCallOutcome.TimedOut, null, $"Tool '{tool.Name}' did not answer within {timeout.TotalSeconds:0.###} s.", true);
-        }
-        catch (RequestFaultException ex)
-        {
-            return new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' faulted: {ex.Fault?.Exceptions.FirstOrDefault()?.Message}", true);
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
-        {
-            logger.LogWarning(ex, "Sending ExecuteTool to {Queue} failed.", queue);
-            return new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' could not be reached: {ex.Message}", true);
-        }
+            { Failure: RequestFailure.None, Message.Succeeded: true } => new Attempt(ToolCallOutcome.Succeeded, answer.Message.OutputJson, null, false),
+            { Failure: RequestFailure.None } => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' failed: {answer.Message!.Error ?? "no reason given"}", answer.Message.Transient),
+            { Failure: RequestFailure.TimedOut } => new Attempt(ToolCallOutcome.TimedOut, null, $"Tool '{tool.Name}' did not answer within {timeout.TotalSeconds:0.###} s.", true),
+            { Failure: RequestFailure.Faulted } => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' faulted: {answer.Error}", true),
+            _ => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' could not be reached: {answer.Error}", true),
+        };
     }
 
     private static CallResult CheckOutput(string tool, string? outputJson, int attempts, Guid? approvalId, int maxOutputBytes)
