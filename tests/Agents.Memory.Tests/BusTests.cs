@@ -133,12 +133,39 @@ public sealed class BusTests(MemoryHost host)
     {
         var bad = new AgentPrincipal("", "someone", []);
         var factId = Guid.NewGuid();
-        var faults = host.Services.GetRequiredService<IBus>();
-        var faulted = new TaskCompletionSource<Fault<RememberFact>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handle = faults.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
-            e.Handler<Fault<RememberFact>>(context =>
+
+        var fault = await FaultOfAsync<RememberFact>(
+            m => m.FactId == factId,
+            () => Bus.Publish(new RememberFact(factId, bad, "Anything.", "user", TrustLevel.Trusted)));
+
+        Assert.Contains("principal with a tenant and a user", fault.Exceptions[0].Message, StringComparison.Ordinal);
+        Assert.Equal(0, await host.WithDbAsync(db => Task.FromResult(db.Memories.Count(m => m.Id == factId))));
+    }
+
+    [Fact]
+    public async Task A_MarkSourceStale_without_a_tenant_is_faulted_with_the_reason_and_marks_nothing()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var source = $"http://kb.local/articles/{Guid.NewGuid():N}";
+        using var client = host.ClientFor(principal);
+        var kept = await (await client.PostJsonAsync("/api/memories", new StoreMemoryRequest("Returns are free for 30 days.", source, TrustLevel.Untrusted, null, null, null, null))).ReadAsync<MemoryView>();
+
+        var fault = await FaultOfAsync<MarkSourceStale>(m => m.Source == source, () => Bus.Publish(new MarkSourceStale("", null, source)));
+
+        Assert.StartsWith("MarkSourceStale.TenantId must be 1 to", fault.Exceptions[0].Message, StringComparison.Ordinal);
+        var listed = await (await client.GetAsync(new Uri($"/api/memories/{kept.Id}", UriKind.Relative))).ReadAsync<MemoryView>();
+        Assert.False(listed.Stale);
+    }
+
+    /// <summary>Sends with <paramref name="send"/> and waits for the fault of the message that <paramref name="match"/> picks.</summary>
+    private async Task<Fault<T>> FaultOfAsync<T>(Func<T, bool> match, Func<Task> send)
+        where T : class
+    {
+        var faulted = new TaskCompletionSource<Fault<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handle = host.Services.GetRequiredService<IBus>().ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
+            e.Handler<Fault<T>>(context =>
             {
-                if (context.Message.Message.FactId == factId)
+                if (match(context.Message.Message))
                 {
                     faulted.TrySetResult(context.Message);
                 }
@@ -148,12 +175,8 @@ public sealed class BusTests(MemoryHost host)
         await handle.Ready;
         try
         {
-            await Bus.Publish(new RememberFact(factId, bad, "Anything.", "user", TrustLevel.Trusted));
-
-            var fault = await faulted.Task.WaitAsync(TimeSpan.FromSeconds(20));
-
-            Assert.Contains("principal with a tenant and a user", fault.Exceptions[0].Message, StringComparison.Ordinal);
-            Assert.Equal(0, await host.WithDbAsync(db => Task.FromResult(db.Memories.Count(m => m.Id == factId))));
+            await send();
+            return await faulted.Task.WaitAsync(TimeSpan.FromSeconds(20));
         }
         finally
         {
