@@ -1,28 +1,32 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Npgsql;
 
-// Measures the platform started by `./dev.sh up`: tasks per minute for the 3-step template
-// `lookup-and-summarize` (two tool calls and one model step; deterministic model; instant tools),
-// the orchestration overhead per step, and what each task costs in CPU, database commits and
-// broker messages. Bounded: it submits a fixed number of tasks and stops.
+// Measures the platform started by `./dev.sh up` with the 3-step template `lookup-and-summarize` (two tool calls,
+// then one model step; deterministic model; instant tools):
+//   1. saturated: <tasks> tasks, <concurrency> in flight: tasks/min, CPU per task (whole machine and by process),
+//      PostgreSQL commits and broker publishes per task, orchestration overhead per step, task latency;
+//   2. half load: tasks submitted at a fixed rate of half the saturated throughput for <seconds>: latency and
+//      orchestration overhead when the platform is not the bottleneck;
+//   3. overload: twice the saturated throughput for <seconds>: how many submissions were accepted (202) or refused
+//      (429 with Retry-After), and whether every accepted task finished (lost must be 0).
+// The benchmark waits for each task through its event stream (SSE), never by polling. Bounded in count and time.
 //
-//   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48]
+//   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48] [seconds=60] [runs=all|saturated]
 var tasks = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
 var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 48;
+var pacedSeconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 60;
+var runs = args.Length > 3 ? args[3] : "all";
 var gateway = new Uri(Environment.GetEnvironmentVariable("AGENTS_GATEWAY") ?? "http://127.0.0.1:5000/");
-var postgres = Environment.GetEnvironmentVariable("AGENTS_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
-var rabbitApi = new Uri(Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_API") ?? "http://127.0.0.1:15672/api/");
 
-using var client = new HttpClient { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(60) };
+using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 4096 }) { BaseAddress = gateway, Timeout = TimeSpan.FromMinutes(10) };
 client.DefaultRequestHeaders.Add("X-Api-Key", Environment.GetEnvironmentVariable("AGENTS_BENCH_API_KEY") ?? "bench-admin-key");
-using var rabbit = new HttpClient { BaseAddress = rabbitApi };
-rabbit.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
 
 // The benchmark runs in a tenant of its own ('bench', development key) whose policy it writes first: the
 // template's tools for agent-user, the usual per-task limits, and no daily limits, so that repeated runs on
@@ -37,17 +41,15 @@ using (var policy = await client.PutAsync(new Uri("api/governance/policy", UriKi
 }
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Load()} load average before the run; platform at {gateway}");
-Console.WriteLine($"Submitting {tasks} 'lookup-and-summarize' tasks, {concurrency} in flight at most...");
 
-// Warm-up: one task end to end (JIT, connection pools, queues).
-await RunOneAsync(0, CancellationToken.None);
+// Warm-up: a few tasks end to end (JIT, connection pools, queues).
+await Task.WhenAll(Enumerable.Range(0, 4).Select(i => RunOneAsync(i)));
 
-var cpuBefore = CpuSeconds();
-var processesBefore = CpuByProcess();
-var commitsBefore = await CommitsAsync();
-var messagesBefore = await PublishedAsync();
+// 1. Saturated.
+Console.WriteLine($"[saturated] {tasks} 'lookup-and-summarize' tasks, {concurrency} in flight at most...");
+var meter = await Meter.StartAsync();
 var results = new ConcurrentBag<TaskResult>();
-var started = Stopwatch.StartNew();
+var clock = Stopwatch.StartNew();
 using (var gate = new SemaphoreSlim(concurrency))
 {
     await Task.WhenAll(Enumerable.Range(1, tasks).Select(async i =>
@@ -55,7 +57,7 @@ using (var gate = new SemaphoreSlim(concurrency))
         await gate.WaitAsync();
         try
         {
-            results.Add(await RunOneAsync(i, CancellationToken.None));
+            results.Add(await RunOneAsync(i));
         }
         finally
         {
@@ -64,83 +66,189 @@ using (var gate = new SemaphoreSlim(concurrency))
     }));
 }
 
-var elapsed = started.Elapsed;
-var cpu = CpuSeconds() - cpuBefore;
-var processesAfter = CpuByProcess();
-var byProcess = processesAfter
-    .Select(p => (Name: p.Key, Seconds: p.Value - processesBefore.GetValueOrDefault(p.Key)))
-    .Where(p => p.Seconds > 0)
-    .OrderByDescending(p => p.Seconds)
-    .ToList();
-var commits = await CommitsAsync() - commitsBefore;
-var messages = await PublishedAsync() - messagesBefore;
+var elapsed = clock.Elapsed;
+var cost = await meter.StopAsync();
 var completed = results.Count(r => r.Status == "Completed");
+var throughput = completed / elapsed.TotalMinutes;
+Console.WriteLine($"completed            {completed}/{tasks} ({string.Join(", ", results.GroupBy(r => r.Status).Select(g => $"{g.Key}: {g.Count()}"))})");
+Console.WriteLine($"throughput           {throughput:F0} tasks/min ({elapsed.TotalSeconds:F1} s)");
+await PrintLatenciesAsync(results);
+Console.WriteLine($"per task             {cost.CpuSeconds / tasks * 1000:F1} ms CPU (whole machine), {cost.Commits(tasks)}, {cost.Publishes / (double)tasks:F1} broker publishes");
+Console.WriteLine($"CPU per task by process: {string.Join(", ", cost.ByProcess.Select(p => $"{p.Name} {p.Seconds / tasks * 1000:F1} ms"))}");
+Console.WriteLine($"machine              {Environment.ProcessorCount} cores, {Load()} load average after the run");
+var failed = completed != tasks;
 
-var overheads = new List<double>();
-foreach (var result in results.Where(r => r.Status == "Completed").Take(100))
+if (runs == "all")
 {
-    overheads.AddRange(await StepOverheadsAsync(result.Id));
+    // 2. Half of the saturated rate.
+    var half = await RunPacedAsync("half load", throughput / 2, pacedSeconds);
+    failed |= half.Lost > 0 || half.NotCompleted > 0;
+
+    // 3. Twice the saturated rate.
+    var over = await RunPacedAsync("overload (2x)", throughput * 2, pacedSeconds);
+    failed |= over.Lost > 0 || over.NotCompleted > 0;
 }
 
-overheads.Sort();
-var latencies = results.Select(r => r.Latency.TotalMilliseconds).Order().ToList();
-Console.WriteLine();
-Console.WriteLine($"completed            {completed}/{tasks} ({string.Join(", ", results.GroupBy(r => r.Status).Select(g => $"{g.Key}: {g.Count()}"))})");
-Console.WriteLine($"throughput           {completed / elapsed.TotalMinutes:F0} tasks/min ({elapsed.TotalSeconds:F1} s)");
-Console.WriteLine($"task latency         p50 {Percentile(latencies, 0.5):F0} ms, p99 {Percentile(latencies, 0.99):F0} ms (submit to terminal, under load)");
-Console.WriteLine($"orchestration/step   p50 {Percentile(overheads, 0.5):F1} ms, p99 {Percentile(overheads, 0.99):F1} ms (dispatch to recorded result, minus the tool's or model's own time; {overheads.Count} steps)");
-Console.WriteLine($"per task             {cpu / tasks * 1000:F0} ms CPU (whole machine), {commits / (double)tasks:F1} PostgreSQL commits, {messages / (double)tasks:F1} broker publishes");
-Console.WriteLine($"CPU per task by process: {string.Join(", ", byProcess.Select(p => $"{p.Name} {p.Seconds / tasks * 1000:F0} ms"))}");
-Console.WriteLine($"machine              {Environment.ProcessorCount} cores, {Load()} load average after the run");
-return completed == tasks ? 0 : 1;
+return failed ? 1 : 0;
 
-async Task<TaskResult> RunOneAsync(int i, CancellationToken token)
+async Task<PacedResult> RunPacedAsync(string name, double perMinute, int seconds)
 {
-    var clock = Stopwatch.StartNew();
+    var count = Math.Max(1, (int)(perMinute * seconds / 60));
+    var interval = TimeSpan.FromMinutes(1) / perMinute;
+    Console.WriteLine();
+    Console.WriteLine($"[{name}] {perMinute:F0} tasks/min for {seconds} s ({count} tasks, one every {interval.TotalMilliseconds:F1} ms)...");
+    var paced = new ConcurrentBag<TaskResult>();
+    var running = new List<Task>(count);
+    var start = Stopwatch.GetTimestamp();
+    var lateness = new List<double>();
+    for (var i = 0; i < count; i++)
+    {
+        var due = interval * i;
+        var wait = due - Stopwatch.GetElapsedTime(start);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+        else
+        {
+            lateness.Add(-wait.TotalMilliseconds);
+        }
+
+        var n = 10_000 + i;
+        running.Add(Task.Run(async () => paced.Add(await RunOneAsync(n))));
+    }
+
+    await Task.WhenAll(running);
+    var accepted = paced.Count(r => r.Id != Guid.Empty);
+    var refused = paced.Count(r => r.Status == "HTTP 429");
+    var withRetryAfter = paced.Count(r => r.Status == "HTTP 429" && r.RetryAfter);
+    var other = paced.Where(r => r.Id == Guid.Empty && r.Status != "HTTP 429").GroupBy(r => r.Status).Select(g => $"{g.Key}: {g.Count()}").ToList();
+    var notCompleted = paced.Count(r => r.Id != Guid.Empty && r.Status != "Completed");
+    var lost = paced.Count(r => r.Status == "TimedOut");
+    Console.WriteLine($"submissions          {count}: {accepted} accepted (202), {refused} refused with 429 ({withRetryAfter} with Retry-After){(other.Count > 0 ? ", other: " + string.Join(", ", other) : string.Empty)}");
+    Console.WriteLine($"accepted tasks       {accepted - notCompleted} completed, {notCompleted} not completed, {lost} lost (no end within 10 min)");
+    Console.WriteLine($"submitter            {lateness.Count} submissions behind schedule{(lateness.Count > 0 ? $" (max {lateness.Max():F0} ms)" : string.Empty)}");
+    await PrintLatenciesAsync(paced);
+    Console.WriteLine($"machine              {Load()} load average after the run");
+    return new PacedResult(lost, notCompleted);
+}
+
+async Task PrintLatenciesAsync(IEnumerable<TaskResult> finished)
+{
+    // Read after the measured window: latency is the task's own submitted → finished time (server clock).
+    var done = finished.Where(r => r.Status == "Completed").ToList();
+    var latencies = new List<double>();
+    var overheads = new List<double>();
+    foreach (var result in done.Take(200))
+    {
+        var (latency, steps) = await TaskTimingsAsync(result.Id);
+        latencies.Add(latency);
+        overheads.AddRange(steps);
+    }
+
+    latencies.Sort();
+    overheads.Sort();
+    Console.WriteLine($"task latency         p50 {Percentile(latencies, 0.5):F0} ms, p99 {Percentile(latencies, 0.99):F0} ms (submitted to finished; {latencies.Count} tasks)");
+    Console.WriteLine($"orchestration/step   p50 {Percentile(overheads, 0.5):F1} ms, p99 {Percentile(overheads, 0.99):F1} ms (dispatch to recorded result, minus the tool's or model's own time; {overheads.Count} steps)");
+}
+
+async Task<TaskResult> RunOneAsync(int i)
+{
     using var response = await client.PostAsJsonAsync("api/tasks", new
     {
         template = "lookup-and-summarize",
         parameters = new Dictionary<string, string> { ["customerId"] = $"C-100{(i % 5) + 1}" },
-    }, token);
-    var body = await response.Content.ReadAsStringAsync(token);
+    });
+    var body = await response.Content.ReadAsStringAsync();
     if (!response.IsSuccessStatusCode)
     {
-        return new TaskResult(Guid.Empty, $"HTTP {(int)response.StatusCode}", clock.Elapsed);
+        return new TaskResult(Guid.Empty, $"HTTP {(int)response.StatusCode}", response.Headers.RetryAfter is not null);
     }
 
     var id = JsonNode.Parse(body)!["id"]!.GetValue<Guid>();
-    var delay = 50;
-    while (clock.Elapsed < TimeSpan.FromMinutes(5))
+    return new TaskResult(id, await WaitForEndAsync(id), false);
+}
+
+// Reads the task's event stream until its "finished" entry; reconnects (resuming after the last event id) if the
+// stream ends early. Gives up after 10 minutes.
+async Task<string> WaitForEndAsync(Guid id)
+{
+    using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+    var last = 0L;
+    while (!deadline.IsCancellationRequested)
     {
-        await Task.Delay(delay, token);
-        delay = Math.Min(delay * 2, 400);
-        var task = JsonNode.Parse(await client.GetStringAsync(new Uri($"api/tasks/{id}", UriKind.Relative), token))!;
-        var status = task["status"]!.GetValue<string>();
-        if (status is "Completed" or "Failed" or "Cancelled" or "BudgetExceeded" or "Compensated" or "Rejected")
+        try
         {
-            return new TaskResult(id, status, clock.Elapsed);
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"api/tasks/{id}/events");
+            if (last > 0)
+            {
+                request.Headers.Add("Last-Event-ID", last.ToString(CultureInfo.InvariantCulture));
+            }
+
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1), deadline.Token);
+                continue;
+            }
+
+            response.EnsureSuccessStatusCode();
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(deadline.Token));
+            string? kind = null;
+            while (await reader.ReadLineAsync(deadline.Token) is { } line)
+            {
+                if (line.StartsWith("id: ", StringComparison.Ordinal))
+                {
+                    last = long.Parse(line[4..], CultureInfo.InvariantCulture);
+                }
+                else if (line.StartsWith("event: ", StringComparison.Ordinal))
+                {
+                    kind = line[7..];
+                }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal) && kind == "finished")
+                {
+                    return JsonNode.Parse(line[6..])!["status"]!.GetValue<string>();
+                }
+            }
+        }
+        catch (HttpRequestException) when (!deadline.IsCancellationRequested)
+        {
+            await Task.Delay(500, deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            break;
         }
     }
 
-    return new TaskResult(id, "TimedOut", clock.Elapsed);
+    return "TimedOut";
 }
 
-async Task<IEnumerable<double>> StepOverheadsAsync(Guid id)
+async Task<(double Latency, List<double> StepOverheads)> TaskTimingsAsync(Guid id)
 {
     var log = JsonNode.Parse(await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative)))!;
     var dispatched = new Dictionary<string, DateTimeOffset>();
     var own = new Dictionary<string, double>();
     var overhead = new List<double>();
+    DateTimeOffset? first = null;
+    DateTimeOffset? end = null;
     foreach (var entry in log["events"]!.AsArray())
     {
-        var step = entry!["stepId"]?.GetValue<string>();
+        var at = entry!["at"]!.GetValue<DateTimeOffset>();
+        first ??= at;
+        var kind = entry["kind"]!.GetValue<string>();
+        if (kind == "finished")
+        {
+            end = at;
+        }
+
+        var step = entry["stepId"]?.GetValue<string>();
         if (step is null)
         {
             continue;
         }
 
-        var at = entry["at"]!.GetValue<DateTimeOffset>();
-        switch (entry["kind"]!.GetValue<string>())
+        switch (kind)
         {
             case "step-dispatched":
                 dispatched[step] = at;
@@ -154,73 +262,10 @@ async Task<IEnumerable<double>> StepOverheadsAsync(Guid id)
         }
     }
 
-    return overhead;
-}
-
-async Task<long> CommitsAsync()
-{
-    await using var connection = new NpgsqlConnection(postgres);
-    await connection.OpenAsync();
-    await using var command = new NpgsqlCommand("SELECT COALESCE(SUM(xact_commit), 0) FROM pg_stat_database WHERE datname LIKE 'agents_%'", connection);
-    return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
-}
-
-async Task<long> PublishedAsync()
-{
-    // The management API refreshes its statistics every few seconds; wait for a fresh sample.
-    await Task.Delay(TimeSpan.FromSeconds(6));
-    var overview = JsonNode.Parse(await rabbit.GetStringAsync(new Uri("overview", UriKind.Relative)))!;
-    return overview["message_stats"]?["publish"]?.GetValue<long>() ?? 0;
-}
-
-static double CpuSeconds()
-{
-    // /proc/stat: user nice system idle iowait irq softirq steal (in clock ticks of 1/100 s).
-    var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
-    var busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7];
-    return busy / 100.0;
-}
-
-// CPU seconds used so far by each process of the platform (utime + stime from /proc/<pid>/stat), by name:
-// the .NET hosts by assembly, RabbitMQ, PostgreSQL (all backends together) and this benchmark.
-static Dictionary<string, double> CpuByProcess()
-{
-    var result = new Dictionary<string, double>(StringComparer.Ordinal);
-    foreach (var dir in Directory.EnumerateDirectories("/proc"))
-    {
-        if (!int.TryParse(Path.GetFileName(dir), out _))
-        {
-            continue;
-        }
-
-        try
-        {
-            var command = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-            var name = command.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal)) is { } dll
-                ? Path.GetFileNameWithoutExtension(dll).Replace("Agents.", string.Empty, StringComparison.Ordinal)
-                : command.Length == 0 ? null
-                : command[0].Contains("beam", StringComparison.Ordinal) ? "rabbitmq"
-                : command[0].StartsWith("postgres", StringComparison.Ordinal) || command[0].Contains("/postgres", StringComparison.Ordinal) ? "postgresql"
-                : null;
-            if (name is not null)
-            {
-                result[name] = result.GetValueOrDefault(name) + seconds;
-            }
-        }
-        catch (IOException)
-        {
-            // The process ended while it was read.
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // Not ours to read.
-        }
-    }
-
-    return result;
+    var task = JsonNode.Parse(await client.GetStringAsync(new Uri($"api/tasks/{id}", UriKind.Relative)))!;
+    var created = task["createdAt"]!.GetValue<DateTimeOffset>();
+    var latency = ((end ?? first ?? created) - created).TotalMilliseconds;
+    return (latency, overhead);
 }
 
 static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
@@ -228,7 +273,162 @@ static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/l
 static double Percentile(List<double> sorted, double p) =>
     sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-internal sealed record TaskResult(Guid Id, string Status, TimeSpan Latency);
+internal sealed record TaskResult(Guid Id, string Status, bool RetryAfter);
+
+internal sealed record PacedResult(int Lost, int NotCompleted);
+
+/// <summary>
+/// What a measured window cost: machine CPU (/proc/stat), CPU by process (/proc/&lt;pid&gt;/stat), PostgreSQL commits and
+/// RabbitMQ publishes. Commits are counted two ways: write transactions, from the commit records in the WAL between the
+/// window's start and end (pg_waldump; reads, such as the event streams' queries, write none), and every transaction
+/// of the platform's databases (pg_stat_database, reads included).
+/// </summary>
+internal sealed class Meter
+{
+    private static readonly string Postgres = Environment.GetEnvironmentVariable("AGENTS_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
+    private static readonly Uri RabbitApi = new(Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_API") ?? "http://127.0.0.1:15672/api/");
+    private static readonly string WalDirectory = Environment.GetEnvironmentVariable("AGENTS_BENCH_PG_WAL") ?? "/var/lib/postgresql/15/main/pg_wal";
+
+    private double _cpu;
+    private Dictionary<string, double> _processes = [];
+    private long _transactions;
+    private long _publishes;
+    private string _lsn = string.Empty;
+
+    public static async Task<Meter> StartAsync()
+    {
+        var meter = new Meter { _publishes = await PublishedAsync() };
+        meter._transactions = await TransactionsAsync();
+        meter._lsn = await LsnAsync();
+        meter._cpu = CpuSeconds();
+        meter._processes = CpuByProcess();
+        return meter;
+    }
+
+    public async Task<Cost> StopAsync()
+    {
+        var cpu = CpuSeconds() - _cpu;
+        var byProcess = CpuByProcess()
+            .Select(p => (Name: p.Key, Seconds: p.Value - _processes.GetValueOrDefault(p.Key)))
+            .Where(p => p.Seconds > 0)
+            .OrderByDescending(p => p.Seconds)
+            .ToList();
+        var end = await LsnAsync();
+        var transactions = await TransactionsAsync() - _transactions;
+        var writes = WriteCommits(_lsn, end);
+        return new Cost(cpu, byProcess, writes, transactions, await PublishedAsync() - _publishes);
+    }
+
+    private static async Task<long> TransactionsAsync()
+    {
+        await using var connection = new NpgsqlConnection(Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT COALESCE(SUM(xact_commit), 0) FROM pg_stat_database WHERE datname LIKE 'agents_%'", connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<string> LsnAsync()
+    {
+        await using var connection = new NpgsqlConnection(Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", connection);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Commit records in the WAL between two positions (all databases), or null when pg_waldump cannot read them.</summary>
+    private static long? WriteCommits(string start, string end)
+    {
+        var tool = Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin", "pg_waldump")).FirstOrDefault(File.Exists) : null;
+        if (tool is null || !Directory.Exists(WalDirectory))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(tool, ["-p", WalDirectory, "-s", start, "-e", end, "--stats=record"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            var line = output.Split('\n').FirstOrDefault(l => l.TrimStart().StartsWith("Transaction/COMMIT ", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or System.ComponentModel.Win32Exception or FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<long> PublishedAsync()
+    {
+        // The management API refreshes its statistics every few seconds; wait for a fresh sample.
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        using var rabbit = new HttpClient { BaseAddress = RabbitApi };
+        rabbit.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
+        var overview = JsonNode.Parse(await rabbit.GetStringAsync(new Uri("overview", UriKind.Relative)))!;
+        return overview["message_stats"]?["publish"]?.GetValue<long>() ?? 0;
+    }
+
+    private static double CpuSeconds()
+    {
+        // /proc/stat: user nice system idle iowait irq softirq steal (in clock ticks of 1/100 s).
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+        var busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7];
+        return busy / 100.0;
+    }
+
+    // CPU seconds used so far by each process of the platform (utime + stime from /proc/<pid>/stat), by name:
+    // the .NET hosts by assembly, RabbitMQ, PostgreSQL (all backends together) and this benchmark.
+    private static Dictionary<string, double> CpuByProcess()
+    {
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                var command = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                var name = command.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal)) is { } dll
+                    ? Path.GetFileNameWithoutExtension(dll).Replace("Agents.", string.Empty, StringComparison.Ordinal)
+                    : command.Length == 0 ? null
+                    : command[0].Contains("beam", StringComparison.Ordinal) ? "rabbitmq"
+                    : command[0].StartsWith("postgres", StringComparison.Ordinal) || command[0].Contains("/postgres", StringComparison.Ordinal) ? "postgresql"
+                    : null;
+                if (name is not null)
+                {
+                    result[name] = result.GetValueOrDefault(name) + seconds;
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while it was read.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours to read.
+            }
+        }
+
+        return result;
+    }
+}
+
+internal sealed record Cost(double CpuSeconds, List<(string Name, double Seconds)> ByProcess, long? WriteCommits, long Transactions, long Publishes)
+{
+    public string Commits(int tasks) =>
+        (WriteCommits is { } writes ? $"{writes / (double)tasks:F1} PostgreSQL write commits" : "write commits n/a (pg_waldump)")
+        + $" ({Transactions / (double)tasks:F1} transactions including reads)";
+}
 
 internal static class BenchmarkTenant
 {

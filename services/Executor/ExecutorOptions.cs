@@ -25,18 +25,24 @@ public sealed class ExecutorOptions : IValidatableObject
     [Range(1, 1_000_000, ErrorMessage = "Executor:MaxOutputTokens must be between {1} and {2}.")]
     public int MaxOutputTokens { get; set; } = 1024;
 
-    /// <summary>How often the event stream looks for new log entries.</summary>
+    /// <summary>
+    /// How often an event stream looks for new log entries while task-change notifications are not arriving (their
+    /// connection is down); normally a stream is woken by its task's change and reads only then.
+    /// </summary>
     public TimeSpan EventStreamPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The same tool with the same arguments dispatched more often than this in one task stops the task (loop detector).</summary>
     [Range(1, 1000, ErrorMessage = "Executor:MaxIdenticalToolCalls must be between {1} and {2}.")]
     public int MaxIdenticalToolCalls { get; set; } = 5;
 
-    /// <summary>How long <c>POST /api/tasks</c> waits for the planner to validate a template or explicit steps (then 503).</summary>
-    public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>How long a model step waits for governance to reserve its budget before the attempt fails (fail closed).</summary>
+    /// <summary>How long one request to governance to reserve a model step's budget waits before it is asked again.</summary>
     public TimeSpan BudgetReservationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a model step keeps asking governance (slow, restarting) to reserve its budget before the attempt fails
+    /// (fail closed). Sized for an outage, not for a busy machine: load is waited out, never turned into a failure.
+    /// </summary>
+    public TimeSpan BudgetReservationPatience { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// How long a model step waits, asking again, while governance says the day's budget is held by other model calls
@@ -56,14 +62,14 @@ public sealed class ExecutorOptions : IValidatableObject
             yield return new ValidationResult("Executor:MemoryRecallTimeout must be positive and at most 10 minutes.", [nameof(MemoryRecallTimeout)]);
         }
 
-        if (ValidationTimeout < TimeSpan.FromMilliseconds(100) || ValidationTimeout > TimeSpan.FromMinutes(1))
-        {
-            yield return new ValidationResult("Executor:ValidationTimeout must be between 100 ms and 1 minute.", [nameof(ValidationTimeout)]);
-        }
-
         if (BudgetReservationTimeout < TimeSpan.FromMilliseconds(100) || BudgetReservationTimeout > TimeSpan.FromMinutes(1))
         {
             yield return new ValidationResult("Executor:BudgetReservationTimeout must be between 100 ms and 1 minute.", [nameof(BudgetReservationTimeout)]);
+        }
+
+        if (BudgetReservationPatience < TimeSpan.Zero || BudgetReservationPatience > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult("Executor:BudgetReservationPatience must be between 0 and 1 hour.", [nameof(BudgetReservationPatience)]);
         }
 
         if (BudgetWait < TimeSpan.Zero || BudgetWait > TimeSpan.FromMinutes(10))

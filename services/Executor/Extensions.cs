@@ -46,6 +46,8 @@ internal static class Extensions
             },
             ModelStepConsumer.ConfigureEndpoint);
         builder.Services.AddScoped<ITaskJournal, EfTaskJournal>();
+        builder.Services.AddSingleton<TaskChangeFeed>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TaskChangeFeed>());
         builder.Services.AddScoped<IToolCatalog, EfToolCatalog>();
         return builder;
     }

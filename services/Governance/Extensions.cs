@@ -31,6 +31,7 @@ internal static class Extensions
             .Retain("processed_messages", "processed_at", governance.Value.BookkeepingRetention)
             .Retain("model_reservations", "reserved_at", governance.Value.BookkeepingRetention));
         builder.Services.AddScoped<PolicyStore>();
+        builder.Services.AddSingleton<PolicyDocumentCache>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<AuditLog>();
         builder.Services.AddScoped<ToolExecutionAudit>();

@@ -28,9 +28,16 @@ public sealed class ToolGatewayOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "ToolGateway:CircuitBreakDuration must be between {1} and {2}.")]
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long to wait for governance's authorization; no answer in time means Denied (fail closed).</summary>
+    /// <summary>How long one request to governance for an authorization waits before it is asked again (same request key).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00", ErrorMessage = "ToolGateway:AuthorizationTimeout must be between {1} and {2}.")]
-    public TimeSpan AuthorizationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan AuthorizationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long governance that does not answer (slow, restarting) is asked again, each time with the same request key,
+    /// before the call fails as not authorized (never as denied: a denial is only ever governance's decision).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "ToolGateway:AuthorizationPatience must be between {1} and {2}.")]
+    public TimeSpan AuthorizationPatience { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Timeout of one attempt for a tool that announces no timeout (TimeoutSeconds &lt;= 0).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "ToolGateway:DefaultToolTimeout must be between {1} and {2}.")]
@@ -48,7 +55,7 @@ public sealed class ToolGatewayOptions
     /// The longest a call can take: every attempt's authorization, tool timeout and backoff, plus a minute. A call
     /// still running after that is taken to be lost, and a new InvokeTool for its key runs it again.
     /// </summary>
-    public TimeSpan LongestCall => ((AuthorizationTimeout + MaxToolTimeout + MaxDelay) * MaxAttempts) + TimeSpan.FromMinutes(1);
+    public TimeSpan LongestCall => ((AuthorizationPatience + AuthorizationTimeout + MaxToolTimeout + MaxDelay) * MaxAttempts) + TimeSpan.FromMinutes(1);
 
     /// <summary>The timeout of one attempt of a tool that announced <paramref name="toolTimeoutSeconds"/>.</summary>
     public TimeSpan ToolTimeout(int toolTimeoutSeconds)

@@ -10,8 +10,9 @@ namespace Agents.Executor.Tests;
 /// Test doubles for the services around the executor (governance, memory, planner, tool-gateway), on their own
 /// bus with the executor's queue prefix (which also prefixes the message-type exchanges, so only this test's
 /// executor talks to them).
-/// Always: the planner's submission-time validation (<see cref="PlannerValidationStandIn"/>) and governance's model-call budget reservation (granted). With <c>runServices</c>: they admit every task, recall no memories, turn the requested steps into plan version 1
-/// and record every tool invocation. Tool calls are answered at once unless <see cref="HoldTool"/> says to keep them
+/// Always: the planner (<see cref="PlannerStandIn"/>: plans known templates and steps, refuses unknown ones) and governance's
+/// model-call budget reservation (granted). With <c>runServices</c>: they also admit every task, recall no memories and
+/// record every tool invocation. Tool calls are answered at once unless <see cref="HoldTool"/> says to keep them
 /// pending (the test then answers with <see cref="CompleteAsync"/>).
 /// </summary>
 internal sealed class StandInServices : IAsyncDisposable
@@ -35,7 +36,7 @@ internal sealed class StandInServices : IAsyncDisposable
         set => State.Hold = value;
     }
 
-    /// <summary>Tools the planner validation double knows; templates it knows.</summary>
+    /// <summary>Tools the planner double knows; templates it knows.</summary>
     public static readonly string[] KnownTools = ["crm.lookup-customer", "tickets.create", "web.fetch"];
 
     public static readonly string[] KnownTemplates = ["triage-customer-issue", "lookup-and-summarize"];
@@ -46,7 +47,6 @@ internal sealed class StandInServices : IAsyncDisposable
         services.AddSingleton<StandInState>();
         services.AddMassTransit(x =>
         {
-            x.AddConsumer<PlannerValidationStandIn>();
             x.AddConsumer<AdmissionStandIn>();
             x.AddConsumer<MemoryStandIn>();
             x.AddConsumer<PlannerStandIn>();
@@ -68,13 +68,12 @@ internal sealed class StandInServices : IAsyncDisposable
                 {
                     e.AutoDelete = true;
                     e.Durable = false;
-                    e.ConfigureConsumer<PlannerValidationStandIn>(context);
+                    e.ConfigureConsumer<PlannerStandIn>(context);
                     e.ConfigureConsumer<ModelBudgetStandIn>(context);
                     if (runServices)
                     {
                         e.ConfigureConsumer<AdmissionStandIn>(context);
                         e.ConfigureConsumer<MemoryStandIn>(context);
-                        e.ConfigureConsumer<PlannerStandIn>(context);
                         e.ConfigureConsumer<ToolGatewayStandIn>(context);
                     }
                 });
@@ -122,30 +121,6 @@ internal sealed class StandInServices : IAsyncDisposable
         public Func<InvokeTool, bool> Hold { get; set; } = _ => false;
     }
 
-    /// <summary>
-    /// Planner double for <see cref="ValidateTaskDefinition"/>: refuses a template or tool it does not know (as the
-    /// planner would with its templates and catalog); the real planner's answer is tested in the planner's tests.
-    /// </summary>
-    private sealed class PlannerValidationStandIn : IConsumer<ValidateTaskDefinition>
-    {
-        public Task Consume(ConsumeContext<ValidateTaskDefinition> context)
-        {
-            var message = context.Message;
-            var errors = (message.Steps ?? [])
-                .Where(s => s.Kind == StepKind.Tool && !KnownTools.Contains(s.Tool))
-                .Select(s => $"step '{s.Id}': unknown tool '{s.Tool}'")
-                .ToList();
-            if (message.Steps is null && message.TemplateName is { } template && !KnownTemplates.Contains(template))
-            {
-                errors.Add($"unknown template '{template}'");
-            }
-
-            return context.RespondAsync(errors.Count == 0
-                ? new TaskDefinitionValidation(true, null, [])
-                : new TaskDefinitionValidation(false, errors.Count == 1 ? errors[0] : $"{errors.Count} problems: {string.Join("; ", errors)}", errors));
-        }
-    }
-
     /// <summary>Governance double: admits every task with the limits it asked for.</summary>
     private sealed class AdmissionStandIn : IConsumer<AdmitTask>
     {
@@ -166,12 +141,37 @@ internal sealed class StandInServices : IAsyncDisposable
         public Task Consume(ConsumeContext<RecallMemories> context) => context.Publish(new MemoriesRecalled(context.Message.TaskId, []));
     }
 
-    /// <summary>Planner double: the explicit steps become plan version 1.</summary>
+    /// <summary>
+    /// Planner double: explicit steps with known tools become plan version 1, a known template a one-step plan; an
+    /// unknown template or tool is refused (as the planner would with its templates and catalog; the real planner's
+    /// answers are tested in the planner's tests).
+    /// </summary>
     private sealed class PlannerStandIn : IConsumer<CreatePlan>
     {
-        public Task Consume(ConsumeContext<CreatePlan> context) => context.Message.Steps is { Count: > 0 } steps
-            ? context.Publish(new PlanCreated(context.Message.TaskId, new Plan(Guid.NewGuid(), 1, "steps", steps)))
-            : context.Publish(new PlanRejected(context.Message.TaskId, "The planner stand-in only plans explicit steps."));
+        public Task Consume(ConsumeContext<CreatePlan> context)
+        {
+            var message = context.Message;
+            var errors = (message.Steps ?? [])
+                .Where(s => s.Kind == StepKind.Tool && !KnownTools.Contains(s.Tool))
+                .Select(s => $"step '{s.Id}': unknown tool '{s.Tool}'")
+                .ToList();
+            if (message.Steps is null && message.TemplateName is { } template && !KnownTemplates.Contains(template))
+            {
+                errors.Add($"unknown template '{template}'");
+            }
+
+            if (errors.Count > 0)
+            {
+                return context.Publish(new PlanRejected(message.TaskId, string.Join("; ", errors), errors));
+            }
+
+            IReadOnlyList<PlanStep>? steps = message.Steps is { Count: > 0 } given ? given
+                : message.TemplateName is not null ? [new PlanStep("lookup", StepKind.Tool, "crm.lookup-customer", """{"customerId":"C-1"}""", null, [])]
+                : null;
+            return steps is null
+                ? context.Publish(new PlanRejected(message.TaskId, "The planner stand-in only plans explicit steps and templates."))
+                : context.Publish(new PlanCreated(message.TaskId, new Plan(Guid.NewGuid(), 1, message.TemplateName is null ? "steps" : "template", steps)));
+        }
     }
 
     /// <summary>Tool-gateway double: records every call and answers it unless it is held.</summary>

@@ -210,12 +210,9 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         });
         await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "submitted");
 
-        // Play governance, memory and the planner.
+        // The planner (double) plans the steps; play governance's admission.
+        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["plan"] is JsonObject, "planned");
         await fixture.PublishAsync(new TaskAdmitted(id, new TaskLimits(MaxTokens: 10_000), null));
-        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Planning", "admitted");
-        await fixture.PublishAsync(new MemoriesRecalled(id, []));
-        var steps = new[] { new PlanStep("hello", StepKind.Model, null, null, "Say hello to {{params.name}}", []) };
-        await fixture.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "explicit", steps)));
 
         var task = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Completed", "completed");
         Assert.Contains("Request: Say hello to Ada", task["result"]!["hello"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -241,52 +238,48 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
     }
 
     [Fact]
-    public async Task Unknown_template_is_refused_at_submission_with_the_planners_reason_and_nothing_is_created()
+    public async Task An_unknown_template_is_accepted_and_then_rejected_with_the_planners_reason()
     {
         var tenant = Tenant();
         using var client = fixture.ClientFor(tenant);
 
-        using var response = await client.PostAsync(Url("/api/tasks"), Json("""{"template":"no-such-template","parameters":{"customerId":"C-1"}}"""));
+        // Submission waits on no other service: the planner refuses the template when it plans it.
+        var id = await ExecutorApiFixture.SubmitAsync(client, new { template = "no-such-template", parameters = new Dictionary<string, string> { ["customerId"] = "C-1" } });
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        Assert.Equal(ProblemTypes.Validation, problem["type"]!.GetValue<string>());
-        Assert.Equal("unknown template 'no-such-template'", problem["detail"]!.GetValue<string>());
-        Assert.Equal("unknown template 'no-such-template'", problem["errors"]!["template"]![0]!.GetValue<string>());
-        Assert.Equal(0, await CountTasksAsync(client));
+        var task = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Rejected", "the task rejected");
+        Assert.Equal("The planner refused the task: unknown template 'no-such-template'", task["reason"]!.GetValue<string>());
+        var log = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{id}/log")))!["events"]!.AsArray();
+        Assert.Contains(log, e => e!["kind"]!.GetValue<string>() == "plan-rejected");
+        Assert.Equal("finished", log[^1]!["kind"]!.GetValue<string>());
     }
 
     [Fact]
-    public async Task Steps_with_an_unknown_tool_are_refused_at_submission_and_a_known_template_is_accepted()
+    public async Task Steps_with_an_unknown_tool_are_rejected_and_a_known_template_is_planned()
     {
         var tenant = Tenant();
         using var client = fixture.ClientFor(tenant);
 
-        using var refused = await client.PostAsync(Url("/api/tasks"), Json("""
+        var refused = await ExecutorApiFixture.SubmitAsync(client, JsonNode.Parse("""
             {"steps":[{"id":"lookup","kind":"tool","tool":"crm.lookup-customer","argumentsJson":"{}"},
                       {"id":"launch","kind":"tool","tool":"rockets.launch","argumentsJson":"{}","dependsOn":["lookup"]}]}
-            """));
+            """)!);
+        var known = await ExecutorApiFixture.SubmitAsync(client, new { template = "triage-customer-issue", parameters = new Dictionary<string, string> { ["customerId"] = "C-1" } });
 
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
-        Assert.Equal(ProblemTypes.Validation, problem["type"]!.GetValue<string>());
-        Assert.Contains("rockets.launch", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal(["step 'launch': unknown tool 'rockets.launch'"], problem["errors"]!["steps"]!.AsArray().Select(e => e!.GetValue<string>()));
-        Assert.Equal(0, await CountTasksAsync(client));
+        var rejected = await ExecutorApiFixture.WaitForTaskAsync(client, refused, t => t["status"]!.GetValue<string>() == "Rejected", "the steps rejected");
+        Assert.Contains("step 'launch': unknown tool 'rockets.launch'", rejected["reason"]!.GetValue<string>(), StringComparison.Ordinal);
 
-        var id = await ExecutorApiFixture.SubmitAsync(client, new { template = "triage-customer-issue", parameters = new Dictionary<string, string> { ["customerId"] = "C-1" } });
-        Assert.NotEqual(Guid.Empty, id);
-        Assert.Equal(1, await CountTasksAsync(client));
+        // This fixture's governance does not admit: the planned task waits, with its plan, for admission.
+        var planned = await ExecutorApiFixture.WaitForTaskAsync(client, known, t => t["plan"] is JsonObject, "the template planned");
+        Assert.Equal("Submitted", planned["status"]!.GetValue<string>());
     }
 
     [Fact]
-    public async Task Planner_not_answering_is_503_with_nothing_created_and_goal_tasks_are_not_held_up()
+    public async Task A_task_is_accepted_while_no_planner_answers_and_waits_instead_of_failing()
     {
         // Another executor on the same database whose queue prefix no planner (double) listens on.
         var settings = new Dictionary<string, string?>(fixture.Settings)
         {
             ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("exnoplanner"),
-            ["Executor:ValidationTimeout"] = "00:00:00.500",
         };
         await using var lonely = new ServiceFactory<Program>(settings);
         using var client = lonely.CreateClient();
@@ -294,16 +287,39 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
 
         using var response = await client.PostAsync(Url("/api/tasks"), Json("""{"template":"triage-customer-issue","parameters":{"customerId":"C-1"}}"""));
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        Assert.Equal("https://agents.dev/problems/unavailable", problem["type"]!.GetValue<string>());
-        Assert.Contains("nothing was created", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal(0, await CountTasksAsync(client));
+        // Load is waited out, never turned into an answer: accepted, and the task waits for the planner and governance.
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<Guid>();
+        var task = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "the submission logged");
+        Assert.Equal("Submitted", task["status"]!.GetValue<string>());
+    }
 
-        // A goal is planned when the task runs: no validation round trip, accepted at once.
-        using var goal = await client.PostAsync(Url("/api/tasks"), Json("""{"goal":"Find customer C-1"}"""));
-        Assert.Equal(HttpStatusCode.Accepted, goal.StatusCode);
-        Assert.Equal(1, await CountTasksAsync(client));
+    [Fact]
+    public async Task The_event_stream_is_woken_by_the_tasks_change_not_by_polling()
+    {
+        // An executor that would poll only every 30 s: the stream must still deliver the change at once.
+        var settings = new Dictionary<string, string?>(fixture.Settings)
+        {
+            ["Messaging:QueuePrefix"] = TestInfrastructure.UniqueName("expush"),
+            ["Executor:EventStreamPollInterval"] = "00:00:30",
+        };
+        await using var slow = new ServiceFactory<Program>(settings);
+        using var client = slow.CreateClient();
+        client.DefaultRequestHeaders.Add(Agents.ServiceDefaults.Identity.PrincipalSigner.HeaderName, fixture.Signer.Sign(new AgentPrincipal(Tenant(), "user-1", ["agent-user"])));
+        await HealthAssertions.ReadyBecomesAsync(client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
+        var id = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Wake me" });
+        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "submitted");
+        using var reading = new HttpRequestMessage(HttpMethod.Get, Url($"/api/tasks/{id}/events"));
+        using var stream = await client.SendAsync(reading, HttpCompletionOption.ResponseHeadersRead);
+        var body = stream.Content.ReadAsStringAsync();
+
+        using (var cancel = await client.PostAsync(Url($"/api/tasks/{id}/cancel"), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        }
+
+        var events = ParseEvents(await body.WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal("finished", events[^1].Kind);
     }
 
     private static async Task<int> CountTasksAsync(HttpClient client) =>

@@ -109,6 +109,15 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         return id;
     }
 
+    public async Task<Guid> SubmitTemplateAsync(string template, IReadOnlyDictionary<string, string>? parameters)
+    {
+        var id = Guid.NewGuid();
+        var endpoint = await Harness.Bus.GetSendEndpoint(_provider.GetRequiredService<ExecutorEndpoints>().TaskRun);
+        await endpoint.Send(new SubmitTask(id, Principal, null, template, parameters, null, null, null, Time.GetUtcNow()));
+        await WaitForAsync(id, s => s.CurrentState == "Submitted");
+        return id;
+    }
+
     public Task AnnounceAsync(string tool, SideEffectClass sideEffect, bool compensable = false, bool untrusted = false) =>
         PublishAsync(new ToolAnnounced(
             new ToolDescriptor(tool, tool, "{}", "{}", sideEffect, RiskTier.Low, "tools", compensable, untrusted, 10, "1"),

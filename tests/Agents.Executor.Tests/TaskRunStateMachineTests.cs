@@ -112,7 +112,54 @@ public sealed class TaskRunStateMachineTests
         Assert.Equal(Enumerable.Range(1, kinds.Count).Select(i => (long)i), run.Journal.For(id).Select(e => e.Sequence));
         var finished = await run.PublishedAsync<TaskRunFinished>(m => m.TaskId == id);
         Assert.Equal(TaskRunStatus.Completed, finished[0].Status);
-        Assert.Equal(3, (await run.PublishedAsync<RecordUsage>(m => m.TaskId == id, count: 3)).Count);
+
+        // Governance counts tool calls when it authorizes them: only the model call reports usage.
+        var usageReport = Assert.Single(await run.PublishedAsync<RecordUsage>(m => m.TaskId == id));
+        Assert.Equal(0, usageReport.ToolCalls);
+        Assert.Equal(new ModelCallRef("c", 1), usageReport.ModelCall);
+
+        // Every step that finished took its pending timeout with it.
+        Assert.All(state.Steps.Values, s => Assert.Null(s.TimeoutToken));
+    }
+
+    [Fact]
+    public async Task A_template_task_is_planned_while_it_is_admitted_and_never_asks_memory()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.SubmitTemplateAsync("lookup-and-summarize", new Dictionary<string, string> { ["customerId"] = "C-1" });
+
+        // Admission and planning are asked at once; the plan may answer first.
+        await run.PublishedAsync<AdmitTask>(m => m.TaskId == id);
+        var create = Assert.Single(await run.PublishedAsync<CreatePlan>(m => m.TaskId == id));
+        Assert.Equal("lookup-and-summarize", create.TemplateName);
+        await run.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "template", [Tool("a", "crm.lookup-customer", """{"customerId":"C-1"}""")])));
+        var waiting = await run.WaitForAsync(id, s => s.Plan is not null);
+        Assert.Equal(TaskRunStatus.Submitted, waiting.Status);
+        Assert.Empty(run.PublishedNow<InvokeTool>(m => m.TaskId == id));
+
+        await run.PublishAsync(new TaskAdmitted(id, new TaskLimits(MaxSteps: 5), null));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "a");
+        await run.CompleteToolAsync(id, "a", "crm.lookup-customer", output: """{"name":"Ada"}""");
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Completed");
+        Assert.Equal(5, state.Limits.MaxSteps);
+        Assert.Empty(run.PublishedNow<RecallMemories>(m => m.TaskId == id));
+        Assert.Empty(run.PublishedNow<MemoryRecallTimedOut>(m => m.TaskId == id));
+    }
+
+    [Fact]
+    public async Task A_template_the_planner_refuses_ends_Rejected_with_the_planner_reason()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.SubmitTemplateAsync("no-such-template", null);
+        await run.PublishAsync(new TaskAdmitted(id, new TaskLimits(), null));
+        await run.WaitForAsync(id, s => s.Status == TaskRunStatus.Planning);
+
+        await run.PublishAsync(new PlanRejected(id, "unknown template 'no-such-template'", ["unknown template 'no-such-template'"]));
+
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Rejected");
+        Assert.Equal("The planner refused the task: unknown template 'no-such-template'", state.Reason);
+        var finished = Assert.Single(await run.PublishedAsync<TaskRunFinished>(m => m.TaskId == id));
+        Assert.Equal(TaskRunStatus.Rejected, finished.Status);
     }
 
     [Fact]

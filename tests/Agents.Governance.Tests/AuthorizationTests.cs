@@ -217,6 +217,27 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
     }
 
     [Fact]
+    public async Task An_authorization_asked_again_with_the_same_request_key_gets_the_same_decision_and_reserves_once()
+    {
+        var tenant = TestInfrastructure.UniqueName("rekey");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy);
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var task = Guid.NewGuid();
+        var call = GovernanceHost.Call(user, task, "crm.lookup-customer", scope: "crm.read") with { RequestKey = $"{Guid.NewGuid():N}:1" };
+
+        // The tool-gateway asks again (a new message) after its first request went unanswered for a while.
+        var first = await Host.AuthorizeAsync(call, Guid.NewGuid());
+        var again = await Host.AuthorizeAsync(call, Guid.NewGuid());
+        var nextAttempt = await Host.AuthorizeAsync(call with { RequestKey = call.RequestKey![..^1] + "2" }, Guid.NewGuid());
+
+        Assert.Equal(AuthorizationDecision.Allow, first.Decision);
+        Assert.Equal(first, again);
+        Assert.Equal(AuthorizationDecision.Allow, nextAttempt.Decision);
+        Assert.Equal(2, await Host.QueryAsync(db => db.Tasks.Where(t => t.TaskId == task).Select(t => t.ToolCalls).SingleAsync()));
+        Assert.Equal(2, await Host.QueryAsync(db => db.Audit.CountAsync(e => e.TenantId == tenant && e.Action == "tool.authorize")));
+    }
+
+    [Fact]
     public async Task Responses_go_through_the_outbox_and_reach_a_request_client_on_another_bus()
     {
         var tenant = TestInfrastructure.UniqueName("rr");

@@ -300,7 +300,7 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
     }
 
     [Fact]
-    public async Task Silent_governance_fails_closed_with_Denied()
+    public async Task Silent_governance_is_asked_again_with_the_same_key_and_then_fails_the_call_without_denying_it()
     {
         var name = ToolGatewayFixture.UniqueToolName("crm");
         await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
@@ -309,11 +309,40 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
 
         var completed = await gateway.InvokeAsync(call);
 
-        Assert.Equal(ToolCallOutcome.Denied, completed.Outcome);
-        Assert.Contains("did not authorize the call within 1 s", completed.Error, StringComparison.Ordinal);
-        Assert.Contains("fail closed", completed.Error, StringComparison.Ordinal);
-        Assert.Single(gateway.Governance.RequestsFor(call.TaskId));
+        // Not answering is not a decision: the call fails (the executor may retry it), it is not denied, and nothing ran.
+        Assert.Equal(ToolCallOutcome.Failed, completed.Outcome);
+        Assert.Contains("did not answer within 2 s (ToolGateway:AuthorizationPatience)", completed.Error, StringComparison.Ordinal);
+        var requests = gateway.Governance.RequestsFor(call.TaskId);
+        Assert.True(requests.Count >= 2, $"governance was asked {requests.Count} time(s)");
+        Assert.Single(requests.Select(r => r.RequestKey).Distinct());
+        Assert.NotNull(requests[0].RequestKey);
         Assert.Equal(0, tool.Calls);
+    }
+
+    [Fact]
+    public async Task Governance_answering_late_is_waited_for_and_the_call_runs()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, """{"ok":true}"""));
+        var principal = gateway.NewPrincipal(allow: false);
+        var call = ToolGatewayFixture.Call(principal, name);
+
+        // Governance says nothing to the first request (slow); once it has been asked, it starts answering.
+        var invoked = gateway.InvokeAsync(call);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (gateway.Governance.RequestsFor(call.TaskId).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "governance was never asked");
+            await Task.Delay(20);
+        }
+
+        gateway.Governance.Allow(principal.TenantId);
+        var completed = await invoked;
+
+        Assert.Equal(ToolCallOutcome.Succeeded, completed.Outcome);
+        Assert.Equal(1, tool.Calls);
+        Assert.Single(gateway.Governance.RequestsFor(call.TaskId).Select(r => r.RequestKey).Distinct());
     }
 
     [Fact]

@@ -38,10 +38,7 @@ internal static class TaskApi
         ExecutorDbContext db,
         ExecutorEndpoints endpoints,
         ISendEndpointProvider sendEndpoints,
-        IRequestClient<ValidateTaskDefinition> validation,
-        IOptions<ExecutorOptions> options,
         TimeProvider time,
-        ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         var principal = http.GetPrincipal();
@@ -100,17 +97,9 @@ internal static class TaskApi
             }
         }
 
-        // A template or explicit steps are checked by the planner before anything is created: an unknown template or a
-        // step with an unknown tool is refused here, not discovered later by a task that then fails.
-        if (request.Template is not null || request.Steps is not null)
-        {
-            var refusal = await ValidateWithPlannerAsync(validation, principal, request, steps, options.Value.ValidationTimeout, loggers, cancellationToken);
-            if (refusal is not null)
-            {
-                return refusal;
-            }
-        }
-
+        // Submission waits on no other service: the request is checked here as far as it can be without the planner,
+        // and the task is queued. The planner validates a template or explicit steps when it plans them (in parallel with
+        // admission); a definition it refuses ends the task Rejected with the planner's reason.
         var now = time.GetUtcNow();
         var task = new TaskRecord
         {
@@ -282,54 +271,6 @@ internal static class TaskApi
         detail: $"There is no task {id} in your tenant.",
         type: ProblemTypes.NotFound);
 
-    /// <summary>Asks the planner whether the template or steps would give a plan; null when they would, else the answer to send.</summary>
-    private static async Task<IResult?> ValidateWithPlannerAsync(
-        IRequestClient<ValidateTaskDefinition> client,
-        AgentPrincipal principal,
-        SubmitTaskRequest request,
-        IReadOnlyList<PlanStep>? steps,
-        TimeSpan timeout,
-        ILoggerFactory loggers,
-        CancellationToken cancellationToken)
-    {
-        TaskDefinitionValidation answer;
-        try
-        {
-            var response = await client.GetResponse<TaskDefinitionValidation>(
-                new ValidateTaskDefinition(principal, request.Template, request.Parameters, steps, request.AllowedTools),
-                cancellationToken,
-                RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
-            answer = response.Message;
-        }
-        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException && !cancellationToken.IsCancellationRequested)
-        {
-            loggers.CreateLogger(typeof(TaskApi).FullName!).LogWarning(ex, "The planner did not validate a task definition");
-            return Results.Problem(
-                statusCode: StatusCodes.Status503ServiceUnavailable,
-                title: "The planner is not available.",
-                detail: ex is RequestTimeoutException
-                    ? $"The planner did not answer within {timeout.TotalSeconds:0.###} s (Executor:ValidationTimeout); nothing was created. Try again later."
-                    : "The planner could not validate the task; nothing was created. Try again later.",
-                type: ProblemTypes.Unavailable);
-        }
-
-        if (answer.Valid)
-        {
-            return null;
-        }
-
-        var field = steps is not null ? "steps" : "template";
-        return Results.Problem(
-            statusCode: StatusCodes.Status400BadRequest,
-            title: "The task cannot be planned.",
-            detail: answer.Reason ?? "The planner refused the task definition.",
-            type: ProblemTypes.Validation,
-            extensions: new Dictionary<string, object?>
-            {
-                ["errors"] = new Dictionary<string, string[]> { [field] = answer.Errors.Count > 0 ? [.. answer.Errors] : [answer.Reason ?? "invalid"] },
-            });
-    }
-
     private static Task<TaskRecord?> FindByKeyAsync(ExecutorDbContext db, AgentPrincipal principal, string key, CancellationToken cancellationToken) =>
         db.Tasks.AsNoTracking().FirstOrDefaultAsync(
             t => t.TenantId == principal.TenantId && t.UserId == principal.UserId && t.IdempotencyKey == key,
@@ -439,10 +380,13 @@ internal static class TaskEventStream
         Guid id,
         HttpContext http,
         ExecutorDbContext db,
+        TaskChangeFeed changes,
         IOptions<ExecutorOptions> options,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
+        // Watching before the first read: a change committed after it wakes the loop below.
+        using var changed = changes.Watch(id);
         var task = await TaskApi.FindAsync(db, http, id, cancellationToken);
         if (task is null)
         {
@@ -500,7 +444,11 @@ internal static class TaskEventStream
                     keepAlive = time.GetTimestamp();
                 }
 
-                await Task.Delay(options.Value.EventStreamPollInterval, time, cancellationToken);
+                // Woken by the task's change notification; without notifications (the listening connection is down),
+                // this polls at EventStreamPollInterval.
+                var keepAliveDue = TimeSpan.FromSeconds(15) - time.GetElapsedTime(keepAlive);
+                var wait = changes.Listening ? keepAliveDue : options.Value.EventStreamPollInterval;
+                await changed.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken);
             }
         }
     }

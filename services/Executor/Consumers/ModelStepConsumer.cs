@@ -119,7 +119,16 @@ public sealed class ModelStepConsumer(
         var delay = TimeSpan.FromMilliseconds(250);
         while (true)
         {
-            var (answer, unavailable) = await ReserveAsync(message, inputTokens, maxOutputTokens, cancellationToken);
+            var (answer, unavailable, askAgain) = await ReserveAsync(message, inputTokens, maxOutputTokens, cancellationToken);
+            if (askAgain && waited.Elapsed < options.Value.BudgetReservationPatience)
+            {
+                // Governance is slow or restarting: wait it out. Asking again for the same call returns the same
+                // reservation, so a request it answers late charges the day only once.
+                await Task.Delay(delay, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                continue;
+            }
+
             if (answer is not { RetryLater: true })
             {
                 return (answer, unavailable);
@@ -136,8 +145,8 @@ public sealed class ModelStepConsumer(
         }
     }
 
-    /// <summary>Governance's answer, or why it could not be had.</summary>
-    private async Task<(ModelBudgetReservation? Answer, string? Unavailable)> ReserveAsync(RunModelStep message, int inputTokens, int maxOutputTokens, CancellationToken cancellationToken)
+    /// <summary>Governance's answer, or why it could not be had (and whether asking again may get one).</summary>
+    private async Task<(ModelBudgetReservation? Answer, string? Unavailable, bool AskAgain)> ReserveAsync(RunModelStep message, int inputTokens, int maxOutputTokens, CancellationToken cancellationToken)
     {
         var timeout = options.Value.BudgetReservationTimeout;
         var modelPrice = price.Current;
@@ -155,12 +164,13 @@ public sealed class ModelStepConsumer(
             logger.LogWarning(answer.Exception, "Budget reservation for model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
         }
 
+        var patience = options.Value.BudgetReservationPatience.TotalSeconds;
         return answer.Failure switch
         {
-            RequestFailure.None => (answer.Message, null),
-            RequestFailure.TimedOut => (null, $"governance did not reserve budget for the model call within {timeout.TotalSeconds:0.###} s (Executor:BudgetReservationTimeout); not called (fail closed)"),
-            RequestFailure.Faulted => (null, "governance failed to reserve budget for the model call (" + answer.Error + "); not called (fail closed)"),
-            _ => (null, "governance could not be asked to reserve budget for the model call (" + answer.Error + "); not called (fail closed)"),
+            RequestFailure.None => (answer.Message, null, false),
+            RequestFailure.TimedOut => (null, $"governance did not reserve budget for the model call within {patience:0.###} s (Executor:BudgetReservationPatience); not called (fail closed)", true),
+            RequestFailure.Faulted => (null, "governance failed to reserve budget for the model call (" + answer.Error + "); not called (fail closed)", false),
+            _ => (null, "governance could not be asked to reserve budget for the model call (" + answer.Error + "); not called (fail closed)", true),
         };
     }
 

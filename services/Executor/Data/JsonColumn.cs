@@ -6,7 +6,12 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Agents.Executor.Data;
 
-/// <summary>Maps a property to a <c>jsonb</c> column, compared by value so in-place changes are saved.</summary>
+/// <summary>
+/// Maps a property to a <c>jsonb</c> column. A tracked entity's JSON values count as changed whenever it is saved, so
+/// in-place changes are always written: comparing them by value would serialize every document twice per save and
+/// clone it on every load (the saga's plan, steps and the like on every transition) to spare an update the saga makes
+/// anyway.
+/// </summary>
 internal static class JsonColumn
 {
     public static JsonSerializerOptions Options { get; } = CreateOptions();
@@ -17,9 +22,9 @@ internal static class JsonColumn
             v => JsonSerializer.Serialize(v, Options),
             v => JsonSerializer.Deserialize<T>(v, Options)!,
             new ValueComparer<T>(
-                (a, b) => JsonSerializer.Serialize(a, Options) == JsonSerializer.Serialize(b, Options),
-                v => JsonSerializer.Serialize(v, Options).GetHashCode(StringComparison.Ordinal),
-                v => JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(v, Options), Options)!))
+                (a, b) => a == null && b == null,
+                v => 0,
+                v => v))
             .HasColumnType("jsonb");
         return property;
     }

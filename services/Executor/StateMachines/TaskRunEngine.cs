@@ -31,6 +31,13 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         s.Status = TaskRunStatus.Submitted;
         Log("submitted", null, new { m.Goal, template = m.TemplateName, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId });
         Effects.Published.Add(new AdmitTask(s.CorrelationId, m.Principal, m.Goal, m.Limits, m.AllowedTools));
+
+        // A template or explicit steps do not read memories: the planner expands and validates them while governance
+        // admits the task, and the run starts when both have answered. Only a goal waits for memories and then the plan.
+        if (!NeedsMemories(s))
+        {
+            RequestPlan(s, null);
+        }
     }
 
     public void Admitted(TaskRunState s, TaskAdmitted m)
@@ -44,9 +51,19 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         s.AllowedTools = m.AllowedTools?.ToList();
         s.Status = TaskRunStatus.Planning;
         Log("admitted", null, new { m.Limits, m.AllowedTools });
-        var query = s.Goal ?? s.TemplateName ?? string.Join(' ', s.RequestedSteps?.Select(x => x.Description ?? x.Id) ?? []);
-        Effects.Published.Add(new RecallMemories(s.CorrelationId, s.Principal, query));
-        Effects.Scheduled.Add((options.MemoryRecallTimeout, new MemoryRecallTimedOut(s.CorrelationId)));
+        if (s.Plan is not null)
+        {
+            // The plan arrived first: start.
+            s.Status = TaskRunStatus.Running;
+            Advance(s);
+            return;
+        }
+
+        if (NeedsMemories(s))
+        {
+            Effects.Published.Add(new RecallMemories(s.CorrelationId, s.Principal, s.Goal!));
+            Effects.Scheduled.Add((options.MemoryRecallTimeout, new MemoryRecallTimedOut(s.CorrelationId)));
+        }
     }
 
     public void Rejected(TaskRunState s, TaskRejected m)
@@ -90,11 +107,28 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             return;
         }
 
+        if (s.Status == TaskRunStatus.Submitted)
+        {
+            // Planned before admission answered: keep the plan; Admitted starts the run.
+            s.Plan = m.Plan;
+            AddPlanSteps(s, m.Plan);
+            Log("plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
+            return;
+        }
+
         var revision = s.Plan is not null;
         s.Plan = m.Plan;
         s.PlanRequested = true;
         s.RevisionPending = false;
-        foreach (var step in m.Plan.Steps)
+        AddPlanSteps(s, m.Plan);
+        Log(revision ? "plan-revised" : "plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
+        s.Status = TaskRunStatus.Running;
+        Advance(s);
+    }
+
+    private static void AddPlanSteps(TaskRunState s, Plan plan)
+    {
+        foreach (var step in plan.Steps)
         {
             if (s.Steps.TryGetValue(step.Id, out var existing) && existing.Status is StepStatus.Succeeded or StepStatus.Running or StepStatus.AwaitingApproval)
             {
@@ -106,14 +140,10 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             var earlier = existing?.Dispatches ?? 0;
             s.Steps[step.Id] = new StepRun
             {
-                Id = step.Id, Kind = step.Kind, Tool = step.Tool, Status = StepStatus.Pending, PlanVersion = m.Plan.Version,
+                Id = step.Id, Kind = step.Kind, Tool = step.Tool, Status = StepStatus.Pending, PlanVersion = plan.Version,
                 Dispatches = earlier, EarlierDispatches = earlier,
             };
         }
-
-        Log(revision ? "plan-revised" : "plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
-        s.Status = TaskRunStatus.Running;
-        Advance(s);
     }
 
     public void PlanRejected(TaskRunState s, PlanRejected m)
@@ -131,13 +161,23 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             return;
         }
 
-        if (s.Plan is not null || s.Status != TaskRunStatus.Planning)
+        if (s.Plan is not null || s.Status is not (TaskRunStatus.Planning or TaskRunStatus.Submitted))
         {
             return;
         }
 
         Log("plan-rejected", null, new { m.Reason, m.Errors });
-        Finish(s, TaskRunStatus.Failed, "No valid plan: " + m.Reason);
+
+        // A template or explicit steps the planner refuses is a task that was never valid (refused, as at submission);
+        // a goal the planner model could not turn into a valid plan is a run that failed.
+        if (NeedsMemories(s))
+        {
+            Finish(s, TaskRunStatus.Failed, "No valid plan: " + m.Reason);
+        }
+        else
+        {
+            Finish(s, TaskRunStatus.Rejected, "The planner refused the task: " + m.Reason);
+        }
     }
 
     public void ToolCompleted(TaskRunState s, ToolCallCompleted m)
@@ -172,11 +212,6 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             attempt = step.Attempts,
             m.ApprovalId,
         });
-
-        if (m.Outcome != ToolCallOutcome.ApprovalRequired)
-        {
-            Effects.Published.Add(new RecordUsage(s.CorrelationId, s.Principal, 0, 0, 0m, 1));
-        }
 
         switch (m.Outcome)
         {
@@ -720,6 +755,9 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     }
 
     private void Log(string kind, string? stepId, object? data) => Effects.Journal.Add(new JournalEntry(kind, stepId, data));
+
+    /// <summary>Only a goal is planned by the planner model, which reads recalled memories; templates and explicit steps are not.</summary>
+    private static bool NeedsMemories(TaskRunState s) => s.Goal is not null && s.TemplateName is null && s.RequestedSteps is null;
 
     /// <summary>
     /// A plan written by the planner model (from a goal, or a revision) after it saw untrusted content may

@@ -168,6 +168,9 @@ public sealed class StepRun
 
     public Guid? ApprovalId { get; set; }
 
+    /// <summary>The scheduled <see cref="Contracts.StepTimedOut"/> of the running attempt, cancelled when the attempt ends.</summary>
+    public Guid? TimeoutToken { get; set; }
+
     /// <summary>The side-effect class from the tool catalog when the step completed (null: unknown).</summary>
     public SideEffectClass? SideEffect { get; set; }
 

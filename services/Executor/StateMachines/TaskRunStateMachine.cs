@@ -45,7 +45,8 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             Handle(MemoriesArrived, (e, s, m) => e.MemoriesRecalled(s, m)),
             Handle(MemoryTimeout, (e, s, _) => e.MemoryRecallTimedOut(s)));
 
-        During(Planning, Running, AwaitingApproval,
+        // A template or explicit steps are planned while governance admits the task, so the plan may come first.
+        During(Submitted, Planning, Running, AwaitingApproval,
             Handle(PlanReady, (e, s, m) => e.PlanCreated(s, m)),
             Handle(PlanFailed, (e, s, m) => e.PlanRejected(s, m)));
 
@@ -209,12 +210,24 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             }
         }
 
+        // A step attempt that stopped running takes its pending timeout with it, so that finished steps leave nothing
+        // behind to fire later (a stale one would be ignored, but costs a delivery and a transaction).
+        foreach (var step in saga.Steps.Values)
+        {
+            if (step.TimeoutToken is { } token && (step.Status != StepStatus.Running || effects.Scheduled.Exists(x => x.Message is StepTimedOut t && t.StepId == step.Id)))
+            {
+                await context.GetPayload<MessageSchedulerContext>().CancelScheduledPublish<StepTimedOut>(token, context.CancellationToken);
+                step.TimeoutToken = null;
+            }
+        }
+
         foreach (var (delay, message) in effects.Scheduled)
         {
             switch (message)
             {
                 case StepTimedOut timeout:
-                    await context.SchedulePublish(delay, timeout, context.CancellationToken);
+                    var scheduled = await context.SchedulePublish(delay, timeout, context.CancellationToken);
+                    saga.Steps[timeout.StepId].TimeoutToken = scheduled.TokenId;
                     break;
                 case MemoryRecallTimedOut timeout:
                     await context.SchedulePublish(delay, timeout, context.CancellationToken);

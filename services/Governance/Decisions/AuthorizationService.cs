@@ -33,7 +33,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         InboxTransaction.Require(db, "Authorization");
-        var dedupeKey = messageId is { } id ? $"authorize:{id}" : null;
+        var dedupeKey = message.RequestKey is { Length: > 0 and <= 200 } key ? $"authorize:key:{key}" : messageId is { } id ? $"authorize:{id}" : null;
         if (dedupeKey is not null
             && await db.ProcessedMessages.AsNoTracking().SingleOrDefaultAsync(p => p.Key == dedupeKey, cancellationToken) is { Response: { } stored })
         {

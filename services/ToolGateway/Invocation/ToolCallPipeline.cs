@@ -39,7 +39,12 @@ internal sealed class ToolCallPipeline(
 
         while (true)
         {
-            var authorization = await AuthorizeAsync(call, tool, argumentsHash, cancellationToken);
+            var (authorization, unauthorized) = await AuthorizeAsync(call, tool, argumentsHash, $"{callId:N}:{attempts + 1}", cancellationToken);
+            if (authorization is null)
+            {
+                return new CallResult(ToolCallOutcome.Failed, null, unauthorized, attempts, call.ApprovalId);
+            }
+
             switch (authorization.Decision)
             {
                 case AuthorizationDecision.Deny:
@@ -98,25 +103,40 @@ internal sealed class ToolCallPipeline(
         }
     }
 
-    private async Task<ToolCallAuthorization> AuthorizeAsync(InvokeTool call, RegisteredTool tool, string argumentsHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// Governance's decision on one attempt. Governance that does not answer (slow, restarting) is asked again with the
+    /// same request key until <see cref="ToolGatewayOptions.AuthorizationPatience"/> has passed, so a late decision is
+    /// taken once and reserves nothing twice. Without a decision (no answer in time, or governance failed to process the
+    /// request) the call fails with the reason; it is not denied, since a denial is only ever governance's decision.
+    /// </summary>
+    private async Task<(ToolCallAuthorization? Decision, string? Failure)> AuthorizeAsync(InvokeTool call, RegisteredTool tool, string argumentsHash, string requestKey, CancellationToken cancellationToken)
     {
-        var timeout = options.Value.AuthorizationTimeout;
+        var settings = options.Value;
         var request = new AuthorizeToolCall(
             call.TaskId, call.StepId, call.Principal, tool.Name, tool.SideEffect, tool.Risk, tool.RequiredScope,
-            call.ArgumentsJson, argumentsHash, call.ArgumentsTainted, call.TaskAllowedTools, call.ApprovalId);
-        var answer = await authorizer.AskAsync<AuthorizeToolCall, ToolCallAuthorization>(request, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds), cancellationToken);
-        if (answer.Failure == RequestFailure.Unreachable)
+            call.ArgumentsJson, argumentsHash, call.ArgumentsTainted, call.TaskAllowedTools, call.ApprovalId, requestKey);
+        var waited = time.GetTimestamp();
+        var pause = settings.BaseDelay;
+        while (true)
         {
-            logger.LogWarning(answer.Exception, "Authorization request for tool {Tool} failed.", tool.Name);
-        }
+            var answer = await authorizer.AskAsync<AuthorizeToolCall, ToolCallAuthorization>(request, RequestTimeout.After(ms: (int)settings.AuthorizationTimeout.TotalMilliseconds), cancellationToken);
+            switch (answer.Failure)
+            {
+                case RequestFailure.None:
+                    return (answer.Message!, null);
+                case RequestFailure.Faulted:
+                    return (null, "Governance failed to process the authorization request (" + answer.Error + "); nothing was run.");
+            }
 
-        return answer.Failure switch
-        {
-            RequestFailure.None => answer.Message!,
-            RequestFailure.TimedOut => new ToolCallAuthorization(AuthorizationDecision.Deny, $"Governance did not authorize the call within {timeout.TotalSeconds:0.###} s (ToolGateway:AuthorizationTimeout); refused (fail closed)."),
-            RequestFailure.Faulted => new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance failed to authorize the call (" + answer.Error + "); refused (fail closed)."),
-            _ => new ToolCallAuthorization(AuthorizationDecision.Deny, "Governance could not be asked (" + answer.Error + "); refused (fail closed)."),
-        };
+            if (time.GetElapsedTime(waited) >= settings.AuthorizationPatience)
+            {
+                return (null, $"Governance could not be reached or did not answer within {settings.AuthorizationPatience.TotalSeconds:0.###} s (ToolGateway:AuthorizationPatience); nothing was run.");
+            }
+
+            logger.LogWarning(answer.Exception, "Governance did not answer the authorization of tool {Tool} ({Failure}); asking again.", tool.Name, answer.Failure);
+            await Task.Delay(pause, time, cancellationToken);
+            pause = pause * 2 > settings.MaxDelay ? settings.MaxDelay : pause * 2;
+        }
     }
 
     private async Task<Attempt> ExecuteAsync(InvokeTool call, RegisteredTool tool, Guid callId, TimeSpan timeout, CancellationToken cancellationToken)

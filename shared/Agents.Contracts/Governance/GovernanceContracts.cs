@@ -25,6 +25,8 @@ public enum AuthorizationDecision
 /// <summary>
 /// Asks governance (request/response) whether a principal may make a tool call now. Re-checked on
 /// every call and retry. <see cref="ArgumentsHash"/> binds an approval to the exact arguments.
+/// <see cref="RequestKey"/> names one authorization attempt: asking again with the same key (governance was slow to
+/// answer) gets the decision already made and reserves nothing again; without it the message id is the key.
 /// </summary>
 public sealed record AuthorizeToolCall(
     Guid TaskId,
@@ -38,7 +40,8 @@ public sealed record AuthorizeToolCall(
     string ArgumentsHash,
     bool ArgumentsTainted,
     IReadOnlyList<string>? TaskAllowedTools,
-    Guid? ApprovalId);
+    Guid? ApprovalId,
+    string? RequestKey = null);
 
 /// <summary>Governance's answer to <see cref="AuthorizeToolCall"/>.</summary>
 public sealed record ToolCallAuthorization(AuthorizationDecision Decision, string Reason, Guid? ApprovalId = null);
