@@ -36,8 +36,10 @@ internal static class TaskApi
     private static async Task<IResult> SubmitAsync(
         HttpContext http,
         ExecutorDbContext db,
-        ExecutorEndpoints endpoints,
-        ISendEndpointProvider sendEndpoints,
+        IPublishEndpoint publish,
+        ITaskJournal journal,
+        ModelStepPrice price,
+        IOptions<ExecutorOptions> options,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -121,13 +123,20 @@ internal static class TaskApi
         };
         db.Tasks.Add(task);
 
-        // Bus outbox: the send becomes an outbox row of this DbContext, so the task row and SubmitTask commit in one
-        // SaveChanges (neither a task nobody runs nor a run without its task). Sent, not published, to the
-        // executor's own saga queue: executors sharing a broker under other queue prefixes never see it.
-        var endpoint = await sendEndpoints.GetSendEndpoint(endpoints.TaskRun);
-        await endpoint.Send(
-            new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now),
-            cancellationToken);
+        // The run starts here, in the same transaction as the task row: the saga's first step (its state, its log
+        // entries, and AdmitTask / CreatePlan as rows of the bus outbox) commits with the task in one SaveChanges, so
+        // there is never a task without its run, and no SubmitTask round trip through the broker.
+        var run = new TaskRunState { CorrelationId = task.Id, CurrentState = nameof(TaskRunStatus.Submitted), SubmittedAt = now, UpdatedAt = now };
+        var engine = new TaskRunEngine(options.Value, ToolCatalogSnapshot.Empty, now, price.Current);
+        engine.Submit(run, new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now));
+        db.TaskRuns.Add(run);
+        journal.Append(run, engine.Effects.Journal, now);
+        task.LastSequence = run.EventSequence;
+        foreach (var message in engine.Effects.Published)
+        {
+            await publish.Publish(message, message.GetType(), cancellationToken);
+        }
+
         try
         {
             await db.SaveChangesAsync(cancellationToken);
