@@ -167,6 +167,29 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for <paramref name="count"/> usage reports matching <paramref name="filter"/>: published on their own, or
+    /// carried by the task's <see cref="TaskRunFinished"/> when the reporting step ended the task.
+    /// </summary>
+    public async Task<List<RecordUsage>> UsageReportsAsync(Func<RecordUsage, bool> filter, int count = 1)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var found = Harness.Published.Select<RecordUsage>().Select(x => x.Context.Message)
+                .Concat(Harness.Published.Select<TaskRunFinished>().SelectMany(x => x.Context.Message.UsageReports ?? []))
+                .Where(filter)
+                .ToList();
+            if (found.Count >= count || DateTime.UtcNow > deadline)
+            {
+                Assert.True(found.Count >= count, $"Expected {count} usage reports, saw {found.Count}.");
+                return found;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
     public List<T> PublishedNow<T>(Func<T, bool> filter)
         where T : class => Harness.Published.Select<T>().Select(x => x.Context.Message).Where(filter).ToList();
 

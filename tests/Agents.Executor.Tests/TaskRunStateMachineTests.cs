@@ -113,8 +113,11 @@ public sealed class TaskRunStateMachineTests
         var finished = await run.PublishedAsync<TaskRunFinished>(m => m.TaskId == id);
         Assert.Equal(TaskRunStatus.Completed, finished[0].Status);
 
-        // Governance counts tool calls when it authorizes them: only the model call reports usage.
-        var usageReport = Assert.Single(await run.PublishedAsync<RecordUsage>(m => m.TaskId == id));
+        // Governance counts tool calls when it authorizes them: only the model call reports usage, and as it ended the
+        // task, its report travels with the task's end.
+        var usageReport = Assert.Single(await run.UsageReportsAsync(m => m.TaskId == id));
+        Assert.Empty(run.PublishedNow<RecordUsage>(m => m.TaskId == id));
+        Assert.Equal(usageReport, Assert.Single(finished[0].UsageReports!));
         Assert.Equal(0, usageReport.ToolCalls);
         Assert.Equal(new ModelCallRef("c", 1), usageReport.ModelCall);
 
@@ -383,7 +386,7 @@ public sealed class TaskRunStateMachineTests
         Assert.Equal(40, options!.MaxOutputTokens);
 
         // The usage report names the call, so governance settles the reservation with what was really used.
-        var usage = await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.InputTokens > 0);
+        var usage = await run.UsageReportsAsync(m => m.TaskId == id && m.InputTokens > 0);
         Assert.Equal(new ModelCallRef("m", 1), usage[0].ModelCall);
         Assert.Equal(response.GetModelUsage()!.OutputTokens, usage[0].OutputTokens);
     }
@@ -508,7 +511,7 @@ public sealed class TaskRunStateMachineTests
         Assert.Equal(2, run.Chat.Calls.Count);
 
         // Each call's report settles its own reservation; the old plan's late answer is counted, not used.
-        var reports = await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.ModelCall is not null, count: 2);
+        var reports = await run.UsageReportsAsync(m => m.TaskId == id && m.ModelCall is not null, count: 2);
         Assert.Equal([1, 2], reports.Select(r => r.ModelCall!.Attempt).Order().ToArray());
         Assert.Contains("Say hello again", state.Steps["m"].Output, StringComparison.Ordinal);
     }
@@ -523,7 +526,7 @@ public sealed class TaskRunStateMachineTests
         var tokensBefore = before.InputTokens + before.OutputTokens;
 
         await run.PublishAsync(new ModelStepCompleted(id, "m", 1, true, "late", null, "deterministic", 30, 20, 0.05m, 9000, Reserved: true));
-        var usage = await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.InputTokens == 30);
+        var usage = await run.UsageReportsAsync(m => m.TaskId == id && m.InputTokens == 30);
         Assert.Equal(new ModelCallRef("m", 1), usage[0].ModelCall);
 
         // The task had already ended: its result stays as it was; only the ledger learns of the spend.
@@ -547,7 +550,7 @@ public sealed class TaskRunStateMachineTests
         Assert.Equal(output + 20, state.OutputTokens);
         Assert.NotEqual("again", JsonNode.Parse(state.Result ?? "{}")?["m"]?.GetValue<string>());
         Assert.Contains(run.Journal.For(id), e => e.Kind == "model-call-late");
-        await run.PublishedAsync<RecordUsage>(m => m.TaskId == id && m.InputTokens == 30 && m.ModelCall == new ModelCallRef("m", 1));
+        await run.UsageReportsAsync(m => m.TaskId == id && m.InputTokens == 30 && m.ModelCall == new ModelCallRef("m", 1));
     }
 
     [Fact]

@@ -117,6 +117,30 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_usage_report_carried_by_the_tasks_end_settles_its_reservation()
+    {
+        var tenant = TestInfrastructure.UniqueName("mend");
+        await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 10_000, tenantTokens: 100_000));
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var task = Guid.NewGuid();
+        Assert.True((await Host.ReserveAsync(Reserve(user, task, input: 50, output: 200))).Granted);
+        Assert.Equal((250L, 0.25m), await DailyAsync(tenant, "u1"));
+
+        // The model step that ended the task reports with the end: the reservation is settled to the real usage.
+        var report = new RecordUsage(task, user, 50, 30, 0.08m, 0, new ModelCallRef("m", 1));
+        var finished = new TaskRunFinished(task, user, null, TaskRunStatus.Completed, "{}", null, new TaskUsage(1, 0, 50, 30, 0.08m), DateTimeOffset.UtcNow, [report]);
+        await Host.SendAsync<TaskRunFinished, TaskRunFinishedConsumer>(finished, Guid.NewGuid());
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == task && t.FinishedStatus != null)));
+
+        Assert.Equal((80L, 0.08m), await DailyAsync(tenant, "u1"));
+        Assert.Equal((80L, 0.08m), await DailyAsync(tenant, ""));
+        var reservation = await Host.QueryAsync(db => db.ModelReservations.AsNoTracking().SingleAsync(r => r.TaskId == task));
+        Assert.NotNull(reservation.SettledAt);
+        var ledger = await Host.QueryAsync(db => db.Tasks.AsNoTracking().SingleAsync(t => t.TaskId == task));
+        Assert.Equal((80L, 0.08m, "Completed"), (ledger.Tokens, ledger.Cost, ledger.FinishedStatus));
+    }
+
+    [Fact]
     public async Task The_output_cap_is_cut_to_what_the_users_daily_cost_budget_pays_for()
     {
         var tenant = TestInfrastructure.UniqueName("mcost");

@@ -29,6 +29,13 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             return;
         }
 
+        await ApplyAsync(message, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>Adds one report to the ledger (settling its model call's reservation); the caller deduplicates and saves.</summary>
+    private async Task ApplyAsync(RecordUsage message, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
         var task = await ledger.LockOrCreateTaskAsync(message.TaskId, message.Principal, now, cancellationToken);
         var tokens = message.InputTokens + (long)message.OutputTokens;
@@ -58,7 +65,6 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
         }
 
         await AddAsync(task, tokens, cost, day, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
     }
 
     public async Task FinishAsync(TaskRunFinished message, CancellationToken cancellationToken)
@@ -68,6 +74,20 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
         if (!await MarkProcessedAsync($"finished:{message.TaskId}", cancellationToken))
         {
             return;
+        }
+
+        // The reports of the step that ended the task come with the end; settled here, once with it.
+        foreach (var report in message.UsageReports ?? [])
+        {
+            if (report.TaskId != message.TaskId || report.InputTokens < 0 || report.OutputTokens < 0 || report.Cost < 0)
+            {
+                throw new PermanentFailureException($"TaskRunFinished for task {message.TaskId} carries a usage report for another task or with negative usage.");
+            }
+
+            await ApplyAsync(report with { Principal = message.Principal }, cancellationToken);
+
+            // Written now (inside the transaction), so that the task's row added for a report is found below.
+            await db.SaveChangesAsync(cancellationToken);
         }
 
         var task = await ledger.LockOrCreateTaskAsync(message.TaskId, message.Principal, time.GetUtcNow(), cancellationToken);

@@ -83,7 +83,11 @@ public sealed record SubmitTask(
 /// <summary>Asks a running task to stop; the saga cancels pending work and keeps the partial result.</summary>
 public sealed record CancelTask(Guid TaskId, AgentPrincipal Principal, string? Reason);
 
-/// <summary>Published once when a task reaches a terminal state (memory writes an episode; governance records usage).</summary>
+/// <summary>
+/// Published once when a task reaches a terminal state (memory writes an episode; governance records usage).
+/// <paramref name="UsageReports"/> carries the usage reports of the step that ended the task (its model call), which
+/// would otherwise be published on their own in the same moment: governance settles them first.
+/// </summary>
 public sealed record TaskRunFinished(
     Guid TaskId,
     AgentPrincipal Principal,
@@ -92,4 +96,5 @@ public sealed record TaskRunFinished(
     string? Result,
     string? Reason,
     TaskUsage Usage,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    IReadOnlyList<RecordUsage>? UsageReports = null);
