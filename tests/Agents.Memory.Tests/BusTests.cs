@@ -93,7 +93,11 @@ public sealed class BusTests(MemoryHost host)
 
         var episode = await HttpExtensions.EventuallyAsync(() => client.GetAsync(new Uri($"/api/memories/{taskId}", UriKind.Relative)), r => r.StatusCode == HttpStatusCode.OK);
         var memory = await episode.ReadAsync<MemoryView>();
-        var recall = await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest("remember when we debugged that auth issue?", 5, null, null))).ReadAsync<RecallResponse>();
+
+        // Stored at once; recallable once the background embedder (woken by the commit) has embedded it.
+        var recall = await HttpExtensions.EventuallyAsync(
+            async () => await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest("remember when we debugged that auth issue?", 5, null, null))).ReadAsync<RecallResponse>(),
+            r => r.Hits.Count > 0);
         await Task.Delay(500); // give the second delivery time to be processed before counting
         var all = await (await client.GetAsync(new Uri("/api/memories", UriKind.Relative))).ReadAsync<List<MemoryView>>();
 

@@ -43,7 +43,6 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnName("created_at");
 
                     b.PrimitiveCollection<float[]>("Embedding")
-                        .IsRequired()
                         .HasColumnType("real[]")
                         .HasColumnName("embedding");
 
@@ -88,6 +87,10 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnName("trust");
 
                     b.HasKey("TenantId", "UserId", "Id");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_memories_pending_embedding")
+                        .HasFilter("embedding IS NULL AND stale_at IS NULL");
 
                     b.HasIndex("ExpiresAt")
                         .HasFilter("expires_at IS NOT NULL");
