@@ -131,6 +131,12 @@ public sealed class EmbedderSettings
 
     /// <summary>How often to look for pending memories without a wake-up (stored by another replica, left by a failure).</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a claimed batch belongs to its embedder. Longer than embedding a batch ever takes; an embedder that
+    /// dies leaves its batch pending, to be claimed again when the lease has run out.
+    /// </summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 public sealed class ShortTermSettings
@@ -207,6 +213,11 @@ internal sealed class MemoryOptionsValidator : IValidateOptions<MemoryOptions>
         if (options.Embedder.BatchWindow < TimeSpan.Zero || options.Embedder.BatchWindow > TimeSpan.FromSeconds(10))
         {
             failures.Add("Memory:Embedder:BatchWindow must be between 00:00:00 and 00:00:10.");
+        }
+
+        if (options.Embedder.Lease < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("Memory:Embedder:Lease must be at least one second (longer than embedding one batch takes).");
         }
 
         if (options.Embedder.SweepInterval < TimeSpan.FromMilliseconds(100))

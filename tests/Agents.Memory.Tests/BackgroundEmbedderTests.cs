@@ -9,7 +9,6 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace Agents.Memory.Tests;
 
@@ -74,7 +73,7 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
     }
 
     [Fact]
-    public async Task A_batch_cut_off_by_a_crash_stays_pending_meanwhile_another_embedder_skips_it_and_afterwards_embeds_it_once()
+    public async Task An_embedder_that_stops_mid_batch_holds_it_until_its_lease_runs_out_then_another_embeds_it_once_and_the_late_one_stores_nothing()
     {
         var principal = MemoryHost.NewPrincipal();
         var tasks = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
@@ -85,51 +84,51 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
 
         Assert.Equal(tasks.Length, (await StoredAsync(tasks)).Count);
         var gate = new GatedEmbeddingGenerator(SharedEmbeddings.Generator);
-        var crashing = ActivatorUtilities.CreateInstance<BackgroundEmbedder>(host.Services, (IEmbeddingGenerator<string, Embedding<float>>)gate);
-        var cutOff = crashing.EmbedPendingAsync(CancellationToken.None);
+        var stalled = ActivatorUtilities.CreateInstance<BackgroundEmbedder>(host.Services, (IEmbeddingGenerator<string, Embedding<float>>)gate);
+        var stalledRun = stalled.EmbedPendingAsync(CancellationToken.None);
         var claimed = await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(tasks.Length, claimed.Length);
 
-        // While the batch is claimed, another embedder (another replica) finds nothing it may take.
+        // While the lease holds, another embedder (another replica) finds nothing it may take.
         var callsBefore = host.Embeddings.Calls;
         Assert.Equal(0, await Embedder.EmbedPendingAsync(CancellationToken.None));
-
-        // The claiming process dies: PostgreSQL loses its connection in the middle of the transaction.
-        Assert.Equal(1, await TerminateBackendsAsync("FOR UPDATE SKIP LOCKED"));
-        gate.Release();
-        await Assert.ThrowsAnyAsync<Exception>(() => cutOff);
         Assert.All(await StoredAsync(tasks), m => Assert.Null(m.Embedding));
 
+        // The stalled embedder is as good as dead: once its lease has run out the batch is claimed again.
+        host.Time.Advance(new MemoryOptions().Embedder.Lease + TimeSpan.FromSeconds(1));
         var embedded = await Embedder.EmbedPendingAsync(CancellationToken.None);
 
         Assert.Equal(tasks.Length, embedded);
         Assert.Equal(tasks.Length, Assert.Single(host.Embeddings.Batches.Skip(callsBefore)).Length);
         Assert.All(await StoredAsync(tasks), m => Assert.NotNull(m.Embedding));
+
+        // It was only slow after all: its claim is gone, so it stores nothing.
+        gate.Release();
+        Assert.Equal(0, await stalledRun);
         using var client = host.ClientFor(principal);
         var recall = await RecallAsync(client, "supplier invoices reconciliation");
         Assert.Equal(tasks.Length, recall.Hits.Count);
     }
 
     [Fact]
+    public async Task A_batch_whose_model_call_fails_is_given_back_at_once_and_the_next_run_embeds_it()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var ids = await StorePendingAsync([principal], 3);
+        var failing = ActivatorUtilities.CreateInstance<BackgroundEmbedder>(host.Services, (IEmbeddingGenerator<string, Embedding<float>>)new FakeUnreachableEmbeddingEndpoint());
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => failing.EmbedPendingAsync(CancellationToken.None));
+        Assert.All(await StoredAsync(ids), m => Assert.Null(m.Embedding));
+
+        // No lease to wait for: the failed run gave its claim back.
+        Assert.Equal(3, await Embedder.EmbedPendingAsync(CancellationToken.None));
+        Assert.All(await StoredAsync(ids), m => Assert.NotNull(m.Embedding));
+    }
+
+    [Fact]
     public async Task Two_embedders_at_once_take_disjoint_batches_and_embed_every_pending_memory_exactly_once()
     {
-        var principals = Enumerable.Range(0, 4).Select(_ => MemoryHost.NewPrincipal()).ToArray();
-        var ids = new List<Guid>();
-        await using (var scope = host.Services.CreateAsyncScope())
-        {
-            var store = scope.ServiceProvider.GetRequiredService<MemoryStore>();
-            for (var i = 0; i < 40; i++)
-            {
-                var principal = principals[i % principals.Length];
-                var id = Guid.NewGuid();
-                ids.Add(id);
-                Assert.True(await store.StorePendingAsync(
-                    new MemoryScope(principal.TenantId, principal.UserId),
-                    new NewMemory(id, MemoryKinds.Episodic, $"Task {i} completed: shipped order {i * 11} to warehouse {i % 3}.", $"task:{id:D}", TrustLevel.Trusted, id),
-                    CancellationToken.None));
-            }
-        }
-
+        var ids = await StorePendingAsync(Enumerable.Range(0, 4).Select(_ => MemoryHost.NewPrincipal()).ToArray(), 40);
         var first = new GatedEmbeddingGenerator(SharedEmbeddings.Generator);
         var second = new CountingEmbeddingGenerator(SharedEmbeddings.Generator);
         var embedderA = ActivatorUtilities.CreateInstance<BackgroundEmbedder>(host.Services, (IEmbeddingGenerator<string, Embedding<float>>)first);
@@ -153,7 +152,7 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
         var textsB = second.Batches.SelectMany(b => b).ToArray();
         Assert.Empty(batchA.Intersect(textsB));
         Assert.Equal(40, batchA.Concat(textsB).Distinct().Count());
-        Assert.All(await StoredAsync([.. ids]), m => Assert.NotNull(m.Embedding));
+        Assert.All(await StoredAsync(ids), m => Assert.NotNull(m.Embedding));
     }
 
     [Fact]
@@ -193,19 +192,36 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
             () => host.WithDbAsync(db => db.Memories.AsNoTracking().Where(m => ids.Contains(m.Id)).ToListAsync()),
             rows => rows.Count == ids.Length);
 
-    /// <summary>Ends the database sessions of this test database whose last statement contains <paramref name="statement"/>, as a crash of their process would.</summary>
-    private async Task<int> TerminateBackendsAsync(string statement)
+    /// <summary>Stores <paramref name="count"/> pending episodes spread over <paramref name="principals"/>, as the consumer does.</summary>
+    private async Task<Guid[]> StorePendingAsync(AgentPrincipal[] principals, int count)
     {
-        await using var connection = new NpgsqlConnection(host.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            """
-            SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction' AND position($1 in query) > 0
-            """,
-            connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = statement });
-        return (int)(long)(await command.ExecuteScalarAsync())!;
+        var ids = new Guid[count];
+        await using var scope = host.Services.CreateAsyncScope();
+        var store = scope.ServiceProvider.GetRequiredService<MemoryStore>();
+        for (var i = 0; i < count; i++)
+        {
+            var principal = principals[i % principals.Length];
+            ids[i] = Guid.NewGuid();
+            Assert.True(await store.StorePendingAsync(
+                new MemoryScope(principal.TenantId, principal.UserId),
+                new NewMemory(ids[i], MemoryKinds.Episodic, $"Task {i} completed: shipped order {i * 11} to warehouse {i % 3}.", $"task:{ids[i]:D}", TrustLevel.Trusted, ids[i]),
+                CancellationToken.None));
+        }
+
+        return ids;
+    }
+
+    /// <summary>Stands in for a remote embedding endpoint (the OpenAI provider) that cannot be reached.</summary>
+    private sealed class FakeUnreachableEmbeddingEndpoint : IEmbeddingGenerator<string, Embedding<float>>
+    {
+        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new HttpRequestException("Connection refused (embeddings.invalid:443)");
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
     }
 
     /// <summary>The real model, held at the door of its first call until released: a batch that is claimed and still being embedded.</summary>

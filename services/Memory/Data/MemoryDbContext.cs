@@ -39,6 +39,8 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
             e.Property(m => m.ExpiresAt).HasColumnName("expires_at");
             e.Property(m => m.StaleAt).HasColumnName("stale_at");
             e.Property(m => m.Embedding).HasColumnName("embedding").HasColumnType("real[]");
+            e.Property(m => m.EmbeddingClaim).HasColumnName("embedding_claim");
+            e.Property(m => m.EmbeddingClaimedUntil).HasColumnName("embedding_claimed_until");
             e.HasIndex(m => new { m.TenantId, m.UserId, m.Kind, m.CreatedAt });
             e.HasIndex(m => new { m.TenantId, m.Source });
             e.HasIndex(m => m.ExpiresAt).HasFilter("expires_at IS NOT NULL");

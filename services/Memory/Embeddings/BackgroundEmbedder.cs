@@ -34,13 +34,15 @@ public sealed class EmbedderSignal
 
 /// <summary>
 /// Embeds memories stored without an embedding (episodes of finished tasks), off the consumers' path and in
-/// batches: claims up to <c>Memory:Embedder:BatchSize</c> pending memories with <c>FOR UPDATE SKIP LOCKED</c>,
-/// embeds their texts with one model call, stores the vectors and bumps the scopes' versions in the same
-/// transaction, and updates the vector index after the commit.
+/// batches: claims up to <c>Memory:Embedder:BatchSize</c> pending memories for a lease (one statement,
+/// <c>FOR UPDATE SKIP LOCKED</c>), embeds their texts with one model call and no transaction open, then in one
+/// transaction stores the vectors of the memories it still holds and bumps their scopes' versions, and updates
+/// the vector index after that commit.
 /// <para>
-/// Pending is a database state (<c>embedding IS NULL</c>): a restart picks up whatever is left, a crash
-/// mid-batch rolls back and leaves the batch pending, and replicas claim disjoint batches (a row locked by
-/// one embedder is skipped by the others), so a memory is embedded once unless a batch fails before its commit.
+/// Pending is a database state (<c>embedding IS NULL</c>): a restart picks up whatever is left; an embedder that
+/// dies mid-batch leaves its batch pending, claimed again when the lease (<c>Memory:Embedder:Lease</c>) has run
+/// out; replicas claim disjoint batches (locked or leased rows are skipped), and only the holder of the current
+/// claim may store a vector. So a memory is embedded once, unless an embedder outlives its lease.
 /// </para>
 /// </summary>
 public sealed partial class BackgroundEmbedder(
@@ -54,12 +56,16 @@ public sealed partial class BackgroundEmbedder(
 {
     private const string ClaimSql =
         """
-        SELECT tenant_id, user_id, id, text, created_at, expires_at
-        FROM memories
-        WHERE embedding IS NULL AND stale_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
-        ORDER BY created_at
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
+        UPDATE memories AS m SET embedding_claim = $3, embedding_claimed_until = $4
+        FROM (
+            SELECT tenant_id, user_id, id FROM memories
+            WHERE embedding IS NULL AND stale_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+              AND (embedding_claimed_until IS NULL OR embedding_claimed_until <= $2)
+            ORDER BY created_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED) AS pending
+        WHERE m.tenant_id = pending.tenant_id AND m.user_id = pending.user_id AND m.id = pending.id
+        RETURNING m.tenant_id, m.user_id, m.id, m.text, m.created_at, m.expires_at
         """;
 
     private const string BumpVersionSql =
@@ -69,24 +75,33 @@ public sealed partial class BackgroundEmbedder(
         RETURNING version
         """;
 
-    private const string StoreEmbeddingSql = "UPDATE memories SET embedding = $4 WHERE tenant_id = $1 AND user_id = $2 AND id = $3";
+    // Only while this run still holds the claim, and never for a memory marked stale meanwhile (forgotten ones are gone).
+    private const string StoreEmbeddingSql =
+        """
+        UPDATE memories SET embedding = $4, embedding_claim = NULL, embedding_claimed_until = NULL
+        WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND embedding_claim = $5 AND stale_at IS NULL
+        """;
 
     /// <summary>
-    /// Claims one batch of pending memories, embeds it with one model call and commits the vectors;
-    /// returns how many memories were embedded (0 when none was pending or every pending one is claimed by another embedder).
+    /// Claims one batch of pending memories, embeds it with one model call and commits the vectors; returns how
+    /// many memories were embedded (0 when none was pending, every pending one is claimed by another embedder,
+    /// or this run's claims were taken over after its lease ran out).
     /// </summary>
     public async Task<int> EmbedPendingAsync(CancellationToken cancellationToken)
     {
         using var activity = MemoryStore.Activity.StartActivity("memory embed pending");
         var settings = options.Value;
+        var claimId = Guid.CreateVersion7(time.GetUtcNow());
+        var now = StoredTime.Now(time);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         var claimed = new List<(MemoryScope Scope, Guid Id, string Text, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt)>();
-        await using (var claim = new NpgsqlCommand(ClaimSql, connection, transaction))
+        await using (var claim = new NpgsqlCommand(ClaimSql, connection))
         {
             claim.Parameters.Add(new NpgsqlParameter { Value = settings.Embedder.BatchSize });
-            claim.Parameters.Add(new NpgsqlParameter { Value = StoredTime.Now(time) });
+            claim.Parameters.Add(new NpgsqlParameter { Value = now });
+            claim.Parameters.Add(new NpgsqlParameter { Value = claimId });
+            claim.Parameters.Add(new NpgsqlParameter { Value = now + settings.Embedder.Lease });
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -101,16 +116,33 @@ public sealed partial class BackgroundEmbedder(
 
         if (claimed.Count == 0)
         {
-            await transaction.CommitAsync(cancellationToken);
             return 0;
         }
 
+        // The model call runs with no transaction open (it may be a remote endpoint); the claim keeps others off.
         var started = Stopwatch.GetTimestamp();
         var generationOptions = settings.Embeddings.Dimensions is { } dimensions ? new EmbeddingGenerationOptions { Dimensions = dimensions } : null;
-        var generated = await embeddings.GenerateAsync(claimed.Select(c => c.Text), generationOptions, cancellationToken);
-        if (generated.Count != claimed.Count)
+        float[][] vectorsOf;
+        try
         {
-            throw new InvalidOperationException($"The embedding generator returned {generated.Count} embeddings for {claimed.Count} texts.");
+            var generated = await embeddings.GenerateAsync(claimed.Select(c => c.Text), generationOptions, cancellationToken);
+            if (generated.Count != claimed.Count)
+            {
+                throw new InvalidOperationException($"The embedding generator returned {generated.Count} embeddings for {claimed.Count} texts.");
+            }
+
+            vectorsOf = generated.Select(g =>
+            {
+                var vector = g.Vector.ToArray();
+                VectorMath.Normalize(vector);
+                return vector;
+            }).ToArray();
+        }
+        catch (Exception)
+        {
+            // Give the batch back at once rather than when the lease runs out (a process that dies cannot; the lease covers it).
+            await ReleaseAsync(connection, claimId);
+            throw;
         }
 
         var embeddingTime = Stopwatch.GetElapsedTime(started);
@@ -120,6 +152,8 @@ public sealed partial class BackgroundEmbedder(
             .OrderBy(s => s.TenantId, StringComparer.Ordinal).ThenBy(s => s.UserId, StringComparer.Ordinal)
             .ToList();
         var records = new Dictionary<MemoryScope, List<VectorRecord>>();
+        var stored = 0;
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var batch = new NpgsqlBatch(connection, transaction))
         {
             foreach (var scope in scopes)
@@ -134,15 +168,13 @@ public sealed partial class BackgroundEmbedder(
             for (var i = 0; i < claimed.Count; i++)
             {
                 var memory = claimed[i];
-                var vector = generated[i].Vector.ToArray();
-                VectorMath.Normalize(vector);
                 var store = new NpgsqlBatchCommand(StoreEmbeddingSql);
                 store.Parameters.Add(new NpgsqlParameter { Value = memory.Scope.TenantId });
                 store.Parameters.Add(new NpgsqlParameter { Value = memory.Scope.UserId });
                 store.Parameters.Add(new NpgsqlParameter { Value = memory.Id });
-                store.Parameters.Add(new NpgsqlParameter { Value = vector });
+                store.Parameters.Add(new NpgsqlParameter { Value = vectorsOf[i] });
+                store.Parameters.Add(new NpgsqlParameter { Value = claimId });
                 batch.BatchCommands.Add(store);
-                records[memory.Scope].Add(new VectorRecord(memory.Id, vector, memory.CreatedAt, memory.ExpiresAt));
             }
 
             var versions = new List<long>(scopes.Count);
@@ -156,6 +188,17 @@ public sealed partial class BackgroundEmbedder(
                     }
                 }
                 while (await reader.NextResultAsync(cancellationToken));
+            }
+
+            for (var i = 0; i < claimed.Count; i++)
+            {
+                // Stored only where the claim still held; the rest belongs to whoever holds it now.
+                if (batch.BatchCommands[scopes.Count + i].RecordsAffected == 1)
+                {
+                    var memory = claimed[i];
+                    records[memory.Scope].Add(new VectorRecord(memory.Id, vectorsOf[i], memory.CreatedAt, memory.ExpiresAt));
+                    stored++;
+                }
             }
 
             await transaction.CommitAsync(cancellationToken);
@@ -177,8 +220,23 @@ public sealed partial class BackgroundEmbedder(
 
         activity?.SetTag("memory.batch", claimed.Count);
         activity?.SetTag("memory.embedding_ms", embeddingTime.TotalMilliseconds);
-        LogEmbedded(claimed.Count, scopes.Count, embeddingTime.TotalMilliseconds);
-        return claimed.Count;
+        LogEmbedded(stored, claimed.Count, scopes.Count, embeddingTime.TotalMilliseconds);
+        return stored;
+    }
+
+    private async Task ReleaseAsync(NpgsqlConnection connection, Guid claimId)
+    {
+        try
+        {
+            await using var release = new NpgsqlCommand("UPDATE memories SET embedding_claim = NULL, embedding_claimed_until = NULL WHERE embedding_claim = $1", connection);
+            release.Parameters.Add(new NpgsqlParameter { Value = claimId });
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // The lease runs out by itself.
+            LogReleaseFailed(ex);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -196,7 +254,7 @@ public sealed partial class BackgroundEmbedder(
                 try
                 {
                     // A full batch means more may be waiting: go on without waiting.
-                    while (await EmbedPendingAsync(stoppingToken) == settings.BatchSize)
+                    while (await EmbedPendingAsync(stoppingToken) >= settings.BatchSize)
                     {
                     }
                 }
@@ -221,11 +279,14 @@ public sealed partial class BackgroundEmbedder(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Embedded {Count} pending memories of {Scopes} scopes in one call ({Milliseconds:F0} ms).")]
-    private partial void LogEmbedded(int count, int scopes, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Embedded {Stored} of {Claimed} claimed pending memories of {Scopes} scopes in one call ({Milliseconds:F0} ms).")]
+    private partial void LogEmbedded(int stored, int claimed, int scopes, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Embedding pending memories failed; they stay pending and are claimed again within {Seconds} s.")]
     private partial void LogBatchFailed(double seconds, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Giving back a claimed batch after a failure failed; its lease runs out by itself.")]
+    private partial void LogReleaseFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Updating the vector index after embedding a batch failed.")]
     private partial void LogIndexFailed(Exception exception);

@@ -46,6 +46,14 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("real[]")
                         .HasColumnName("embedding");
 
+                    b.Property<Guid?>("EmbeddingClaim")
+                        .HasColumnType("uuid")
+                        .HasColumnName("embedding_claim");
+
+                    b.Property<DateTimeOffset?>("EmbeddingClaimedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("embedding_claimed_until");
+
                     b.Property<DateTimeOffset?>("ExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("expires_at");

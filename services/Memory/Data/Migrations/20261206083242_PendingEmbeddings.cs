@@ -1,4 +1,5 @@
-﻿using Microsoft.EntityFrameworkCore.Migrations;
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
@@ -18,6 +19,18 @@ namespace Agents.Memory.Data.Migrations
                 oldClrType: typeof(float[]),
                 oldType: "real[]");
 
+            migrationBuilder.AddColumn<Guid>(
+                name: "embedding_claim",
+                table: "memories",
+                type: "uuid",
+                nullable: true);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "embedding_claimed_until",
+                table: "memories",
+                type: "timestamp with time zone",
+                nullable: true);
+
             migrationBuilder.CreateIndex(
                 name: "ix_memories_pending_embedding",
                 table: "memories",
@@ -30,6 +43,14 @@ namespace Agents.Memory.Data.Migrations
         {
             migrationBuilder.DropIndex(
                 name: "ix_memories_pending_embedding",
+                table: "memories");
+
+            migrationBuilder.DropColumn(
+                name: "embedding_claim",
+                table: "memories");
+
+            migrationBuilder.DropColumn(
+                name: "embedding_claimed_until",
                 table: "memories");
 
             migrationBuilder.AlterColumn<float[]>(

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Memory.Data.Migrations
 {
     [DbContext(typeof(MemoryDbContext))]
-    [Migration("20261206080745_PendingEmbeddings")]
+    [Migration("20261206083242_PendingEmbeddings")]
     partial class PendingEmbeddings
     {
         /// <inheritdoc />
@@ -48,6 +48,14 @@ namespace Agents.Memory.Data.Migrations
                     b.PrimitiveCollection<float[]>("Embedding")
                         .HasColumnType("real[]")
                         .HasColumnName("embedding");
+
+                    b.Property<Guid?>("EmbeddingClaim")
+                        .HasColumnType("uuid")
+                        .HasColumnName("embedding_claim");
+
+                    b.Property<DateTimeOffset?>("EmbeddingClaimedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("embedding_claimed_until");
 
                     b.Property<DateTimeOffset?>("ExpiresAt")
                         .HasColumnType("timestamp with time zone")
