@@ -111,6 +111,26 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
     }
 
     [Fact]
+    public async Task Episodes_left_pending_while_no_embedder_ran_are_embedded_by_a_replica_that_starts_with_one()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var ids = await StorePendingAsync([principal], 3);
+        Assert.All(await StoredAsync(ids), m => Assert.Null(m.Embedding));
+
+        // As after a restart: the pending state is in the database, and the embedder drains it when it starts.
+        var replica = host.StartReplica(new Dictionary<string, string?> { ["Memory:Embedder:Enabled"] = "true" });
+        try
+        {
+            var embedded = await HttpExtensions.EventuallyAsync(() => StoredNowAsync(ids), rows => rows.All(m => m.Embedding is not null));
+            Assert.All(embedded, m => Assert.NotNull(m.Embedding));
+        }
+        finally
+        {
+            await replica.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_batch_whose_model_call_fails_is_given_back_at_once_and_the_next_run_embeds_it()
     {
         var principal = MemoryHost.NewPrincipal();
@@ -187,10 +207,10 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
         await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest(query, 10, null, null))).ReadAsync<RecallResponse>();
 
     /// <summary>The memories with these ids once all of them are stored (or what is there after the deadline).</summary>
-    private Task<List<MemoryRecord>> StoredAsync(Guid[] ids) =>
-        HttpExtensions.EventuallyAsync(
-            () => host.WithDbAsync(db => db.Memories.AsNoTracking().Where(m => ids.Contains(m.Id)).ToListAsync()),
-            rows => rows.Count == ids.Length);
+    private Task<List<MemoryRecord>> StoredAsync(Guid[] ids) => HttpExtensions.EventuallyAsync(() => StoredNowAsync(ids), rows => rows.Count == ids.Length);
+
+    private Task<List<MemoryRecord>> StoredNowAsync(Guid[] ids) =>
+        host.WithDbAsync(db => db.Memories.AsNoTracking().Where(m => ids.Contains(m.Id)).ToListAsync());
 
     /// <summary>Stores <paramref name="count"/> pending episodes spread over <paramref name="principals"/>, as the consumer does.</summary>
     private async Task<Guid[]> StorePendingAsync(AgentPrincipal[] principals, int count)

@@ -89,8 +89,8 @@ public class MemoryHost : IAsyncLifetime
         await HealthAssertions.ReadyBecomesAsync(client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>Starts another host on the same database and queue prefix (a second replica).</summary>
-    public MemoryFactory StartReplica()
+    /// <summary>Starts another host on the same database and queue prefix (a second replica), with <paramref name="overrides"/> over <see cref="Settings"/>.</summary>
+    public MemoryFactory StartReplica(IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = new Dictionary<string, string?>(Settings)
         {
@@ -99,6 +99,11 @@ public class MemoryHost : IAsyncLifetime
             ["Messaging:QueuePrefix"] = QueuePrefix,
             ["Identity:SigningKey"] = SigningKey,
         };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         var factory = new MemoryFactory(settings, services =>
         {
             services.RemoveAll<TimeProvider>();
