@@ -12,6 +12,7 @@ using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qdrant.Client;
@@ -30,16 +31,10 @@ internal static class Extensions
 
         builder.AddAgentsDatabase();
         builder.AddPrincipalSigning();
-        builder.Services.AddScoped<AfterCommit>();
-        builder.Services.AddDbContext<MemoryDbContext>((sp, options) => options
-            .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
-            .AddInterceptors(sp.GetRequiredService<AfterCommit>()));
+        builder.Services.AddMemoryStore();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BackgroundEmbedder>());
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 
-        builder.Services.AddMemoryEmbeddings();
-        builder.Services.AddMemoryVectorStore();
-
-        builder.Services.AddScoped<MemoryStore>();
         builder.Services.AddScoped<ShortTermMemory>();
         builder.Services.AddScoped<ProceduralMemory>();
 
@@ -60,6 +55,27 @@ internal static class Extensions
             x.AddAgentsDurableMessaging<MemoryDbContext>();
         });
         return builder;
+    }
+
+    /// <summary>
+    /// The episodic and semantic store (<see cref="MemoryStore"/>) with everything it needs: the DbContext with
+    /// its after-commit hook, embeddings, the query-embedding cache, the vector store and the background
+    /// embedder (not started here). Expects an <see cref="NpgsqlDataSource"/>, <see cref="MemoryOptions"/> and logging.
+    /// </summary>
+    public static IServiceCollection AddMemoryStore(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddScoped<AfterCommit>();
+        services.AddDbContext<MemoryDbContext>((sp, options) => options
+            .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+            .AddInterceptors(sp.GetRequiredService<AfterCommit>()));
+        services.AddMemoryEmbeddings();
+        services.AddMemoryVectorStore();
+        services.AddSingleton<QueryEmbeddingCache>();
+        services.AddSingleton<EmbedderSignal>();
+        services.AddSingleton<BackgroundEmbedder>();
+        services.AddScoped<MemoryStore>();
+        return services;
     }
 
     public static IServiceCollection AddMemoryVectorStore(this IServiceCollection services)

@@ -23,6 +23,9 @@ public sealed class MemoryOptions
     [ValidateObjectMembers]
     public TtlSettings Ttl { get; set; } = new();
 
+    [ValidateObjectMembers]
+    public EmbedderSettings Embedder { get; set; } = new();
+
     /// <summary>How often expired memories are deleted.</summary>
     public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(5);
 }
@@ -101,6 +104,39 @@ public sealed class RecallSettings
     /// <summary>Candidates fetched from the vector store per requested hit, before recency re-ranking.</summary>
     [Range(1, 20, ErrorMessage = "Memory:Recall:CandidateFactor must be between {1} and {2}.")]
     public int CandidateFactor { get; set; } = 4;
+
+    /// <summary>Query embeddings kept (least recently used evicted), keyed by the normalized query text; 0 turns the cache off.</summary>
+    [Range(0, 1_000_000, ErrorMessage = "Memory:Recall:QueryCacheSize must be between {1} and {2}.")]
+    public int QueryCacheSize { get; set; } = 10_000;
+}
+
+/// <summary>
+/// The background embedder: memories stored without an embedding (episodes of finished tasks) are
+/// claimed from PostgreSQL in batches and embedded with one call per batch.
+/// </summary>
+public sealed class EmbedderSettings
+{
+    /// <summary>Whether this replica runs the embedder (at least one replica must, or episodes are never recalled).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Memories claimed and embedded together (one model call).</summary>
+    [Range(1, 256, ErrorMessage = "Memory:Embedder:BatchSize must be between {1} and {2}.")]
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>
+    /// After a wake-up, how long to wait for more memories before claiming a batch that would not be full:
+    /// a larger batch costs less CPU per memory, at the price of that much delay before the memory is recallable.
+    /// </summary>
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How often to look for pending memories without a wake-up (stored by another replica, left by a failure).</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a claimed batch belongs to its embedder. Longer than embedding a batch ever takes; an embedder that
+    /// dies leaves its batch pending, to be claimed again when the lease has run out.
+    /// </summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 public sealed class ShortTermSettings
@@ -172,6 +208,21 @@ internal sealed class MemoryOptionsValidator : IValidateOptions<MemoryOptions>
         if (options.CleanupInterval < TimeSpan.FromSeconds(1))
         {
             failures.Add("Memory:CleanupInterval must be at least one second.");
+        }
+
+        if (options.Embedder.BatchWindow < TimeSpan.Zero || options.Embedder.BatchWindow > TimeSpan.FromSeconds(10))
+        {
+            failures.Add("Memory:Embedder:BatchWindow must be between 00:00:00 and 00:00:10.");
+        }
+
+        if (options.Embedder.Lease < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("Memory:Embedder:Lease must be at least one second (longer than embedding one batch takes).");
+        }
+
+        if (options.Embedder.SweepInterval < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add("Memory:Embedder:SweepInterval must be at least 100 milliseconds.");
         }
 
         if (options.ShortTerm.SummaryMaxTokens >= options.ShortTerm.TokenLimit)

@@ -3,7 +3,9 @@ using Agents.Contracts;
 using Agents.Memory.Api;
 using Agents.Memory.Memories;
 using Agents.Memory.Tests.Infrastructure;
+using Agents.Messaging.Data;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Memory.Tests;
@@ -87,14 +89,27 @@ public sealed class BusTests(MemoryHost host)
             null,
             new TaskUsage(4, 2, 900, 300, 0.01m),
             host.Time.GetUtcNow());
-        await Bus.Publish(finished);
-        await Bus.Publish(finished);
+        Guid[] deliveries = [Guid.NewGuid(), Guid.NewGuid()];
+        foreach (var messageId in deliveries)
+        {
+            await Bus.Publish(finished, (PublishContext<TaskRunFinished> c) => c.MessageId = messageId);
+        }
+
         using var client = host.ClientFor(principal);
 
         var episode = await HttpExtensions.EventuallyAsync(() => client.GetAsync(new Uri($"/api/memories/{taskId}", UriKind.Relative)), r => r.StatusCode == HttpStatusCode.OK);
         var memory = await episode.ReadAsync<MemoryView>();
-        var recall = await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest("remember when we debugged that auth issue?", 5, null, null))).ReadAsync<RecallResponse>();
-        await Task.Delay(500); // give the second delivery time to be processed before counting
+
+        // Stored at once; recallable once the background embedder (woken by the commit) has embedded it.
+        var recall = await HttpExtensions.EventuallyAsync(
+            async () => await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest("remember when we debugged that auth issue?", 5, null, null))).ReadAsync<RecallResponse>(),
+            r => r.Hits.Count > 0);
+
+        // Count only after both deliveries are consumed (each has its own message id, so the inbox lets both through).
+        var consumed = await HttpExtensions.EventuallyAsync(
+            () => host.WithDbAsync(db => db.Set<InboxState>().CountAsync(i => deliveries.Contains(i.MessageId) && i.Consumed != null)),
+            count => count == deliveries.Length);
+        Assert.Equal(deliveries.Length, consumed);
         var all = await (await client.GetAsync(new Uri("/api/memories", UriKind.Relative))).ReadAsync<List<MemoryView>>();
 
         Assert.Equal("episodic", memory.Kind);

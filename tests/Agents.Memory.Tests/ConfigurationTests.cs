@@ -42,6 +42,22 @@ public sealed class ConfigurationTests
         Assert.Contains("Memory:Recall:RecencyWeight", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Memory:Embedder:BatchSize", "0")]
+    [InlineData("Memory:Embedder:Lease", "00:00:00.500")]
+    [InlineData("Memory:Embedder:BatchWindow", "00:01:00")]
+    [InlineData("Memory:Recall:QueryCacheSize", "-1")]
+    public async Task An_invalid_embedder_or_query_cache_setting_stops_the_service_with_a_message_naming_it(string key, string value)
+    {
+        var settings = BaseSettings();
+        settings[key] = value;
+        await using var factory = new MemoryFactory(settings, _ => { });
+
+        var error = Assert.ThrowsAny<OptionsValidationException>(() => factory.Services);
+
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Summaries_use_a_registered_chat_client_and_fall_back_to_the_extractive_summarizer()
     {

@@ -9,6 +9,9 @@ namespace Agents.Memory.Consumers;
 /// <summary>
 /// Writes the episodic memory of a finished task for its user: goal, outcome and result or reason.
 /// The memory id is the task id (unique within the user's scope), so a redelivery writes nothing twice.
+/// The episode is stored at once without its embedding (one insert in the inbox transaction, no model
+/// call on this path); the <see cref="Embeddings.BackgroundEmbedder"/> embeds episodes in batches and
+/// makes them recallable shortly after.
 /// A result may carry tool output or model text derived from outside content, so an episode with a
 /// result is stored as untrusted; one with only the goal and the platform's reason is trusted.
 /// </summary>
@@ -27,7 +30,7 @@ public sealed class TaskRunFinishedConsumer(MemoryStore store) : IConsumer<TaskR
 
         var text = Describe(message);
         var trust = string.IsNullOrWhiteSpace(message.Result) ? TrustLevel.Trusted : TrustLevel.Untrusted;
-        await store.StoreAsync(
+        await store.StorePendingAsync(
             scope,
             new NewMemory(message.TaskId, MemoryKinds.Episodic, text, $"task:{message.TaskId:D}", trust, message.TaskId),
             context.CancellationToken);

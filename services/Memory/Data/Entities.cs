@@ -40,8 +40,17 @@ public sealed class MemoryRecord
     /// <summary>Set when the source was marked stale; stale memories are never recalled.</summary>
     public DateTimeOffset? StaleAt { get; set; }
 
-    /// <summary>Unit-length embedding (stored as <c>real[]</c>); the durable copy the vector index is built from.</summary>
-    public required float[] Embedding { get; set; }
+    /// <summary>
+    /// Unit-length embedding (stored as <c>real[]</c>); the durable copy the vector index is built from.
+    /// Null while the memory waits for the background embedder (episodes are stored without one).
+    /// </summary>
+    public float[]? Embedding { get; set; }
+
+    /// <summary>The background embedder run that holds this pending memory (with <see cref="EmbeddingClaimedUntil"/>).</summary>
+    public Guid? EmbeddingClaim { get; set; }
+
+    /// <summary>Until when <see cref="EmbeddingClaim"/> holds; afterwards another embedder may claim the memory again.</summary>
+    public DateTimeOffset? EmbeddingClaimedUntil { get; set; }
 }
 
 /// <summary>Per tenant and user: a version bumped by every change of that user's searchable memories (cache validation across replicas).</summary>

@@ -9,6 +9,8 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
 {
     public const int KeyLength = 128;
 
+    public const string PendingIndex = "ix_memories_pending_embedding";
+
     public DbSet<MemoryRecord> Memories => Set<MemoryRecord>();
 
     public DbSet<MemoryScopeVersion> ScopeVersions => Set<MemoryScopeVersion>();
@@ -37,9 +39,14 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
             e.Property(m => m.ExpiresAt).HasColumnName("expires_at");
             e.Property(m => m.StaleAt).HasColumnName("stale_at");
             e.Property(m => m.Embedding).HasColumnName("embedding").HasColumnType("real[]");
+            e.Property(m => m.EmbeddingClaim).HasColumnName("embedding_claim");
+            e.Property(m => m.EmbeddingClaimedUntil).HasColumnName("embedding_claimed_until");
             e.HasIndex(m => new { m.TenantId, m.UserId, m.Kind, m.CreatedAt });
             e.HasIndex(m => new { m.TenantId, m.Source });
             e.HasIndex(m => m.ExpiresAt).HasFilter("expires_at IS NOT NULL");
+
+            // What the background embedder claims, oldest first; stays small (embedded memories leave it).
+            e.HasIndex(m => m.CreatedAt).HasDatabaseName(PendingIndex).HasFilter("embedding IS NULL AND stale_at IS NULL");
         });
 
         modelBuilder.Entity<MemoryScopeVersion>(e =>

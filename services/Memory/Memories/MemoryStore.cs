@@ -37,19 +37,22 @@ public sealed record MemoryView(
 /// <summary>A recalled memory: its cosine similarity to the query and its recency-weighted score.</summary>
 public sealed record MemoryHit(MemoryView Memory, double Similarity, double Score);
 
-/// <summary>The hits, and how long embedding the query and searching took.</summary>
-public sealed record RecallResult(IReadOnlyList<MemoryHit> Hits, TimeSpan EmbeddingTime, TimeSpan SearchTime);
+/// <summary>The hits, how long embedding the query and searching took, and whether the query's embedding was cached.</summary>
+public sealed record RecallResult(IReadOnlyList<MemoryHit> Hits, TimeSpan EmbeddingTime, TimeSpan SearchTime, bool QueryCached = false);
 
 /// <summary>
-/// Episodic and semantic memories of one tenant and user: stored with their embedding in PostgreSQL,
-/// searched through <see cref="IVectorStore"/>. Every method takes the <see cref="MemoryScope"/> from
-/// the verified principal and every query filters by it.
+/// Episodic and semantic memories of one tenant and user: stored with their embedding in PostgreSQL
+/// (or first without it, embedded later by the <see cref="BackgroundEmbedder"/>), searched through
+/// <see cref="IVectorStore"/>. Every method takes the <see cref="MemoryScope"/> from the verified
+/// principal and every query filters by it.
 /// </summary>
 public sealed class MemoryStore(
     MemoryDbContext db,
     NpgsqlDataSource dataSource,
     IVectorStore vectors,
     IEmbeddingGenerator<string, Embedding<float>> embeddings,
+    QueryEmbeddingCache queryEmbeddings,
+    EmbedderSignal embedderSignal,
     IOptions<MemoryOptions> options,
     TimeProvider time,
     AfterCommit afterCommit)
@@ -66,10 +69,11 @@ public sealed class MemoryStore(
         if (existing is not null)
         {
             // A repeated store (redelivered message, retried request): make sure the vector is there too.
-            var version = await ReadVersionAsync(scope, cancellationToken);
-            if (existing.StaleAt is null)
+            // (A memory still waiting for the background embedder has none yet; the embedder adds it.)
+            if (existing.StaleAt is null && existing.Embedding is not null)
             {
-                await vectors.UpsertAsync(scope, ToVector(existing), version, cancellationToken);
+                var version = await ReadVersionAsync(scope, cancellationToken);
+                await vectors.UpsertAsync(scope, [ToVector(existing)], version, cancellationToken);
             }
 
             return (ToView(existing), false);
@@ -101,7 +105,7 @@ public sealed class MemoryStore(
             db.Memories.Add(record);
             await db.SaveChangesAsync(cancellationToken);
             var version = await BumpVersionAsync(scope, cancellationToken);
-            afterCommit.Add(ct => vectors.UpsertAsync(scope, ToVector(record), version, ct));
+            afterCommit.Add(ct => vectors.UpsertAsync(scope, [ToVector(record)], version, ct));
             return (ToView(record), true);
         }
 
@@ -125,8 +129,50 @@ public sealed class MemoryStore(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        await vectors.UpsertAsync(scope, ToVector(record), newVersion, cancellationToken);
+        await vectors.UpsertAsync(scope, [ToVector(record)], newVersion, cancellationToken);
         return (ToView(record), true);
+    }
+
+    /// <summary>
+    /// Stores a memory without computing its embedding: one <c>INSERT … ON CONFLICT DO NOTHING</c> (a memory
+    /// with this id in the scope is kept as it is), no model call, no version bump and no index change. The
+    /// memory is listed at once and becomes recallable when the <see cref="BackgroundEmbedder"/> has embedded
+    /// it (woken right after the commit). Inside a consumer's inbox transaction the row commits with it.
+    /// Returns false when the memory existed already.
+    /// </summary>
+    public async Task<bool> StorePendingAsync(MemoryScope scope, NewMemory memory, CancellationToken cancellationToken)
+    {
+        var id = memory.Id ?? Guid.CreateVersion7(time.GetUtcNow());
+        var now = StoredTime.Now(time);
+        var expiresAt = now + TtlOf(memory.Kind);
+        var trust = memory.Trust.ToString();
+        var inserted = await db.Database.ExecuteSqlAsync(
+            $"""
+            INSERT INTO memories (tenant_id, user_id, id, kind, text, source, source_task_id, source_step_id, trust, created_at, expires_at)
+            VALUES ({scope.TenantId}, {scope.UserId}, {id}, {memory.Kind}, {memory.Text}, {memory.Source}, {memory.SourceTaskId}, {memory.SourceStepId}, {trust}, {now}, {expiresAt})
+            ON CONFLICT DO NOTHING
+            """,
+            cancellationToken);
+        if (inserted == 0)
+        {
+            return false;
+        }
+
+        if (db.Database.CurrentTransaction is not null)
+        {
+            // Woken before the commit, the embedder would not see the row yet.
+            afterCommit.Add(_ =>
+            {
+                embedderSignal.Notify();
+                return Task.CompletedTask;
+            });
+        }
+        else
+        {
+            embedderSignal.Notify();
+        }
+
+        return true;
     }
 
     public async Task<RecallResult> RecallAsync(MemoryScope scope, string query, int top, double? minRelevance, IReadOnlyCollection<string>? kinds, CancellationToken cancellationToken)
@@ -134,15 +180,16 @@ public sealed class MemoryStore(
         using var activity = Activity.StartActivity("memory recall");
         // Durations are measurements, not logic: the real clock, even under a fake TimeProvider.
         var started = Stopwatch.GetTimestamp();
-        var vector = await embeddings.EmbedAsync(query, options.Value.Embeddings.Dimensions, cancellationToken);
+        var (vector, cached) = await queryEmbeddings.EmbedAsync(query, cancellationToken);
         var embeddingTime = Stopwatch.GetElapsedTime(started);
         started = Stopwatch.GetTimestamp();
         var hits = await RecallByVectorAsync(scope, vector, top, minRelevance, kinds, cancellationToken);
         var searchTime = Stopwatch.GetElapsedTime(started);
         activity?.SetTag("memory.hits", hits.Count);
         activity?.SetTag("memory.embedding_ms", embeddingTime.TotalMilliseconds);
+        activity?.SetTag("memory.query_cached", cached);
         activity?.SetTag("memory.search_ms", searchTime.TotalMilliseconds);
-        return new RecallResult(hits, embeddingTime, searchTime);
+        return new RecallResult(hits, embeddingTime, searchTime, cached);
     }
 
     /// <summary>
@@ -380,7 +427,8 @@ public sealed class MemoryStore(
             .Select(s => s.Version)
             .FirstOrDefaultAsync(cancellationToken);
 
-    private static VectorRecord ToVector(MemoryRecord record) => new(record.Id, record.Embedding, record.CreatedAt, record.ExpiresAt);
+    private static VectorRecord ToVector(MemoryRecord record) =>
+        new(record.Id, record.Embedding ?? throw new InvalidOperationException($"Memory {record.Id} has no embedding yet."), record.CreatedAt, record.ExpiresAt);
 
     private static MemoryView ToView(MemoryRecord m) =>
         new(m.Id, m.Kind, m.Text, m.Source, m.SourceTaskId, m.SourceStepId, m.Trust, m.CreatedAt, m.ExpiresAt, m.StaleAt != null);

@@ -19,7 +19,8 @@ public readonly record struct VectorHit(Guid MemoryId, float Similarity);
 /// </remarks>
 public interface IVectorStore
 {
-    Task UpsertAsync(MemoryScope scope, VectorRecord record, long scopeVersion, CancellationToken cancellationToken);
+    /// <summary>Adds or replaces the vectors of <paramref name="records"/>, all changed by the one database change that made <paramref name="scopeVersion"/>.</summary>
+    Task UpsertAsync(MemoryScope scope, IReadOnlyCollection<VectorRecord> records, long scopeVersion, CancellationToken cancellationToken);
 
     Task DeleteAsync(MemoryScope scope, IReadOnlyCollection<Guid> memoryIds, long scopeVersion, CancellationToken cancellationToken);
 

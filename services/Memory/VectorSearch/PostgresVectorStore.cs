@@ -32,9 +32,15 @@ public sealed class PostgresVectorStore(
     public bool IsCached(MemoryScope scope, Guid memoryId) =>
         _scopes.TryGetValue(scope, out var entry) && entry.Index?.Contains(memoryId) == true;
 
-    public Task UpsertAsync(MemoryScope scope, VectorRecord record, long scopeVersion, CancellationToken cancellationToken)
+    public Task UpsertAsync(MemoryScope scope, IReadOnlyCollection<VectorRecord> records, long scopeVersion, CancellationToken cancellationToken)
     {
-        Apply(scope, scopeVersion, index => index.Upsert(record));
+        Apply(scope, scopeVersion, index =>
+        {
+            foreach (var record in records)
+            {
+                index.Upsert(record);
+            }
+        });
         return Task.CompletedTask;
     }
 
@@ -52,7 +58,6 @@ public sealed class PostgresVectorStore(
 
     public Task DeleteScopeAsync(MemoryScope scope, long scopeVersion, CancellationToken cancellationToken)
     {
-        // The rows are gone; drop the whole cached index (its vectors with it).
         // The rows are gone; drop the whole cached index (its vectors with it). Not disposed: a
         // search may still be reading it; the garbage collector takes it afterwards.
         _scopes.TryRemove(scope, out _);
@@ -156,7 +161,7 @@ public sealed class PostgresVectorStore(
             }
 
             long count;
-            await using (var countCommand = new NpgsqlCommand("SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id = $2 AND stale_at IS NULL", connection, transaction))
+            await using (var countCommand = new NpgsqlCommand("SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id = $2 AND stale_at IS NULL AND embedding IS NOT NULL", connection, transaction))
             {
                 countCommand.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
                 countCommand.Parameters.Add(new NpgsqlParameter { Value = scope.UserId });
@@ -166,7 +171,8 @@ public sealed class PostgresVectorStore(
             var index = new ScopeIndex(dimensions, version, (int)Math.Min(count, int.MaxValue / dimensions));
             var skipped = 0;
             await using (var command = new NpgsqlCommand(
-                "SELECT id, created_at, expires_at, embedding FROM memories WHERE tenant_id = $1 AND user_id = $2 AND stale_at IS NULL",
+                // Memories still waiting for the background embedder have no vector yet: not searchable until it commits one.
+                "SELECT id, created_at, expires_at, embedding FROM memories WHERE tenant_id = $1 AND user_id = $2 AND stale_at IS NULL AND embedding IS NOT NULL",
                 connection,
                 transaction))
             {

@@ -74,10 +74,15 @@ public sealed class QdrantVectorStore(QdrantClient client, IOptions<MemoryOption
         return point;
     }
 
-    public async Task UpsertAsync(MemoryScope scope, VectorRecord record, long scopeVersion, CancellationToken cancellationToken)
+    public async Task UpsertAsync(MemoryScope scope, IReadOnlyCollection<VectorRecord> records, long scopeVersion, CancellationToken cancellationToken)
     {
-        await EnsureCollectionAsync(record.Vector.Length, cancellationToken);
-        await client.UpsertAsync(Collection, [ToPoint(scope, record)], wait: true, cancellationToken: cancellationToken);
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        await EnsureCollectionAsync(records.First().Vector.Length, cancellationToken);
+        await client.UpsertAsync(Collection, records.Select(r => ToPoint(scope, r)).ToList(), wait: true, cancellationToken: cancellationToken);
     }
 
     public async Task DeleteAsync(MemoryScope scope, IReadOnlyCollection<Guid> memoryIds, long scopeVersion, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -39,7 +40,7 @@ public sealed class MemoryFactory(IReadOnlyDictionary<string, string?> settings,
 /// The real memory service (in memory, through the test server) on its own PostgreSQL database and
 /// queue prefix, against the real RabbitMQ, with the real MiniLM model and a fake clock.
 /// </summary>
-public sealed class MemoryHost : IAsyncLifetime
+public class MemoryHost : IAsyncLifetime
 {
     public const string SigningKey = "test-signing-key-0123456789-abcdefghijklmnop";
 
@@ -50,6 +51,9 @@ public sealed class MemoryHost : IAsyncLifetime
     public TestDatabase Database { get; private set; } = null!;
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    /// <summary>Every model call of this host's replicas (the real model, counted).</summary>
+    public CountingEmbeddingGenerator Embeddings { get; } = new(SharedEmbeddings.Generator);
 
     public MemoryFactory Factory => _factories[0];
 
@@ -67,6 +71,9 @@ public sealed class MemoryHost : IAsyncLifetime
         ["Memory:Ttl:Episodic"] = "180.00:00:00",
         ["Memory:Ttl:ShortTerm"] = "1.00:00:00",
         ["Messaging:Retry:Limit"] = "1",
+
+        // Woken by each commit; the batch window would wait on the fake clock.
+        ["Memory:Embedder:BatchWindow"] = "00:00:00",
     };
 
     public async Task InitializeAsync()
@@ -82,8 +89,8 @@ public sealed class MemoryHost : IAsyncLifetime
         await HealthAssertions.ReadyBecomesAsync(client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>Starts another host on the same database and queue prefix (a second replica).</summary>
-    public MemoryFactory StartReplica()
+    /// <summary>Starts another host on the same database and queue prefix (a second replica), with <paramref name="overrides"/> over <see cref="Settings"/>.</summary>
+    public MemoryFactory StartReplica(IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = new Dictionary<string, string?>(Settings)
         {
@@ -92,12 +99,17 @@ public sealed class MemoryHost : IAsyncLifetime
             ["Messaging:QueuePrefix"] = QueuePrefix,
             ["Identity:SigningKey"] = SigningKey,
         };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         var factory = new MemoryFactory(settings, services =>
         {
             services.RemoveAll<TimeProvider>();
             services.AddSingleton<TimeProvider>(Time);
             services.RemoveAll<IEmbeddingGenerator<string, Embedding<float>>>();
-            services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(new NonDisposingGenerator(SharedEmbeddings.Generator));
+            services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(Embeddings);
         });
         _factories.Add(factory);
         _ = factory.Server;
@@ -141,12 +153,30 @@ public sealed class MemoryHost : IAsyncLifetime
         }
     }
 
-    /// <summary>Hosts dispose their singletons; the shared model must outlive each host.</summary>
-    private sealed class NonDisposingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner) : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
+}
+
+/// <summary>
+/// The real model, with its calls counted (texts per call, in order). Not disposed with a host: the shared
+/// model outlives each host.
+/// </summary>
+public sealed class CountingEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner) : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
+{
+    private readonly ConcurrentQueue<string[]> _calls = new();
+
+    public int Calls => _calls.Count;
+
+    /// <summary>The texts of each call, oldest first.</summary>
+    public IReadOnlyList<string[]> Batches => _calls.ToArray();
+
+    public override Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        protected override void Dispose(bool disposing)
-        {
-        }
+        var texts = values.ToArray();
+        _calls.Enqueue(texts);
+        return base.GenerateAsync(texts, options, cancellationToken);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
     }
 }
 

@@ -43,9 +43,16 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnName("created_at");
 
                     b.PrimitiveCollection<float[]>("Embedding")
-                        .IsRequired()
                         .HasColumnType("real[]")
                         .HasColumnName("embedding");
+
+                    b.Property<Guid?>("EmbeddingClaim")
+                        .HasColumnType("uuid")
+                        .HasColumnName("embedding_claim");
+
+                    b.Property<DateTimeOffset?>("EmbeddingClaimedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("embedding_claimed_until");
 
                     b.Property<DateTimeOffset?>("ExpiresAt")
                         .HasColumnType("timestamp with time zone")
@@ -88,6 +95,10 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnName("trust");
 
                     b.HasKey("TenantId", "UserId", "Id");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_memories_pending_embedding")
+                        .HasFilter("embedding IS NULL AND stale_at IS NULL");
 
                     b.HasIndex("ExpiresAt")
                         .HasFilter("expires_at IS NOT NULL");
