@@ -226,6 +226,36 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task What_the_registry_says_with_the_answer_decides_compensation_without_the_announced_catalog()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 0;
+        });
+
+        // Nothing announced: the tool-gateway's answers say which tool is a compensable mutation and which reads only.
+        var id = await run.StartRunningAsync(
+        [
+            Tool("ticket", "tickets.create", """{"title":"one"}"""),
+            Tool("lookup", "crm.lookup-customer", "{}", "ticket"),
+            Tool("last", "tickets.create", """{"title":"two"}""", "lookup"),
+        ]);
+        await run.PublishAsync(new ToolCallCompleted(id, "ticket", "tickets.create", ToolCallOutcome.Succeeded, "{}", null, false, 1, 1, null, false, SideEffectClass.Mutating, true));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "lookup");
+        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.Succeeded, "{}", null, false, 1, 1, null, false, SideEffectClass.ReadOnly, false));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "last");
+        await run.CompleteToolAsync(id, "last", "tickets.create", ToolCallOutcome.InvalidArguments);
+
+        var undo = Assert.Single(await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.Compensate));
+        Assert.Equal("ticket", undo.StepId);
+        await run.CompleteToolAsync(id, "ticket", "tickets.create", compensation: true);
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Compensated");
+        Assert.Equal(SideEffectClass.ReadOnly, state.Steps["lookup"].SideEffect);
+        Assert.Equal(StepStatus.Succeeded, state.Steps["lookup"].Status);
+    }
+
+    [Fact]
     public async Task Exhausted_revisions_compensate_completed_mutating_steps_in_reverse_order()
     {
         await using var run = await TaskRunHarness.StartAsync(o =>

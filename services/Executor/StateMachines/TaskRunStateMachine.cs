@@ -141,6 +141,15 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             return ToolCatalogSnapshot.Empty;
         }
 
+        // The registry's answer says what the tool is; the catalog fed by announcements serves answers that do not.
+        if (completed.SideEffect is { } sideEffect)
+        {
+            return new ToolCatalogSnapshot(new Dictionary<string, CatalogTool>(StringComparer.Ordinal)
+            {
+                [completed.Tool] = new CatalogTool(completed.Tool, sideEffect, completed.Compensable ?? false),
+            });
+        }
+
         var names = new List<string>(2);
         if (completed.Tool is { } tool)
         {

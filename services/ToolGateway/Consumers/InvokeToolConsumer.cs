@@ -6,6 +6,7 @@ using Agents.ServiceDefaults.Messaging;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Consumers;
@@ -59,7 +60,8 @@ internal sealed class InvokeToolConsumer(
             if (record.LastMessageId == context.MessageId || IsSameSucceededCall(record, call, argumentsHash))
             {
                 logger.LogInformation("InvokeTool {Key} for tool {Tool} was already answered ({Outcome}); republishing the stored result.", call.IdempotencyKey, call.Tool, record.Outcome);
-                await AnswerAsync(context, record.ToCompleted(), record.CallId, replayed: true);
+                var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == record.Tool, cancellationToken);
+                await AnswerAsync(context, record.ToCompleted() with { SideEffect = tool?.SideEffect, Compensable = tool?.Compensable }, record.CallId, replayed: true);
                 return;
             }
 

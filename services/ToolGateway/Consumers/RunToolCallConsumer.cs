@@ -44,10 +44,12 @@ internal sealed partial class RunToolCallConsumer(
             return;
         }
 
-        var result = await DecideAsync(call, run.ArgumentsHash, run.CallId, cancellationToken);
+        var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == call.Tool, cancellationToken);
+        var result = await DecideAsync(call, tool, run.ArgumentsHash, run.CallId, cancellationToken);
         var completed = new ToolCallCompleted(
             call.TaskId, call.StepId, call.Tool ?? string.Empty, result.Outcome, result.OutputJson, result.Error, Untrusted: true, result.Attempts,
-            Math.Round((time.GetUtcNow() - run.ReceivedAt).TotalMilliseconds, 3), result.ApprovalId ?? call.ApprovalId, call.Compensate);
+            Math.Round((time.GetUtcNow() - run.ReceivedAt).TotalMilliseconds, 3), result.ApprovalId ?? call.ApprovalId, call.Compensate,
+            tool?.SideEffect, tool?.Compensable);
 
         // A scope of its own: its publish endpoint is the bus outbox, so the answer commits with the record.
         await using var scope = scopes.CreateAsyncScope();
@@ -75,9 +77,8 @@ internal sealed partial class RunToolCallConsumer(
         telemetry.Completed(activity, completed, run.CallId, replayed: false);
     }
 
-    private async Task<CallResult> DecideAsync(InvokeTool call, string argumentsHash, Guid callId, CancellationToken cancellationToken)
+    private async Task<CallResult> DecideAsync(InvokeTool call, RegisteredTool? tool, string argumentsHash, Guid callId, CancellationToken cancellationToken)
     {
-        var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == call.Tool, cancellationToken);
         if (tool is null)
         {
             return new CallResult(ToolCallOutcome.UnknownTool, null, $"No tool named '{call.Tool}' is registered (tools register themselves by announcing on start).", 0, call.ApprovalId);

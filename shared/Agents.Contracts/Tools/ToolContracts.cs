@@ -121,7 +121,11 @@ public enum ToolCallOutcome
     TimedOut,
 }
 
-/// <summary>The tool-gateway's answer to <see cref="InvokeTool"/>. Outputs are always untrusted data.</summary>
+/// <summary>
+/// The tool-gateway's answer to <see cref="InvokeTool"/>. Outputs are always untrusted data. The registry owns what a
+/// tool is: <see cref="SideEffect"/> and <see cref="Compensable"/> come from it with the answer (null when the gateway
+/// answered without looking the tool up, e.g. from a stored outcome).
+/// </summary>
 public sealed record ToolCallCompleted(
     Guid TaskId,
     string StepId,
@@ -133,4 +137,6 @@ public sealed record ToolCallCompleted(
     int Attempts,
     double DurationMs,
     Guid? ApprovalId = null,
-    bool Compensation = false);
+    bool Compensation = false,
+    SideEffectClass? SideEffect = null,
+    bool? Compensable = null);
