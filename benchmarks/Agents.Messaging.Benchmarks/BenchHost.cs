@@ -95,19 +95,20 @@ public static class BenchHost
     }
 
     /// <summary>Deletes the queues and exchanges of one case, so later cases do not also fill them.</summary>
-    public static async Task DeleteBrokerObjectsAsync(string prefix)
+    public static async Task DeleteBrokerObjectsAsync(string rabbitMq, string prefix)
     {
+        var vhost = Uri.EscapeDataString(Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(rabbitMq).VirtualHost);
         using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:15672/") };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
         foreach (var kind in new[] { "queues", "exchanges" })
         {
-            using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/%2F?columns=name", UriKind.Relative)));
+            using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/{vhost}?columns=name", UriKind.Relative)));
             foreach (var item in doc.RootElement.EnumerateArray())
             {
                 var name = item.GetProperty("name").GetString()!;
                 if (name.StartsWith(prefix, StringComparison.Ordinal))
                 {
-                    using var _ = await http.DeleteAsync(new Uri($"api/{kind}/%2F/{Uri.EscapeDataString(name)}", UriKind.Relative));
+                    using var _ = await http.DeleteAsync(new Uri($"api/{kind}/{vhost}/{Uri.EscapeDataString(name)}", UriKind.Relative));
                 }
             }
         }

@@ -27,8 +27,9 @@ var seconds = mode == "paced" && numbers.Length > 1 ? numbers[1] : 20;
 // as a latency of seconds (and the "> 1 s" column counts them).
 var sweep = TimeSpan.FromSeconds(30);
 
-const string server = "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
-const string rabbit = "amqp://agents:agents@127.0.0.1:5672/";
+// AGENTS_TEST_POSTGRES / AGENTS_TEST_RABBITMQ point it elsewhere (as for the tests), e.g. at a virtual host of one's own.
+var server = Environment.GetEnvironmentVariable("AGENTS_TEST_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
+var rabbit = Environment.GetEnvironmentVariable("AGENTS_TEST_RABBITMQ") ?? "amqp://agents:agents@127.0.0.1:5672/";
 var database = $"bench_messaging_{Guid.NewGuid():N}"[..30];
 await using (var admin = new NpgsqlConnection(server))
 {
@@ -120,7 +121,7 @@ async Task RunAsync(Case kind)
     finally
     {
         await host.StopAsync();
-        await BenchHost.DeleteBrokerObjectsAsync(prefix);
+        await BenchHost.DeleteBrokerObjectsAsync(rabbit, prefix);
     }
 }
 

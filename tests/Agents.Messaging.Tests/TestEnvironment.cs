@@ -94,17 +94,18 @@ public sealed class TestEnvironment : IAsyncDisposable
     {
         try
         {
+            var vhost = Uri.EscapeDataString(Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(TestInfrastructure.RabbitMq).VirtualHost);
             using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:15672/") };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
             foreach (var kind in new[] { "queues", "exchanges" })
             {
-                using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/%2F?columns=name", UriKind.Relative)));
+                using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/{vhost}?columns=name", UriKind.Relative)));
                 foreach (var item in doc.RootElement.EnumerateArray())
                 {
                     var name = item.GetProperty("name").GetString()!;
                     if (name.StartsWith(Prefix, StringComparison.Ordinal))
                     {
-                        using var _ = await http.DeleteAsync(new Uri($"api/{kind}/%2F/{Uri.EscapeDataString(name)}", UriKind.Relative));
+                        using var _ = await http.DeleteAsync(new Uri($"api/{kind}/{vhost}/{Uri.EscapeDataString(name)}", UriKind.Relative));
                     }
                 }
             }
