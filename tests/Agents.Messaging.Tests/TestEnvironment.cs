@@ -2,9 +2,13 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Agents.Messaging.Data;
 using Agents.Messaging.TestHost;
+using Agents.Messaging.TestHost.Contracts;
 using Agents.Testing;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Messaging.Tests;
 
@@ -50,6 +54,38 @@ public sealed class TestEnvironment : IAsyncDisposable
 
         return await condition();
     }
+
+    /// <summary>
+    /// Sends <paramref name="transactions"/> × <paramref name="perTransaction"/> pings to <paramref name="queue"/> through
+    /// <paramref name="host"/>'s bus outbox, one scope and commit per transaction; returns their message ids.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CommitToSinkAsync(Microsoft.Extensions.Hosting.IHost host, string queue, int transactions, int perTransaction)
+    {
+        var ids = new List<string>();
+        for (var t = 0; t < transactions; t++)
+        {
+            await using var scope = host.Services.CreateAsyncScope();
+            var endpoint = await scope.ServiceProvider.GetRequiredService<ISendEndpointProvider>().GetSendEndpoint(new Uri($"queue:{queue}"));
+            for (var i = 0; i < perTransaction; i++)
+            {
+                var messageId = Guid.NewGuid();
+                await endpoint.Send(new Ping(Guid.NewGuid(), DateTime.UtcNow), c => c.MessageId = messageId);
+                ids.Add(messageId.ToString());
+            }
+
+            await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
+        }
+
+        return ids;
+    }
+
+    /// <summary>Waits until the outbox table is empty (every row sent and deleted).</summary>
+    public Task<bool> OutboxEmptyAsync(TimeSpan within) =>
+        EventuallyAsync(async () =>
+        {
+            await using var db = NewDbContext();
+            return await db.Set<OutboxMessage>().CountAsync() == 0;
+        }, within);
 
     /// <summary>Starts the test host program as a child process and waits until it reports its commit.</summary>
     public async Task<Process> StartChildAsync(params string[] args)

@@ -36,7 +36,10 @@ public sealed class OutboxMessage : OutboxMessageContext
     /// <summary>The scheduling token of a scheduled message; unscheduling deletes by it.</summary>
     public Guid? ScheduleTokenId { get; set; }
 
-    /// <summary>When it was handed to the broker; null while pending.</summary>
+    /// <summary>
+    /// Null while pending. Delivery deletes a row once the broker has confirmed it; rows marked delivered here
+    /// come from earlier versions, which kept sent rows, and are removed by the retention cleanup.
+    /// </summary>
     public DateTime? Delivered { get; set; }
 
     /// <summary>Delivery attempts that failed at the broker.</summary>
