@@ -26,6 +26,14 @@ public sealed class DurableMessagingOptions
     /// <summary>Committed rows waiting in memory to be sent; beyond it they are left to the sweep.</summary>
     public int DeliveryQueueCapacity { get; set; } = 10_000;
 
+    /// <summary>
+    /// What happens to a row once the broker has confirmed it: false (the default) marks it delivered, one
+    /// statement for a batch of rows, and the retention cleanup removes it after <see cref="RetentionWindow"/>
+    /// (operators and tests can still read what was sent); true deletes it at once, one statement per batch,
+    /// which is cheaper and keeps the table small.
+    /// </summary>
+    public bool RemoveSentRows { get; set; }
+
     /// <summary>Timeout for one send to the broker during delivery.</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

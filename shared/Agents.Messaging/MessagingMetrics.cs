@@ -20,8 +20,8 @@ public static class MessagingMetrics
     /// </summary>
     public const string OutboxSentName = "agents.messaging.outbox.sent";
 
-    /// <summary>Name of the histogram of rows removed per statement after they were sent from memory.</summary>
-    public const string OutboxDeleteBatchName = "agents.messaging.outbox.delete.batch_size";
+    /// <summary>Name of the histogram of rows sent from memory that one statement marked delivered (or removed).</summary>
+    public const string OutboxSettleBatchName = "agents.messaging.outbox.settle.batch_size";
 
     private static readonly Meter Meter = new(MeterName);
 
@@ -31,6 +31,6 @@ public static class MessagingMetrics
     internal static readonly Counter<long> OutboxSent = Meter.CreateCounter<long>(
         OutboxSentName, unit: "{message}", description: "Outbox rows handed to the broker, by path (memory, claim or sweep).");
 
-    internal static readonly Histogram<int> OutboxDeleteBatch = Meter.CreateHistogram<int>(
-        OutboxDeleteBatchName, unit: "{row}", description: "Sent outbox rows removed by one statement.");
+    internal static readonly Histogram<int> OutboxSettleBatch = Meter.CreateHistogram<int>(
+        OutboxSettleBatchName, unit: "{row}", description: "Sent outbox rows marked delivered (or removed) by one statement.");
 }

@@ -29,6 +29,9 @@ public sealed class HostSettings
     /// <summary>How old an unscheduled outbox row must be before the sweep takes it (the library's default when null).</summary>
     public TimeSpan? SweepGracePeriod { get; set; }
 
+    /// <summary>Delete sent outbox rows instead of marking them delivered.</summary>
+    public bool RemoveSentRows { get; set; }
+
     /// <summary>
     /// After every message's consumers have run and committed, print <c>COMMITTED</c> and never return, so the
     /// message is never acknowledged: a kill then lands between handling and acknowledging.
@@ -88,6 +91,7 @@ public static class MessagingHost
                     o.DeliveryEnabled = settings.DeliveryEnabled;
                     o.SweepInterval = settings.SweepInterval;
                     o.DeliveryBatchSize = settings.DeliveryBatchSize;
+                    o.RemoveSentRows = settings.RemoveSentRows;
                     if (settings.SweepGracePeriod is { } grace)
                     {
                         o.SweepGracePeriod = grace;

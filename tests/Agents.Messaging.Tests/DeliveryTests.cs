@@ -18,8 +18,10 @@ public sealed class DeliveryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    [Fact]
-    public async Task Rows_committed_in_this_process_are_sent_from_memory_without_the_sweep_and_deleted_in_batches()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Rows_committed_in_this_process_are_sent_from_memory_without_the_sweep_and_settled_in_batches(bool removeSentRows)
     {
         await using var env = await TestEnvironment.CreateAsync("memory");
         await using var sink = await Sink.BindAsync(env);
@@ -31,19 +33,23 @@ public sealed class DeliveryTests
             s.Consumers = false;
             s.SweepInterval = TimeSpan.FromHours(1);
             s.SweepGracePeriod = TimeSpan.FromHours(1);
+            s.RemoveSentRows = removeSentRows;
         });
         await host.StartAsync();
         try
         {
             var ids = await env.CommitToSinkAsync(host, sink.Queue, transactions: 20, perTransaction: 10);
 
-            Assert.True(await env.OutboxEmptyAsync(Deadline), "the rows committed here were not all sent and deleted");
+            Assert.True(await env.AllSentAsync(Deadline), "the rows committed here were not all sent and settled");
             var received = await sink.DrainMessagesAsync();
             Assert.Equal(ids.Order(), received.Select(m => m.MessageId).Order());
             Assert.Equal(200, counters.Memory);
             Assert.Equal(0, counters.Sweep);
-            Assert.Equal(200, counters.DeletedRows);
-            Assert.True(counters.DeleteStatements < 200, $"{counters.DeleteStatements} statements removed 200 rows: sent rows were not removed in batches");
+            Assert.Equal(200, counters.SettledRows);
+            Assert.True(counters.SettleStatements < 200, $"{counters.SettleStatements} statements settled 200 rows: sent rows were not settled in batches");
+            await using var db = env.NewDbContext();
+            Assert.Equal(removeSentRows ? 0 : 200, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered != null));
+            Assert.Equal(removeSentRows ? 0 : 200, await db.Set<OutboxMessage>().CountAsync());
         }
         finally
         {
@@ -84,7 +90,7 @@ public sealed class DeliveryTests
                 await using var db = env.NewDbContext();
                 return await db.Effects.AnyAsync(e => e.Key == committed && e.Kind == "work");
             }, Deadline), "the message saved in the committed transaction was not delivered");
-            Assert.True(await env.OutboxEmptyAsync(Deadline), "the consumer's WorkDone was not sent");
+            Assert.True(await env.AllSentAsync(Deadline), "the consumer's WorkDone was not sent");
 
             // The rolled-back scope ended first; its claim found nothing, and nothing is left for a sweep to find.
             await using var check = env.NewDbContext();
@@ -134,14 +140,17 @@ public sealed class DeliveryTests
             s.DeliveryBatchSize = 7;
             s.SweepInterval = TimeSpan.FromMilliseconds(20);
             s.SweepGracePeriod = TimeSpan.FromMilliseconds(200);
+            s.RemoveSentRows = true;
         })).ToList();
         await Task.WhenAll(sweepers.Select(h => h.StartAsync()));
         try
         {
-            Assert.True(await env.OutboxEmptyAsync(Deadline), "the rows left behind were not all swept");
+            Assert.True(await env.AllSentAsync(Deadline), "the rows left behind were not all swept");
             var received = await sink.DrainMessagesAsync();
             Assert.Equal(ids.Order(), received.Select(m => m.MessageId).Order());
             Assert.Equal(300, counters.Sweep);
+            await using var db = env.NewDbContext();
+            Assert.Equal(0, await db.Set<OutboxMessage>().CountAsync());
         }
         finally
         {

@@ -8,8 +8,8 @@ internal sealed class SentCounter : IDisposable
     private readonly MeterListener _listener = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _sent = new();
     private long _duplicates;
-    private long _deleteStatements;
-    private long _deletedRows;
+    private long _settleStatements;
+    private long _settledRows;
 
     public SentCounter()
     {
@@ -38,10 +38,10 @@ internal sealed class SentCounter : IDisposable
         });
         _listener.SetMeasurementEventCallback<int>((instrument, value, _, _) =>
         {
-            if (instrument.Name == MessagingMetrics.OutboxDeleteBatchName)
+            if (instrument.Name == MessagingMetrics.OutboxSettleBatchName)
             {
-                Interlocked.Increment(ref _deleteStatements);
-                Interlocked.Add(ref _deletedRows, value);
+                Interlocked.Increment(ref _settleStatements);
+                Interlocked.Add(ref _settledRows, value);
             }
         });
         _listener.Start();
@@ -56,11 +56,11 @@ internal sealed class SentCounter : IDisposable
     /// <summary>Outbox rows saved in an explicit transaction and claimed after it.</summary>
     public long Claim => _sent.GetValueOrDefault("claim");
 
-    /// <summary>Statements that removed rows sent from memory.</summary>
-    public long DeleteStatements => Interlocked.Read(ref _deleteStatements);
+    /// <summary>Statements that marked delivered (or removed) rows sent from memory.</summary>
+    public long SettleStatements => Interlocked.Read(ref _settleStatements);
 
-    /// <summary>Rows those statements removed.</summary>
-    public long DeletedRows => Interlocked.Read(ref _deletedRows);
+    /// <summary>Rows those statements settled.</summary>
+    public long SettledRows => Interlocked.Read(ref _settledRows);
 
     /// <summary>Redeliveries the inbox acknowledged without running the consumer.</summary>
     public long Duplicates => Interlocked.Read(ref _duplicates);

@@ -79,12 +79,12 @@ public sealed class TestEnvironment : IAsyncDisposable
         return ids;
     }
 
-    /// <summary>Waits until the outbox table is empty (every row sent and deleted).</summary>
-    public Task<bool> OutboxEmptyAsync(TimeSpan within) =>
+    /// <summary>Waits until no outbox row is pending: every row sent (and marked delivered, or deleted).</summary>
+    public Task<bool> AllSentAsync(TimeSpan within) =>
         EventuallyAsync(async () =>
         {
             await using var db = NewDbContext();
-            return await db.Set<OutboxMessage>().CountAsync() == 0;
+            return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0;
         }, within);
 
     /// <summary>Starts the test host program as a child process and waits until it reports its commit.</summary>

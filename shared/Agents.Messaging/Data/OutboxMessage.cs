@@ -37,8 +37,8 @@ public sealed class OutboxMessage : OutboxMessageContext
     public Guid? ScheduleTokenId { get; set; }
 
     /// <summary>
-    /// Null while pending. Delivery deletes a row once the broker has confirmed it; rows marked delivered here
-    /// come from earlier versions, which kept sent rows, and are removed by the retention cleanup.
+    /// When the broker confirmed it; null while pending. With <see cref="DurableMessagingOptions.RemoveSentRows"/>
+    /// a sent row is deleted instead.
     /// </summary>
     public DateTime? Delivered { get; set; }
 

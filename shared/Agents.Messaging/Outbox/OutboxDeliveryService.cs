@@ -17,15 +17,16 @@ namespace Agents.Messaging.Outbox;
 /// <list type="bullet">
 /// <item>From memory: rows committed by a consumer or a scope of this process are handed over right after
 /// the commit (<see cref="Dispatch"/>) and sent at once, concurrently, with no query; the sent rows are
-/// deleted in batches (one statement for all rows confirmed since the last one).</item>
+/// marked delivered (or deleted, <see cref="DurableMessagingOptions.RemoveSentRows"/>) in batches: one
+/// statement for all rows confirmed since the last one.</item>
 /// <item>The sweep, every <see cref="DurableMessagingOptions.SweepInterval"/> or at the next due time:
-/// claims rows with <c>FOR UPDATE SKIP LOCKED</c>, sends them and deletes them in the claiming transaction.
+/// claims rows with <c>FOR UPDATE SKIP LOCKED</c>, sends them and settles them in the claiming transaction.
 /// It takes scheduled rows that became due, and unscheduled rows older than
 /// <see cref="DurableMessagingOptions.SweepGracePeriod"/>: rows whose process died between commit and send,
 /// or that its memory path could not send. The grace keeps the sweep of another replica away from rows the
 /// committing process is about to send itself.</item>
 /// </list>
-/// Delivery is at least once (a crash after the send and before the delete sends the row again, as does a
+/// Delivery is at least once (a crash after the send and before the settling statement sends the row again, as does a
 /// sweep that overtakes a memory send slower than the grace period); the receiving inbox absorbs duplicates.
 /// </summary>
 internal sealed partial class OutboxDeliveryService<TDbContext>(
@@ -37,7 +38,7 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
     ILogger<OutboxDeliveryService<TDbContext>> logger) : BackgroundService
     where TDbContext : DbContext
 {
-    private const int DeleteBatchLimit = 1000;
+    private const int SettleBatchLimit = 1000;
     private static readonly KeyValuePair<string, object?> MemoryPath = new("path", "memory");
     private static readonly KeyValuePair<string, object?> SweepPath = new("path", "sweep");
     private static readonly KeyValuePair<string, object?> ClaimPath = new("path", "claim");
@@ -47,7 +48,7 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
         new BoundedChannelOptions(options.Value.DeliveryQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
     private readonly Channel<long> _sent = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleReader = true });
 
-    // Rows this process is sending from memory or has sent and not yet deleted: the local sweep leaves them alone.
+    // Rows this process is sending from memory or has sent and not yet settled: the local sweep leaves them alone.
     private readonly ConcurrentDictionary<long, byte> _owned = new();
     private readonly ConcurrentDictionary<Task, byte> _claims = new();
 
@@ -126,7 +127,7 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
         }
 
         await bus.WaitForHealthStatus(BusHealthStatus.Healthy, stoppingToken);
-        var remover = Task.Run(RemoveSentAsync, CancellationToken.None);
+        var settler = Task.Run(SettleSentAsync, CancellationToken.None);
         var senders = Enumerable.Range(0, _options.DeliveryConcurrency).Select(_ => Task.Run(() => SendCommittedAsync(stoppingToken), CancellationToken.None)).ToArray();
         try
         {
@@ -139,8 +140,8 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
             await Task.WhenAll(_claims.Keys);
             _sent.Writer.TryComplete();
 
-            // Deletes what was sent before stopping, so a restart does not send it again.
-            await remover;
+            // Settles what was sent before stopping, so a restart does not send it again.
+            await settler;
         }
     }
 
@@ -177,12 +178,12 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
         }
     }
 
-    private async Task RemoveSentAsync()
+    private async Task SettleSentAsync()
     {
-        var batch = new List<long>(DeleteBatchLimit);
+        var batch = new List<long>(SettleBatchLimit);
         while (await _sent.Reader.WaitToReadAsync())
         {
-            while (batch.Count < DeleteBatchLimit && _sent.Reader.TryRead(out var sequenceNumber))
+            while (batch.Count < SettleBatchLimit && _sent.Reader.TryRead(out var sequenceNumber))
             {
                 batch.Add(sequenceNumber);
             }
@@ -193,20 +194,19 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
                 {
                     await using var scope = scopeFactory.CreateAsyncScope();
                     var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
-                    var ids = batch.ToArray();
-                    await db.Database.ExecuteSqlAsync($"DELETE FROM messaging_outbox_message WHERE sequence_number = ANY({ids})");
-                    MessagingMetrics.OutboxDeleteBatch.Record(ids.Length);
+                    await SettleAsync(db, [.. batch], CancellationToken.None);
+                    MessagingMetrics.OutboxSettleBatch.Record(batch.Count);
                     break;
                 }
                 catch (Exception ex) when (attempt < 3)
                 {
-                    LogDeleteFailed(ex, batch.Count, attempt);
+                    LogSettleFailed(ex, batch.Count, attempt);
                     await Task.Delay(_options.SweepInterval, timeProvider);
                 }
                 catch (Exception ex)
                 {
                     // The rows stay pending: the sweep sends them again after the grace period (the receivers' inboxes absorb that).
-                    LogDeleteFailed(ex, batch.Count, attempt);
+                    LogSettleFailed(ex, batch.Count, attempt);
                     break;
                 }
             }
@@ -263,7 +263,7 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
 
     /// <summary>
     /// One claiming transaction: rows that are due (or exactly <paramref name="only"/>), locked, sent
-    /// concurrently, then deleted (sent) or counted as failed, and committed.
+    /// concurrently, then settled (sent) or counted as failed, and committed.
     /// </summary>
     private async Task<SweepResult> SweepOnceAsync(long[]? only, CancellationToken cancellationToken)
     {
@@ -307,9 +307,8 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
             }
 
             MessagingMetrics.OutboxSent.Add(sent.Count, only is null ? SweepPath : ClaimPath);
-            var sentIds = sent.ToArray();
             var failedIds = failed.ToArray();
-            await db.Database.ExecuteSqlAsync($"DELETE FROM messaging_outbox_message WHERE sequence_number = ANY({sentIds})", cancellationToken);
+            await SettleAsync(db, [.. sent], cancellationToken);
             if (failedIds.Length > 0)
             {
                 await db.Database.ExecuteSqlAsync(
@@ -332,6 +331,24 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
 
         await transaction.CommitAsync(cancellationToken);
         return new SweepResult(full, failed.Count, nextDue);
+    }
+
+    /// <summary>Marks sent rows delivered, or deletes them (<see cref="DurableMessagingOptions.RemoveSentRows"/>): one statement.</summary>
+    private Task<int> SettleAsync(TDbContext db, long[] sequenceNumbers, CancellationToken cancellationToken)
+    {
+        if (sequenceNumbers.Length == 0)
+        {
+            return Task.FromResult(0);
+        }
+
+        if (_options.RemoveSentRows)
+        {
+            return db.Database.ExecuteSqlAsync($"DELETE FROM messaging_outbox_message WHERE sequence_number = ANY({sequenceNumbers})", cancellationToken);
+        }
+
+        var delivered = timeProvider.GetUtcNow().UtcDateTime;
+        return db.Database.ExecuteSqlAsync(
+            $"UPDATE messaging_outbox_message SET delivered = {delivered} WHERE sequence_number = ANY({sequenceNumbers})", cancellationToken);
     }
 
     private async Task<bool> SendAsync(OutboxMessage row, CancellationToken cancellationToken)
@@ -366,8 +383,8 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox message {SequenceNumber} ({MessageId}) has no destination address and is dropped")]
     private partial void LogNoDestination(long sequenceNumber, Guid messageId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Removing {Count} sent outbox rows failed (attempt {Attempt})")]
-    private partial void LogDeleteFailed(Exception exception, int count, int attempt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Marking {Count} sent outbox rows delivered failed (attempt {Attempt})")]
+    private partial void LogSettleFailed(Exception exception, int count, int attempt);
 
     private readonly record struct Committed(OutboxMessage Row, long At);
 
