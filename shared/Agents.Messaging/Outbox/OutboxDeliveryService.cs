@@ -39,6 +39,7 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
     where TDbContext : DbContext
 {
     private const int SettleBatchLimit = 1000;
+    private static readonly TimeSpan SettleLinger = TimeSpan.FromMilliseconds(100);
     private static readonly KeyValuePair<string, object?> MemoryPath = new("path", "memory");
     private static readonly KeyValuePair<string, object?> SweepPath = new("path", "sweep");
     private static readonly KeyValuePair<string, object?> ClaimPath = new("path", "claim");
@@ -183,6 +184,9 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
         var batch = new List<long>(SettleBatchLimit);
         while (await _sent.Reader.WaitToReadAsync())
         {
+            // Lets confirmations gather for a moment: one statement (and its transaction) for many rows. Only the
+            // mark waits; the messages are already at the broker.
+            await Task.Delay(SettleLinger, timeProvider);
             while (batch.Count < SettleBatchLimit && _sent.Reader.TryRead(out var sequenceNumber))
             {
                 batch.Add(sequenceNumber);
