@@ -38,8 +38,9 @@ public static class DurableMessagingExtensions
         }
 
         optionsBuilder.Validate(o => o.DeliveryBatchSize > 0 && o.SweepInterval > TimeSpan.Zero && o.RetentionWindow > TimeSpan.Zero
-                && o.RetentionInterval > TimeSpan.Zero && o.RetentionBatchSize > 0 && o.SendTimeout > TimeSpan.Zero,
-            "Durable messaging: batch sizes, intervals, timeouts and the retention window must be positive.")
+                && o.RetentionInterval > TimeSpan.Zero && o.RetentionBatchSize > 0 && o.SendTimeout > TimeSpan.Zero
+                && o.SweepGracePeriod > TimeSpan.Zero && o.DeliveryConcurrency > 0 && o.DeliveryQueueCapacity > 0,
+            "Durable messaging: batch sizes, concurrency, capacities, intervals, timeouts, the grace period and the retention window must be positive.")
             .Validate(o => o.AdditionalRetention.All(r => r.Problem is null), "Durable messaging: a retention rule names an invalid table or column, or has a window that is not positive.")
             .ValidateOnStart();
 
@@ -51,7 +52,8 @@ public static class DurableMessagingExtensions
             new DurableScheduleMessageProvider(sp.GetRequiredService<ISendEndpointProvider>(), sp.GetRequiredService<TDbContext>()),
             sp.GetRequiredService<IBus>().Topology));
         services.TryAddSingleton<DeadLetters.DeadLetterQueue>();
-        services.AddHostedService<OutboxDeliveryService<TDbContext>>();
+        services.TryAddSingleton<OutboxDeliveryService<TDbContext>>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>());
         services.TryAddSingleton<MessagingRetentionService<TDbContext>>();
         services.AddHostedService(sp => sp.GetRequiredService<MessagingRetentionService<TDbContext>>());
 

@@ -3,14 +3,36 @@ namespace Agents.Messaging;
 /// <summary>Settings of the durable-messaging pieces registered by <c>AddAgentsDurableMessaging</c>.</summary>
 public sealed class DurableMessagingOptions
 {
-    /// <summary>Outbox rows sent per delivery transaction.</summary>
+    /// <summary>Outbox rows claimed per sweep transaction.</summary>
     public int DeliveryBatchSize { get; set; } = 100;
 
     /// <summary>
-    /// How often the delivery service looks for rows without being woken: rows committed by another
-    /// replica, rows left by a process that died, scheduled rows that became due.
+    /// How often the delivery service sweeps the outbox table for rows it was not handed in memory: rows
+    /// left by a process that died between commit and send, rows its memory path could not send, scheduled
+    /// rows that became due (it also wakes at the next due time).
     /// </summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Age (since the row was stored) before the sweep takes an unscheduled row: until then the process
+    /// that committed it is expected to send it from memory, so a replica's sweep does not send it a second
+    /// time. It is also how long a row left by a process that died waits before another process sends it.
+    /// </summary>
+    public TimeSpan SweepGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Outbox rows sent from memory at once (each waits for the broker's confirmation).</summary>
+    public int DeliveryConcurrency { get; set; } = 64;
+
+    /// <summary>Committed rows waiting in memory to be sent; beyond it they are left to the sweep.</summary>
+    public int DeliveryQueueCapacity { get; set; } = 10_000;
+
+    /// <summary>
+    /// What happens to a row once the broker has confirmed it: false (the default) marks it delivered, one
+    /// statement for a batch of rows, and the retention cleanup removes it after <see cref="RetentionWindow"/>
+    /// (operators and tests can still read what was sent); true deletes it at once, one statement per batch,
+    /// which is cheaper and keeps the table small.
+    /// </summary>
+    public bool RemoveSentRows { get; set; }
 
     /// <summary>Timeout for one send to the broker during delivery.</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);

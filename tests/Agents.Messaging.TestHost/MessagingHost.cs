@@ -1,4 +1,5 @@
 using Agents.ServiceDefaults.Messaging;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -24,6 +25,18 @@ public sealed class HostSettings
     public bool DurableMessaging { get; set; } = true;
 
     public int? PrefetchCount { get; set; }
+
+    /// <summary>How old an unscheduled outbox row must be before the sweep takes it (the library's default when null).</summary>
+    public TimeSpan? SweepGracePeriod { get; set; }
+
+    /// <summary>Delete sent outbox rows instead of marking them delivered.</summary>
+    public bool RemoveSentRows { get; set; }
+
+    /// <summary>
+    /// After every message's consumers have run and committed, print <c>COMMITTED</c> and never return, so the
+    /// message is never acknowledged: a kill then lands between handling and acknowledging.
+    /// </summary>
+    public bool HoldAfterConsume { get; set; }
 }
 
 /// <summary>Builds a generic host with the real bus conventions (<c>AddAgentsBus</c>) and durable messaging.</summary>
@@ -78,7 +91,19 @@ public static class MessagingHost
                     o.DeliveryEnabled = settings.DeliveryEnabled;
                     o.SweepInterval = settings.SweepInterval;
                     o.DeliveryBatchSize = settings.DeliveryBatchSize;
+                    o.RemoveSentRows = settings.RemoveSentRows;
+                    if (settings.SweepGracePeriod is { } grace)
+                    {
+                        o.SweepGracePeriod = grace;
+                    }
                 });
+            }
+        },
+        (_, cfg) =>
+        {
+            if (settings.HoldAfterConsume)
+            {
+                cfg.UseFilter(new HoldAfterConsumeFilter());
             }
         });
         return builder.Build();

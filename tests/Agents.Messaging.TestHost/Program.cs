@@ -5,19 +5,31 @@ using Microsoft.Extensions.DependencyInjection;
 
 // Child-process modes used by the crash tests: do the work, commit, report, then wait to be killed.
 // Delivery is disabled in the child so that the kill always lands between commit and publish.
+// consume-hold: consume a DoWork with the inbox, commit, report, and never acknowledge it.
 if (args.Length < 5)
 {
-    await Console.Error.WriteLineAsync("usage: <commit-work|schedule> <postgres> <rabbitmq> <queue-prefix> <id> [<cancelled-id> <due-unix-ms>]");
+    await Console.Error.WriteLineAsync("usage: <commit-work|schedule|consume-hold> <postgres> <rabbitmq> <queue-prefix> <id> [<cancelled-id> <due-unix-ms> | <message-id>]");
     return 2;
 }
 
 var (mode, postgres, rabbitMq, prefix, id) = (args[0], args[1], args[2], args[3], Guid.Parse(args[4]));
 using var host = MessagingHost.Create(postgres, rabbitMq, prefix, s =>
 {
-    s.Consumers = false;
+    s.Consumers = mode == "consume-hold";
+    s.HoldAfterConsume = mode == "consume-hold";
     s.DeliveryEnabled = false;
 });
 await host.StartAsync();
+
+if (mode == "consume-hold")
+{
+    // The filter prints COMMITTED once the consumer's transaction has committed, then holds the message.
+    var bus = host.Services.GetRequiredService<IBusControl>();
+    await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
+    await bus.Publish(new DoWork(id), c => c.MessageId = Guid.Parse(args[5]));
+    await Task.Delay(Timeout.InfiniteTimeSpan);
+    return 0;
+}
 
 await using (var scope = host.Services.CreateAsyncScope())
 {

@@ -7,7 +7,6 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using RabbitMQ.Client;
 
 namespace Agents.Messaging.Tests;
 
@@ -41,7 +40,10 @@ public sealed class DurableMessagingTests
             Assert.Equal(0, await db.Effects.CountAsync(e => e.Key == workId && e.Kind == "work"));
         }
 
-        using var host = env.CreateHost();
+        // The restarted host did not commit the row, so only its sweep can send it, once the row is older than the grace period.
+        var grace = TimeSpan.FromSeconds(3);
+        using var counters = new SentCounter();
+        using var host = env.CreateHost(s => s.SweepGracePeriod = grace);
         await host.StartAsync();
         try
         {
@@ -61,6 +63,14 @@ public sealed class DurableMessagingTests
 
             await using var check = env.NewDbContext();
             Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == workId && e.Kind == "work"));
+            var request = await check.Effects.SingleAsync(e => e.Key == workId && e.Kind == "request");
+            var work = await check.Effects.SingleAsync(e => e.Key == workId && e.Kind == "work");
+            Assert.True(work.At - request.At >= grace - TimeSpan.FromMilliseconds(100),
+                $"the row was sent {(work.At - request.At).TotalMilliseconds} ms after its commit, before the {grace.TotalSeconds} s grace period");
+
+            // The child's row by the sweep; the consumer's WorkDone, committed here, from memory.
+            Assert.Equal(1, counters.Sweep);
+            Assert.Equal(1, counters.Memory);
         }
         finally
         {
@@ -72,6 +82,7 @@ public sealed class DurableMessagingTests
     public async Task Same_message_twice_and_concurrent_duplicates_have_one_effect()
     {
         await using var env = await TestEnvironment.CreateAsync("dup");
+        await using var workDone = await Sink.BindAsync(env, env.Prefix + ".Agents.Messaging.TestHost.Contracts:WorkDone");
         using var host = env.CreateHost();
         await host.StartAsync();
         try
@@ -103,6 +114,12 @@ public sealed class DurableMessagingTests
             Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == first));
             Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == second));
             Assert.Equal(2, await check.Set<OutboxMessage>().CountAsync(m => m.InboxMessageId == firstMessageId || m.InboxMessageId == secondMessageId));
+
+            // One WorkDone each reached the broker.
+            Assert.True(await env.AllSentAsync(Deadline), "the outbox was not drained");
+            var done = await workDone.DrainAsync();
+            Assert.Equal(1, done.Count(b => b.Contains(first.ToString(), StringComparison.Ordinal)));
+            Assert.Equal(1, done.Count(b => b.Contains(second.ToString(), StringComparison.Ordinal)));
         }
         finally
         {
@@ -161,13 +178,7 @@ public sealed class DurableMessagingTests
             s.DeliveryBatchSize = 7;
             s.SweepInterval = TimeSpan.FromMilliseconds(20);
         });
-        var sink = env.Prefix + "-sink";
-        var options = hostA.Services.GetRequiredService<IOptions<BusOptions>>().Value;
-        var broker = Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(options.RabbitMq);
-        var factory = new ConnectionFactory { HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost, UserName = broker.Username, Password = broker.Password };
-        await using var connection = await factory.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueDeclareAsync(sink, durable: true, exclusive: false, autoDelete: false);
+        await using var sink = await Sink.BindAsync(env);
 
         await hostA.StartAsync();
         await hostB.StartAsync();
@@ -175,48 +186,17 @@ public sealed class DurableMessagingTests
         {
             const int total = 300;
             // Written in 30 transactions of 10 while both hosts deliver.
-            for (var t = 0; t < 30; t++)
-            {
-                await using var scope = hostA.Services.CreateAsyncScope();
-                var endpoint = await scope.ServiceProvider.GetRequiredService<ISendEndpointProvider>().GetSendEndpoint(new Uri($"queue:{sink}"));
-                for (var i = 0; i < 10; i++)
-                {
-                    await endpoint.Send(new Ping(Guid.NewGuid(), DateTime.UtcNow));
-                }
+            await env.CommitToSinkAsync(hostA, sink.Queue, transactions: 30, perTransaction: 10);
+            Assert.True(await env.AllSentAsync(Deadline), "outbox not drained");
 
-                await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
-            }
-
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
-            {
-                await using var db = env.NewDbContext();
-                return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0;
-            }, Deadline), "outbox not drained");
-
-            var seen = new Dictionary<string, int>();
-            var emptyPolls = 0;
-            while (emptyPolls < 5)
-            {
-                var result = await channel.BasicGetAsync(sink, autoAck: true);
-                if (result is null)
-                {
-                    emptyPolls++;
-                    await Task.Delay(100);
-                    continue;
-                }
-
-                var id = result.BasicProperties.MessageId!;
-                seen[id] = seen.GetValueOrDefault(id) + 1;
-            }
-
+            var seen = (await sink.DrainMessagesAsync()).GroupBy(m => m.MessageId).ToList();
             Assert.Equal(total, seen.Count);
-            Assert.All(seen, pair => Assert.Equal(1, pair.Value));
+            Assert.All(seen, group => Assert.Single(group));
         }
         finally
         {
             await hostA.StopAsync();
             await hostB.StopAsync();
-            await channel.QueueDeleteAsync(sink);
         }
     }
 

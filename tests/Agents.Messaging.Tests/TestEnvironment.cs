@@ -2,9 +2,13 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Agents.Messaging.Data;
 using Agents.Messaging.TestHost;
+using Agents.Messaging.TestHost.Contracts;
 using Agents.Testing;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Messaging.Tests;
 
@@ -51,6 +55,38 @@ public sealed class TestEnvironment : IAsyncDisposable
         return await condition();
     }
 
+    /// <summary>
+    /// Sends <paramref name="transactions"/> × <paramref name="perTransaction"/> pings to <paramref name="queue"/> through
+    /// <paramref name="host"/>'s bus outbox, one scope and commit per transaction; returns their message ids.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CommitToSinkAsync(Microsoft.Extensions.Hosting.IHost host, string queue, int transactions, int perTransaction)
+    {
+        var ids = new List<string>();
+        for (var t = 0; t < transactions; t++)
+        {
+            await using var scope = host.Services.CreateAsyncScope();
+            var endpoint = await scope.ServiceProvider.GetRequiredService<ISendEndpointProvider>().GetSendEndpoint(new Uri($"queue:{queue}"));
+            for (var i = 0; i < perTransaction; i++)
+            {
+                var messageId = Guid.NewGuid();
+                await endpoint.Send(new Ping(Guid.NewGuid(), DateTime.UtcNow), c => c.MessageId = messageId);
+                ids.Add(messageId.ToString());
+            }
+
+            await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
+        }
+
+        return ids;
+    }
+
+    /// <summary>Waits until no outbox row is pending: every row sent (and marked delivered, or deleted).</summary>
+    public Task<bool> AllSentAsync(TimeSpan within) =>
+        EventuallyAsync(async () =>
+        {
+            await using var db = NewDbContext();
+            return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0;
+        }, within);
+
     /// <summary>Starts the test host program as a child process and waits until it reports its commit.</summary>
     public async Task<Process> StartChildAsync(params string[] args)
     {
@@ -94,17 +130,18 @@ public sealed class TestEnvironment : IAsyncDisposable
     {
         try
         {
+            var vhost = Uri.EscapeDataString(Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(TestInfrastructure.RabbitMq).VirtualHost);
             using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:15672/") };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
             foreach (var kind in new[] { "queues", "exchanges" })
             {
-                using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/%2F?columns=name", UriKind.Relative)));
+                using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/{vhost}?columns=name", UriKind.Relative)));
                 foreach (var item in doc.RootElement.EnumerateArray())
                 {
                     var name = item.GetProperty("name").GetString()!;
                     if (name.StartsWith(Prefix, StringComparison.Ordinal))
                     {
-                        using var _ = await http.DeleteAsync(new Uri($"api/{kind}/%2F/{Uri.EscapeDataString(name)}", UriKind.Relative));
+                        using var _ = await http.DeleteAsync(new Uri($"api/{kind}/{vhost}/{Uri.EscapeDataString(name)}", UriKind.Relative));
                     }
                 }
             }

@@ -36,7 +36,10 @@ public sealed class OutboxMessage : OutboxMessageContext
     /// <summary>The scheduling token of a scheduled message; unscheduling deletes by it.</summary>
     public Guid? ScheduleTokenId { get; set; }
 
-    /// <summary>When it was handed to the broker; null while pending.</summary>
+    /// <summary>
+    /// When the broker confirmed it; null while pending. With <see cref="DurableMessagingOptions.RemoveSentRows"/>
+    /// a sent row is deleted instead.
+    /// </summary>
     public DateTime? Delivered { get; set; }
 
     /// <summary>Delivery attempts that failed at the broker.</summary>

@@ -29,8 +29,8 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
         _timeProvider = timeProvider;
     }
 
-    /// <summary>Outbox rows this consumer added.</summary>
-    public int OutgoingCount { get; private set; }
+    /// <summary>Outbox rows this consumer added; sent from memory once the transaction has committed.</summary>
+    public List<OutboxMessage> Outgoing { get; } = [];
 
     public override Guid? MessageId => _inbox.MessageId;
 
@@ -46,6 +46,8 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
 
     public override long? LastSequenceNumber => null;
 
+    // The inbox row is attached unchanged, so marking it consumed is one more UPDATE in the same
+    // SaveChanges batch as the consumer's own writes and its outgoing messages.
     public override async Task SetConsumed()
     {
         _inbox.Consumed = _timeProvider.GetUtcNow().UtcDateTime;
@@ -66,7 +68,7 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
         lock (_gate)
         {
             _dbContext.Set<OutboxMessage>().Add(row);
-            OutgoingCount++;
+            Outgoing.Add(row);
         }
 
         return Task.CompletedTask;

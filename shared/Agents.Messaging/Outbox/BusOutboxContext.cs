@@ -10,14 +10,17 @@ namespace Agents.Messaging.Outbox;
 /// <summary>
 /// The scoped bus context outside a consumer (an HTTP request, a worker's scope): everything
 /// published or sent is added to <typeparamref name="TDbContext"/> as outbox rows and is stored by
-/// the scope's own <c>SaveChanges</c>, in the same transaction as its other changes.
+/// the scope's own <c>SaveChanges</c>, in the same transaction as its other changes. Rows saved
+/// outside an explicit transaction are committed when <c>SaveChanges</c> returns and are handed to
+/// the delivery service at once; rows saved inside one are claimed by sequence number when the
+/// scope ends, so rows of a rolled-back transaction are never sent.
 /// </summary>
 internal sealed class BusOutboxContext<TDbContext> : ScopedBusContext, OutboxSendContext, IDisposable
     where TDbContext : DbContext
 {
     private readonly IBus _bus;
     private readonly TDbContext _dbContext;
-    private readonly OutboxSignal _signal;
+    private readonly OutboxDeliveryService<TDbContext> _delivery;
     private readonly TimeProvider _timeProvider;
     private readonly IServiceProvider _provider;
     private readonly List<OutboxMessage> _pending = [];
@@ -25,13 +28,13 @@ internal sealed class BusOutboxContext<TDbContext> : ScopedBusContext, OutboxSen
     private ISendEndpointProvider? _sendEndpointProvider;
     private IPublishEndpoint? _publishEndpoint;
     private bool _subscribed;
-    private bool _committedUnsignalled;
+    private readonly List<long> _savedInTransaction = [];
 
-    public BusOutboxContext(IBus bus, TDbContext dbContext, OutboxSignal signal, TimeProvider timeProvider, IClientFactory clientFactory, IServiceProvider provider)
+    public BusOutboxContext(IBus bus, TDbContext dbContext, OutboxDeliveryService<TDbContext> delivery, TimeProvider timeProvider, IClientFactory clientFactory, IServiceProvider provider)
     {
         _bus = bus;
         _dbContext = dbContext;
-        _signal = signal;
+        _delivery = delivery;
         _timeProvider = timeProvider;
         _provider = provider;
         ClientFactory = new MassTransit.Clients.ScopedClientFactory(clientFactory, null!);
@@ -71,32 +74,34 @@ internal sealed class BusOutboxContext<TDbContext> : ScopedBusContext, OutboxSen
             _dbContext.SavedChanges -= OnSavedChanges;
         }
 
-        // Rows saved inside an explicit transaction are committed by now (or rolled back, and then a wake-up costs one empty query).
-        if (_committedUnsignalled)
+        // Rows saved inside an explicit transaction are committed by now, or rolled back (and then the claim finds nothing).
+        if (_savedInTransaction.Count > 0)
         {
-            _signal.Notify();
+            _delivery.ClaimCommitted([.. _savedInTransaction]);
         }
     }
 
     private void OnSavedChanges(object? sender, SavedChangesEventArgs e)
     {
+        List<OutboxMessage> saved;
         lock (_gate)
         {
-            if (_pending.Count == 0 || _pending.Exists(r => _dbContext.Entry(r).State != EntityState.Unchanged))
+            if (_pending.Count == 0 || _pending.Exists(r => _dbContext.Entry(r).State is not (EntityState.Unchanged or EntityState.Detached)))
             {
                 return;
             }
 
+            saved = [.. _pending];
             _pending.Clear();
         }
 
         if (_dbContext.Database.CurrentTransaction is null)
         {
-            _signal.Notify();
+            _delivery.Dispatch(saved);
         }
         else
         {
-            _committedUnsignalled = true;
+            _savedInTransaction.AddRange(saved.Where(r => r.SequenceNumber > 0).Select(r => r.SequenceNumber));
         }
     }
 }

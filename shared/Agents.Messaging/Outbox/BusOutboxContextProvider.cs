@@ -14,7 +14,7 @@ internal sealed class BusOutboxContextProvider<TDbContext> : IScopedBusContextPr
     public BusOutboxContextProvider(
         IBus bus,
         TDbContext dbContext,
-        OutboxSignal signal,
+        OutboxDeliveryService<TDbContext> delivery,
         TimeProvider timeProvider,
         Bind<IBus, IClientFactory> clientFactory,
         ScopedConsumeContextProvider consumeContextProvider,
@@ -22,7 +22,7 @@ internal sealed class BusOutboxContextProvider<TDbContext> : IScopedBusContextPr
     {
         Context = consumeContextProvider.HasContext
             ? new ConsumeContextScopedBusContext(consumeContextProvider.GetContext(), clientFactory.Value)
-            : new BusOutboxContext<TDbContext>(bus, dbContext, signal, timeProvider, clientFactory.Value, provider);
+            : new BusOutboxContext<TDbContext>(bus, dbContext, delivery, timeProvider, clientFactory.Value, provider);
     }
 
     public ScopedBusContext Context { get; }

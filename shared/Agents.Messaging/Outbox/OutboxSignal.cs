@@ -1,14 +1,15 @@
 namespace Agents.Messaging.Outbox;
 
 /// <summary>
-/// In-process wake-up of the delivery service: raised after a transaction that stored outbox rows
-/// committed, so delivery starts at once instead of at the next sweep.
+/// In-process wake-up of the delivery service's sweep: raised when a committed row needs the sweep
+/// before its next regular look (a scheduled row due sooner). Unscheduled rows do not need it: they
+/// are sent from memory right after their commit.
 /// </summary>
 public sealed class OutboxSignal : IDisposable
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
 
-    /// <summary>Wakes the delivery service (a no-op while a wake-up is already pending).</summary>
+    /// <summary>Wakes the sweep (a no-op while a wake-up is already pending).</summary>
     public void Notify()
     {
         try
