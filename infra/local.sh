@@ -108,11 +108,14 @@ pg_up() {
 listen_addresses = '127.0.0.1'
 max_connections = 400
 shared_buffers = 256MB
+# Loopback only: TLS would encrypt every round trip between processes on this machine for nothing (Debian's
+# cluster enables it with a self-signed certificate, and Npgsql prefers it). Deployed databases keep their own.
+ssl = off
 CONF
   if pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" {print $4}' | grep -q online; then
-    # Apply config changes that need a restart (max_connections) only when they differ.
+    # Apply config changes that need a restart (max_connections) only when they differ; reload the others.
     local cur; cur=$(su postgres -c "psql -tAc 'show max_connections'" 2>/dev/null || echo 0)
-    [ "$cur" = "400" ] || { log "restarting PostgreSQL to apply settings"; pg_ctlcluster "$PG_VERSION" main restart; }
+    if [ "$cur" = "400" ]; then pg_ctlcluster "$PG_VERSION" main reload; else log "restarting PostgreSQL to apply settings"; pg_ctlcluster "$PG_VERSION" main restart; fi
   else
     log "starting PostgreSQL ${PG_VERSION}"
     pg_ctlcluster "$PG_VERSION" main start
