@@ -1,6 +1,7 @@
 using Agents.Gateway.RateLimiting;
 using Agents.Gateway.Security;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -39,7 +40,9 @@ internal static class Extensions
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
-        app.MapReverseProxy(proxy => proxy.Use(ExplainForwardingErrorsAsync)).RequireAuthorization(AuthenticationExtensions.PolicyName);
+        app.MapReverseProxy(proxy => proxy.Use(ExplainForwardingErrorsAsync))
+            .RequireAuthorization(AuthenticationExtensions.PolicyName)
+            .WithMetadata(new RawRequestBodyAttribute());
         return app;
     }
 

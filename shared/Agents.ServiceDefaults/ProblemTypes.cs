@@ -29,6 +29,9 @@ public static class ProblemTypes
     /// <summary>The request body is larger than allowed.</summary>
     public const string PayloadTooLarge = Base + "payload-too-large";
 
+    /// <summary>The request body is not in a format the route takes (JSON routes take <c>application/json</c>).</summary>
+    public const string UnsupportedMediaType = Base + "unsupported-media-type";
+
     /// <summary>A service this request depends on did not answer; nothing was changed, retry later.</summary>
     public const string Unavailable = Base + "unavailable";
 
