@@ -26,8 +26,10 @@ internal static class ApprovalsApi
     {
         api.MapGet("/approvals", ListAsync);
         api.MapGet("/approvals/{id:guid}", GetAsync);
-        api.MapPost("/approvals/{id:guid}/approve", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, true, http, service, ct));
-        api.MapPost("/approvals/{id:guid}/reject", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, false, http, service, ct));
+        api.MapPost("/approvals/{id:guid}/approve", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, true, http, service, ct))
+            .Accepts<DecisionRequest>("application/json");
+        api.MapPost("/approvals/{id:guid}/reject", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, false, http, service, ct))
+            .Accepts<DecisionRequest>("application/json");
         return api;
     }
 

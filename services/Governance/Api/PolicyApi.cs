@@ -22,7 +22,7 @@ internal static class PolicyApi
         api.MapGet("/policy/versions", VersionsAsync);
         api.MapGet("/policy/versions/{version:int}", VersionAsync);
         api.MapGet("/kill-switch", ListKillSwitchesAsync);
-        api.MapPost("/kill-switch", SetKillSwitchAsync);
+        api.MapPost("/kill-switch", SetKillSwitchAsync).Accepts<KillSwitchRequest>("application/json");
         return api;
     }
 

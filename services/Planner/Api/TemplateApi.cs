@@ -24,7 +24,7 @@ internal static class TemplateApi
                 ? Results.Ok(template)
                 : NotFound(name));
 
-        templates.MapPut("/{name}", PutAsync);
+        templates.MapPut("/{name}", PutAsync).Accepts<TemplateDefinition>("application/json");
         return api;
     }
 
