@@ -23,6 +23,9 @@ public static class ProblemTypes
     /// <summary>The request conflicts with the resource's current state.</summary>
     public const string Conflict = Base + "conflict";
 
+    /// <summary>The resource changed since the caller read it (<c>If-Match</c> names an older version); read it again.</summary>
+    public const string PreconditionFailed = Base + "precondition-failed";
+
     /// <summary>Too many requests; see <c>Retry-After</c>.</summary>
     public const string RateLimited = Base + "rate-limited";
 
