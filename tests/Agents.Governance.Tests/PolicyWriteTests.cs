@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Agents.Contracts;
@@ -8,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Tests;
 
-/// <summary>Policy writes: bounded strings and size, no lock-out, optimistic concurrency, an audit that says what changed.</summary>
+/// <summary>Policy writes: bounded strings and size, no lock-out, optimistic concurrency, an audit that says what changed, and approvals someone can decide.</summary>
 public sealed class PolicyWriteTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private static readonly Uri PolicyUri = new("/api/governance/policy", UriKind.Relative);
@@ -101,6 +102,30 @@ public sealed class PolicyWriteTests(SharedGovernanceHost shared) : IClassFixtur
         Assert.Equal("/approval/timeoutSeconds", diff.GetProperty("pointer").GetString());
         Assert.Equal(3600, diff.GetProperty("before").GetInt32());
         Assert.Equal(600, diff.GetProperty("after").GetInt32());
+    }
+
+    [Fact]
+    public async Task An_admin_can_always_decide_an_approval_so_a_tenant_without_approvers_is_not_stuck()
+    {
+        var tenant = TestInfrastructure.UniqueName("pw");
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson);
+        var requester = new AgentPrincipal(tenant, "requester", ["agent-user"]);
+        const string args = """{"customerId":"c-1","title":"Refund request"}""";
+        var call = GovernanceHost.Call(requester, Guid.NewGuid(), "tickets.create", args, SideEffectClass.Mutating, RiskTier.Medium, "tickets.write", tainted: true, stepId: "open-ticket");
+
+        var required = await Host.AuthorizeAsync(call);
+        Assert.Equal(AuthorizationDecision.RequireApproval, required.Decision);
+
+        // No one in this tenant holds "approver"; its admin sees and decides the approval.
+        using var admin = Host.ClientFor(new AgentPrincipal(tenant, "root", ["admin"]));
+        using var pending = await admin.GetAsync(new Uri("/api/governance/approvals", UriKind.Relative));
+        using var list = JsonDocument.Parse(await pending.BodyAsync(HttpStatusCode.OK));
+        Assert.Equal(required.ApprovalId, Assert.Single(list.RootElement.EnumerateArray()).GetProperty("id").GetGuid());
+        using var approve = await admin.PostAsJsonAsync(new Uri($"/api/governance/approvals/{required.ApprovalId}/approve", UriKind.Relative), new { comment = "ok" });
+        await approve.BodyAsync(HttpStatusCode.OK);
+
+        var allowed = await Host.AuthorizeAsync(call with { ApprovalId = required.ApprovalId });
+        Assert.Equal(AuthorizationDecision.Allow, allowed.Decision);
     }
 
     private static string Policy(string find, string replace)
