@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Agents.Contracts;
@@ -20,6 +21,7 @@ public sealed class BadInputTests(SharedGovernanceHost shared) : IClassFixture<S
         { "POST", "/api/governance/kill-switch", """{"tool":"crm.lookup-customer","enabled":true,"reason":"a\u0000"}|reason""" },
         { "POST", "/api/governance/kill-switch", """{"tool":"crm.lookup-customer","enabled":true,"tenant":"other"}|tenant""" },
         { "POST", "/api/governance/kill-switch", """{"tool":"crm.lookup-customer","enabled":true,"reason":"\uDFFF"}|reason""" },
+        { "POST", "/api/governance/kill-switch", $$"""{"tool":"crm.lookup-customer","enabled":true,"reason":"{{new string('r', 2001)}}"}|/reason""" },
     };
 
     [Theory]
@@ -68,6 +70,17 @@ public sealed class BadInputTests(SharedGovernanceHost shared) : IClassFixture<S
 
         using var problem = JsonDocument.Parse(await response.BodyAsync(HttpStatusCode.BadRequest));
         Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("comment", out _));
+    }
+
+    [Fact]
+    public async Task An_approval_decision_with_an_oversized_comment_is_400()
+    {
+        using var approver = Host.ClientFor(new AgentPrincipal(TestInfrastructure.UniqueName("bad"), "approver-1", ["approver"]));
+
+        using var response = await approver.PostAsJsonAsync(new Uri($"/api/governance/approvals/{Guid.NewGuid()}/reject", UriKind.Relative), new { comment = new string('c', 2001) });
+
+        using var problem = JsonDocument.Parse(await response.BodyAsync(HttpStatusCode.BadRequest));
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("/comment", out _));
     }
 
     [Theory]

@@ -78,6 +78,13 @@ internal static class ApprovalsApi
             {
                 return problem;
             }
+
+            if (body!.Comment is { Length: > PolicyApi.MaxReasonLength } comment)
+            {
+                return Problems.Validation(
+                    $"The comment has {comment.Length} characters; at most {PolicyApi.MaxReasonLength} are allowed.",
+                    new Dictionary<string, string[]> { ["/comment"] = [$"at most {PolicyApi.MaxReasonLength} characters."] });
+            }
         }
 
         var (outcome, approval) = await service.DecideAsync(id, principal, approve, body!.Comment, ct);

@@ -27,6 +27,9 @@ internal static class PolicyApi
         return api;
     }
 
+    /// <summary>The longest reason a kill switch or an approval decision may carry.</summary>
+    public const int MaxReasonLength = 2000;
+
     internal static IResult? RequireAdmin(AgentPrincipal principal, EffectivePolicy policy, string what) =>
         principal.IsInRole(policy.Document.AdminRole)
             ? null
@@ -215,6 +218,11 @@ internal static class PolicyApi
         if (tool != KillSwitch.TenantWide && !ToolEndpoints.IsValidName(tool))
         {
             errors["/tool"] = [$"'{tool}' is not a valid tool name; omit 'tool' for a tenant-wide switch."];
+        }
+
+        if (body.Reason is { Length: > MaxReasonLength })
+        {
+            errors["/reason"] = [$"'reason' has {body.Reason.Length} characters; at most {MaxReasonLength} are allowed."];
         }
 
         if (errors.Count > 0)
