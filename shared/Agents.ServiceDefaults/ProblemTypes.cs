@@ -35,6 +35,12 @@ public static class ProblemTypes
     /// <summary>The request body is not in a format the route takes (JSON routes take <c>application/json</c>).</summary>
     public const string UnsupportedMediaType = Base + "unsupported-media-type";
 
+    /// <summary>The request's query is longer, or has more parameters, than accepted.</summary>
+    public const string UriTooLong = Base + "uri-too-long";
+
+    /// <summary>The request has more, or larger, headers than accepted.</summary>
+    public const string HeadersTooLarge = Base + "headers-too-large";
+
     /// <summary>A service this request depends on did not answer; nothing was changed, retry later.</summary>
     public const string Unavailable = Base + "unavailable";
 

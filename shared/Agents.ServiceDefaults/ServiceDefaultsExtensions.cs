@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -37,6 +38,7 @@ public static class ServiceDefaultsExtensions
             context.ProblemDetails.Extensions.TryAdd("traceId", Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
         });
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        builder.Services.Configure<KestrelServerOptions>(RequestSizeLimits.ConfigureKestrel);
 
         // Binding failures become exceptions in every environment, so the handler above answers them with the
         // parameter named (without it, production answers a bare 400 and development an unhandled 500).
@@ -75,6 +77,7 @@ public static class ServiceDefaultsExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<RequestSizeLimits>();
         app.UseMiddleware<JsonRequestGuard>();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
