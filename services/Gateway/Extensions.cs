@@ -1,6 +1,7 @@
 using Agents.Gateway.RateLimiting;
 using Agents.Gateway.Security;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -35,13 +36,39 @@ internal static class Extensions
     public static WebApplication MapGateway(this WebApplication app)
     {
         app.UseInternalHeaderStripping();
+        app.UseHeaderTextCheck();
         app.UseRequestBodyLimit();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
-        app.MapReverseProxy(proxy => proxy.Use(ExplainForwardingErrorsAsync)).RequireAuthorization(AuthenticationExtensions.PolicyName);
+        app.MapReverseProxy(proxy => proxy.Use(ExplainForwardingErrorsAsync))
+            .RequireAuthorization(AuthenticationExtensions.PolicyName)
+            .WithMetadata(new RawRequestBodyAttribute());
         return app;
     }
+
+    /// <summary>
+    /// Refuses a header value with characters outside printable ASCII with 400 problem details naming the header:
+    /// HTTP/1.1 headers are ASCII, and the forwarding client cannot send anything else (it would fail as if the
+    /// backend were down).
+    /// </summary>
+    private static void UseHeaderTextCheck(this WebApplication app) => app.Use(async (context, next) =>
+    {
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            foreach (var value in values)
+            {
+                if (value is not null && value.Any(c => c > '\x7e' || (c < ' ' && c != '\t')))
+                {
+                    await ProblemResponses.WriteAsync(context, StatusCodes.Status400BadRequest, "Header not valid",
+                        $"The '{name}' header holds characters outside printable ASCII; send header values as ASCII (encode anything else).", ProblemTypes.Validation);
+                    return;
+                }
+            }
+        }
+
+        await next(context);
+    });
 
     /// <summary>Refuses bodies over the limit with 413 problem details before anything is forwarded.</summary>
     private static void UseRequestBodyLimit(this WebApplication app) => app.Use(async (context, next) =>
@@ -63,8 +90,9 @@ internal static class Extensions
     });
 
     /// <summary>
-    /// When a backend cannot be reached (refused, timed out), the caller gets problem details that name the
-    /// service and say nothing was forwarded, rather than a bare 502.
+    /// When forwarding fails, the caller gets problem details. A failure of the request itself (a body over the
+    /// limit, a body the client stopped sending) is the client's: 4xx.
+    /// Only a backend that cannot be reached or does not answer is 502/504, naming the service.
     /// </summary>
     private static async Task ExplainForwardingErrorsAsync(HttpContext context, Func<Task> next)
     {
@@ -72,6 +100,12 @@ internal static class Extensions
         var error = context.GetForwarderErrorFeature();
         if (error is null || context.Response.HasStarted)
         {
+            return;
+        }
+
+        if (ClientError(error) is { } client)
+        {
+            await ProblemResponses.WriteAsync(context, client.Status, client.Title, client.Detail, client.Type);
             return;
         }
 
@@ -84,6 +118,30 @@ internal static class Extensions
             $"The {cluster} service could not be reached ({error.Error}). Retry later; if the request was a submission, "
                 + "send it again with the same Idempotency-Key so that it is not created twice.",
             ProblemTypes.Unavailable);
+    }
+
+    private static (int Status, string Title, string Detail, string Type)? ClientError(IForwarderErrorFeature error)
+    {
+        // Kestrel's refusal of a body over the limit reaches here wrapped by the forwarding client's stream.
+        var tooLarge = false;
+        for (var exception = error.Exception; exception is not null; exception = exception.InnerException)
+        {
+            tooLarge |= exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge };
+        }
+
+        if (tooLarge)
+        {
+            return (StatusCodes.Status413PayloadTooLarge, "Request body too large",
+                "The request body is larger than the gateway accepts (Gateway:MaxRequestBodyBytes); nothing was forwarded.", ProblemTypes.PayloadTooLarge);
+        }
+
+        return error.Error switch
+        {
+            ForwarderError.RequestBodyClient or ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => (
+                StatusCodes.Status400BadRequest, "The request could not be read",
+                "The request body ended early or could not be read; send the whole request again.", ProblemTypes.Validation),
+            _ => null,
+        };
     }
 
     /// <summary>Handles <c>hash-key &lt;key&gt;</c>: prints the hash to put in Gateway:ApiKeys. Returns true when it ran.</summary>

@@ -23,11 +23,23 @@ public static class ProblemTypes
     /// <summary>The request conflicts with the resource's current state.</summary>
     public const string Conflict = Base + "conflict";
 
+    /// <summary>The resource changed since the caller read it (<c>If-Match</c> names an older version); read it again.</summary>
+    public const string PreconditionFailed = Base + "precondition-failed";
+
     /// <summary>Too many requests; see <c>Retry-After</c>.</summary>
     public const string RateLimited = Base + "rate-limited";
 
     /// <summary>The request body is larger than allowed.</summary>
     public const string PayloadTooLarge = Base + "payload-too-large";
+
+    /// <summary>The request body is not in a format the route takes (JSON routes take <c>application/json</c>).</summary>
+    public const string UnsupportedMediaType = Base + "unsupported-media-type";
+
+    /// <summary>The request's query is longer, or has more parameters, than accepted.</summary>
+    public const string UriTooLong = Base + "uri-too-long";
+
+    /// <summary>The request has more, or larger, headers than accepted.</summary>
+    public const string HeadersTooLarge = Base + "headers-too-large";
 
     /// <summary>A service this request depends on did not answer; nothing was changed, retry later.</summary>
     public const string Unavailable = Base + "unavailable";

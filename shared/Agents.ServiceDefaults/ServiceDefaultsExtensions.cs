@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using Agents.ServiceDefaults.Configuration;
 using Agents.ServiceDefaults.Health;
+using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -34,6 +37,12 @@ public static class ServiceDefaultsExtensions
             context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
             context.ProblemDetails.Extensions.TryAdd("traceId", Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
         });
+        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        builder.Services.Configure<KestrelServerOptions>(RequestSizeLimits.ConfigureKestrel);
+
+        // Binding failures become exceptions in every environment, so the handler above answers them with the
+        // parameter named (without it, production answers a bare 400 and development an unhandled 500).
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.TryAddSingleton(TimeProvider.System);
         return builder;
     }
@@ -60,11 +69,16 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>/health/live</c> and <c>/health/ready</c> and turns errors into RFC 7807 problem details.</summary>
+    /// <summary>
+    /// Maps <c>/health/live</c> and <c>/health/ready</c>, turns errors into RFC 7807 problem details and checks every
+    /// JSON request body (<see cref="JsonRequestGuard"/>).
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<RequestSizeLimits>();
+        app.UseMiddleware<JsonRequestGuard>();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

@@ -43,11 +43,11 @@ public sealed class ServiceCrashTests(PlatformFixture platform)
         var actions = trail.RootElement.EnumerateArray().Select(e => e.GetProperty("action").GetString()).ToList();
         Assert.Contains("approval.decided", actions);
         var ticketCalls = trail.RootElement.EnumerateArray()
-            .Where(e => e.GetProperty("action").GetString() == "tool.executed" && e.GetProperty("subject").GetString() == "tool/tickets.create")
-            .Select(e => e.GetProperty("decision").GetString())
+            .Where(e => e.GetProperty("action").GetString()!.StartsWith("tool.", StringComparison.Ordinal) && e.GetProperty("subject").GetString() == "tool/tickets.create")
+            .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("decision").GetString()}")
             .ToList();
-        // The first answer was the approval gate; then exactly one execution.
-        Assert.Equal(["ApprovalRequired", "Succeeded"], ticketCalls);
+        // The first answer was the approval gate (the tool did not run); then exactly one execution.
+        Assert.Equal(["tool.awaiting-approval ApprovalRequired", "tool.executed Succeeded"], ticketCalls);
     }
 
     [Fact]

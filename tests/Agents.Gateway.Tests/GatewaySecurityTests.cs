@@ -121,6 +121,44 @@ public sealed class GatewaySecurityTests
     }
 
     [Fact]
+    public async Task A_chunked_body_over_the_limit_gets_413_not_a_backend_error()
+    {
+        await using var backend = await EchoBackend.StartAsync();
+        var settings = EchoBackend.Settings(backend);
+        settings["Gateway:MaxRequestBodyBytes"] = "2048";
+        await using var factory = new ServiceFactory<Program>(settings);
+        factory.UseKestrel(0);
+        factory.StartServer();
+        using var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", AliceKey);
+
+        // No Content-Length: the size is only known while the body streams, after forwarding has started.
+        using var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(new string('x', 64 * 1024))));
+        content.Headers.ContentType = new("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/tasks") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await client.SendAsync(request);
+
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "https://agents.dev/problems/payload-too-large");
+    }
+
+    [Fact]
+    public async Task A_header_with_non_ascii_text_gets_400_naming_the_header_not_a_backend_error()
+    {
+        await using var backend = await EchoBackend.StartAsync();
+        await using var factory = new ServiceFactory<Program>(EchoBackend.Settings(backend));
+        using var client = factory.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/tasks");
+        request.Headers.Add("X-Api-Key", AliceKey);
+        Assert.True(request.Headers.TryAddWithoutValidation("X-Note", "caf\u00e9 \u2603"));
+
+        using var response = await client.SendAsync(request);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "https://agents.dev/problems/validation");
+        Assert.Contains("X-Note", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unreachable_backend_gets_problem_details_naming_the_service()
     {
         await using var backend = await EchoBackend.StartAsync();

@@ -26,13 +26,17 @@ public sealed class ToolExecutionAuditTests(SharedGovernanceHost shared) : IClas
         await PublishAsync(succeeded, succeededId); // redelivered: audited once
         var failed = new ToolCallCompleted(task, "open-ticket", "tickets.create", ToolCallOutcome.TimedOut, null, "Tool 'tickets.create' did not answer within 2 s.", true, 1, 2003.1);
         await PublishAsync(failed, Guid.NewGuid());
+        var gated = new ToolCallCompleted(task, "refund", "payments.refund", ToolCallOutcome.ApprovalRequired, null, "needs approval", false, 0, 3.2);
+        await PublishAsync(gated, Guid.NewGuid());
 
-        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Audit.CountAsync(e => e.TenantId == tenant && e.Action == "tool.executed").ContinueWith(t => t.Result >= 2)));
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Audit.CountAsync(e => e.TenantId == tenant && e.Action.StartsWith("tool.")).ContinueWith(t => t.Result >= 3)));
         await Poll.UntilAsync(() => Host.QueryAsync(db => db.Set<InboxState>().AnyAsync(i => i.MessageId == succeededId && i.ReceiveCount >= 2)));
 
-        var entries = await Host.QueryAsync(db => db.Audit.AsNoTracking().Where(e => e.TenantId == tenant && e.Action == "tool.executed").OrderBy(e => e.Sequence).ToListAsync());
-        Assert.Equal(2, entries.Count);
-        var first = Assert.Single(entries, e => e.Subject == "tool/crm.lookup-customer");
+        var entries = await Host.QueryAsync(db => db.Audit.AsNoTracking().Where(e => e.TenantId == tenant && e.Action.StartsWith("tool.")).OrderBy(e => e.Sequence).ToListAsync());
+        Assert.Equal(3, entries.Count);
+
+        // Named by what happened: only the call the tool answered is "executed".
+        var first = Assert.Single(entries, e => e.Action == "tool.executed");
         Assert.Equal(task, first.TaskId);
         Assert.Equal("u1", first.Actor);
         Assert.Equal("tool/crm.lookup-customer", first.Subject);
@@ -48,7 +52,11 @@ public sealed class ToolExecutionAuditTests(SharedGovernanceHost shared) : IClas
         }
 
         var timedOut = Assert.Single(entries, e => e.Subject == "tool/tickets.create");
+        Assert.Equal("tool.timed-out", timedOut.Action);
         Assert.Equal("TimedOut", timedOut.Decision);
+        var awaiting = Assert.Single(entries, e => e.Subject == "tool/payments.refund");
+        Assert.Equal("tool.awaiting-approval", awaiting.Action);
+        Assert.Equal("ApprovalRequired", awaiting.Decision);
         Assert.Equal(failed.Error, timedOut.Reason);
 
         var verification = await Host.QueryAsync(db => new AuditLog(db, TimeProvider.System).VerifyAsync(tenant, CancellationToken.None));

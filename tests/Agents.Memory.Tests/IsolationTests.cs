@@ -49,8 +49,8 @@ public sealed class IsolationTests(MemoryHost host)
         using var colleagueClient = host.ClientFor(colleague);
         var secret = await (await victimClient.PostJsonAsync("/api/memories", new StoreMemoryRequest("My salary review is scheduled for June.", "user", TrustLevel.Trusted, null, null, null, null))).ReadAsync<MemoryView>();
 
-        // Tenant/user fields in the body and query string are not part of the API and must be ignored.
-        var crafted = await (await colleagueClient.PostJsonAsync("/api/memories/recall", new
+        // Tenant/user fields in the body are not part of the API: refused, naming them. In the query string they are ignored.
+        using var craftedBody = await colleagueClient.PostJsonAsync("/api/memories/recall", new
         {
             query = "salary review",
             top = 20,
@@ -58,7 +58,10 @@ public sealed class IsolationTests(MemoryHost host)
             tenantId = victim.TenantId,
             userId = victim.UserId,
             filter = new { user_id = victim.UserId },
-        })).ReadAsync<RecallResponse>();
+        });
+        var refusal = (await craftedBody.ProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
+        Assert.True(refusal.TryGetProperty("tenantId", out _) && refusal.TryGetProperty("userId", out _) && refusal.TryGetProperty("filter", out _), refusal.ToString());
+        var crafted = await (await colleagueClient.PostJsonAsync("/api/memories/recall", new RecallRequest("salary review", 20, -1.0, null))).ReadAsync<RecallResponse>();
         var list = await (await colleagueClient.GetAsync(new Uri($"/api/memories?userId={victim.UserId}&tenantId={victim.TenantId}&limit=500", UriKind.Relative))).ReadAsync<List<MemoryView>>();
         var stored = await (await colleagueClient.PostJsonAsync("/api/memories", new StoreMemoryRequest("colleague's own note", "user", TrustLevel.Trusted, null, secret.Id, null, null))).ReadAsync<MemoryView>();
         using var injection = await colleagueClient.GetAsync(new Uri("/api/memories/sessions/x'%20OR%20'1'='1", UriKind.Relative));

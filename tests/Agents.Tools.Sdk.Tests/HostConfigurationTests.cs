@@ -38,6 +38,39 @@ public sealed class HostConfigurationTests
     }
 
     [Fact]
+    public async Task A_catalogs_request_reaches_every_instance_of_a_tool_host()
+    {
+        await using var first = await ToolHost.StartAsync(new() { ["Tools:AnnounceInterval"] = "01:00:00" });
+        var settings = new Dictionary<string, string?>
+        {
+            [ConnectionStrings.PostgresKey] = first.ConnectionString,
+            [ConnectionStrings.RabbitMqKey] = TestInfrastructure.RabbitMq,
+            ["Messaging:QueuePrefix"] = first.Prefix,
+            ["Tools:Instance"] = first.Instance + "-second",
+            ["Tools:AnnounceInterval"] = "01:00:00",
+        };
+        using var second = ToolHost.Build(settings);
+        await second.StartAsync();
+        try
+        {
+            int Count(string instance) => first.Announcements.Count(a => a.Instance == instance && a.Tool.Name == "test.greet");
+            await first.WaitForAsync(() => Count(first.Instance) >= 1 && Count(first.Instance + "-second") >= 1, TimeSpan.FromSeconds(60), "both instances' announcements at start");
+            var (before, beforeSecond) = (Count(first.Instance), Count(first.Instance + "-second"));
+
+            await first.PublishAsync(new Contracts.RequestToolAnnouncements("a catalog that started late", DateTimeOffset.UtcNow));
+
+            await first.WaitForAsync(
+                () => Count(first.Instance) > before && Count(first.Instance + "-second") > beforeSecond,
+                TimeSpan.FromSeconds(60),
+                "an announcement on request from each instance, not from one of them");
+        }
+        finally
+        {
+            await second.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task AlwaysFail_fails_every_call_transiently()
     {
         await using var host = await ToolHost.StartAsync(new() { ["Tools:FaultInjection:test.greet:AlwaysFail"] = "true" });

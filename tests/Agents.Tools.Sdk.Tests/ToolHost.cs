@@ -108,10 +108,8 @@ public sealed class ToolHost : IAsyncDisposable
                 e.Durable = false;
                 e.Handler<ToolAnnounced>(context =>
                 {
-                    if (context.Message.Instance == instance)
-                    {
-                        announcements.Enqueue(context.Message);
-                    }
+                    // Every instance under this host's queue prefix (a test may start a second instance beside it).
+                    announcements.Enqueue(context.Message);
 
                     return Task.CompletedTask;
                 });

@@ -309,7 +309,13 @@ internal static class TaskApi
 
     private static JsonSerializerOptions CreateRequestJson()
     {
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { AllowTrailingCommas = false };
+        // A field the request does not have is refused, not ignored: a misspelt "allowed_tools" must not quietly
+        // submit a task without its restriction.
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            AllowTrailingCommas = false,
+            UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
         return options;
     }

@@ -26,8 +26,10 @@ internal static class ApprovalsApi
     {
         api.MapGet("/approvals", ListAsync);
         api.MapGet("/approvals/{id:guid}", GetAsync);
-        api.MapPost("/approvals/{id:guid}/approve", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, true, http, service, ct));
-        api.MapPost("/approvals/{id:guid}/reject", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, false, http, service, ct));
+        api.MapPost("/approvals/{id:guid}/approve", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, true, http, service, ct))
+            .Accepts<DecisionRequest>("application/json");
+        api.MapPost("/approvals/{id:guid}/reject", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, false, http, service, ct))
+            .Accepts<DecisionRequest>("application/json");
         return api;
     }
 
@@ -35,7 +37,7 @@ internal static class ApprovalsApi
     {
         var principal = http.GetPrincipal();
         var policy = (await policies.GetCurrentAsync(principal.TenantId, ct)).Document;
-        var deciderRoles = policy.ApproverRoles.Append(policy.Approval.EscalateTo ?? string.Empty).Where(r => r.Length > 0);
+        var deciderRoles = policy.DeciderRoles.Append(policy.Approval.EscalateTo ?? string.Empty).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal);
         if (!deciderRoles.Any(principal.IsInRole))
         {
             return Problems.Forbidden($"Listing approvals needs one of the approver roles: {string.Join(", ", deciderRoles)}.");
@@ -75,6 +77,13 @@ internal static class ApprovalsApi
             if (problem is not null)
             {
                 return problem;
+            }
+
+            if (body!.Comment is { Length: > PolicyApi.MaxReasonLength } comment)
+            {
+                return Problems.Validation(
+                    $"The comment has {comment.Length} characters; at most {PolicyApi.MaxReasonLength} are allowed.",
+                    new Dictionary<string, string[]> { ["/comment"] = [$"at most {PolicyApi.MaxReasonLength} characters."] });
             }
         }
 

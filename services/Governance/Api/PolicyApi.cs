@@ -5,6 +5,7 @@ using Agents.Contracts;
 using Agents.Governance.Audit;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
+using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.EntityFrameworkCore;
 
@@ -22,9 +23,12 @@ internal static class PolicyApi
         api.MapGet("/policy/versions", VersionsAsync);
         api.MapGet("/policy/versions/{version:int}", VersionAsync);
         api.MapGet("/kill-switch", ListKillSwitchesAsync);
-        api.MapPost("/kill-switch", SetKillSwitchAsync);
+        api.MapPost("/kill-switch", SetKillSwitchAsync).Accepts<KillSwitchRequest>("application/json");
         return api;
     }
+
+    /// <summary>The longest reason a kill switch or an approval decision may carry.</summary>
+    public const int MaxReasonLength = 2000;
 
     internal static IResult? RequireAdmin(AgentPrincipal principal, EffectivePolicy policy, string what) =>
         principal.IsInRole(policy.Document.AdminRole)
@@ -35,8 +39,12 @@ internal static class PolicyApi
     {
         var principal = http.GetPrincipal();
         var policy = await policies.GetCurrentAsync(principal.TenantId, ct);
+        http.Response.Headers.ETag = ETagOf(policy.Version);
         return Results.Ok(new { tenantId = policy.TenantId, version = policy.Version, isDefault = policy.IsDefault, document = JsonDocument.Parse(policy.Document.ToJson()).RootElement });
     }
+
+    /// <summary>The policy version as an entity tag: <c>"3"</c> (the default policy of a tenant that never wrote one is <c>"0"</c>).</summary>
+    internal static string ETagOf(int version) => $"\"{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}\"";
 
     private static async Task<IResult> PutAsync(HttpContext http, GovernanceDbContext db, PolicyStore policies, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
@@ -47,8 +55,25 @@ internal static class PolicyApi
             return forbidden;
         }
 
+        var expected = ParseIfMatch(http.Request.Headers.IfMatch);
+        if (expected is { Valid: false })
+        {
+            return Problems.Validation(
+                "If-Match must be the policy's ETag (its version in quotes, e.g. \"3\"), or '*'.",
+                new Dictionary<string, string[]> { ["If-Match"] = [$"'{http.Request.Headers.IfMatch}' is not a policy ETag."] });
+        }
+
         using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
         var json = await reader.ReadToEndAsync(ct);
+        if (Encoding.UTF8.GetByteCount(json) > PolicyValidator.MaxDocumentBytes)
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status413PayloadTooLarge,
+                title: "Policy too large",
+                detail: $"A policy may be at most {PolicyValidator.MaxDocumentBytes / 1024} KiB; nothing was changed.",
+                type: ProblemTypes.PayloadTooLarge);
+        }
+
         var document = PolicyValidator.Validate(json, out var errors);
         if (document is null)
         {
@@ -57,11 +82,37 @@ internal static class PolicyApi
                 errors.GroupBy(e => e.Pointer).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
         }
 
+        // A policy under which its writer is no longer an admin could lock the tenant out for good: no one left
+        // could change it through the API.
+        if (!principal.IsInRole(document.AdminRole))
+        {
+            return Problems.Validation(
+                $"Under this policy you would no longer be an admin (its adminRole is '{document.AdminRole}'; your roles are {string.Join(", ", principal.Roles.Select(r => $"'{r}'"))}); nothing was changed.",
+                new Dictionary<string, string[]> { ["/adminRole"] = ["Keep an adminRole that you hold, so that the policy can still be changed."] });
+        }
+
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
 
-        // The chain lock serializes the tenant's policy writers, so versions never collide.
+        // The chain lock serializes the tenant's policy writers, so versions never collide and If-Match is checked
+        // against the version that is really current.
         await audit.LockChainAsync(principal.TenantId, ct);
-        var version = (await db.Policies.Where(p => p.TenantId == principal.TenantId).MaxAsync(p => (int?)p.Version, ct) ?? 0) + 1;
+        var latest = await db.Policies.Where(p => p.TenantId == principal.TenantId).MaxAsync(p => (int?)p.Version, ct) ?? 0;
+        if (expected is { Version: { } wanted } && wanted != latest)
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status412PreconditionFailed,
+                title: "The policy has changed",
+                detail: $"You edited version {wanted}, but version {latest} is current now; read it (GET /api/governance/policy), apply your change again and send it with If-Match: {ETagOf(latest)}. Nothing was changed.",
+                type: ProblemTypes.PreconditionFailed);
+        }
+
+        if (latest != current.Version)
+        {
+            // Another writer committed between reading the current policy and taking the lock.
+            current = await policies.GetCurrentAsync(principal.TenantId, ct);
+        }
+
+        var version = latest + 1;
         var stored = new PolicyVersion { TenantId = principal.TenantId, Version = version, Document = json, CreatedAt = time.GetUtcNow(), CreatedBy = principal.UserId };
         db.Policies.Add(stored);
         await audit.AppendAsync(
@@ -72,11 +123,43 @@ internal static class PolicyApi
             null,
             "Accepted",
             null,
-            new { version, previousVersion = current.Version, sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json))) },
+            new
+            {
+                version,
+                previousVersion = current.Version,
+                sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json))),
+                changes = PolicyDiff.Between(current.Document, document),
+            },
             ct);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
+        http.Response.Headers.ETag = ETagOf(version);
         return Results.Ok(new { tenantId = principal.TenantId, version, createdAt = stored.CreatedAt, createdBy = stored.CreatedBy });
+    }
+
+    /// <summary>The version an If-Match header names: none when absent or '*', invalid when it is not a policy ETag.</summary>
+    private static (bool Valid, int? Version)? ParseIfMatch(Microsoft.Extensions.Primitives.StringValues header)
+    {
+        if (header.Count == 0)
+        {
+            return null;
+        }
+
+        var text = header.ToString().Trim();
+        if (text == "*")
+        {
+            return null;
+        }
+
+        if (text.StartsWith("W/", StringComparison.Ordinal))
+        {
+            text = text[2..];
+        }
+
+        return text.Length > 2 && text[0] == '"' && text[^1] == '"'
+            && int.TryParse(text[1..^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version)
+            ? (true, version)
+            : (false, null);
     }
 
     private static async Task<IResult> VersionsAsync(HttpContext http, GovernanceDbContext db, CancellationToken ct)
@@ -135,6 +218,11 @@ internal static class PolicyApi
         if (tool != KillSwitch.TenantWide && !ToolEndpoints.IsValidName(tool))
         {
             errors["/tool"] = [$"'{tool}' is not a valid tool name; omit 'tool' for a tenant-wide switch."];
+        }
+
+        if (body.Reason is { Length: > MaxReasonLength })
+        {
+            errors["/reason"] = [$"'reason' has {body.Reason.Length} characters; at most {MaxReasonLength} are allowed."];
         }
 
         if (errors.Count > 0)

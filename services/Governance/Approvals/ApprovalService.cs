@@ -103,7 +103,7 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
                 if (policy.Approval.OnExpiry == ApprovalPolicy.Escalate && !approval.Escalated && policy.Approval.EscalateTo is { } role)
                 {
                     approval.Escalated = true;
-                    approval.ApproverRoles = [role];
+                    approval.ApproverRoles = [.. new[] { role, policy.AdminRole }.Distinct(StringComparer.Ordinal)];
                     approval.ExpiresAt = now.AddSeconds(policy.Approval.TimeoutSeconds);
                     await audit.AppendAsync(approval.TenantId, "system", "approval.escalated", $"approval/{approval.Id}", approval.TaskId, ApprovalStatus.Pending, $"not decided in time; escalated to role '{role}'", new { approval.ExpiresAt }, cancellationToken);
                     continue;

@@ -39,7 +39,7 @@ public sealed partial class ToolExecutionAudit(GovernanceDbContext db, AuditLog 
         await audit.AppendAsync(
             task.TenantId,
             task.UserId,
-            message.Compensation ? "tool.compensated" : "tool.executed",
+            ActionOf(message),
             $"tool/{message.Tool}",
             message.TaskId,
             message.Outcome.ToString(),
@@ -59,6 +59,30 @@ public sealed partial class ToolExecutionAudit(GovernanceDbContext db, AuditLog 
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// The entry's action names what happened: only a call the tool answered is <c>tool.executed</c> (or
+    /// <c>tool.compensated</c>); a call that never reached the tool says why (<c>tool.awaiting-approval</c>,
+    /// <c>tool.denied</c>, ...), and one that failed or timed out says so.
+    /// </summary>
+    public static string ActionOf(ToolCallCompleted message)
+    {
+        var what = message.Outcome switch
+        {
+            ToolCallOutcome.Succeeded => "executed",
+            ToolCallOutcome.Failed => "failed",
+            ToolCallOutcome.TimedOut => "timed-out",
+            ToolCallOutcome.InvalidArguments => "invalid-arguments",
+            ToolCallOutcome.UnknownTool => "unknown-tool",
+            ToolCallOutcome.Denied => "denied",
+            ToolCallOutcome.ApprovalRequired => "awaiting-approval",
+            ToolCallOutcome.CircuitOpen => "circuit-open",
+            _ => message.Outcome.ToString().ToLowerInvariant(),
+        };
+        return !message.Compensation ? $"tool.{what}"
+            : message.Outcome == ToolCallOutcome.Succeeded ? "tool.compensated"
+            : $"tool.compensation-{what}";
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "ToolCallCompleted for unknown task {TaskId} (tool {Tool}, step {StepId}): no admission record, so no tenant to audit it under; skipped.")]

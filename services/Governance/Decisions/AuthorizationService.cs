@@ -274,7 +274,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             ArgumentsTainted = m.ArgumentsTainted,
             RequestedBy = principal.UserId,
             Reason = prefix,
-            ApproverRoles = [.. document.ApproverRoles],
+            ApproverRoles = [.. document.DeciderRoles],
             Status = ApprovalStatus.Pending,
             CreatedAt = now,
             ExpiresAt = now.AddSeconds(document.Approval.TimeoutSeconds),

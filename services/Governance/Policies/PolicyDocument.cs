@@ -23,6 +23,13 @@ public sealed record PolicyDocument(
         WriteIndented = false,
     };
 
+    /// <summary>
+    /// Who may decide an approval: the approver roles and always the admin role, so that a tenant whose users hold
+    /// none of the approver roles still has someone who can decide (a policy write keeps its writer an admin).
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> DeciderRoles => [.. ApproverRoles.Append(AdminRole).Distinct(StringComparer.Ordinal)];
+
     /// <summary>Serializes the document (all defaults filled in).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 

@@ -12,6 +12,35 @@ public sealed record PolicyError(string Pointer, string Message);
 /// </summary>
 public static class PolicyValidator
 {
+    /// <summary>The longest role name; a principal carries its roles in a header, so a longer one could never be held.</summary>
+    public const int MaxRoleNameLength = 100;
+
+    /// <summary>The largest policy document, in UTF-8 bytes.</summary>
+    public const int MaxDocumentBytes = 64 * 1024;
+
+    public const int MaxRoles = 100;
+    public const int MaxPatternsPerList = 200;
+    public const int MaxApprovalRules = 200;
+    public const int MaxRiskTiers = 500;
+    public const int MaxArgumentPointerLength = 200;
+    public const int MaxEqualsLength = 1000;
+
+    /// <summary>Why <paramref name="role"/> cannot be a role name, or null when it can: 1–100 printable characters, no spaces at either end.</summary>
+    public static string? RoleNameProblem(string role)
+    {
+        if (role.Length is 0 or > MaxRoleNameLength)
+        {
+            return $"A role name has 1 to {MaxRoleNameLength} characters; this one has {role.Length}.";
+        }
+
+        if (role.Any(c => char.IsControl(c) || char.IsSurrogate(c) || c is '\u2028' or '\u2029' or '\uFEFF') || role.Trim().Length != role.Length)
+        {
+            return "A role name may hold only printable characters (no control characters, no spaces at either end).";
+        }
+
+        return role.Contains(',', StringComparison.Ordinal) ? "A role name may not contain ','." : null;
+    }
+
     private static readonly string[] TopLevel = ["enabled", "adminRole", "approverRoles", "roles", "toolRiskTiers", "approvalRules", "budgets", "approval", "loopDetection"];
 
     public static PolicyDocument? Validate(string json, out IReadOnlyList<PolicyError> errors)
@@ -56,6 +85,8 @@ public static class PolicyValidator
         }
     }
 
+    private static string Shorten(string text) => text.Length > 100 ? text[..100] + "…" : text;
+
     private static string Escape(string token) => token.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
     private sealed class Walker(List<PolicyError> errors)
@@ -74,7 +105,7 @@ public static class PolicyValidator
             {
                 if (!known.Contains(property.Name, StringComparer.Ordinal))
                 {
-                    Error($"{pointer}/{Escape(property.Name)}", $"Unknown property '{property.Name}'. Allowed here: {string.Join(", ", known)}.");
+                    Error($"{pointer}/{Escape(Shorten(property.Name))}", $"Unknown property '{Shorten(property.Name)}'. Allowed here: {string.Join(", ", known)}.");
                 }
             }
         }
@@ -109,6 +140,12 @@ public static class PolicyValidator
 
             if (value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString()))
             {
+                if (RoleNameProblem(value.GetString()!) is { } problem)
+                {
+                    Error(pointer, problem);
+                    return null;
+                }
+
                 return value.GetString();
             }
 
@@ -135,6 +172,12 @@ public static class PolicyValidator
                 return result;
             }
 
+            if (value.GetArrayLength() > MaxPatternsPerList)
+            {
+                Error(pointer, $"'{name}' has {value.GetArrayLength()} entries; at most {MaxPatternsPerList} are allowed.");
+                return result;
+            }
+
             var i = 0;
             foreach (var item in value.EnumerateArray())
             {
@@ -148,7 +191,13 @@ public static class PolicyValidator
                 var s = item.GetString()!;
                 if (patterns && !IsPattern(s))
                 {
-                    Error(itemPointer, $"'{s}' is not a valid name pattern: use lower-case letters, digits, '.', '-', '_', ':' and '*' as a wildcard (e.g. 'crm.*').");
+                    Error(itemPointer, $"'{Shorten(s)}' is not a valid name pattern: use lower-case letters, digits, '.', '-', '_', ':' and '*' as a wildcard (e.g. 'crm.*'), at most 100.");
+                    continue;
+                }
+
+                if (!patterns && RoleNameProblem(s) is { } problem)
+                {
+                    Error(itemPointer, problem);
                     continue;
                 }
 
@@ -177,12 +226,24 @@ public static class PolicyValidator
                 return result;
             }
 
+            if (roles.EnumerateObject().Count() > MaxRoles)
+            {
+                Error("/roles", $"At most {MaxRoles} roles are allowed.");
+                return result;
+            }
+
             foreach (var role in roles.EnumerateObject())
             {
-                var pointer = "/roles/" + Escape(role.Name);
+                var pointer = "/roles/" + Escape(Shorten(role.Name));
                 if (string.IsNullOrWhiteSpace(role.Name))
                 {
                     Error(pointer, "A role name must not be empty.");
+                    continue;
+                }
+
+                if (RoleNameProblem(role.Name) is { } problem)
+                {
+                    Error(pointer, problem);
                     continue;
                 }
 
@@ -215,12 +276,18 @@ public static class PolicyValidator
                 return result;
             }
 
+            if (tiers.EnumerateObject().Count() > MaxRiskTiers)
+            {
+                Error("/toolRiskTiers", $"At most {MaxRiskTiers} risk tiers are allowed.");
+                return result;
+            }
+
             foreach (var tier in tiers.EnumerateObject())
             {
-                var pointer = "/toolRiskTiers/" + Escape(tier.Name);
+                var pointer = "/toolRiskTiers/" + Escape(Shorten(tier.Name));
                 if (!IsPattern(tier.Name))
                 {
-                    Error(pointer, $"'{tier.Name}' is not a valid tool name pattern.");
+                    Error(pointer, $"'{Shorten(tier.Name)}' is not a valid tool name pattern.");
                     continue;
                 }
 
@@ -244,6 +311,12 @@ public static class PolicyValidator
             if (rules.ValueKind != JsonValueKind.Array)
             {
                 Error("/approvalRules", "'approvalRules' must be an array of rules.");
+                return result;
+            }
+
+            if (rules.GetArrayLength() > MaxApprovalRules)
+            {
+                Error("/approvalRules", $"At most {MaxApprovalRules} approval rules are allowed.");
                 return result;
             }
 
@@ -274,10 +347,11 @@ public static class PolicyValidator
                 string? argument = null;
                 if (rule.TryGetProperty("argument", out var a))
                 {
-                    argument = a.ValueKind == JsonValueKind.String && a.GetString()!.StartsWith('/') ? a.GetString() : null;
+                    argument = a.ValueKind == JsonValueKind.String && a.GetString()!.StartsWith('/') && a.GetString()!.Length <= MaxArgumentPointerLength
+                        && !a.GetString()!.Any(char.IsControl) ? a.GetString() : null;
                     if (argument is null)
                     {
-                        Error(pointer + "/argument", "'argument' must be a JSON pointer into the arguments, starting with '/' (e.g. '/amount').");
+                        Error(pointer + "/argument", $"'argument' must be a JSON pointer into the arguments, starting with '/' (e.g. '/amount'), of at most {MaxArgumentPointerLength} printable characters.");
                     }
                 }
 
@@ -298,6 +372,10 @@ public static class PolicyValidator
                 if (equalsValue is { ValueKind: JsonValueKind.Object or JsonValueKind.Array })
                 {
                     Error(pointer + "/equals", "'equals' must be a string, number, boolean or null.");
+                }
+                else if (equalsValue is { ValueKind: JsonValueKind.String } text && text.GetString()!.Length > MaxEqualsLength)
+                {
+                    Error(pointer + "/equals", $"'equals' may have at most {MaxEqualsLength} characters.");
                 }
 
                 if (!rule.TryGetProperty("tool", out _) && !rule.TryGetProperty("sideEffect", out _) && !rule.TryGetProperty("minRisk", out _) && !rule.TryGetProperty("argument", out _))

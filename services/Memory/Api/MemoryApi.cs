@@ -20,21 +20,21 @@ internal static class MemoryApi
     {
         var group = app.MapGroup("/api/memories").RequireAgentPrincipal();
 
-        group.MapPost("/", StoreAsync);
+        group.MapPost("/", StoreAsync).Accepts<StoreMemoryRequest>("application/json");
         group.MapGet("/", ListAsync);
         group.MapGet("/{id:guid}", GetAsync);
         group.MapDelete("/{id:guid}", ForgetAsync);
-        group.MapPost("/recall", RecallAsync);
+        group.MapPost("/recall", RecallAsync).Accepts<RecallRequest>("application/json");
         group.MapDelete("/users/{userId}", ForgetUserAsync);
-        group.MapPost("/sources/stale", MarkSourceStaleAsync);
+        group.MapPost("/sources/stale", MarkSourceStaleAsync).Accepts<MarkSourceStaleRequest>("application/json");
 
-        group.MapPost("/sessions/{sessionId}/messages", AppendMessageAsync);
+        group.MapPost("/sessions/{sessionId}/messages", AppendMessageAsync).Accepts<AppendMessageRequest>("application/json");
         group.MapGet("/sessions/{sessionId}", ReadSessionAsync);
         group.MapDelete("/sessions/{sessionId}", ForgetSessionAsync);
 
         group.MapGet("/procedures/{agent}", ListProceduresAsync);
         group.MapGet("/procedures/{agent}/{name}", GetProcedureAsync);
-        group.MapPut("/procedures/{agent}/{name}", PutProcedureAsync);
+        group.MapPut("/procedures/{agent}/{name}", PutProcedureAsync).Accepts<PutProcedureRequest>("application/json");
         return group;
     }
 

@@ -8,7 +8,10 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.Planner.Api;
 
-/// <summary><c>/api/templates</c>: list, read and (role <c>admin</c>) store versioned workflow templates.</summary>
+/// <summary>
+/// <c>/api/templates</c>: list, read and (role <c>admin</c>) store and retire versioned workflow templates, always
+/// the caller's tenant's own and the built-in ones (read-only).
+/// </summary>
 internal static class TemplateApi
 {
     public const string AdminRole = "admin";
@@ -16,16 +19,34 @@ internal static class TemplateApi
     public static RouteGroupBuilder MapTemplateApi(this RouteGroupBuilder api)
     {
         var templates = api.MapGroup("/templates");
-        templates.MapGet("/", async (TemplateStore store, CancellationToken cancellationToken) =>
-            Results.Ok(await store.ListLatestAsync(cancellationToken)));
+        templates.MapGet("/", async (HttpContext http, TemplateStore store, CancellationToken cancellationToken) =>
+            Results.Ok(await store.ListLatestAsync(http.GetPrincipal().TenantId, cancellationToken)));
 
-        templates.MapGet("/{name}", async (string name, TemplateStore store, CancellationToken cancellationToken) =>
-            await store.GetLatestAsync(name, cancellationToken) is { } template
+        templates.MapGet("/{name}", async (string name, HttpContext http, TemplateStore store, CancellationToken cancellationToken) =>
+            await store.GetLatestAsync(http.GetPrincipal().TenantId, name, cancellationToken) is { } template
                 ? Results.Ok(template)
                 : NotFound(name));
 
-        templates.MapPut("/{name}", PutAsync);
+        templates.MapPut("/{name}", PutAsync).Accepts<TemplateDefinition>("application/json");
+        templates.MapDelete("/{name}", RetireAsync);
         return api;
+    }
+
+    private static async Task<IResult> RetireAsync(string name, HttpContext http, TemplateStore store, CancellationToken cancellationToken)
+    {
+        var principal = http.GetPrincipal();
+        if (!principal.IsInRole(AdminRole))
+        {
+            return Forbidden("Retiring workflow templates");
+        }
+
+        return await store.RetireAsync(principal.TenantId, name, $"{principal.TenantId}/{principal.UserId}", cancellationToken) switch
+        {
+            TemplateChange.Done => Results.NoContent(),
+            TemplateChange.BuiltInReadOnly => BuiltInReadOnly(name),
+            TemplateChange.Concurrent => Concurrent(name),
+            _ => NotFound(name),
+        };
     }
 
     private static async Task<IResult> PutAsync(
@@ -39,11 +60,7 @@ internal static class TemplateApi
         var principal = http.GetPrincipal();
         if (!principal.IsInRole(AdminRole))
         {
-            return Results.Problem(
-                statusCode: StatusCodes.Status403Forbidden,
-                title: "Forbidden",
-                detail: $"Changing workflow templates needs the '{AdminRole}' role.",
-                type: ProblemTypes.Forbidden);
+            return Forbidden("Changing workflow templates");
         }
 
         TemplateDefinition? definition;
@@ -71,19 +88,36 @@ internal static class TemplateApi
                 extensions: new Dictionary<string, object?> { ["errors"] = errors });
         }
 
-        var saved = await store.SaveAsync(name, definition!, $"{principal.TenantId}/{principal.UserId}", cancellationToken);
-        return saved is null
-            ? Results.Problem(
-                statusCode: StatusCodes.Status409Conflict,
-                title: "Concurrent change",
-                detail: $"Another version of template '{name}' was stored at the same time; read it and try again.",
-                type: ProblemTypes.Conflict)
-            : Results.Ok(saved);
+        var (change, saved) = await store.SaveAsync(principal.TenantId, name, definition!, $"{principal.TenantId}/{principal.UserId}", cancellationToken);
+        return change switch
+        {
+            TemplateChange.Done => Results.Ok(saved),
+            TemplateChange.BuiltInReadOnly => BuiltInReadOnly(name),
+            _ => Concurrent(name),
+        };
     }
+
+    private static IResult Forbidden(string what) => Results.Problem(
+        statusCode: StatusCodes.Status403Forbidden,
+        title: "Forbidden",
+        detail: $"{what} needs the '{AdminRole}' role.",
+        type: ProblemTypes.Forbidden);
+
+    private static IResult BuiltInReadOnly(string name) => Results.Problem(
+        statusCode: StatusCodes.Status409Conflict,
+        title: "Built-in template",
+        detail: $"'{name}' is a built-in template, which every tenant can run but none can change or retire; store your own under another name.",
+        type: ProblemTypes.Conflict);
+
+    private static IResult Concurrent(string name) => Results.Problem(
+        statusCode: StatusCodes.Status409Conflict,
+        title: "Concurrent change",
+        detail: $"Another version of template '{name}' was stored at the same time; read it and try again.",
+        type: ProblemTypes.Conflict);
 
     private static IResult NotFound(string name) => Results.Problem(
         statusCode: StatusCodes.Status404NotFound,
         title: "Template not found",
-        detail: $"There is no workflow template '{name}'. GET /api/templates lists them.",
+        detail: $"There is no workflow template '{name}' in your tenant. GET /api/templates lists them.",
         type: ProblemTypes.NotFound);
 }

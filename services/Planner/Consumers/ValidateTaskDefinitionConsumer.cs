@@ -5,7 +5,6 @@ using Agents.Planner.Planning;
 using Agents.Planner.Templates;
 using Agents.ServiceDefaults.Messaging;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Agents.Planner.Consumers;
@@ -49,10 +48,7 @@ internal sealed class ValidateTaskDefinitionConsumer(PlannerDbContext db, ToolCa
 
         if (!string.IsNullOrWhiteSpace(message.TemplateName))
         {
-            var template = await db.Templates.AsNoTracking()
-                .Where(t => t.Name == message.TemplateName)
-                .OrderByDescending(t => t.Version)
-                .FirstOrDefaultAsync(cancellationToken);
+            var template = await TemplateStore.FindLatestAsync(db, message.Principal.TenantId, message.TemplateName, cancellationToken);
             if (template is null)
             {
                 var reason = $"unknown template '{message.TemplateName}'";

@@ -33,7 +33,8 @@ internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> option
         modelBuilder.Entity<WorkflowTemplateRecord>(template =>
         {
             template.ToTable("workflow_templates");
-            template.HasKey(t => new { t.Name, t.Version });
+            template.HasKey(t => new { t.TenantId, t.Name, t.Version });
+            template.Property(t => t.TenantId).HasMaxLength(128);
             template.Property(t => t.Name).HasMaxLength(64);
             template.Property(t => t.CreatedBy).HasMaxLength(256);
             template.Property(t => t.ParametersJson).HasColumnType("jsonb");

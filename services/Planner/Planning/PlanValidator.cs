@@ -23,6 +23,9 @@ internal static partial class PlanValidator
 {
     private const int MaxListedTools = 25;
 
+    /// <summary>The longest prompt, arguments or description a step may have (the executor's own limit for submitted steps).</summary>
+    public const int MaxStepTextLength = 16_000;
+
     public static IReadOnlyList<string> Validate(IReadOnlyList<PlanStep> steps, PlanValidationContext context)
     {
         var errors = new List<string>();
@@ -71,6 +74,14 @@ internal static partial class PlanValidator
     private static void ValidateStep(PlanStep step, int index, Dictionary<string, int> indexById, PlanValidationContext context, List<string> errors)
     {
         var label = string.IsNullOrWhiteSpace(step.Id) ? $"step #{index + 1}" : $"step '{step.Id}'";
+        foreach (var (field, text) in new[] { ("prompt", step.Prompt), ("arguments", step.ArgumentsJson), ("description", step.Description) })
+        {
+            if (text is { Length: > MaxStepTextLength })
+            {
+                errors.Add($"{label}: the {field} has {text.Length} characters; at most {MaxStepTextLength} are allowed.");
+            }
+        }
+
         if (step.MaxAttempts is { } attempts && (attempts < 1 || attempts > 10))
         {
             errors.Add($"{label}: maxAttempts must be between 1 and 10 (was {attempts}).");

@@ -99,10 +99,7 @@ internal sealed class PlanningService(
         else if (!string.IsNullOrWhiteSpace(message.TemplateName))
         {
             record.Source = SourceTemplate;
-            var template = await db.Templates.AsNoTracking()
-                .Where(t => t.Name == message.TemplateName)
-                .OrderByDescending(t => t.Version)
-                .FirstOrDefaultAsync(cancellationToken);
+            var template = await TemplateStore.FindLatestAsync(db, message.Principal.TenantId, message.TemplateName, cancellationToken);
             if (template is null)
             {
                 return PlanOutcome.Rejected($"unknown template '{message.TemplateName}'");

@@ -16,4 +16,5 @@ internal sealed record TemplateView(
     IReadOnlyList<TemplateParameter> Parameters,
     IReadOnlyList<StepDocument>? Steps,
     string CreatedBy,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    bool BuiltIn);

@@ -10,6 +10,10 @@ namespace Agents.Planner.Templates;
 /// <summary>Checking template definitions and expanding a stored template into plan steps.</summary>
 internal static partial class TemplateRules
 {
+    public const int MaxDescriptionLength = 2000;
+    public const int MaxParameters = 50;
+    public const int MaxDefaultLength = 4000;
+
     public static bool IsValidName(string? name) => name is not null && NamePattern().IsMatch(name);
 
     /// <summary>Checks a template before it is stored: its parameters, and its steps as a plan over the declared parameters.</summary>
@@ -27,9 +31,24 @@ internal static partial class TemplateRules
             return errors;
         }
 
+        if (definition.Description is { Length: > MaxDescriptionLength })
+        {
+            errors.Add($"description: {definition.Description.Length} characters; at most {MaxDescriptionLength} are allowed.");
+        }
+
+        if (definition.Parameters is { Count: > MaxParameters })
+        {
+            errors.Add($"parameters: {definition.Parameters.Count} declared; at most {MaxParameters} are allowed.");
+        }
+
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var parameter in definition.Parameters ?? [])
         {
+            if (parameter?.Description is { Length: > MaxDescriptionLength } || parameter?.Default is { Length: > MaxDefaultLength })
+            {
+                errors.Add($"parameter '{parameter.Name}': the description may have at most {MaxDescriptionLength} characters and the default at most {MaxDefaultLength}.");
+            }
+
             if (parameter is null || !ParameterPattern().IsMatch(parameter.Name ?? string.Empty))
             {
                 errors.Add($"parameter '{parameter?.Name}': the name must start with a letter or '_' and contain only letters, digits, '_' and '-'.");

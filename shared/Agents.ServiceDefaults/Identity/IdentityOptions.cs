@@ -6,7 +6,7 @@ namespace Agents.ServiceDefaults.Identity;
 /// The key shared by the gateway (which signs the principal it forwards) and the services (which
 /// verify it). Section <c>Identity</c>.
 /// </summary>
-public sealed class IdentityOptions
+public sealed class IdentityOptions : IValidatableObject
 {
     /// <summary>Configuration section name.</summary>
     public const string Section = "Identity";
@@ -18,4 +18,27 @@ public sealed class IdentityOptions
 
     /// <summary>How long a signed principal stays valid after the gateway signs it.</summary>
     public TimeSpan Lifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The longest remaining lifetime a service accepts in a signed principal: one that expires later than this from now
+    /// is refused, so a leaked principal (or one signed with a stolen key for years) is of use for minutes only.
+    /// At least <see cref="Lifetime"/>.
+    /// </summary>
+    public TimeSpan MaxAcceptedLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Lifetime <= TimeSpan.Zero)
+        {
+            yield return new ValidationResult("Identity:Lifetime must be positive.", [nameof(Lifetime)]);
+        }
+
+        if (MaxAcceptedLifetime < Lifetime)
+        {
+            yield return new ValidationResult(
+                $"Identity:MaxAcceptedLifetime ({MaxAcceptedLifetime}) must be at least Identity:Lifetime ({Lifetime}), or the services would refuse the gateway's own principals.",
+                [nameof(MaxAcceptedLifetime)]);
+        }
+    }
 }

@@ -80,9 +80,17 @@ public sealed class PrincipalSigner(IOptions<IdentityOptions> options, TimeProvi
             return null;
         }
 
-        if (time.GetUtcNow().ToUnixTimeSeconds() > signed.Exp)
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        if (now > signed.Exp)
         {
             error = "The signed principal has expired.";
+            return null;
+        }
+
+        // The expiry is rounded to whole seconds when signed: allow that second.
+        if (signed.Exp - now > (long)Math.Ceiling(options.Value.MaxAcceptedLifetime.TotalSeconds) + 1)
+        {
+            error = $"The signed principal is valid for longer than this service accepts ({options.Value.MaxAcceptedLifetime}, Identity:MaxAcceptedLifetime).";
             return null;
         }
 

@@ -39,6 +39,7 @@ public static class BusExtensions
         builder.Services.AddMassTransit(x =>
         {
             x.SetEndpointNameFormatter(BusConventions.EndpointNameFormatter(startupOptions));
+            x.AddOptions<UsageTelemetryOptions>().Configure<IOptions<BusOptions>>((telemetry, bus) => telemetry.Enabled = bus.Value.UsageTelemetry);
             configure?.Invoke(x);
             x.UsingRabbitMq((context, cfg) =>
             {

@@ -25,6 +25,13 @@ public sealed class BusOptions
     /// <summary>Prefix for every queue and exchange the service declares (isolates test runs or environments).</summary>
     public string? QueuePrefix { get; set; }
 
+    /// <summary>
+    /// Whether MassTransit may send its anonymous usage telemetry (bus and endpoint configuration) to its authors.
+    /// Off unless set to true: a platform should not call out to a third party on its own. The environment variable
+    /// <c>MASSTRANSIT_USAGE_TELEMETRY</c>, when set, takes precedence (MassTransit reads it itself).
+    /// </summary>
+    public bool UsageTelemetry { get; set; }
+
     /// <summary>Retry policy applied to every consumer before a message is moved to its <c>_error</c> queue.</summary>
     [ValidateObjectMembers]
     public RetrySettings Retry { get; set; } = new();

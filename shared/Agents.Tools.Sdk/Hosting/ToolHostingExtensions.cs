@@ -64,7 +64,13 @@ public static class ToolHostingExtensions
             registry.Add(definition.Name);
         }
 
-        bus.AddConsumer<RequestToolAnnouncementsConsumer>();
+        // Every instance of every tool host must hear a catalog's request, so each gets a queue of its own (deleted when
+        // it stops) bound to the request's exchange: a fan-out, not a competing consumer on one shared queue.
+        bus.AddConsumer<RequestToolAnnouncementsConsumer>().Endpoint(e =>
+        {
+            e.InstanceId = "-" + Guid.NewGuid().ToString("N")[..12];
+            e.Temporary = true;
+        });
         return bus;
     }
 

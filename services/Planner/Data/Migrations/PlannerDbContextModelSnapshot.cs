@@ -322,6 +322,11 @@ namespace Agents.Planner.Data.Migrations
 
             modelBuilder.Entity("Agents.Planner.Data.WorkflowTemplateRecord", b =>
                 {
+                    b.Property<string>("TenantId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("tenant_id");
+
                     b.Property<string>("Name")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
@@ -351,12 +356,16 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("parameters_json");
 
+                    b.Property<bool>("Retired")
+                        .HasColumnType("boolean")
+                        .HasColumnName("retired");
+
                     b.Property<string>("StepsJson")
                         .IsRequired()
                         .HasColumnType("jsonb")
                         .HasColumnName("steps_json");
 
-                    b.HasKey("Name", "Version");
+                    b.HasKey("TenantId", "Name", "Version");
 
                     b.ToTable("workflow_templates", (string)null);
                 });
