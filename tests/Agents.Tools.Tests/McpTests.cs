@@ -11,7 +11,7 @@ namespace Agents.Tools.Tests;
 /// <summary>
 /// The MCP tool host with the real npm servers: server-everything (twice: the second one's slow tool is
 /// configured as mutating) and server-filesystem over stdio, each started through a shell that records
-/// its process id so a test can stop it mid-call.
+/// its process id so a test can stop it mid-call, and server-everything over Streamable HTTP.
 /// </summary>
 public sealed class McpFixture : IAsyncLifetime
 {
@@ -23,9 +23,30 @@ public sealed class McpFixture : IAsyncLifetime
 
     public RuntimeToolCatalog Catalog => Service.Factory.Services.GetRequiredService<RuntimeToolCatalog>();
 
+    /// <summary>server-everything serving Streamable HTTP, started by this fixture.</summary>
+    private Process? remote;
+
     public async Task InitializeAsync()
     {
         var everything = McpServers.Executable("mcp-server-everything");
+        var port = TestInfrastructure.ClosedPort();
+        remote = Process.Start(new ProcessStartInfo(everything, ["streamableHttp"])
+        {
+            Environment = { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        }) ?? throw new InvalidOperationException("mcp-server-everything did not start.");
+        var listening = new TaskCompletionSource();
+        remote.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data?.Contains($"listening on port {port}", StringComparison.Ordinal) == true)
+            {
+                listening.TrySetResult();
+            }
+        };
+        remote.BeginErrorReadLine();
+        remote.BeginOutputReadLine();
+        await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Service = await ToolService<McpOptions>.StartAsync(
             "mcp",
             sp => sp.MigrateMcpAsync(),
@@ -43,13 +64,23 @@ public sealed class McpFixture : IAsyncLifetime
                 ["Mcp:Servers:filesystem:Command"] = McpServers.Executable("mcp-server-filesystem"),
                 ["Mcp:Servers:filesystem:Arguments:0"] = Files,
                 ["Mcp:Servers:filesystem:Scope"] = "files.write",
+                ["Mcp:Servers:remote:Url"] = $"http://127.0.0.1:{port}/mcp",
             });
-        await WaitForAsync(() => Catalog.Tools.Count(t => t.Name.StartsWith("mcp.", StringComparison.Ordinal)) >= 30, "the three servers' tools");
+        await WaitForAsync(
+            () => Catalog.Tools.Count(t => t.Name.StartsWith("mcp.", StringComparison.Ordinal)) >= 40 && Catalog.Tools.Any(t => t.Name == "mcp.remote.echo"),
+            "the four servers' tools");
     }
 
     public async Task DisposeAsync()
     {
         await Service.DisposeAsync();
+        if (remote is not null)
+        {
+            remote.Kill(entireProcessTree: true);
+            await remote.WaitForExitAsync();
+            remote.Dispose();
+        }
+
         Directory.Delete(Files, recursive: true);
         Directory.Delete(PidFiles, recursive: true);
     }
@@ -140,6 +171,19 @@ public sealed class McpTests(McpFixture fixture) : IClassFixture<McpFixture>
         Assert.True(repeat.Replayed);
         Assert.Equal("changed since", await File.ReadAllTextAsync(path));
         Assert.Equal(1, await ExecutionsAsync("mcp.filesystem.write_file", key));
+    }
+
+    [Fact]
+    public async Task A_tool_of_a_Streamable_HTTP_server_runs_like_a_stdio_one()
+    {
+        var key = "key-" + Guid.NewGuid().ToString("N");
+
+        var result = await Service.SendAsync(ToolService<McpOptions>.Call("mcp.remote.get-sum", """{"a":2,"b":40}""", key));
+
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Contains("42", result.OutputJson, StringComparison.Ordinal);
+        Assert.Equal(SideEffectClass.ReadOnly, fixture.Tool("mcp.remote.get-sum").SideEffect);
+        Assert.Equal(1, await ExecutionsAsync("mcp.remote.get-sum", key));
     }
 
     [Fact]
