@@ -25,6 +25,7 @@ SERVICES=(
   "tool-crm:services/Tools/Crm:5201"
   "tool-tickets:services/Tools/Tickets:5202"
   "tool-web:services/Tools/Web:5203"
+  "tool-mcp:services/Tools/Mcp:5204"
   "gateway:services/Gateway:5000"
 )
 
@@ -34,6 +35,15 @@ die() { printf '[dev] error: %s\n' "$*" >&2; exit 1; }
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 infra_up() { sudo_if_needed bash "$ROOT/infra/local.sh" up; }
+
+# The MCP servers tool-mcp offers in Development (appsettings.Development.json): on PATH, with the filesystem
+# server's folder under .run/.
+mcp_servers() {
+  log "installing the MCP servers (infra/mcp-servers.sh)"
+  PATH="$(bash "$ROOT/infra/mcp-servers.sh"):$PATH"
+  export PATH Mcp__Servers__filesystem__Arguments__0="$RUN/mcp-files"
+  mkdir -p "$RUN/mcp-files"
+}
 
 build() {
   log "building ($CONFIG)"
@@ -158,6 +168,8 @@ run_tests() {
     export AGENTS_TEST_RABBITMQ="amqp://agents:agents@127.0.0.1:5672/agents-test-run"
     sweep=1
   fi
+  log "installing the MCP servers the tests run (infra/mcp-servers.sh)"
+  bash "$ROOT/infra/mcp-servers.sh" >/dev/null
   log "building (Debug)"
   dotnet build Agents.slnx -c Debug -nologo -clp:ErrorsOnly -v:q
   if [ -f "$ROOT/infra/validate-deploy.sh" ]; then bash "$ROOT/infra/validate-deploy.sh"; fi
@@ -182,6 +194,7 @@ run_tests() {
 case "${1:-}" in
   up)
     infra_up
+    mcp_servers
     build
     mkdir -p "$RUN/logs"
     migrate

@@ -14,7 +14,7 @@ PG_USER="${AGENTS_DB_USER:-agents}"
 PG_PASSWORD="${AGENTS_DB_PASSWORD:-agents}"
 RABBIT_USER="${AGENTS_RABBIT_USER:-agents}"
 RABBIT_PASSWORD="${AGENTS_RABBIT_PASSWORD:-agents}"
-DATABASES=(agents_executor agents_planner agents_toolgateway agents_memory agents_governance agents_tool_crm agents_tool_tickets agents_tool_web)
+DATABASES=(agents_executor agents_planner agents_toolgateway agents_memory agents_governance agents_tool_crm agents_tool_tickets agents_tool_web agents_tool_mcp)
 
 log() { printf '[infra] %s\n' "$*"; }
 die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }

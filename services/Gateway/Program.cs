@@ -1,4 +1,5 @@
 using Agents.Gateway;
+using Agents.Gateway.Mcp;
 using Agents.ServiceDefaults;
 
 if (Extensions.TryRunCommand(args))
@@ -9,10 +10,12 @@ if (Extensions.TryRunCommand(args))
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGateway();
+builder.AddGatewayMcp();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapGateway();
+app.MapGatewayMcp();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests.</summary>

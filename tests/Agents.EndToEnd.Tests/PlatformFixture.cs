@@ -16,6 +16,9 @@ public class PlatformFixture : IAsyncLifetime
     public const string CarolKey = "demo-carol-admin-key";
     public const string DaveKey = "acme-dave-agent-user-key";
 
+    /// <summary>An agent user and admin of tenant "mcpco", whose policy the MCP tests write.</summary>
+    public const string FrankKey = "mcpco-frank-admin-key";
+
     /// <summary>The admin of tenant "thrift", which tests give small daily budgets.</summary>
     public const string ErinKey = "thrift-erin-admin-key";
 
@@ -29,6 +32,7 @@ public class PlatformFixture : IAsyncLifetime
         ("tool-crm", "services/Tools/Crm", true),
         ("tool-tickets", "services/Tools/Tickets", true),
         ("tool-web", "services/Tools/Web", true),
+        ("tool-mcp", "services/Tools/Mcp", true),
         ("gateway", "services/Gateway", false),
     ];
 
@@ -36,6 +40,9 @@ public class PlatformFixture : IAsyncLifetime
     private readonly Dictionary<string, ServiceProcess> _processes = [];
 
     public string QueuePrefix { get; } = TestInfrastructure.UniqueName("e2e");
+
+    /// <summary>The folder the MCP filesystem server of tool-mcp may read and write.</summary>
+    public string McpFiles { get; } = Directory.CreateTempSubdirectory("agents-e2e-mcp-").FullName;
 
     public IReadOnlyDictionary<string, ServiceProcess> Processes => _processes;
 
@@ -59,6 +66,7 @@ public class PlatformFixture : IAsyncLifetime
                     ["5945677e72100251d17b5827ecc73c3ab5e004de600184bb15b8dfbd70434798", "demo", "carol", "agent-user,approver,admin"],
                     ["853903ce28b9b2127d0ffa55705a3ca1f3dbb08addaa285f650d947506e64f01", "acme", "dave", "agent-user"],
                     ["01b051e124f0e798e8176b6efe3fc0112e8b0b945e70b807dfe83758260973df", "thrift", "erin", "agent-user,admin"],
+                    [Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(FrankKey))), "mcpco", "frank", "agent-user,admin"],
                 ];
                 for (var i = 0; i < keys.Length; i++)
                 {
@@ -75,6 +83,14 @@ public class PlatformFixture : IAsyncLifetime
                 break;
             case "tool-web":
                 settings["WebFetch__Allowlist__0"] = "http://127.0.0.1:{port}/kb/";
+                break;
+            case "tool-mcp":
+                // The real MCP servers from npm (infra/mcp-servers.sh installs them, pinned).
+                settings["Mcp__Servers__everything__Command"] = McpServers.Executable("mcp-server-everything");
+                settings["Mcp__Servers__everything__Arguments__0"] = "stdio";
+                settings["Mcp__Servers__filesystem__Command"] = McpServers.Executable("mcp-server-filesystem");
+                settings["Mcp__Servers__filesystem__Arguments__0"] = McpFiles;
+                settings["Mcp__Servers__filesystem__Scope"] = "files.write";
                 break;
         }
     }
@@ -174,7 +190,8 @@ public class PlatformFixture : IAsyncLifetime
             await process.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
         }
 
-        await WaitForToolsAsync(["crm.lookup-customer", "tickets.create", "web.fetch"], TimeSpan.FromSeconds(90));
+        string[] tools = ["crm.lookup-customer", "tickets.create", "web.fetch"];
+        await WaitForToolsAsync(_processes.ContainsKey("tool-mcp") ? [.. tools, "mcp.everything.echo", "mcp.filesystem.write_file"] : tools, TimeSpan.FromSeconds(90));
     }
 
     /// <summary>Ready also means the tool registry knows the sample tools (they announce themselves).</summary>
@@ -247,6 +264,8 @@ public class PlatformFixture : IAsyncLifetime
         {
             await database.DisposeAsync();
         }
+
+        Directory.Delete(McpFiles, recursive: true);
     }
 
     private static string RepositoryRoot()

@@ -58,6 +58,7 @@ public sealed class ToolHost : IAsyncDisposable
         builder.AddAgentsTool<Greet>();
         builder.AddAgentsTool<PlaceOrder>();
         builder.AddAgentsTool<Flaky>();
+        builder.AddAgentsRuntimeTools();
         builder.AddAgentsBus(x =>
         {
             if (registerConsumers)

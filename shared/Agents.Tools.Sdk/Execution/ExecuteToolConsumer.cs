@@ -17,24 +17,9 @@ internal sealed class ExecuteToolConsumer<TTool, TInput, TOutput>(
     where TInput : notnull
     where TOutput : notnull
 {
-    public async Task Consume(ConsumeContext<ExecuteTool> context)
-    {
-        ToolExecutionResult result;
-        try
-        {
-            result = await invoker.InvokeAsync(context.Message, context.CancellationToken);
-        }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
-        {
-            // The ledger (the tool's database) could not be used: nothing ran, a retry may work.
-            logger.LogError(ex, "Tool call {CallId} for {Tool} could not be processed.", context.Message.CallId, context.Message.Tool);
-            result = new ToolExecutionResult(context.Message.CallId, false, null, $"The tool service could not process the call ({ex.GetType().Name}: {ex.Message}); nothing was executed.", true, false);
-        }
-
-        await context.RespondAsync(result);
-    }
+    public Task Consume(ConsumeContext<ExecuteTool> context) =>
+        ToolCallRunner.AnswerAsync(context, token => invoker.InvokeAsync(context.Message, token), logger);
 }
-
 /// <summary>Puts the consumer on <see cref="ToolEndpoints.QueueName"/> and binds the queue to nothing else.</summary>
 internal sealed class ExecuteToolConsumerDefinition<TTool, TInput, TOutput> : ConsumerDefinition<ExecuteToolConsumer<TTool, TInput, TOutput>>
     where TTool : class, ITool<TInput, TOutput>

@@ -1,4 +1,5 @@
 using Agents.Contracts;
+using Agents.Tools.Sdk.Runtime;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -56,11 +57,13 @@ internal sealed class ToolAnnouncer(
     {
         await WhenStartedAsync(stoppingToken);
         var bus = services.GetRequiredService<IBus>();
-        var descriptors = tools.Select(t => t.ToDescriptor()).ToList();
+        var classTools = tools.Select(t => t.ToDescriptor()).ToList();
+        var runtimeTools = services.GetService<RuntimeToolCatalog>();
         var instance = options.Value.Instance ?? $"{Environment.MachineName}:{Environment.ProcessId}";
         while (!stoppingToken.IsCancellationRequested)
         {
             var wait = options.Value.AnnounceInterval;
+            var descriptors = runtimeTools is null ? classTools : [.. classTools, .. runtimeTools.Descriptors()];
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);

@@ -2,6 +2,7 @@ using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.Tools.Sdk.Execution;
 using Agents.Tools.Sdk.Ledger;
+using Agents.Tools.Sdk.Runtime;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -74,6 +75,25 @@ public static class ToolHostingExtensions
         return bus;
     }
 
+    /// <summary>
+    /// Registers the <see cref="RuntimeToolCatalog"/>, for tools defined at run time by schema documents and
+    /// a delegate (<see cref="RuntimeTool"/>), with the ledger, the announcer and the validated
+    /// <see cref="ToolHostOptions"/>. Call it before <c>builder.AddAgentsBus(x =&gt; x.AddAgentsTools())</c>;
+    /// a host may have class tools too.
+    /// </summary>
+    public static IHostApplicationBuilder AddAgentsRuntimeTools(this IHostApplicationBuilder builder)
+    {
+        builder.Services.TryAddSingleton(sp => new RuntimeToolCatalog(
+            sp,
+            sp.GetRequiredService<ToolCallRunner>(),
+            sp.GetRequiredService<ToolAnnouncer>(),
+            sp.GetServices<ToolDefinition>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Agents.ServiceDefaults.Messaging.BusOptions>>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+        AddCore(builder.Services);
+        return builder;
+    }
+
     /// <summary>Applies the SDK's ledger migrations to the host's database (the host's <c>migrate</c> step).</summary>
     public static async Task MigrateAgentsToolLedgerAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
@@ -144,6 +164,7 @@ public static class ToolHostingExtensions
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ToolHostOptions>, ToolHostOptionsValidator>();
         services.AddSingleton<ToolLedger>();
         services.AddSingleton<FaultInjector>();
+        services.AddSingleton<ToolCallRunner>();
         services.AddSingleton(new ToolConsumerRegistry());
         services.AddDbContext<ToolLedgerDbContext>((sp, options) => options.UseNpgsql(
             sp.GetRequiredService<NpgsqlDataSource>(),

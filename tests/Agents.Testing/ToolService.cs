@@ -1,12 +1,11 @@
 using Agents.Contracts;
 using Agents.ServiceDefaults.Configuration;
 using Agents.ServiceDefaults.Identity;
-using Agents.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
-namespace Agents.Tools.Tests;
+namespace Agents.Testing;
 
 /// <summary>
 /// A sample tool service started in memory against the real RabbitMQ and PostgreSQL (own database,

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the MCP servers that the MCP tool host (services/Tools/Mcp) and its tests run, at pinned versions,
+# into one folder: $AGENTS_MCP_DIR, default <repo>/.run/mcp. Idempotent: a second run with the same versions
+# installs nothing. Prints the folder holding the servers' executables (node_modules/.bin).
+#   infra/mcp-servers.sh            install (or check) and print the bin folder
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${AGENTS_MCP_DIR:-$ROOT/.run/mcp}
+
+# Pinned: bump deliberately, then run the MCP tests.
+PACKAGES=(
+  "@modelcontextprotocol/server-everything@2026.8.31"
+  "@modelcontextprotocol/server-filesystem@2026.8.31"
+)
+
+command -v npm >/dev/null || { echo "[mcp-servers] error: npm is needed (Node.js 20 or newer): apt-get install nodejs npm" >&2; exit 1; }
+mkdir -p "$DIR"
+STAMP="$DIR/.installed"
+WANT=$(printf '%s\n' "${PACKAGES[@]}")
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
+   && [ -x "$DIR/node_modules/.bin/mcp-server-everything" ] && [ -x "$DIR/node_modules/.bin/mcp-server-filesystem" ]; then
+  echo "$DIR/node_modules/.bin"
+  exit 0
+fi
+
+[ -f "$DIR/package.json" ] || echo '{ "name": "agents-mcp-servers", "private": true }' >"$DIR/package.json"
+echo "[mcp-servers] installing ${PACKAGES[*]} into $DIR" >&2
+npm install --prefix "$DIR" --no-audit --no-fund --save-exact --loglevel=error "${PACKAGES[@]}" >&2
+printf '%s\n' "$WANT" >"$STAMP"
+echo "$DIR/node_modules/.bin"

@@ -1,0 +1,42 @@
+using Agents.Contracts;
+using Agents.ServiceDefaults.Identity;
+using Yarp.ReverseProxy;
+
+namespace Agents.Gateway.Mcp;
+
+/// <summary>
+/// Calls the platform's services on behalf of an MCP caller, as the proxied routes do: to the cluster's
+/// address from the <c>ReverseProxy</c> configuration, with the caller as the signed principal.
+/// </summary>
+internal sealed class PlatformBackends(IHttpClientFactory clients, IProxyStateLookup proxy, PrincipalSigner signer)
+{
+    public const string HttpClientName = "mcp-backends";
+
+    public async Task<HttpResponseMessage> SendAsync(string cluster, HttpMethod method, string path, AgentPrincipal principal, HttpContent? content, CancellationToken cancellationToken, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(Address(cluster), path)) { Content = content };
+        request.Headers.TryAddWithoutValidation(PrincipalSigner.HeaderName, signer.Sign(principal));
+        if (idempotencyKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
+        }
+
+        return await clients.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
+    }
+
+    private Uri Address(string cluster)
+    {
+        if (!proxy.TryGetCluster(cluster, out var state))
+        {
+            throw new InvalidOperationException($"The gateway has no '{cluster}' cluster in ReverseProxy:Clusters.");
+        }
+
+        var destinations = state.DestinationsState.AvailableDestinations.Count > 0
+            ? state.DestinationsState.AvailableDestinations
+            : state.DestinationsState.AllDestinations;
+        var destination = destinations.Count > 0
+            ? destinations[Random.Shared.Next(destinations.Count)]
+            : throw new InvalidOperationException($"The '{cluster}' cluster has no destination.");
+        return new Uri(destination.Model.Config.Address);
+    }
+}

@@ -1,0 +1,26 @@
+using Agents.ServiceDefaults.Messaging;
+using Agents.Tools.Sdk.Hosting;
+
+namespace Agents.Tools.Mcp;
+
+internal static class Extensions
+{
+    /// <summary>The MCP servers of <c>Mcp:Servers</c>, their tools offered as runtime tools.</summary>
+    public static IHostApplicationBuilder AddMcpTools(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<McpOptions>()
+            .BindConfiguration(McpOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<McpOptions>, McpOptionsValidator>();
+        builder.Services.AddSingleton<McpBridge>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<McpBridge>());
+        builder.AddAgentsRuntimeTools();
+        builder.AddAgentsBus(x => x.AddAgentsTools());
+        return builder;
+    }
+
+    /// <summary>The <c>migrate</c> step: the SDK's ledger (the host keeps no other data).</summary>
+    public static Task MigrateMcpAsync(this IServiceProvider services, CancellationToken cancellationToken = default) =>
+        services.MigrateAgentsToolLedgerAsync(cancellationToken);
+}

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Agents.EndToEnd.Tests;
+
+/// <summary>Tools of real MCP servers (from npm) called by tasks through the whole platform, under the demo policy.</summary>
+[Collection(PlatformCollection.Name)]
+public sealed class McpToolTests(PlatformFixture platform)
+{
+    [Fact]
+    public async Task A_read_only_MCP_tool_runs_at_once_and_a_destructive_one_waits_for_a_person()
+    {
+        // carol's admin role grants every tool and scope; the demo policy's rule {Mutating, minRisk High}
+        // is what gates write_file, whose destructiveHint makes it Mutating and High.
+        using var carol = platform.CreateClient(PlatformFixture.CarolKey);
+        using var bob = platform.CreateClient(PlatformFixture.BobKey);
+        var path = Path.Combine(platform.McpFiles, $"note-{Guid.NewGuid():N}.txt");
+
+        var id = await SubmitAsync(carol, new
+        {
+            steps = new object[]
+            {
+                new { id = "echo", kind = "tool", tool = "mcp.everything.echo", argumentsJson = "{\"message\":\"ping\"}", dependsOn = Array.Empty<string>() },
+                new { id = "write", kind = "tool", tool = "mcp.filesystem.write_file", argumentsJson = JsonSerializer.Serialize(new { path, content = "approved note" }), dependsOn = new[] { "echo" } },
+            },
+        });
+
+        await TaskClient.WaitForStatusAsync(carol, id, "AwaitingApproval", TimeSpan.FromMinutes(4));
+        var approval = await TaskClient.FindPendingApprovalAsync(bob, id, TimeSpan.FromMinutes(2));
+        Assert.Equal("mcp.filesystem.write_file", approval.GetProperty("tool").GetString());
+        Assert.False(File.Exists(path), "nothing may be written before the approval");
+
+        using (var approved = await TaskClient.DecideAsync(bob, approval.GetProperty("id").GetGuid(), approve: true, "fine to write"))
+        {
+            Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        }
+
+        var task = await TaskClient.WaitForStatusAsync(carol, id, "Completed", TimeSpan.FromMinutes(4));
+        Assert.Equal("approved note", await File.ReadAllTextAsync(path));
+        var echo = task.GetProperty("result").GetProperty("echo").GetProperty("content")[0].GetProperty("text").GetString();
+        Assert.Equal("Echo: ping", echo);
+
+        using var trail = JsonDocument.Parse(await carol.GetStringAsync(new Uri($"api/governance/audit?taskId={id}", UriKind.Relative)));
+        List<string?> Decisions(string tool) => trail.RootElement.EnumerateArray()
+            .Where(e => e.GetProperty("action").GetString() == "tool.executed" && e.GetProperty("subject").GetString() == "tool/" + tool)
+            .Select(e => e.GetProperty("decision").GetString())
+            .ToList();
+        Assert.Equal("Succeeded", Decisions("mcp.everything.echo").Last());
+        Assert.DoesNotContain("ApprovalRequired", Decisions("mcp.everything.echo"));
+        Assert.Equal(["ApprovalRequired", "Succeeded"], Decisions("mcp.filesystem.write_file"));
+    }
+
+    /// <summary>
+    /// Submits, sending the same submission again (same Idempotency-Key) while the executor answers 503
+    /// "nothing was created", as its problem details advise: a busy machine must not fail the test.
+    /// </summary>
+    internal static async Task<Guid> SubmitAsync(HttpClient client, object body)
+    {
+        var key = Guid.NewGuid().ToString("N");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "api/tasks") { Content = System.Net.Http.Json.JsonContent.Create(body) };
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /api/tasks answered {(int)response.StatusCode}: {text}");
+                return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    [Fact]
+    public async Task The_registry_shows_MCP_tools_with_the_class_their_annotations_give()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+
+        using var write = JsonDocument.Parse(await alice.GetStringAsync(new Uri("api/tools/mcp.filesystem.write_file", UriKind.Relative)));
+        using var read = JsonDocument.Parse(await alice.GetStringAsync(new Uri("api/tools/mcp.filesystem.read_text_file", UriKind.Relative)));
+
+        Assert.Equal("Mutating", write.RootElement.GetProperty("sideEffect").GetString());
+        Assert.Equal("High", write.RootElement.GetProperty("risk").GetString());
+        Assert.Equal("ReadOnly", read.RootElement.GetProperty("sideEffect").GetString());
+        Assert.Equal("object", write.RootElement.GetProperty("inputSchema").GetProperty("type").GetString());
+    }
+}
