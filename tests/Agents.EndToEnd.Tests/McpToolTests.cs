@@ -41,13 +41,14 @@ public sealed class McpToolTests(PlatformFixture platform)
         Assert.Equal("Echo: ping", echo);
 
         using var trail = JsonDocument.Parse(await carol.GetStringAsync(new Uri($"api/governance/audit?taskId={id}", UriKind.Relative)));
-        List<string?> Decisions(string tool) => trail.RootElement.EnumerateArray()
-            .Where(e => e.GetProperty("action").GetString() == "tool.executed" && e.GetProperty("subject").GetString() == "tool/" + tool)
-            .Select(e => e.GetProperty("decision").GetString())
+        List<string> Calls(string tool) => trail.RootElement.EnumerateArray()
+            .Where(e => e.GetProperty("action").GetString()!.StartsWith("tool.", StringComparison.Ordinal) && e.GetProperty("action").GetString() != "tool.authorize"
+                && e.GetProperty("subject").GetString() == "tool/" + tool)
+            .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("decision").GetString()}")
             .ToList();
-        Assert.Equal("Succeeded", Decisions("mcp.everything.echo").Last());
-        Assert.DoesNotContain("ApprovalRequired", Decisions("mcp.everything.echo"));
-        Assert.Equal(["ApprovalRequired", "Succeeded"], Decisions("mcp.filesystem.write_file"));
+        Assert.Equal("tool.executed Succeeded", Calls("mcp.everything.echo").Last());
+        Assert.DoesNotContain("tool.awaiting-approval ApprovalRequired", Calls("mcp.everything.echo"));
+        Assert.Equal(["tool.awaiting-approval ApprovalRequired", "tool.executed Succeeded"], Calls("mcp.filesystem.write_file"));
     }
 
     /// <summary>

@@ -146,21 +146,6 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
             await TaskClient.AssertProblemAsync(oversized, HttpStatusCode.RequestEntityTooLarge);
         }
 
-        using (var unknownTemplate = await alice.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new { template = "no-such-template", parameters = new { } })))
-        {
-            var problem = await TaskClient.AssertProblemAsync(unknownTemplate, HttpStatusCode.BadRequest);
-            Assert.Contains("no-such-template", problem.ToString(), StringComparison.Ordinal);
-        }
-
-        using (var unknownTool = await alice.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new
-        {
-            steps = new[] { new { id = "s1", kind = "tool", tool = "payments.wire-money", argumentsJson = "{}", dependsOn = Array.Empty<string>() } },
-        })))
-        {
-            var problem = await TaskClient.AssertProblemAsync(unknownTool, HttpStatusCode.BadRequest);
-            Assert.Contains("payments.wire-money", problem.ToString(), StringComparison.Ordinal);
-        }
-
         using (var anonymous = new HttpClient { BaseAddress = platform.GatewayAddress })
         using (var noKey = await anonymous.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new { goal = "hello" })))
         {
@@ -174,6 +159,25 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         }
 
         Assert.Equal(before, await CountTasksAsync(alice));
+    }
+
+    [Fact]
+    public async Task A_template_or_tool_the_planner_does_not_know_is_rejected_with_the_planners_reason()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+
+        // Submission waits on no other service: the planner refuses what it does not know when it plans the task.
+        var template = await TaskClient.SubmitAsync(alice, new { template = "no-such-template", parameters = new { } });
+        var tool = await TaskClient.SubmitAsync(alice, new
+        {
+            steps = new[] { new { id = "s1", kind = "tool", tool = "payments.wire-money", argumentsJson = "{}", dependsOn = Array.Empty<string>() } },
+        });
+
+        var rejectedTemplate = await TaskClient.WaitForStatusAsync(alice, template, "Rejected");
+        Assert.Contains("no-such-template", rejectedTemplate.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        var rejectedTool = await TaskClient.WaitForStatusAsync(alice, tool, "Rejected");
+        Assert.Contains("payments.wire-money", rejectedTool.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, rejectedTool.GetProperty("usage").GetProperty("toolCalls").GetInt32());
     }
 
     [Fact]

@@ -269,9 +269,10 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
             var admitted = await admission.GetResponse<TaskAdmitted, TaskRejected>(new AdmitTask(Guid.NewGuid(), user, "goal", null, null));
             Assert.True(admitted.Is(out Response<TaskAdmitted>? _));
 
-            // It was an outbox row addressed to the requester's response queue, delivered after the commit.
+            // It was an outbox row addressed to the requester's response queue, delivered after the commit (sent rows
+            // are marked in batches shortly after they are sent).
+            await Poll.UntilAsync(() => Host.QueryAsync(db => db.Set<OutboxMessage>().AnyAsync(m => m.InboxMessageId == messageId && m.Delivered != null)));
             var row = await Host.QueryAsync(db => db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.InboxMessageId == messageId));
-            Assert.NotNull(row.Delivered);
             Assert.Equal(requester.Address.AbsolutePath, row.DestinationAddress!.AbsolutePath);
             Assert.NotNull(row.RequestId);
         }

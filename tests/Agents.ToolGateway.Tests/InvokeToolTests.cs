@@ -377,16 +377,25 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Equal(ToolCallOutcome.Succeeded, first.Outcome);
 
         // The run of the call was stored in the outbox in the consumer's transaction (with the call record),
-        // and the answer in the run's own transaction (with the outcome); both have been delivered.
-        await using (var db = gateway.CreateDbContext())
+        // and the answer in the run's own transaction (with the outcome); both have been delivered (sent rows are
+        // marked in batches shortly after they are sent, so wait for the mark).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
         {
+            await using var db = gateway.CreateDbContext();
             var run = await db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.InboxMessageId == messageId);
-            Assert.NotNull(run.Delivered);
             Assert.Contains("RunToolCall", run.MessageType, StringComparison.Ordinal);
             var answers = await db.Set<OutboxMessage>().AsNoTracking()
                 .Where(m => m.MessageType.Contains("ToolCallCompleted") && m.Body.Contains(call.TaskId.ToString()))
                 .ToListAsync();
-            Assert.NotNull(Assert.Single(answers).Delivered);
+            var answer = Assert.Single(answers);
+            if (run.Delivered is not null && answer.Delivered is not null)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the outbox rows were not marked delivered");
+            await Task.Delay(50);
         }
 
         // The same message again (a broker redelivery): the inbox sees it consumed and skips the consumer,
