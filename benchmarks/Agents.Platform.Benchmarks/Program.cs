@@ -224,9 +224,26 @@ async Task<string> WaitForEndAsync(Guid id)
     return "TimedOut";
 }
 
+// A read after the measured window, waiting out the gateway's rate limit (429 with Retry-After) if it answers one.
+async Task<JsonNode> ReadAsync(string path)
+{
+    while (true)
+    {
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+        if (response.StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+            continue;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+    }
+}
+
 async Task<(double Latency, List<double> StepOverheads)> TaskTimingsAsync(Guid id)
 {
-    var log = JsonNode.Parse(await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative)))!;
+    var log = await ReadAsync($"api/tasks/{id}/log");
     var dispatched = new Dictionary<string, DateTimeOffset>();
     var own = new Dictionary<string, double>();
     var overhead = new List<double>();
@@ -262,7 +279,7 @@ async Task<(double Latency, List<double> StepOverheads)> TaskTimingsAsync(Guid i
         }
     }
 
-    var task = JsonNode.Parse(await client.GetStringAsync(new Uri($"api/tasks/{id}", UriKind.Relative)))!;
+    var task = await ReadAsync($"api/tasks/{id}");
     var created = task["createdAt"]!.GetValue<DateTimeOffset>();
     var latency = ((end ?? first ?? created) - created).TotalMilliseconds;
     return (latency, overhead);
