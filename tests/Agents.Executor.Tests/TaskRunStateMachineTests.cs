@@ -657,6 +657,29 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_rejected_approval_is_not_asked_again_through_a_plan_revision()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o => o.MaxPlanRevisions = 2);
+        var approvalId = Guid.NewGuid();
+        var id = await run.StartRunningAsync([Tool("lookup", "crm.lookup-customer"), Tool("ticket", "tickets.create", """{"title":"x"}""", "lookup")]);
+        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.Succeeded, """{"name":"Ada"}""", null, true, 1, 1, null, false, SideEffectClass.ReadOnly, false));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "ticket");
+        await run.CompleteToolAsync(id, "ticket", "tickets.create", ToolCallOutcome.ApprovalRequired, output: null, approvalId: approvalId);
+        await run.WaitForAsync(id, s => s.CurrentState == "AwaitingApproval");
+
+        await run.PublishAsync(new ApprovalDecided(approvalId, id, "ticket", false, "approver-1", "not this customer", false));
+
+        // Revisions were allowed, but a person's no is not re-planned into the same request: the run ends with its
+        // partial result.
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        Assert.Equal(TaskRunStatus.Failed, state.Status);
+        Assert.Contains("not this customer", state.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, state.Revisions);
+        Assert.Empty(run.PublishedNow<RevisePlan>(m => m.TaskId == id));
+        Assert.NotNull(JsonNode.Parse(state.Result!)!["lookup"]);
+    }
+
+    [Fact]
     public async Task Taint_follows_references_into_prompts_and_tool_arguments()
     {
         await using var run = await TaskRunHarness.StartAsync();

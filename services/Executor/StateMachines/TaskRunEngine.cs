@@ -363,7 +363,10 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         else
         {
             var why = m.Expired ? "the approval expired" : $"the approval was rejected by {m.DecidedBy}" + (string.IsNullOrEmpty(m.Comment) ? string.Empty : $": {m.Comment}");
-            StepFailed(s, step, $"Step '{step.Id}' was not run: {why}.", retryable: false);
+
+            // A person's rejection is a decision about this call: a revised plan would only ask for it again (the same
+            // tool with the same arguments), so the run ends with what it has instead of asking the planner.
+            StepFailed(s, step, $"Step '{step.Id}' was not run: {why}.", retryable: false, revise: m.Expired);
         }
 
         Advance(s);
@@ -401,7 +404,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         Log("step-succeeded", step.Id, new { step.Attempts, tainted });
     }
 
-    private void StepFailed(TaskRunState s, StepRun step, string error, bool retryable)
+    private void StepFailed(TaskRunState s, StepRun step, string error, bool retryable, bool revise = true)
     {
         step.Error = error;
         var maxAttempts = s.Plan?.Steps.FirstOrDefault(x => x.Id == step.Id)?.MaxAttempts ?? options.MaxStepAttempts;
@@ -420,7 +423,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             return;
         }
 
-        if (s.Plan is not null && s.Revisions < options.MaxPlanRevisions)
+        if (revise && s.Plan is not null && s.Revisions < options.MaxPlanRevisions)
         {
             s.Revisions++;
             s.RevisionPending = true;
