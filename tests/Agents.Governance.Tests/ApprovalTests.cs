@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Agents.Contracts;
+using Agents.Governance.Consumers;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
 using Agents.Testing;
@@ -74,6 +75,29 @@ public sealed class ApprovalTests
         Assert.Equal(AuthorizationDecision.RequireApproval, tampered.Decision);
         Assert.NotEqual(approvalId, tampered.ApprovalId);
         Assert.Contains("arguments changed", tampered.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_task_that_ends_withdraws_its_pending_approvals_and_a_later_decision_is_a_conflict()
+    {
+        await using var host = await GovernanceHost.StartAsync();
+        var tenant = TestInfrastructure.UniqueName("wdr");
+        await host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson);
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var task = Guid.NewGuid();
+        var call = GovernanceHost.Call(user, task, "tickets.create", TicketArgs, SideEffectClass.Mutating, scope: "tickets.write", tainted: true);
+        var approvalId = (await host.AuthorizeAsync(call)).ApprovalId!.Value;
+
+        // The task is cancelled while its approval waits.
+        await host.SendAsync<TaskRunFinished, TaskRunFinishedConsumer>(
+            new TaskRunFinished(task, user, null, TaskRunStatus.Cancelled, "{}", "Cancelled by u1.", TaskUsage.None, DateTimeOffset.UtcNow));
+        await Poll.UntilAsync(() => host.QueryAsync(db => db.Approvals.AnyAsync(a => a.Id == approvalId && a.Status == ApprovalStatus.Withdrawn)));
+
+        using var approver = host.ClientFor(new AgentPrincipal(tenant, "a1", ["approver"]));
+        using var approve = await approver.PostAsJsonAsync(new Uri($"/api/governance/approvals/{approvalId}/approve", UriKind.Relative), new { comment = "too late" });
+        Assert.Equal(HttpStatusCode.Conflict, approve.StatusCode);
+        Assert.Contains("Withdrawn", await approve.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, await host.QueryAsync(db => db.Audit.CountAsync(e => e.TenantId == tenant && e.Action == "approval.withdrawn" && e.TaskId == task)));
     }
 
     [Fact]

@@ -26,6 +26,37 @@ public enum DecideOutcome
 /// </summary>
 public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies, AuditLog audit, IPublishEndpoint publisher, TimeProvider time, IOptions<GovernanceOptions> options)
 {
+    /// <summary>
+    /// Withdraws the pending approvals of a task that has ended (inside the caller's transaction, with an audit entry
+    /// each): a decision afterwards is refused as not pending (409) instead of approving a call nothing will make.
+    /// </summary>
+    public async Task WithdrawPendingAsync(TaskRunFinished finished, CancellationToken cancellationToken)
+    {
+        var pending = await db.Approvals
+            .FromSqlInterpolated($"SELECT * FROM approvals WHERE task_id = {finished.TaskId} AND tenant_id = {finished.Principal.TenantId} AND status = 'Pending' FOR UPDATE")
+            .ToListAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        foreach (var approval in pending)
+        {
+            approval.Status = ApprovalStatus.Withdrawn;
+            approval.DecidedAt = now;
+            approval.DecidedBy = "system";
+            approval.Comment = $"the task ended ({finished.Status}) before a decision";
+            await audit.AppendAsync(
+                approval.TenantId,
+                "system",
+                "approval.withdrawn",
+                $"approval/{approval.Id}",
+                approval.TaskId,
+                ApprovalStatus.Withdrawn,
+                approval.Comment,
+                new { approval.StepId, approval.Tool, approval.ArgumentsHash, approval.RequestedBy, taskStatus = finished.Status.ToString() },
+                cancellationToken);
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
     public async Task<(DecideOutcome Outcome, Approval? Approval)> DecideAsync(Guid id, AgentPrincipal principal, bool approve, string? comment, CancellationToken cancellationToken)
     {
         Approval approval;

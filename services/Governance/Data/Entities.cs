@@ -121,6 +121,9 @@ public static class ApprovalStatus
     public const string Approved = "Approved";
     public const string Rejected = "Rejected";
     public const string Expired = "Expired";
+
+    /// <summary>The task ended (cancelled, failed, out of budget…) while the approval was pending: nothing is left to approve.</summary>
+    public const string Withdrawn = "Withdrawn";
 }
 
 /// <summary>One entry of a tenant's append-only, hash-chained audit log.</summary>
