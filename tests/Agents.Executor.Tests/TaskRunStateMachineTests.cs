@@ -680,6 +680,26 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_permanent_tool_failure_is_neither_retried_nor_re_planned()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.MaxStepAttempts = 3;
+            o.MaxPlanRevisions = 2;
+        });
+        var id = await run.StartRunningAsync([Tool("lookup", "crm.lookup-customer", """{"customerId":"C-1"}""")]);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id);
+
+        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.Failed, null, "no customer C-1", true, 1, 1, null, false, SideEffectClass.ReadOnly, false, Permanent: true));
+
+        var state = await run.WaitForAsync(id, s => s.IsTerminal);
+        Assert.Equal(TaskRunStatus.Failed, state.Status);
+        Assert.Contains("no customer C-1", state.Reason, StringComparison.Ordinal);
+        Assert.Single(run.PublishedNow<InvokeTool>(m => m.TaskId == id));
+        Assert.Empty(run.PublishedNow<RevisePlan>(m => m.TaskId == id));
+    }
+
+    [Fact]
     public async Task Taint_follows_references_into_prompts_and_tool_arguments()
     {
         await using var run = await TaskRunHarness.StartAsync();

@@ -347,6 +347,21 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
     }
 
     [Fact]
+    public async Task A_failure_the_tool_calls_permanent_is_not_retried_and_says_so()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.ReadOnly));
+        var tool = await gateway.StartToolAsync(name, (c, _) => new ToolExecutionResult(c.CallId, false, null, "no such customer", Transient: false, Replayed: false));
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name);
+
+        var completed = await gateway.InvokeAsync(call);
+
+        Assert.Equal(ToolCallOutcome.Failed, completed.Outcome);
+        Assert.True(completed.Permanent);
+        Assert.Equal(1, tool.Calls);
+    }
+
+    [Fact]
     public async Task Oversized_output_fails_the_call_and_is_discarded()
     {
         var name = ToolGatewayFixture.UniqueToolName("web");

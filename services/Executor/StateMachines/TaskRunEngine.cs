@@ -236,6 +236,10 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
                 step.ApprovalId = m.ApprovalId;
                 Log("approval-required", step.Id, new { m.ApprovalId, m.Tool, arguments = step.Input, argumentsTainted = step.InputTainted });
                 break;
+            case ToolCallOutcome.Failed when m.Permanent:
+                // The tool said the same call would fail again: no retry, and no revision that would only repeat it.
+                StepFailed(s, step, $"{m.Tool}: {m.Outcome} (permanent): {m.Error}", retryable: false, revise: false);
+                break;
             case ToolCallOutcome.Failed or ToolCallOutcome.TimedOut or ToolCallOutcome.CircuitOpen:
                 StepFailed(s, step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryable: true);
                 break;

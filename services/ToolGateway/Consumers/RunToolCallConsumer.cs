@@ -49,7 +49,7 @@ internal sealed partial class RunToolCallConsumer(
         var completed = new ToolCallCompleted(
             call.TaskId, call.StepId, call.Tool ?? string.Empty, result.Outcome, result.OutputJson, result.Error, Untrusted: true, result.Attempts,
             Math.Round((time.GetUtcNow() - run.ReceivedAt).TotalMilliseconds, 3), result.ApprovalId ?? call.ApprovalId, call.Compensate,
-            tool?.SideEffect, tool?.Compensable);
+            tool?.SideEffect, tool?.Compensable, result.Permanent);
 
         // A scope of its own: its publish endpoint is the bus outbox, so the answer commits with the record.
         await using var scope = scopes.CreateAsyncScope();

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Invocation;
 
-/// <summary>The end of one tool call, before it is recorded and published.</summary>
-internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null);
+/// <summary>The end of one tool call, before it is recorded and published; <see cref="Permanent"/>: the tool said the same call would fail again.</summary>
+internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null, bool Permanent = false);
 
 /// <summary>
 /// Authorizes and executes one validated tool call: before every attempt governance is asked
@@ -93,7 +93,7 @@ internal sealed class ToolCallPipeline(
             if (!attempt.Transient || attempts >= maxAttempts)
             {
                 var suffix = attempt.Transient && maxAttempts > 1 ? $" (after {attempts} attempts)" : string.Empty;
-                return new CallResult(attempt.Outcome, null, attempt.Error + suffix, attempts, call.ApprovalId);
+                return new CallResult(attempt.Outcome, null, attempt.Error + suffix, attempts, call.ApprovalId, Permanent: !attempt.Transient);
             }
 
             last = attempt;

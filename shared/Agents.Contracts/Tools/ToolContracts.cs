@@ -124,7 +124,8 @@ public enum ToolCallOutcome
 /// <summary>
 /// The tool-gateway's answer to <see cref="InvokeTool"/>. Outputs are always untrusted data. The registry owns what a
 /// tool is: <see cref="SideEffect"/> and <see cref="Compensable"/> come from it with the answer (null when the gateway
-/// answered without looking the tool up, e.g. from a stored outcome).
+/// answered without looking the tool up, e.g. from a stored outcome). <see cref="Permanent"/>: the tool reported the
+/// failure as permanent (the same call would fail again), so it is neither retried nor re-planned.
 /// </summary>
 public sealed record ToolCallCompleted(
     Guid TaskId,
@@ -139,4 +140,5 @@ public sealed record ToolCallCompleted(
     Guid? ApprovalId = null,
     bool Compensation = false,
     SideEffectClass? SideEffect = null,
-    bool? Compensable = null);
+    bool? Compensable = null,
+    bool Permanent = false);
