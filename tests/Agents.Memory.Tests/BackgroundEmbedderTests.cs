@@ -73,6 +73,30 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
     }
 
     [Fact]
+    public async Task An_episode_is_embedded_by_its_headline_and_recalled_whole()
+    {
+        var principal = MemoryHost.NewPrincipal();
+        var task = Guid.NewGuid();
+        var result = "{\"lookup\":{\"id\":\"C-1003\",\"plan\":\"free\"},\"summary\":\"" + string.Concat(Enumerable.Repeat("The customer asked how to reset a password. ", 60)) + "\"}";
+        await Bus.Publish(new TaskRunFinished(
+            task, principal, null, TaskRunStatus.Completed, result, null, new TaskUsage(3, 2, 400, 90, 0.001m), DateTimeOffset.UtcNow, Template: "lookup-and-summarize"));
+        var stored = Assert.Single(await StoredAsync([task]));
+        Assert.Contains(": template lookup-and-summarize\nResult: ", stored.Text, StringComparison.Ordinal);
+        Assert.True(stored.Text.Length > 1000);
+
+        var callsBefore = host.Embeddings.Calls;
+        Assert.Equal(1, await Embedder.EmbedPendingAsync(CancellationToken.None));
+
+        // The model saw the headline (outcome, date, template, the start of the result), not the whole result.
+        var embeddedText = Assert.Single(Assert.Single(host.Embeddings.Batches.Skip(callsBefore)));
+        Assert.Equal(stored.Text[..320], embeddedText);
+        using var client = host.ClientFor(principal);
+        var recalled = await RecallAsync(client, "lookup-and-summarize of customer C-1003");
+        var hit = Assert.Single(recalled.Hits);
+        Assert.Equal(stored.Text, hit.Memory.Text);
+    }
+
+    [Fact]
     public async Task An_embedder_that_stops_mid_batch_holds_it_until_its_lease_runs_out_then_another_embeds_it_once_and_the_late_one_stores_nothing()
     {
         var principal = MemoryHost.NewPrincipal();

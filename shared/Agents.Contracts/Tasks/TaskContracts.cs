@@ -97,4 +97,5 @@ public sealed record TaskRunFinished(
     string? Reason,
     TaskUsage Usage,
     DateTimeOffset FinishedAt,
-    IReadOnlyList<RecordUsage>? UsageReports = null);
+    IReadOnlyList<RecordUsage>? UsageReports = null,
+    string? Template = null);
