@@ -38,6 +38,7 @@ public class PlatformFixture : IAsyncLifetime
 
     private readonly List<TestDatabase> _databases = [];
     private readonly Dictionary<string, ServiceProcess> _processes = [];
+    private readonly Dictionary<string, (ServiceDefinition Definition, Dictionary<string, string> Environment)> _environments = [];
 
     public string QueuePrefix { get; } = TestInfrastructure.UniqueName("e2e");
 
@@ -177,6 +178,7 @@ public class PlatformFixture : IAsyncLifetime
             }
 
             _processes[definition.Name] = new ServiceProcess(definition, environment);
+            _environments[definition.Name] = (definition, environment);
         }
 
         await Task.WhenAll(_processes.Values.Where(p => p.Name != "gateway").Select(p => p.MigrateAsync(CancellationToken.None)));
@@ -237,6 +239,19 @@ public class PlatformFixture : IAsyncLifetime
             connection);
         command.Parameters.AddWithValue("key", $"{taskId:N}%");
         return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Starts one more replica of a service: same database, broker, queues and settings, its own port (the gateway
+    /// still routes HTTP to the first). The caller disposes it, which stops it.
+    /// </summary>
+    public async Task<ServiceProcess> StartReplicaAsync(string name)
+    {
+        var (definition, environment) = _environments[name];
+        var replica = new ServiceProcess(definition with { Port = TestInfrastructure.ClosedPort() }, environment);
+        replica.Start();
+        await replica.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        return replica;
     }
 
     /// <summary>Kills a service (SIGKILL, as in a crash) and starts it again on the same port and database.</summary>
