@@ -35,24 +35,24 @@ internal static class Extensions
         builder.Services.AddSingleton<ToolCircuitBreakers>();
         builder.Services.AddSingleton<ToolGatewayTelemetry>();
         builder.Services.AddScoped<ToolCallPipeline>();
+        builder.Services.AddScoped<ToolCallRunner>();
 
         builder.Services.AddToolDiscovery();
         builder.AddAgentsBus(
             x =>
             {
                 x.AddConsumer<ToolAnnouncedConsumer>();
-                x.AddConsumer<InvokeToolConsumer>();
-                x.AddConsumer<RunToolCallConsumer>().ExcludeFromConfigureEndpoints();
-                x.AddConsumer<RunToolCallFaultConsumer>();
+                x.AddConsumer<InvokeToolConsumer>().ExcludeFromConfigureEndpoints();
+                x.AddConsumer<InvokeToolFaultConsumer>();
                 x.AddRequestClient<AuthorizeToolCall>();
                 x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
             },
             (context, cfg) =>
             {
                 // Configured by hand so that the inbox (one transaction per message) is not put in front of it:
-                // the tool call runs with no transaction open.
-                var name = RunToolCallConsumer.EndpointName(context.GetRequiredService<IOptions<BusOptions>>().Value);
-                cfg.ReceiveEndpoint(name, e => e.ConfigureConsumer<RunToolCallConsumer>(context));
+                // the call record is the message's idempotence, and the tool call runs with no transaction open.
+                var name = InvokeToolConsumer.EndpointName(context.GetRequiredService<IOptions<BusOptions>>().Value);
+                cfg.ReceiveEndpoint(name, e => e.ConfigureConsumer<InvokeToolConsumer>(context));
             });
         return builder;
     }

@@ -4,8 +4,6 @@ using System.Diagnostics.Metrics;
 using Agents.Contracts;
 using Agents.Messaging.Data;
 using MassTransit;
-using Agents.ServiceDefaults.Messaging;
-using Agents.ToolGateway.Consumers;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using Agents.ToolGateway.Tests.Infrastructure;
@@ -247,7 +245,7 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         // The executor re-invokes the step (same key, new message) while the tool is still working.
         var again = Guid.NewGuid();
         await gateway.TestBus.Publish(call, (PublishContext<InvokeTool> context) => context.MessageId = again);
-        await gateway.WaitForInboxReceiveCountAsync(again, 1);
+        await gateway.WaitForConsumedAsync(again, 1);
 
         var completed = await first;
         Assert.Equal(ToolCallOutcome.Succeeded, completed.Outcome);
@@ -265,9 +263,11 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
         var principal = gateway.NewPrincipal();
 
-        // A run the gateway cannot carry out (arguments missing: validation throws), sent as InvokeTool would.
-        var call = ToolGatewayFixture.Call(principal, name) with { ArgumentsJson = null! };
+        // The run of an InvokeTool that kept failing inside the gateway: its record is still running, and the bus
+        // publishes Fault<InvokeTool> for the message after the last retry.
+        var call = ToolGatewayFixture.Call(principal, name);
         var callId = Guid.NewGuid();
+        var messageId = Guid.NewGuid();
         await using (var db = gateway.CreateDbContext())
         {
             db.ToolCalls.Add(new ToolCallRecord
@@ -282,16 +282,18 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
                 ArgumentsHash = "unknown",
                 Invocations = 1,
                 StartedAt = DateTimeOffset.UtcNow,
+                LastMessageId = messageId,
             });
             await db.SaveChangesAsync();
         }
 
-        var runner = await gateway.TestBus.GetSendEndpoint(new Uri("queue:" + RunToolCallConsumer.EndpointName(new BusOptions { QueuePrefix = gateway.QueuePrefix })));
-        await runner.Send(new RunToolCall(callId, call, "unknown", DateTimeOffset.UtcNow, null, null));
+        // A fault of another message for the same key changes nothing: that message's run is not this record's.
+        await gateway.TestBus.Publish<Fault<InvokeTool>>(FaultOf(call, Guid.NewGuid(), "some other run"));
+        await gateway.TestBus.Publish<Fault<InvokeTool>>(FaultOf(call, messageId, "the database is gone"));
 
         var answer = Assert.Single(await gateway.Observer.WaitForAsync(call.TaskId, 1));
         Assert.Equal(ToolCallOutcome.Failed, answer.Outcome);
-        Assert.Contains("could not complete the call", answer.Error, StringComparison.Ordinal);
+        Assert.Contains("could not complete the call: the database is gone", answer.Error, StringComparison.Ordinal);
         await using (var db = gateway.CreateDbContext())
         {
             var record = await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey);
@@ -380,7 +382,7 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
     }
 
     [Fact]
-    public async Task Redelivered_InvokeTool_is_absorbed_by_the_inbox_and_a_new_message_gets_the_stored_answer()
+    public async Task An_InvokeTool_delivered_again_after_its_answer_does_nothing_and_a_new_message_gets_the_stored_answer()
     {
         var name = ToolGatewayFixture.UniqueToolName("tickets");
         await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.Mutating, TicketSchema));
@@ -391,32 +393,30 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         var first = await gateway.InvokeAsync(call, messageId);
         Assert.Equal(ToolCallOutcome.Succeeded, first.Outcome);
 
-        // The run of the call was stored in the outbox in the consumer's transaction (with the call record),
-        // and the answer in the run's own transaction (with the outcome); both have been delivered (sent rows are
-        // marked in batches shortly after they are sent, so wait for the mark).
+        // The endpoint has no inbox: the record carries the message's id, and the answer is an outbox row of the
+        // transaction that wrote the outcome (sent rows are marked in batches shortly after, so wait for the mark).
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (true)
         {
             await using var db = gateway.CreateDbContext();
-            var run = await db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.InboxMessageId == messageId);
-            Assert.Contains("RunToolCall", run.MessageType, StringComparison.Ordinal);
+            Assert.Equal(messageId, (await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey)).LastMessageId);
+            Assert.False(await db.Set<InboxState>().AsNoTracking().AnyAsync(i => i.MessageId == messageId));
             var answers = await db.Set<OutboxMessage>().AsNoTracking()
                 .Where(m => m.MessageType.Contains("ToolCallCompleted") && m.Body.Contains(call.TaskId.ToString()))
                 .ToListAsync();
-            var answer = Assert.Single(answers);
-            if (run.Delivered is not null && answer.Delivered is not null)
+            if (Assert.Single(answers).Delivered is not null)
             {
                 break;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, "the outbox rows were not marked delivered");
+            Assert.True(DateTime.UtcNow < deadline, "the answer's outbox row was not marked delivered");
             await Task.Delay(50);
         }
 
-        // The same message again (a broker redelivery): the inbox sees it consumed and skips the consumer,
-        // so there is no second answer, no second authorization and no second tool call.
+        // The same message again (the outbox sent it twice, or the broker delivered it again): its record is closed
+        // and answered, so there is no second answer, no second authorization and no second tool call.
         await gateway.TestBus.Publish(call, (PublishContext<InvokeTool> context) => context.MessageId = messageId);
-        await gateway.WaitForInboxReceiveCountAsync(messageId, 2);
+        await gateway.WaitForConsumedAsync(messageId, 2);
         await Task.Delay(300);
         Assert.Single(gateway.Observer.For(call.TaskId));
         Assert.Equal(1, tool.Calls);
@@ -429,6 +429,16 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Equal(1, tool.Calls);
         Assert.Single(gateway.Governance.RequestsFor(call.TaskId));
     }
+
+    private static object FaultOf(InvokeTool call, Guid faultedMessageId, string reason) => new
+    {
+        FaultId = Guid.NewGuid(),
+        FaultedMessageId = faultedMessageId,
+        Timestamp = DateTime.UtcNow,
+        Exceptions = new ExceptionInfo[] { new MassTransit.Events.FaultExceptionInfo(new InvalidOperationException(reason)) },
+        FaultMessageTypes = new[] { "urn:message:Agents.Contracts:InvokeTool" },
+        Message = call,
+    };
 
     [Fact]
     public async Task Reused_idempotency_key_with_other_arguments_is_refused()

@@ -13,20 +13,26 @@ namespace Agents.ToolGateway.Consumers;
 
 /// <summary>
 /// Handles one <see cref="InvokeTool"/>, which gets exactly one <see cref="ToolCallCompleted"/> (published, or
-/// sent to the requester when there is one). In the durable-messaging inbox transaction, which a redelivered
-/// message skips, it answers at once what needs no tool (a malformed message; a call that already succeeded
-/// with the same arguments, from its record; a reused key), or starts the call record and sends
-/// <see cref="RunToolCall"/> to <see cref="RunToolCallConsumer"/>, which asks governance and the tool with no
-/// transaction open and commits the outcome with the answer.
+/// sent to the requester when there is one). Its endpoint has no inbox (decision 0004): in one short transaction it
+/// answers at once what needs no tool (a malformed message; a call that already succeeded with the same arguments,
+/// from its record; a reused key), leaves a call that is already running to its run, or starts the call record; then,
+/// with no transaction open, <see cref="ToolCallRunner"/> asks governance and the tool and commits the outcome with the
+/// answer. The record is the message's idempotence: a message whose record it started and closed is answered already
+/// (through the outbox, with the outcome); a second delivery of it while its run is going is left to that run; a
+/// retry or a broker redelivery (its first run's connection is gone) runs it again under the same call id, and the
+/// tool deduplicates by the idempotency key.
 /// </summary>
 internal sealed class InvokeToolConsumer(
     ToolGatewayDbContext db,
-    IOptions<BusOptions> bus,
+    ToolCallRunner runner,
     IOptions<ToolGatewayOptions> options,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
     ILogger<InvokeToolConsumer> logger) : IConsumer<InvokeTool>
 {
+    /// <summary>The queue of this consumer (configured by hand, without the inbox).</summary>
+    public static string EndpointName(BusOptions options) => BusConventions.EndpointNameFormatter(options).Consumer<InvokeToolConsumer>();
+
     public async Task Consume(ConsumeContext<InvokeTool> context)
     {
         var call = context.Message;
@@ -35,7 +41,6 @@ internal sealed class InvokeToolConsumer(
             throw new PermanentFailureException("InvokeTool needs a TaskId and a StepId; there is nobody to answer without them.");
         }
 
-        var cancellationToken = context.CancellationToken;
         var started = time.GetTimestamp();
         var malformed = Malformed(call);
         if (malformed is not null)
@@ -44,41 +49,73 @@ internal sealed class InvokeToolConsumer(
             return;
         }
 
-        var argumentsHash = HashArguments(call.ArgumentsJson);
+        var run = await StartAsync(context, HashArguments(call.ArgumentsJson), started);
+        if (run is not null)
+        {
+            await runner.RunAsync(run, context.CancellationToken);
+        }
+    }
+
+    /// <summary>The run to make, or null when the message is answered (or will be, by the run that has it).</summary>
+    private async Task<RunToolCall?> StartAsync(ConsumeContext<InvokeTool> context, string argumentsHash, long started)
+    {
+        var call = context.Message;
+        var cancellationToken = context.CancellationToken;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         // Locked until this transaction commits: a run that is finishing, or another InvokeTool, waits here.
         var record = await db.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
-        if (record is { Outcome: null } && IsSameCall(record, call, argumentsHash) && time.GetUtcNow() - record.StartedAt < options.Value.LongestCall)
+        var now = time.GetUtcNow();
+        var young = record is not null && now - record.StartedAt < options.Value.LongestCall;
+        if (record is not null && context.MessageId is { } messageId && record.LastMessageId == messageId)
+        {
+            if (record.Outcome is not null)
+            {
+                // Closed by the run of this very message: its answer was stored with the outcome (outbox) and is sent.
+                logger.LogInformation("InvokeTool {Key} (message {MessageId}) was answered already ({Outcome}); nothing to do.", call.IdempotencyKey, messageId, record.Outcome);
+                return null;
+            }
+
+            if (young)
+            {
+                if (!context.ReceiveContext.Redelivered && context.GetRetryAttempt() == 0)
+                {
+                    logger.LogInformation("InvokeTool {Key} (message {MessageId}) arrived again while its run is going; that run answers.", call.IdempotencyKey, messageId);
+                    return null;
+                }
+
+                // A retry, or the broker's redelivery after the first run's connection was lost: run it again, same call id.
+                return new RunToolCall(record.CallId, call, argumentsHash, record.StartedAt, context.ResponseAddress, context.RequestId);
+            }
+        }
+        else if (record is { Outcome: null } && IsSameCall(record, call, argumentsHash) && young)
         {
             // The same call is running (a step retried while its first call is still out): that run answers, and the
             // executor correlates answers by task and step. Taking it over would run the tool twice at once.
             logger.LogInformation("InvokeTool {Key} for tool {Tool}: the call started at {StartedAt} is still running; its answer will serve.", call.IdempotencyKey, call.Tool, record.StartedAt);
-            return;
+            return null;
         }
-
-        if (record?.Outcome is not null)
+        else if (record?.Outcome is not null)
         {
-            if (record.LastMessageId == context.MessageId || IsSameSucceededCall(record, call, argumentsHash))
+            if (IsSameSucceededCall(record, call, argumentsHash))
             {
                 logger.LogInformation("InvokeTool {Key} for tool {Tool} was already answered ({Outcome}); republishing the stored result.", call.IdempotencyKey, call.Tool, record.Outcome);
                 var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == record.Tool, cancellationToken);
                 await AnswerAsync(context, record.ToCompleted() with { SideEffect = tool?.SideEffect, Compensable = tool?.Compensable }, record.CallId, replayed: true);
-                return;
+                return null;
             }
 
             if (record.Outcome == ToolCallOutcome.Succeeded)
             {
                 var conflict = $"The idempotency key '{call.IdempotencyKey}' already belongs to a successful call of tool '{record.Tool}' (task {record.TaskId}, step '{record.StepId}') with other arguments; the tool was not called again.";
                 await AnswerAsync(context, Completed(call, ToolCallOutcome.Failed, null, conflict, 0, Elapsed(started)), Guid.NewGuid(), replayed: false);
-                return;
+                return null;
             }
         }
 
         var callId = Guid.NewGuid();
         await StartRecordAsync(record, call, argumentsHash, callId, context.MessageId, cancellationToken);
-
-        // An outbox row of this transaction: the run starts only if the record does.
-        var runner = await context.GetSendEndpoint(new Uri("queue:" + RunToolCallConsumer.EndpointName(bus.Value)));
-        await runner.Send(new RunToolCall(callId, call, argumentsHash, time.GetUtcNow(), context.ResponseAddress, context.RequestId), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new RunToolCall(callId, call, argumentsHash, now, context.ResponseAddress, context.RequestId);
     }
 
     private async Task<ToolCallRecord> StartRecordAsync(ToolCallRecord? record, InvokeTool call, string argumentsHash, Guid callId, Guid? messageId, CancellationToken cancellationToken)
@@ -118,7 +155,7 @@ internal sealed class InvokeToolConsumer(
         return record;
     }
 
-    /// <summary>Answers without running the tool (the run's answer comes from <see cref="RunToolCallConsumer"/>).</summary>
+    /// <summary>Answers without running the tool (straight to the broker: a repeated answer is ignored by the executor, which takes one result per running step).</summary>
     private async Task AnswerAsync(ConsumeContext<InvokeTool> context, ToolCallCompleted completed, Guid callId, bool replayed)
     {
         using (var activity = ToolGatewayTelemetry.StartExecuteTool(context.Message.Tool ?? string.Empty))

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Agents.Contracts;
-using Agents.Messaging.Data;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
@@ -47,6 +46,9 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
 
     public BusObserver Observer { get; } = new();
 
+    /// <summary>Messages the gateway's own consumers have finished (consumed or faulted), by message id.</summary>
+    public ConsumedMessages Consumed { get; } = new();
+
     public string ConnectionString => database!.ConnectionString;
 
     public async Task InitializeAsync()
@@ -77,6 +79,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
             ["ToolGateway:MaxOutputBytes"] = MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         Client = Factory.CreateClient();
+        Factory.Services.GetRequiredService<IBus>().ConnectConsumeObserver(Consumed);
         await HealthAssertions.ReadyBecomesAsync(Client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
 
         var broker = Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(virtualHost.Uri);
@@ -198,26 +201,8 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
         return answers[^1];
     }
 
-    /// <summary>Waits until the gateway's inbox has seen <paramref name="messageId"/> <paramref name="count"/> times (all consumers together).</summary>
-    public async Task WaitForInboxReceiveCountAsync(Guid messageId, int count)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
-        {
-            await using (var db = CreateDbContext())
-            {
-                var received = await db.Set<InboxState>().AsNoTracking().Where(i => i.MessageId == messageId).SumAsync(i => i.ReceiveCount);
-                if (received >= count)
-                {
-                    return;
-                }
-
-                Assert.True(DateTime.UtcNow < deadline, $"Message {messageId} was received {received} times, expected {count}.");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    /// <summary>Waits until the gateway's consumers have finished <paramref name="messageId"/> <paramref name="count"/> times (all consumers together).</summary>
+    public Task WaitForConsumedAsync(Guid messageId, int count) => Consumed.WaitForAsync(messageId, count, TimeSpan.FromSeconds(15));
 
     public static ToolDescriptor Tool(
         string name,
@@ -242,4 +227,53 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
 
     public static InvokeTool Call(AgentPrincipal principal, string tool, string argumentsJson = """{"query":"acme"}""", bool tainted = false) =>
         new(Guid.NewGuid(), "step-1", principal, tool, argumentsJson, "key-" + Guid.NewGuid().ToString("N"), tainted, null);
+}
+
+/// <summary>Counts the messages a bus's consumers finished (consumed or faulted), by message id.</summary>
+public sealed class ConsumedMessages : IConsumeObserver
+{
+    private readonly Dictionary<Guid, int> _counts = [];
+
+    public Task PreConsume<T>(ConsumeContext<T> context)
+        where T : class => Task.CompletedTask;
+
+    public Task PostConsume<T>(ConsumeContext<T> context)
+        where T : class => Count(context);
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception)
+        where T : class => Count(context);
+
+    public async Task WaitForAsync(Guid messageId, int count, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            int seen;
+            lock (_counts)
+            {
+                seen = _counts.GetValueOrDefault(messageId);
+            }
+
+            if (seen >= count)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Message {messageId} was consumed {seen} times, expected {count}.");
+            await Task.Delay(50);
+        }
+    }
+
+    private Task Count(ConsumeContext context)
+    {
+        if (context.MessageId is { } id)
+        {
+            lock (_counts)
+            {
+                _counts[id] = _counts.GetValueOrDefault(id) + 1;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
 }

@@ -1,48 +1,31 @@
 using Agents.Contracts;
-using Agents.ServiceDefaults.Messaging;
 using Agents.ToolGateway.Data;
-using Agents.ToolGateway.Invocation;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
-namespace Agents.ToolGateway.Consumers;
+namespace Agents.ToolGateway.Invocation;
 
 /// <summary>
-/// Runs a tool call that <see cref="InvokeToolConsumer"/> recorded: registry lookup, schema validation,
-/// then <see cref="ToolCallPipeline"/> (authorization, timeouts, retries, circuit breaker), with no
+/// Runs a tool call whose record <see cref="Consumers.InvokeToolConsumer"/> has just started: registry lookup, schema
+/// validation, then <see cref="ToolCallPipeline"/> (authorization, timeouts, retries, circuit breaker), with no
 /// database transaction open. Then, in one short transaction, the call record gets its outcome and the
-/// <see cref="ToolCallCompleted"/> answer becomes an outbox row. Its endpoint has no inbox: a redelivery
-/// (a crash during the call) finds the record still running and calls again with the same idempotency
-/// key, which the tool deduplicates; a redelivery after the commit finds the outcome and does nothing.
-/// A run whose record was since taken over by a newer InvokeTool for the same key stands down; one that keeps
-/// failing (after the bus's retries) is answered <c>Failed</c> by <see cref="RunToolCallFaultConsumer"/>.
+/// <see cref="ToolCallCompleted"/> answer becomes an outbox row. A run whose record was meanwhile closed or taken
+/// over (a newer InvokeTool for the same key, or a redelivery of its own message after this one's connection was
+/// lost) writes nothing.
 /// </summary>
-internal sealed partial class RunToolCallConsumer(
+internal sealed partial class ToolCallRunner(
     IServiceScopeFactory scopes,
     ToolGatewayDbContext db,
     ArgumentsValidator validator,
     ToolCallPipeline pipeline,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
-    ILogger<RunToolCallConsumer> logger) : IConsumer<RunToolCall>
+    ILogger<ToolCallRunner> logger)
 {
-    /// <summary>The queue of this consumer (configured by hand, without the inbox).</summary>
-    public static string EndpointName(BusOptions options) => BusConventions.EndpointNameFormatter(options).Consumer<RunToolCallConsumer>();
-
-    public async Task Consume(ConsumeContext<RunToolCall> context)
+    public async Task RunAsync(RunToolCall run, CancellationToken cancellationToken)
     {
-        var run = context.Message;
         var call = run.Call;
-        var cancellationToken = context.CancellationToken;
         using var activity = ToolGatewayTelemetry.StartExecuteTool(call.Tool ?? string.Empty);
-
-        var current = await db.ToolCalls.AsNoTracking()
-            .SingleOrDefaultAsync(c => c.IdempotencyKey == call.IdempotencyKey && c.Compensation == call.Compensate, cancellationToken);
-        if (!current.IsRunning(run.CallId))
-        {
-            LogStale(run.CallId, call.IdempotencyKey, StateOf(current));
-            return;
-        }
 
         var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == call.Tool, cancellationToken);
         var result = await DecideAsync(call, tool, run.ArgumentsHash, run.CallId, cancellationToken);
@@ -59,7 +42,7 @@ internal sealed partial class RunToolCallConsumer(
             var record = await scoped.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
             if (!record.IsRunning(run.CallId))
             {
-                LogStale(run.CallId, call.IdempotencyKey, StateOf(record));
+                LogStale(run.CallId, call.IdempotencyKey, record is null ? "no record" : record.Outcome?.ToString() ?? "taken over");
                 return;
             }
 
@@ -97,9 +80,6 @@ internal sealed partial class RunToolCallConsumer(
 
         return await pipeline.RunAsync(call, tool, argumentsHash, callId, cancellationToken);
     }
-
-    private static string StateOf(ToolCallRecord? record) =>
-        record is null ? "no record" : record.Outcome?.ToString() ?? "taken over";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tool call {CallId} (key {IdempotencyKey}) is no longer the current run ({State}); nothing to do")]
     private partial void LogStale(Guid callId, string idempotencyKey, string state);
