@@ -7,6 +7,7 @@ using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
+using Agents.ServiceDefaults.Http;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -24,12 +25,15 @@ internal static class TaskApi
     public static IEndpointRouteBuilder MapTaskApi(this IEndpointRouteBuilder app)
     {
         var tasks = app.MapGroup("/api/tasks").RequireAgentPrincipal();
-        tasks.MapPost("/", SubmitAsync);
-        tasks.MapGet("/", ListAsync);
-        tasks.MapGet("/{id:guid}", GetAsync);
-        tasks.MapGet("/{id:guid}/log", GetLogAsync);
-        tasks.MapGet("/{id:guid}/events", TaskEventStream.StreamAsync);
-        tasks.MapPost("/{id:guid}/cancel", CancelAsync);
+        tasks.MapPost("/", SubmitAsync).DescribesJsonBody(typeof(SubmitTaskRequest))
+            .Produces<TaskAccepted>(StatusCodes.Status202Accepted).Produces<TaskAccepted>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+        tasks.MapGet("/", ListAsync).Produces<TaskPage>().ProducesValidationProblem();
+        tasks.MapGet("/{id:guid}", GetAsync).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
+        tasks.MapGet("/{id:guid}/log", GetLogAsync).Produces<TaskLog>().ProducesProblem(StatusCodes.Status404NotFound);
+        tasks.MapGet("/{id:guid}/events", TaskEventStream.StreamAsync).Produces<TaskEventView>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        tasks.MapPost("/{id:guid}/cancel", CancelAsync).Produces<TaskAccepted>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 
