@@ -1,5 +1,6 @@
 using Agents.Gateway;
 using Agents.Gateway.ApiReference;
+using Agents.Gateway.DeadLetters;
 using Agents.Gateway.Mcp;
 using Agents.ServiceDefaults;
 
@@ -19,6 +20,7 @@ app.MapDefaultEndpoints();
 app.MapGateway();
 app.MapGatewayMcp();
 app.MapApiReference();
+app.MapDeadLetters();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests.</summary>
