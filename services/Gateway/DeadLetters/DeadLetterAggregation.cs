@@ -40,31 +40,11 @@ internal static class DeadLetterAggregation
         group.MapGet("/", OverviewAsync)
             .Produces<DeadLetterOverview>()
             .ProducesProblem(StatusCodes.Status403Forbidden);
-        group.MapGet("/{service}/{queue}", (string service, string queue, int? limit, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
-                ForwardAsync(service, HttpMethod.Get, $"{Escape(queue)}{(limit is { } l ? $"?limit={l}" : string.Empty)}", http, backends, proxy, cancellationToken))
-            .Produces<IReadOnlyList<DeadLetterSummary>>()
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapGet("/{service}/{queue}/{messageId}", (string service, string queue, string messageId, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
-                ForwardAsync(service, HttpMethod.Get, $"{Escape(queue)}/{Escape(messageId)}", http, backends, proxy, cancellationToken))
-            .Produces<DeadLetterMessage>()
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPost("/{service}/{queue}/redeliver", (string service, string queue, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
-                ForwardAsync(service, HttpMethod.Post, $"{Escape(queue)}/redeliver", http, backends, proxy, cancellationToken))
-            .Produces<DeadLettersRedelivered>()
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPost("/{service}/{queue}/{messageId}/redeliver", (string service, string queue, string messageId, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
-                ForwardAsync(service, HttpMethod.Post, $"{Escape(queue)}/{Escape(messageId)}/redeliver", http, backends, proxy, cancellationToken))
-            .Produces<DeadLettersRedelivered>()
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapDelete("/{service}/{queue}/{messageId}", (string service, string queue, string messageId, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
-                ForwardAsync(service, HttpMethod.Delete, $"{Escape(queue)}/{Escape(messageId)}", http, backends, proxy, cancellationToken))
-            .Produces(StatusCodes.Status204NoContent)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.Forward("GET", "/{service}/{queue}", string.Empty).Produces<IReadOnlyList<DeadLetterSummary>>();
+        group.Forward("GET", "/{service}/{queue}/{messageId}", string.Empty).Produces<DeadLetterMessage>();
+        group.Forward("POST", "/{service}/{queue}/redeliver", "/redeliver").Produces<DeadLettersRedelivered>();
+        group.Forward("POST", "/{service}/{queue}/{messageId}/redeliver", "/redeliver").Produces<DeadLettersRedelivered>();
+        group.Forward("DELETE", "/{service}/{queue}/{messageId}", string.Empty).Produces(StatusCodes.Status204NoContent);
         return app;
     }
 
@@ -91,6 +71,20 @@ internal static class DeadLetterAggregation
         var unavailable = answers.Where(a => a.Item2 is null).Select(a => a.service).ToList();
         return Results.Ok(new DeadLetterOverview(queues, unavailable));
     }
+
+    /// <summary>
+    /// Maps <paramref name="pattern"/> to the same request on the service named by <c>{service}</c>: its
+    /// <c>{queue}</c>, <c>{messageId}</c> when the pattern has one, then <paramref name="suffix"/>, with the query string.
+    /// </summary>
+    private static RouteHandlerBuilder Forward(this RouteGroupBuilder group, string method, string pattern, string suffix) =>
+        group.MapMethods(pattern, [method], (string service, string queue, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
+            {
+                var messageId = http.Request.RouteValues.TryGetValue("messageId", out var id) && id is string text ? $"/{Escape(text)}" : string.Empty;
+                var path = $"{Escape(queue)}{messageId}{suffix}{http.Request.QueryString}";
+                return ForwardAsync(service, new HttpMethod(method), path, http, backends, proxy, cancellationToken);
+            })
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
     private static async Task<IResult> ForwardAsync(string service, HttpMethod method, string path, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken)
     {
