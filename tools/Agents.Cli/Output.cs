@@ -41,6 +41,21 @@ internal sealed class Output
 
     public bool IsJson => Format == OutputFormat.Json;
 
+    /// <summary>The API's JSON as it came (json output), else what <paramref name="text"/> writes for people; exit code 0.</summary>
+    public int Show(JsonNode? body, Action text)
+    {
+        if (IsJson)
+        {
+            Json(body);
+        }
+        else
+        {
+            text();
+        }
+
+        return ExitCodes.Success;
+    }
+
     public void Json(JsonNode? node) => _out.WriteLine(node?.ToJsonString(Indented) ?? "null");
 
     /// <summary>One JSON document per line (a stream of events).</summary>

@@ -15,22 +15,18 @@ internal static class ApprovalCommands
         list.Handle(environment, async (parse, context, cancellationToken) =>
         {
             var answer = await context.Gateway.GetAsync("/api/governance/approvals" + TaskCommands.Query(("status", parse.GetValue(status))), cancellationToken);
-            if (context.Output.IsJson)
+            return context.Output.Show(answer.Body, () =>
             {
-                context.Output.Json(answer.Body);
-                return ExitCodes.Success;
-            }
-
-            context.Output.Table(answer.Body as JsonArray ?? [],
-                ("ID", a => Output.Text(a, "id")),
-                ("TASK", a => Output.Text(a, "taskId")),
-                ("STEP", a => Output.Text(a, "stepId")),
-                ("TOOL", a => Output.Text(a, "tool")),
-                ("TAINTED", a => Output.Text(a, "argumentsTainted")),
-                ("BY", a => Output.Text(a, "requestedBy")),
-                ("EXPIRES", a => Output.Text(a, "expiresAt")),
-                ("ARGUMENTS", a => TaskCommands.Shorten(Output.Text(a, "argumentsJson"), 80)));
-            return ExitCodes.Success;
+                context.Output.Table(answer.Body as JsonArray ?? [],
+                    ("ID", a => Output.Text(a, "id")),
+                    ("TASK", a => Output.Text(a, "taskId")),
+                    ("STEP", a => Output.Text(a, "stepId")),
+                    ("TOOL", a => Output.Text(a, "tool")),
+                    ("TAINTED", a => Output.Text(a, "argumentsTainted")),
+                    ("BY", a => Output.Text(a, "requestedBy")),
+                    ("EXPIRES", a => Output.Text(a, "expiresAt")),
+                    ("ARGUMENTS", a => TaskCommands.Shorten(Output.Text(a, "argumentsJson"), 80)));
+            });
         });
         command.Add(list);
         command.Add(Decide(environment, "approve", "Approve a request: the call runs with exactly the arguments shown."));
@@ -47,16 +43,7 @@ internal static class ApprovalCommands
         {
             var answer = await context.Gateway.PostAsync(
                 $"/api/governance/approvals/{parse.GetValue(id)}/{verb}", new JsonObject { ["comment"] = parse.GetValue(comment) }, cancellationToken);
-            if (context.Output.IsJson)
-            {
-                context.Output.Json(answer.Body);
-            }
-            else
-            {
-                context.Output.Line($"Approval {parse.GetValue(id)}: {Output.Text(answer.Body, "status")} by {Output.Text(answer.Body, "decidedBy")}.");
-            }
-
-            return ExitCodes.Success;
+            return context.Output.Show(answer.Body, () => context.Output.Line($"Approval {parse.GetValue(id)}: {Output.Text(answer.Body, "status")} by {Output.Text(answer.Body, "decidedBy")}."));
         });
         return command;
     }

@@ -28,41 +28,32 @@ internal static class OperationsCommands
             if (parse.GetValue(service) is not { } name)
             {
                 var overview = (await context.Gateway.GetAsync("/api/dead-letters", cancellationToken)).Body;
-                if (context.Output.IsJson)
+                return context.Output.Show(overview, () =>
                 {
-                    context.Output.Json(overview);
-                    return ExitCodes.Success;
-                }
-
-                context.Output.Table(overview?["queues"] as JsonArray ?? [],
-                    ("SERVICE", q => Output.Text(q, "service")),
-                    ("QUEUE", q => Output.Text(q, "queue")),
-                    ("DEAD LETTERS", q => Output.Text(q, "messages")));
-                if (overview?["unavailable"] is JsonArray { Count: > 0 } unavailable)
-                {
-                    context.Output.Line($"Not answering: {string.Join(", ", unavailable)}");
-                }
-
-                return ExitCodes.Success;
+                    context.Output.Table(overview?["queues"] as JsonArray ?? [],
+                        ("SERVICE", q => Output.Text(q, "service")),
+                        ("QUEUE", q => Output.Text(q, "queue")),
+                        ("DEAD LETTERS", q => Output.Text(q, "messages")));
+                    if (overview?["unavailable"] is JsonArray { Count: > 0 } unavailable)
+                    {
+                        context.Output.Line($"Not answering: {string.Join(", ", unavailable)}");
+                    }
+                });
             }
 
             var path = $"/api/dead-letters/{Segment(name)}/{Segment(parse.GetValue(queue)!)}"
                 + TaskCommands.Query(("limit", parse.GetValue(limit)?.ToString(CultureInfo.InvariantCulture)));
             var messages = (await context.Gateway.GetAsync(path, cancellationToken)).Body;
-            if (context.Output.IsJson)
+            return context.Output.Show(messages, () =>
             {
-                context.Output.Json(messages);
-                return ExitCodes.Success;
-            }
-
-            context.Output.Table(messages as JsonArray ?? [],
-                ("MESSAGE", m => Output.Text(m, "messageId")),
-                ("TYPE", m => TaskCommands.Shorten(Output.Text(m, "messageType"), 60)),
-                ("TENANT", m => Output.Text(m, "tenantId")),
-                ("FIRST FAILED", m => Output.Text(m, "firstFaultedAt")),
-                ("REDELIVERED", m => Output.Text(m, "redeliveries")),
-                ("EXCEPTION", m => TaskCommands.Shorten($"{Output.Text(m, "exceptionType")}: {Output.Text(m, "exceptionMessage")}", 100)));
-            return ExitCodes.Success;
+                context.Output.Table(messages as JsonArray ?? [],
+                    ("MESSAGE", m => Output.Text(m, "messageId")),
+                    ("TYPE", m => TaskCommands.Shorten(Output.Text(m, "messageType"), 60)),
+                    ("TENANT", m => Output.Text(m, "tenantId")),
+                    ("FIRST FAILED", m => Output.Text(m, "firstFaultedAt")),
+                    ("REDELIVERED", m => Output.Text(m, "redeliveries")),
+                    ("EXCEPTION", m => TaskCommands.Shorten($"{Output.Text(m, "exceptionType")}: {Output.Text(m, "exceptionMessage")}", 100)));
+            });
         });
         command.Add(list);
 
@@ -74,25 +65,21 @@ internal static class OperationsCommands
         {
             var message = (await context.Gateway.GetAsync(
                 $"/api/dead-letters/{Segment(parse.GetValue(showService)!)}/{Segment(parse.GetValue(showQueue)!)}/{Segment(parse.GetValue(showId)!)}", cancellationToken)).Body;
-            if (context.Output.IsJson)
+            return context.Output.Show(message, () =>
             {
-                context.Output.Json(message);
-                return ExitCodes.Success;
-            }
-
-            var summary = message?["summary"];
-            context.Output.Fields(
-                ("Message", Output.Text(summary, "messageId")),
-                ("Type", Output.Text(summary, "messageType")),
-                ("Tenant", Output.Text(summary, "tenantId")),
-                ("Reason", Output.Text(summary, "reason")),
-                ("Exception", $"{Output.Text(summary, "exceptionType")}: {Output.Text(summary, "exceptionMessage")}"),
-                ("First failed", Output.Text(summary, "firstFaultedAt")),
-                ("Last failed", Output.Text(summary, "faultedAt")),
-                ("Redelivered", Output.Text(summary, "redeliveries")));
-            context.Output.Line("Body:");
-            context.Output.Line(Pretty(Output.Text(message, "body")));
-            return ExitCodes.Success;
+                var summary = message?["summary"];
+                context.Output.Fields(
+                    ("Message", Output.Text(summary, "messageId")),
+                    ("Type", Output.Text(summary, "messageType")),
+                    ("Tenant", Output.Text(summary, "tenantId")),
+                    ("Reason", Output.Text(summary, "reason")),
+                    ("Exception", $"{Output.Text(summary, "exceptionType")}: {Output.Text(summary, "exceptionMessage")}"),
+                    ("First failed", Output.Text(summary, "firstFaultedAt")),
+                    ("Last failed", Output.Text(summary, "faultedAt")),
+                    ("Redelivered", Output.Text(summary, "redeliveries")));
+                context.Output.Line("Body:");
+                context.Output.Line(Pretty(Output.Text(message, "body")));
+            });
         });
         command.Add(show);
 
@@ -113,16 +100,7 @@ internal static class OperationsCommands
             var path = $"/api/dead-letters/{Segment(parse.GetValue(redeliverService)!)}/{Segment(parse.GetValue(redeliverQueue)!)}"
                 + (parse.GetValue(redeliverId) is { } id ? $"/{Segment(id)}" : string.Empty) + "/redeliver";
             var answer = (await context.Gateway.PostAsync(path, null, cancellationToken)).Body;
-            if (context.Output.IsJson)
-            {
-                context.Output.Json(answer);
-            }
-            else
-            {
-                context.Output.Line($"Redelivered {Output.Text(answer, "redelivered")} message(s).");
-            }
-
-            return ExitCodes.Success;
+            return context.Output.Show(answer, () => context.Output.Line($"Redelivered {Output.Text(answer, "redelivered")} message(s)."));
         });
         command.Add(redeliver);
         return command;
@@ -135,20 +113,16 @@ internal static class OperationsCommands
         list.Handle(environment, async (_, context, cancellationToken) =>
         {
             var tools = (await context.Gateway.GetAsync("/api/tools", cancellationToken)).Body;
-            if (context.Output.IsJson)
+            return context.Output.Show(tools, () =>
             {
-                context.Output.Json(tools);
-                return ExitCodes.Success;
-            }
-
-            context.Output.Table(tools as JsonArray ?? [],
-                ("TOOL", t => Output.Text(t, "name")),
-                ("SIDE EFFECT", t => Output.Text(t, "sideEffect")),
-                ("RISK", t => Output.Text(t, "risk")),
-                ("SCOPE", t => Output.Text(t, "requiredScope")),
-                ("CIRCUIT", t => Output.Text(t, "circuit.state")),
-                ("LAST SEEN", t => Output.Text(t, "lastSeenAt")));
-            return ExitCodes.Success;
+                context.Output.Table(tools as JsonArray ?? [],
+                    ("TOOL", t => Output.Text(t, "name")),
+                    ("SIDE EFFECT", t => Output.Text(t, "sideEffect")),
+                    ("RISK", t => Output.Text(t, "risk")),
+                    ("SCOPE", t => Output.Text(t, "requiredScope")),
+                    ("CIRCUIT", t => Output.Text(t, "circuit.state")),
+                    ("LAST SEEN", t => Output.Text(t, "lastSeenAt")));
+            });
         });
         command.Add(list);
         return command;
@@ -161,16 +135,12 @@ internal static class OperationsCommands
         get.Handle(environment, async (_, context, cancellationToken) =>
         {
             var policy = (await context.Gateway.GetAsync("/api/governance/policy", cancellationToken)).Body;
-            if (context.Output.IsJson)
+            return context.Output.Show(policy, () =>
             {
-                context.Output.Json(policy);
-                return ExitCodes.Success;
-            }
-
-            // The version goes to stderr, so that 'agents policy get > policy.json' gives a document to edit and set.
-            await context.Output.Error.WriteLineAsync($"Tenant {Output.Text(policy, "tenantId")}, policy version {Output.Text(policy, "version")}{(Output.Text(policy, "isDefault") == "true" ? " (the default policy)" : string.Empty)}: set it with --version {Output.Text(policy, "version")}.");
-            context.Output.Line(policy?["document"]?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
-            return ExitCodes.Success;
+                // The version goes to stderr, so that 'agents policy get > policy.json' gives a document to edit and set.
+                context.Output.Error.WriteLine($"Tenant {Output.Text(policy, "tenantId")}, policy version {Output.Text(policy, "version")}{(Output.Text(policy, "isDefault") == "true" ? " (the default policy)" : string.Empty)}: set it with --version {Output.Text(policy, "version")}.");
+                context.Output.Line(policy?["document"]?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
+            });
         });
         command.Add(get);
 
@@ -199,16 +169,7 @@ internal static class OperationsCommands
 
             var ifMatch = parse.GetValue(version) is { } v ? $"\"{v.ToString(CultureInfo.InvariantCulture)}\"" : "*";
             var answer = await context.Gateway.SendAsync(HttpMethod.Put, "/api/governance/policy", json, new Dictionary<string, string> { ["If-Match"] = ifMatch }, cancellationToken);
-            if (context.Output.IsJson)
-            {
-                context.Output.Json(answer.Body);
-            }
-            else
-            {
-                context.Output.Line($"Policy version {Output.Text(answer.Body, "version")} written.");
-            }
-
-            return ExitCodes.Success;
+            return context.Output.Show(answer.Body, () => context.Output.Line($"Policy version {Output.Text(answer.Body, "version")} written."));
         });
         command.Add(set);
         return command;

@@ -51,16 +51,7 @@ internal static class TaskCommands
             var id = Output.Text(accepted.Body, "id") ?? throw new CliException(ExitCodes.Unavailable, "The gateway accepted the task but named no id.");
             if (parse.GetValue(detach))
             {
-                if (context.Output.IsJson)
-                {
-                    context.Output.Json(accepted.Body);
-                }
-                else
-                {
-                    context.Output.Line(id);
-                }
-
-                return ExitCodes.Success;
+                return context.Output.Show(accepted.Body, () => context.Output.Line(id));
             }
 
             if (!context.Output.IsJson)
@@ -124,20 +115,16 @@ internal static class TaskCommands
             var query = Query(("status", parse.GetValue(status)), ("page", parse.GetValue(page)?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 ("pageSize", parse.GetValue(pageSize)?.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             var answer = await context.Gateway.GetAsync("/api/tasks" + query, cancellationToken);
-            if (context.Output.IsJson)
+            return context.Output.Show(answer.Body, () =>
             {
-                context.Output.Json(answer.Body);
-                return ExitCodes.Success;
-            }
-
-            context.Output.Table(answer.Body?["items"] as JsonArray ?? [],
-                ("ID", t => Output.Text(t, "id")),
-                ("STATUS", t => Output.Text(t, "status")),
-                ("WHAT", t => Output.Text(t, "template") ?? Output.Text(t, "goal")),
-                ("CREATED", t => Output.Text(t, "createdAt")),
-                ("TRACE", t => Output.Text(t, "traceId")));
-            context.Output.Line($"page {Output.Text(answer.Body, "page")}, {Output.Text(answer.Body, "total")} task(s) in all");
-            return ExitCodes.Success;
+                context.Output.Table(answer.Body?["items"] as JsonArray ?? [],
+                    ("ID", t => Output.Text(t, "id")),
+                    ("STATUS", t => Output.Text(t, "status")),
+                    ("WHAT", t => Output.Text(t, "template") ?? Output.Text(t, "goal")),
+                    ("CREATED", t => Output.Text(t, "createdAt")),
+                    ("TRACE", t => Output.Text(t, "traceId")));
+                context.Output.Line($"page {Output.Text(answer.Body, "page")}, {Output.Text(answer.Body, "total")} task(s) in all");
+            });
         });
         command.Add(list);
 
@@ -146,14 +133,10 @@ internal static class TaskCommands
         get.Handle(environment, async (parse, context, cancellationToken) =>
         {
             var task = (await context.Gateway.GetAsync($"/api/tasks/{parse.GetValue(getId)}", cancellationToken)).Body;
-            if (context.Output.IsJson)
+            return context.Output.Show(task, () =>
             {
-                context.Output.Json(task);
-                return ExitCodes.Success;
-            }
-
-            PrintTask(context.Output, task);
-            return ExitCodes.Success;
+                PrintTask(context.Output, task);
+            });
         });
         command.Add(get);
 
@@ -162,20 +145,16 @@ internal static class TaskCommands
         log.Handle(environment, async (parse, context, cancellationToken) =>
         {
             var answer = await context.Gateway.GetAsync($"/api/tasks/{parse.GetValue(logId)}/log", cancellationToken);
-            if (context.Output.IsJson)
+            return context.Output.Show(answer.Body, () =>
             {
-                context.Output.Json(answer.Body);
-                return ExitCodes.Success;
-            }
-
-            context.Output.Table(answer.Body?["events"] as JsonArray ?? [],
-                ("#", e => Output.Text(e, "sequence")),
-                ("AT", e => Output.Text(e, "at")),
-                ("EVENT", e => Output.Text(e, "kind")),
-                ("STEP", e => Output.Text(e, "stepId")),
-                ("STATUS", e => Output.Text(e, "status")),
-                ("DETAILS", e => Shorten(Output.Text(e, "data"), 100)));
-            return ExitCodes.Success;
+                context.Output.Table(answer.Body?["events"] as JsonArray ?? [],
+                    ("#", e => Output.Text(e, "sequence")),
+                    ("AT", e => Output.Text(e, "at")),
+                    ("EVENT", e => Output.Text(e, "kind")),
+                    ("STEP", e => Output.Text(e, "stepId")),
+                    ("STATUS", e => Output.Text(e, "status")),
+                    ("DETAILS", e => Shorten(Output.Text(e, "data"), 100)));
+            });
         });
         command.Add(log);
 
@@ -184,16 +163,7 @@ internal static class TaskCommands
         cancel.Handle(environment, async (parse, context, cancellationToken) =>
         {
             var answer = await context.Gateway.PostAsync($"/api/tasks/{parse.GetValue(cancelId)}/cancel", null, cancellationToken);
-            if (context.Output.IsJson)
-            {
-                context.Output.Json(answer.Body);
-            }
-            else
-            {
-                context.Output.Line($"Cancellation of task {parse.GetValue(cancelId)} requested (status was {Output.Text(answer.Body, "status")}).");
-            }
-
-            return ExitCodes.Success;
+            return context.Output.Show(answer.Body, () => context.Output.Line($"Cancellation of task {parse.GetValue(cancelId)} requested (status was {Output.Text(answer.Body, "status")})."));
         });
         command.Add(cancel);
 
