@@ -1,4 +1,5 @@
 using Agents.Executor;
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +15,7 @@ if (args.Contains("migrate"))
 
 app.MapDefaultEndpoints();
 app.MapExecutorApi();
+app.MapDeadLetterApi();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests.</summary>

@@ -1,4 +1,6 @@
 using Agents.Gateway;
+using Agents.Gateway.ApiReference;
+using Agents.Gateway.DeadLetters;
 using Agents.Gateway.Mcp;
 using Agents.ServiceDefaults;
 
@@ -11,11 +13,14 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGateway();
 builder.AddGatewayMcp();
+builder.AddApiReference();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapGateway();
 app.MapGatewayMcp();
+app.MapApiReference();
+app.MapDeadLetters();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests.</summary>

@@ -1,4 +1,5 @@
 using Agents.Governance;
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -13,6 +14,7 @@ builder.AddGovernance();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapGovernanceApi();
+app.MapDeadLetterApi();
 await app.RunAsync();
 
 /// <summary>Entry point, visible to integration tests.</summary>

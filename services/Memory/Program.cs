@@ -1,4 +1,5 @@
 using Agents.Memory;
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +15,7 @@ if (args.Contains("migrate", StringComparer.OrdinalIgnoreCase))
 
 app.MapDefaultEndpoints();
 app.MapMemoryApi();
+app.MapDeadLetterApi();
 await app.RunAsync();
 
 /// <summary>Entry point, visible to integration tests.</summary>

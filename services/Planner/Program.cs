@@ -1,3 +1,4 @@
+using Agents.Messaging.DeadLetters;
 using Agents.Planner;
 using Agents.ServiceDefaults;
 
@@ -14,6 +15,7 @@ if (args.Contains("migrate", StringComparer.Ordinal))
 
 app.MapDefaultEndpoints();
 app.MapPlannerApi();
+app.MapDeadLetterApi();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests.</summary>

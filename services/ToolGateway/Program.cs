@@ -1,3 +1,4 @@
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 using Agents.ToolGateway;
 
@@ -14,6 +15,7 @@ if (args.Contains("migrate", StringComparer.Ordinal))
 
 app.MapDefaultEndpoints();
 app.MapToolGatewayApi();
+app.MapDeadLetterApi();
 await app.RunAsync();
 
 /// <summary>Entry point, visible to integration tests.</summary>

@@ -52,6 +52,8 @@ public static class DurableMessagingExtensions
             new DurableScheduleMessageProvider(sp.GetRequiredService<ISendEndpointProvider>(), sp.GetRequiredService<TDbContext>()),
             sp.GetRequiredService<IBus>().Topology));
         services.TryAddSingleton<DeadLetters.DeadLetterQueue>();
+        services.TryAddSingleton<DeadLetters.ServiceQueues>();
+        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<DeadLetters.ServiceQueues>());
         services.TryAddSingleton<OutboxDeliveryService<TDbContext>>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>());
         services.TryAddSingleton<MessagingRetentionService<TDbContext>>();

@@ -27,7 +27,7 @@ public static class ServiceDefaultsExtensions
     /// <summary>Tag of the checks behind <c>/health/live</c>.</summary>
     public const string LiveTag = "live";
 
-    /// <summary>Adds telemetry, health checks, problem details and a clock.</summary>
+    /// <summary>Adds telemetry, health checks, problem details, the OpenAPI document and a clock.</summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         builder.AddAgentsTelemetry();
@@ -44,6 +44,7 @@ public static class ServiceDefaultsExtensions
         // parameter named (without it, production answers a bare 400 and development an unhandled 500).
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.AddApiDocument();
         return builder;
     }
 
@@ -71,7 +72,7 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Maps <c>/health/live</c> and <c>/health/ready</c>, turns errors into RFC 7807 problem details and checks every
-    /// JSON request body (<see cref="JsonRequestGuard"/>).
+    /// JSON request body (<see cref="JsonRequestGuard"/>); serves the service's OpenAPI document (<see cref="ApiDocument"/>).
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
@@ -79,6 +80,7 @@ public static class ServiceDefaultsExtensions
         app.UseStatusCodePages();
         app.UseMiddleware<RequestSizeLimits>();
         app.UseMiddleware<JsonRequestGuard>();
+        app.MapApiDocument();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

@@ -22,6 +22,9 @@ public class PlatformFixture : IAsyncLifetime
     /// <summary>The admin of tenant "thrift", which tests give small daily budgets.</summary>
     public const string ErinKey = "thrift-erin-admin-key";
 
+    /// <summary>A platform operator (tenant "ops"): sees every tenant's dead letters.</summary>
+    public const string OlgaKey = "ops-olga-operator-key";
+
     private static readonly (string Name, string Directory, bool HasDatabase)[] Services =
     [
         ("governance", "services/Governance", true),
@@ -68,6 +71,7 @@ public class PlatformFixture : IAsyncLifetime
                     ["853903ce28b9b2127d0ffa55705a3ca1f3dbb08addaa285f650d947506e64f01", "acme", "dave", "agent-user"],
                     ["01b051e124f0e798e8176b6efe3fc0112e8b0b945e70b807dfe83758260973df", "thrift", "erin", "agent-user,admin"],
                     [Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(FrankKey))), "mcpco", "frank", "agent-user,admin"],
+                    [Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(OlgaKey))), "ops", "olga", "platform-operator"],
                 ];
                 for (var i = 0; i < keys.Length; i++)
                 {

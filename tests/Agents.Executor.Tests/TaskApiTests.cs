@@ -32,6 +32,29 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         Assert.Equal(1, log["events"]![0]!["sequence"]!.GetValue<long>());
     }
 
+    [Fact]
+    public async Task The_task_and_the_task_list_show_the_trace_id_of_the_submission()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        using var request = new HttpRequestMessage(HttpMethod.Post, Url("/api/tasks")) { Content = Json("""{"goal":"Trace me"}""") };
+        request.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01");
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<Guid>();
+
+        var task = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{id}")))!;
+        Assert.Equal(traceId, task["traceId"]!.GetValue<string>());
+        var listed = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!["items"]!.AsArray();
+        Assert.Equal(traceId, Assert.Single(listed)!["traceId"]!.GetValue<string>());
+
+        // Another submission is another trace.
+        var other = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Another" });
+        var otherTrace = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{other}")))!["traceId"]!.GetValue<string>();
+        Assert.Matches("^[0-9a-f]{32}$", otherTrace);
+        Assert.NotEqual(traceId, otherTrace);
+    }
+
     [Theory]
     [InlineData("{}", "request")]
     [InlineData("""{"goal":"a","template":"triage-customer-issue"}""", "request")]

@@ -6,7 +6,7 @@ public sealed record WorkDone(Guid WorkId);
 
 public sealed record Increment(Guid CounterId);
 
-public sealed record Poison(Guid Id, string Reason);
+public sealed record Poison(Guid Id, string Reason, string? TenantId = null);
 
 public sealed record Reminder(Guid Id);
 

@@ -1,3 +1,4 @@
+using Agents.Contracts.Operations;
 using Agents.Messaging.Data;
 using Agents.Messaging.DeadLetters;
 using Agents.Messaging.TestHost;
@@ -263,7 +264,7 @@ public sealed class DurableMessagingTests
 
             await bus.Publish(new Poison(id, "amount -5 is negative"), c => c.MessageId = messageId);
 
-            IReadOnlyList<DeadLetterMessage> dead = [];
+            IReadOnlyList<DeadLetterSummary> dead = [];
             Assert.True(await TestEnvironment.EventuallyAsync(async () =>
             {
                 dead = await deadLetters.ListAsync(queue);

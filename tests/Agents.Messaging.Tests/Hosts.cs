@@ -1,5 +1,7 @@
+using Agents.Contracts;
 using Agents.Messaging.DeadLetters;
 using Agents.Messaging.TestHost;
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -14,12 +16,16 @@ namespace Agents.Messaging.Tests;
 /// <summary>Hosts the shared test host does not cover: a web host with the dead-letter API, a host with the timer saga.</summary>
 internal static class Hosts
 {
+    private const string SigningKey = "messaging-tests-signing-key-0123456789abcdef";
+
     /// <summary>A minimal web application (in-memory test server) with the poison consumer and <c>MapDeadLetterApi()</c>.</summary>
     public static WebApplication DeadLetterApi(TestEnvironment env)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         Configure(builder, env.Prefix);
+        builder.Configuration["Identity:SigningKey"] = SigningKey;
+        builder.AddPrincipalSigning();
         builder.Services.AddSingleton<PoisonSwitch>();
         builder.Services.AddDbContext<TestDbContext>(o => o.UseNpgsql(env.Database.ConnectionString));
         builder.AddAgentsBus(x =>
@@ -30,6 +36,14 @@ internal static class Hosts
         var app = builder.Build();
         app.MapDeadLetterApi();
         return app;
+    }
+
+    /// <summary>A client of <paramref name="app"/> that calls as <paramref name="principal"/> (signed as the gateway would).</summary>
+    public static HttpClient ClientFor(WebApplication app, AgentPrincipal principal)
+    {
+        var client = app.GetTestClient();
+        client.DefaultRequestHeaders.Add(PrincipalSigner.HeaderName, app.Services.GetRequiredService<PrincipalSigner>().Sign(principal));
+        return client;
     }
 
     /// <summary>A host with the timer saga (state-machine <c>Schedule</c>) on the durable scheduler.</summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Agents.Contracts;
+using Agents.Contracts.Operations;
 using Agents.Messaging.Data;
 using Agents.Messaging.Retention;
 using Agents.Messaging.TestHost;
@@ -108,71 +110,178 @@ public sealed class RetentionAndOperationsTests
     }
 
     [Fact]
-    public async Task Dead_letter_api_lists_a_dead_lettered_message_and_redelivers_one_and_then_all()
+    public async Task Dead_letter_api_lists_shows_redelivers_and_deletes_a_poison_message_for_the_platform_operator()
     {
         await using var env = await TestEnvironment.CreateAsync("dlapi");
         await using var app = Hosts.DeadLetterApi(env);
         await app.StartAsync();
         try
         {
-            using var client = app.GetTestClient();
+            using var client = Hosts.ClientFor(app, new AgentPrincipal("ops", "olga", [DeadLetterAccess.PlatformOperatorRole]));
             var bus = app.Services.GetRequiredService<IBusControl>();
             await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
             var queue = BusConventions.EndpointNameFormatter(app.Services.GetRequiredService<IOptions<BusOptions>>().Value).Consumer<PoisonConsumer>();
 
-            // Before any fault there is no error queue: an empty list, not an error.
-            var empty = await client.GetAsync(new Uri($"/api/dead-letters/{queue}", UriKind.Relative));
-            Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
-            Assert.Equal(0, (await empty.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength());
+            // The service's queues are listed; before any fault there is no error queue: an empty list, not an error.
+            var queues = await client.GetFromJsonAsync<JsonElement>(Url("/api/dead-letters"));
+            Assert.Contains(queues.EnumerateArray(), q => q.GetProperty("queue").GetString() == queue && q.GetProperty("messages").GetInt32() == 0);
+            Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength());
 
             var first = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
             var second = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
-            await bus.Publish(new Poison(first.Id, "quantity 0 is not allowed"), c => c.MessageId = first.MessageId);
+            var third = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
+            await bus.Publish(new Poison(first.Id, "quantity 0 is not allowed", "demo"), c => c.MessageId = first.MessageId);
             await bus.Publish(new Poison(second.Id, "currency XYZ is unknown"), c => c.MessageId = second.MessageId);
+            await bus.Publish(new Poison(third.Id, "never to be retried", "acme"), c => c.MessageId = third.MessageId);
 
             JsonElement listed = default;
             Assert.True(await TestEnvironment.EventuallyAsync(async () =>
             {
-                listed = await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative));
-                return listed.GetArrayLength() == 2;
-            }, Deadline), $"GET /api/dead-letters/{queue} did not list both messages: {listed}");
+                listed = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
+                return listed.GetArrayLength() == 3;
+            }, Deadline), $"GET /api/dead-letters/{queue} did not list the three messages: {listed}");
             var firstListed = listed.EnumerateArray().Single(m => m.GetProperty("messageId").GetString() == first.MessageId.ToString());
             Assert.Contains("quantity 0 is not allowed", firstListed.GetProperty("exceptionMessage").GetString(), StringComparison.Ordinal);
             Assert.Contains(nameof(PermanentFailureException), firstListed.GetProperty("exceptionType").GetString(), StringComparison.Ordinal);
-            Assert.Contains(first.Id.ToString(), firstListed.GetProperty("body").GetString(), StringComparison.Ordinal);
+            Assert.Contains("Poison", firstListed.GetProperty("messageType").GetString(), StringComparison.Ordinal);
+            Assert.Equal("demo", firstListed.GetProperty("tenantId").GetString());
+            Assert.Equal("fault", firstListed.GetProperty("reason").GetString());
+            var firstFaultedAt = firstListed.GetProperty("firstFaultedAt").GetString();
+            Assert.False(string.IsNullOrEmpty(firstFaultedAt));
+            Assert.Equal(3, (await client.GetFromJsonAsync<JsonElement>(Url("/api/dead-letters"))).EnumerateArray().Single(q => q.GetProperty("queue").GetString() == queue).GetProperty("messages").GetInt32());
 
-            // Listing leaves the messages in place; an unknown id answers 404 problem details and moves nothing.
-            Assert.Equal(2, (await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative))).GetArrayLength());
-            using var missing = await client.PostAsync(new Uri($"/api/dead-letters/{queue}/{Guid.NewGuid()}/redeliver", UriKind.Relative), null);
+            // Show: the body and the stack trace; listing and showing leave the messages in place.
+            var shown = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}/{first.MessageId}"));
+            Assert.Contains(first.Id.ToString(), shown.GetProperty("body").GetString(), StringComparison.Ordinal);
+            Assert.Contains(nameof(PoisonConsumer), shown.GetProperty("stackTrace").GetString(), StringComparison.Ordinal);
+            Assert.Equal(3, (await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength());
+
+            // Unknown message, unknown queue (another service's, say): 404 problem details, nothing moves.
+            using var missing = await client.PostAsync(Url($"/api/dead-letters/{queue}/{Guid.NewGuid()}/redeliver"), null);
             Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
             Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
-            Assert.Equal(2, (await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative))).GetArrayLength());
+            using var foreign = await client.GetAsync(Url("/api/dead-letters/someone-elses-queue"));
+            Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+            Assert.Equal(3, (await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength());
+
+            // Redelivered while still broken: it fails again and comes back, remembering when it first failed.
+            using (var again = await client.PostAsync(Url($"/api/dead-letters/{queue}/{first.MessageId}/redeliver"), null))
+            {
+                Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+            }
+
+            JsonElement back = default;
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                var all = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
+                back = all.EnumerateArray().FirstOrDefault(m => m.GetProperty("messageId").GetString() == first.MessageId.ToString());
+                return back.ValueKind == JsonValueKind.Object && back.GetProperty("redeliveries").GetInt32() == 1;
+            }, Deadline), "the message redelivered while broken did not come back to the error queue");
+            Assert.Equal(firstFaultedAt, back.GetProperty("firstFaultedAt").GetString());
+
+            // Delete one for good.
+            using var deleted = await client.DeleteAsync(Url($"/api/dead-letters/{queue}/{third.MessageId}"));
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+            using var deletedAgain = await client.DeleteAsync(Url($"/api/dead-letters/{queue}/{third.MessageId}"));
+            Assert.Equal(HttpStatusCode.NotFound, deletedAgain.StatusCode);
 
             // Fixed: redeliver the first by id; it is consumed, the second stays dead-lettered.
             app.Services.GetRequiredService<PoisonSwitch>().Fail = false;
-            using var one = await client.PostAsync(new Uri($"/api/dead-letters/{queue}/{first.MessageId}/redeliver", UriKind.Relative), null);
+            using var one = await client.PostAsync(Url($"/api/dead-letters/{queue}/{first.MessageId}/redeliver"), null);
             Assert.Equal(HttpStatusCode.OK, one.StatusCode);
             Assert.Equal(1, (await one.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
             Assert.True(await HealedAsync(env, first.Id), "the message redelivered by id was not consumed");
-            var remaining = await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative));
+            var remaining = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
             Assert.Equal(second.MessageId.ToString(), Assert.Single(remaining.EnumerateArray()).GetProperty("messageId").GetString());
 
             // Redeliver all.
-            using var all = await client.PostAsync(new Uri($"/api/dead-letters/{queue}/redeliver", UriKind.Relative), null);
+            using var all = await client.PostAsync(Url($"/api/dead-letters/{queue}/redeliver"), null);
             Assert.Equal(HttpStatusCode.OK, all.StatusCode);
             Assert.Equal(1, (await all.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
             Assert.True(await HealedAsync(env, second.Id), "the message redelivered by 'all' was not consumed");
-            Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>(new Uri($"/api/dead-letters/{queue}", UriKind.Relative))).GetArrayLength());
+            Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength());
 
             await using var db = env.NewDbContext();
             Assert.Equal(1, await db.Effects.CountAsync(e => e.Key == first.Id));
             Assert.Equal(1, await db.Effects.CountAsync(e => e.Key == second.Id));
+            Assert.Equal(0, await db.Effects.CountAsync(e => e.Key == third.Id));
         }
         finally
         {
             await app.StopAsync();
         }
     }
+
+    [Fact]
+    public async Task A_tenant_admin_sees_and_moves_only_dead_letters_of_their_tenant_and_others_none()
+    {
+        await using var env = await TestEnvironment.CreateAsync("dltenant");
+        await using var app = Hosts.DeadLetterApi(env);
+        await app.StartAsync();
+        try
+        {
+            using var operatorClient = Hosts.ClientFor(app, new AgentPrincipal("ops", "olga", [DeadLetterAccess.PlatformOperatorRole]));
+            using var demoAdmin = Hosts.ClientFor(app, new AgentPrincipal("demo", "carol", ["agent-user", "admin"]));
+            using var acmeAdmin = Hosts.ClientFor(app, new AgentPrincipal("acme", "ann", ["admin"]));
+            using var demoUser = Hosts.ClientFor(app, new AgentPrincipal("demo", "alice", ["agent-user", "approver"]));
+            using var anonymous = app.GetTestClient();
+            var bus = app.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var queue = BusConventions.EndpointNameFormatter(app.Services.GetRequiredService<IOptions<BusOptions>>().Value).Consumer<PoisonConsumer>();
+
+            var demo = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
+            var acme = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
+            var none = (Id: Guid.NewGuid(), MessageId: Guid.NewGuid());
+            await bus.Publish(new Poison(demo.Id, "demo's bad message", "demo"), c => c.MessageId = demo.MessageId);
+            await bus.Publish(new Poison(acme.Id, "acme's secret order", "acme"), c => c.MessageId = acme.MessageId);
+            await bus.Publish(new Poison(none.Id, "no tenant at all"), c => c.MessageId = none.MessageId);
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+                (await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength() == 3, Deadline));
+
+            // demo's admin: only demo's message, in the list, the count, show and redelivery; acme's is "not found".
+            var demoList = await demoAdmin.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
+            Assert.Equal(demo.MessageId.ToString(), Assert.Single(demoList.EnumerateArray()).GetProperty("messageId").GetString());
+            Assert.Equal(1, (await demoAdmin.GetFromJsonAsync<JsonElement>(Url("/api/dead-letters"))).EnumerateArray().Single(q => q.GetProperty("queue").GetString() == queue).GetProperty("messages").GetInt32());
+            using (var peek = await demoAdmin.GetAsync(Url($"/api/dead-letters/{queue}/{acme.MessageId}")))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, peek.StatusCode);
+                Assert.DoesNotContain("secret", await peek.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+
+            using (var steal = await demoAdmin.DeleteAsync(Url($"/api/dead-letters/{queue}/{none.MessageId}")))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, steal.StatusCode);
+            }
+
+            // "Redeliver all" by demo's admin moves demo's message only (it fails again: the consumer is still broken).
+            using (var all = await demoAdmin.PostAsync(Url($"/api/dead-letters/{queue}/redeliver"), null))
+            {
+                Assert.Equal(1, (await all.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
+            }
+
+            var acmeList = await acmeAdmin.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
+            Assert.Equal(acme.MessageId.ToString(), Assert.Single(acmeList.EnumerateArray()).GetProperty("messageId").GetString());
+
+            // Without an admin role, and without a signed principal, nothing at all.
+            using var refused = await demoUser.GetAsync(Url($"/api/dead-letters/{queue}"));
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            using var unauthenticated = await anonymous.GetAsync(Url("/api/dead-letters"));
+            Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
+
+            // The message naming no tenant stays for the platform operator.
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+                (await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength() == 3, Deadline));
+            var noTenant = await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}/{none.MessageId}"));
+            Assert.Contains(none.Id.ToString(), noTenant.GetProperty("body").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    private static Uri Url(string path) => new(path, UriKind.Relative);
 
     [Fact]
     public async Task State_machine_schedule_is_delivered_by_the_durable_scheduler_when_due_and_unschedule_cancels_it()

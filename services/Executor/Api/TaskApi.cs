@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -6,6 +7,7 @@ using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -24,12 +26,15 @@ internal static class TaskApi
     public static IEndpointRouteBuilder MapTaskApi(this IEndpointRouteBuilder app)
     {
         var tasks = app.MapGroup("/api/tasks").RequireAgentPrincipal();
-        tasks.MapPost("/", SubmitAsync);
-        tasks.MapGet("/", ListAsync);
-        tasks.MapGet("/{id:guid}", GetAsync);
-        tasks.MapGet("/{id:guid}/log", GetLogAsync);
-        tasks.MapGet("/{id:guid}/events", TaskEventStream.StreamAsync);
-        tasks.MapPost("/{id:guid}/cancel", CancelAsync);
+        tasks.MapPost("/", SubmitAsync).DescribesJsonBody(typeof(SubmitTaskRequest))
+            .Produces<TaskAccepted>(StatusCodes.Status202Accepted).Produces<TaskAccepted>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+        tasks.MapGet("/", ListAsync).Produces<TaskPage>().ProducesValidationProblem();
+        tasks.MapGet("/{id:guid}", GetAsync).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
+        tasks.MapGet("/{id:guid}/log", GetLogAsync).Produces<TaskLog>().ProducesProblem(StatusCodes.Status404NotFound);
+        tasks.MapGet("/{id:guid}/events", TaskEventStream.StreamAsync).Produces<TaskEventView>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        tasks.MapPost("/{id:guid}/cancel", CancelAsync).Produces<TaskAccepted>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 
@@ -118,6 +123,7 @@ internal static class TaskApi
             AllowedTools = request.AllowedTools,
             Status = TaskRunStatus.Submitted,
             State = nameof(TaskRunStatus.Submitted),
+            TraceId = Activity.Current?.TraceId.ToHexString(),
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -260,7 +266,7 @@ internal static class TaskApi
         var items = await query
             .OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id)
             .Skip((p - 1) * size).Take(size)
-            .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.CreatedAt, t.UpdatedAt, t.FinishedAt))
+            .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.TraceId, t.CreatedAt, t.UpdatedAt, t.FinishedAt))
             .ToListAsync(cancellationToken);
         return Results.Ok(new TaskPage(items, p, size, total));
     }
@@ -334,7 +340,7 @@ internal static class TaskApi
 public sealed record TaskAccepted(Guid Id, TaskRunStatus Status);
 
 public sealed record TaskSummary(
-    Guid Id, TaskRunStatus Status, string State, string? Goal, string? Template, string? Reason, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
+    Guid Id, TaskRunStatus Status, string State, string? Goal, string? Template, string? Reason, string? TraceId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
 
 public sealed record TaskPage(IReadOnlyList<TaskSummary> Items, int Page, int PageSize, int Total);
 
@@ -361,6 +367,7 @@ public sealed record TaskView(
     TaskLimits? RequestedLimits,
     IReadOnlyList<string>? AllowedTools,
     long Events,
+    string? TraceId,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? FinishedAt)
@@ -381,6 +388,7 @@ public sealed record TaskView(
         t.RequestedLimits,
         t.AllowedTools,
         t.LastSequence,
+        t.TraceId,
         t.CreatedAt,
         t.UpdatedAt,
         t.FinishedAt);

@@ -32,6 +32,7 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
             task.Property(x => x.IdempotencyKey).HasMaxLength(200);
             task.Property(x => x.RequestHash).HasMaxLength(64);
             task.Property(x => x.TemplateName).HasMaxLength(100);
+            task.Property(x => x.TraceId).HasMaxLength(32);
             task.Property(x => x.Status).HasConversion<string>().HasMaxLength(32);
             task.Property(x => x.State).HasMaxLength(32);
             task.Property(x => x.Parameters).HasJsonConversion();

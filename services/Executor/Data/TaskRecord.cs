@@ -51,6 +51,12 @@ public sealed class TaskRecord
 
     public long LastSequence { get; set; }
 
+    /// <summary>
+    /// The W3C trace id of the submission, which the run's messages carry on (gateway → executor → planner → tool-gateway →
+    /// governance → tool): the id that finds the whole run in the trace backend. Null when the submission was not traced.
+    /// </summary>
+    public string? TraceId { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }

@@ -24,12 +24,14 @@ internal static class ApprovalsApi
 {
     public static RouteGroupBuilder MapApprovals(this RouteGroupBuilder api)
     {
-        api.MapGet("/approvals", ListAsync);
-        api.MapGet("/approvals/{id:guid}", GetAsync);
+        api.MapGet("/approvals", ListAsync).Produces<List<ApprovalView>>().ProducesValidationProblem();
+        api.MapGet("/approvals/{id:guid}", GetAsync).Produces<ApprovalView>().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPost("/approvals/{id:guid}/approve", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, true, http, service, ct))
-            .Accepts<DecisionRequest>("application/json");
+            .Accepts<DecisionRequest>("application/json").Produces<ApprovalView>().ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         api.MapPost("/approvals/{id:guid}/reject", (Guid id, HttpContext http, ApprovalService service, CancellationToken ct) => DecideAsync(id, false, http, service, ct))
-            .Accepts<DecisionRequest>("application/json");
+            .Accepts<DecisionRequest>("application/json").Produces<ApprovalView>().ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 

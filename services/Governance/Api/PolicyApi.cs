@@ -6,6 +6,7 @@ using Agents.Governance.Audit;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.EntityFrameworkCore;
 
@@ -18,12 +19,14 @@ internal static class PolicyApi
 {
     public static RouteGroupBuilder MapPolicies(this RouteGroupBuilder api)
     {
-        api.MapGet("/policy", GetAsync);
-        api.MapPut("/policy", PutAsync);
-        api.MapGet("/policy/versions", VersionsAsync);
-        api.MapGet("/policy/versions/{version:int}", VersionAsync);
-        api.MapGet("/kill-switch", ListKillSwitchesAsync);
-        api.MapPost("/kill-switch", SetKillSwitchAsync).Accepts<KillSwitchRequest>("application/json");
+        api.MapGet("/policy", GetAsync).Produces<PolicyView>();
+        api.MapPut("/policy", PutAsync).DescribesJsonBody(typeof(JsonElement)).Produces<PolicyWritten>()
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem().ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        api.MapGet("/policy/versions", VersionsAsync).Produces<List<PolicyVersionInfo>>();
+        api.MapGet("/policy/versions/{version:int}", VersionAsync).Produces<PolicyVersionView>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/kill-switch", ListKillSwitchesAsync).Produces<List<KillSwitchView>>();
+        api.MapPost("/kill-switch", SetKillSwitchAsync).Accepts<KillSwitchRequest>("application/json").Produces<KillSwitchView>()
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem();
         return api;
     }
 
@@ -40,7 +43,7 @@ internal static class PolicyApi
         var principal = http.GetPrincipal();
         var policy = await policies.GetCurrentAsync(principal.TenantId, ct);
         http.Response.Headers.ETag = ETagOf(policy.Version);
-        return Results.Ok(new { tenantId = policy.TenantId, version = policy.Version, isDefault = policy.IsDefault, document = JsonDocument.Parse(policy.Document.ToJson()).RootElement });
+        return Results.Ok(new PolicyView(policy.TenantId, policy.Version, policy.IsDefault, JsonDocument.Parse(policy.Document.ToJson()).RootElement));
     }
 
     /// <summary>The policy version as an entity tag: <c>"3"</c> (the default policy of a tenant that never wrote one is <c>"0"</c>).</summary>
@@ -134,7 +137,7 @@ internal static class PolicyApi
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
         http.Response.Headers.ETag = ETagOf(version);
-        return Results.Ok(new { tenantId = principal.TenantId, version, createdAt = stored.CreatedAt, createdBy = stored.CreatedBy });
+        return Results.Ok(new PolicyWritten(principal.TenantId, version, stored.CreatedAt, stored.CreatedBy));
     }
 
     /// <summary>The version an If-Match header names: none when absent or '*', invalid when it is not a policy ETag.</summary>
@@ -168,7 +171,7 @@ internal static class PolicyApi
         var versions = await db.Policies.AsNoTracking()
             .Where(p => p.TenantId == principal.TenantId)
             .OrderByDescending(p => p.Version)
-            .Select(p => new { p.Version, p.CreatedAt, p.CreatedBy })
+            .Select(p => new PolicyVersionInfo(p.Version, p.CreatedAt, p.CreatedBy))
             .ToListAsync(ct);
         return Results.Ok(versions);
     }
@@ -179,7 +182,7 @@ internal static class PolicyApi
         var stored = await db.Policies.AsNoTracking().SingleOrDefaultAsync(p => p.TenantId == principal.TenantId && p.Version == version, ct);
         return stored is null
             ? Problems.NotFound($"Policy version {version} does not exist.")
-            : Results.Ok(new { stored.Version, stored.CreatedAt, stored.CreatedBy, document = JsonDocument.Parse(stored.Document).RootElement });
+            : Results.Ok(new PolicyVersionView(stored.Version, stored.CreatedAt, stored.CreatedBy, JsonDocument.Parse(stored.Document).RootElement));
     }
 
     private static async Task<IResult> ListKillSwitchesAsync(HttpContext http, GovernanceDbContext db, CancellationToken ct)
@@ -188,7 +191,7 @@ internal static class PolicyApi
         var switches = await db.KillSwitches.AsNoTracking()
             .Where(k => k.TenantId == principal.TenantId)
             .OrderBy(k => k.Tool)
-            .Select(k => new { k.Tool, k.Enabled, k.ChangedAt, k.ChangedBy, k.Reason })
+            .Select(k => new KillSwitchView(k.Tool, k.Enabled, k.ChangedAt, k.ChangedBy, k.Reason))
             .ToListAsync(ct);
         return Results.Ok(switches);
     }
@@ -246,6 +249,6 @@ internal static class PolicyApi
         await audit.AppendAsync(principal.TenantId, principal.UserId, "kill-switch.changed", tool == KillSwitch.TenantWide ? "tenant" : $"tool/{tool}", null, existing.Enabled ? "On" : "Off", body.Reason, new { tool, enabled = existing.Enabled }, ct);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
-        return Results.Ok(new { existing.Tool, existing.Enabled, existing.ChangedAt, existing.ChangedBy, existing.Reason });
+        return Results.Ok(new KillSwitchView(existing.Tool, existing.Enabled, existing.ChangedAt, existing.ChangedBy, existing.Reason));
     }
 }

@@ -12,9 +12,9 @@ internal static class UsageAuditApi
 {
     public static RouteGroupBuilder MapUsageAndAudit(this RouteGroupBuilder api)
     {
-        api.MapGet("/usage", UsageAsync);
-        api.MapGet("/audit", AuditAsync);
-        api.MapGet("/audit/verify", VerifyAsync);
+        api.MapGet("/usage", UsageAsync).Produces<UsageView>().ProducesValidationProblem();
+        api.MapGet("/audit", AuditAsync).Produces<List<AuditEntryView>>().ProducesProblem(StatusCodes.Status403Forbidden);
+        api.MapGet("/audit/verify", VerifyAsync).Produces<AuditVerification>().ProducesProblem(StatusCodes.Status403Forbidden);
         return api;
     }
 
@@ -39,27 +39,14 @@ internal static class UsageAuditApi
             .Take(1000)
             .ToListAsync(ct);
         var tenant = daily.SingleOrDefault(d => d.UserId == DailyUsage.TenantRow);
-        return Results.Ok(new
-        {
-            tenantId = principal.TenantId,
-            day = date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-            tenant = isAdmin ? new { tokens = tenant?.Tokens ?? 0, cost = tenant?.Cost ?? 0, toolCalls = tenant?.ToolCalls ?? 0, limits = policy.Document.Budgets.PerTenantPerDay } : null,
-            users = daily.Where(d => d.UserId != DailyUsage.TenantRow).Select(d => new { userId = d.UserId, d.Tokens, d.Cost, d.ToolCalls, limits = policy.Document.Budgets.PerUserPerDay }),
-            tasks = tasks.Select(t => new
-            {
-                t.TaskId,
-                t.UserId,
-                t.Admitted,
-                t.RejectionReason,
-                t.AdmittedAt,
-                t.Tokens,
-                t.Cost,
-                t.ToolCalls,
-                t.Steps,
-                t.FinishedStatus,
-                limits = new { t.MaxSteps, t.MaxToolCalls, t.MaxTokens, t.MaxCost, t.MaxWallClockSeconds },
-            }),
-        });
+        return Results.Ok(new UsageView(
+            principal.TenantId,
+            date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            isAdmin ? new TenantUsageView(tenant?.Tokens ?? 0, tenant?.Cost ?? 0, tenant?.ToolCalls ?? 0, policy.Document.Budgets.PerTenantPerDay) : null,
+            daily.Where(d => d.UserId != DailyUsage.TenantRow).Select(d => new UserUsageView(d.UserId, d.Tokens, d.Cost, d.ToolCalls, policy.Document.Budgets.PerUserPerDay)),
+            tasks.Select(t => new TaskUsageView(
+                t.TaskId, t.UserId, t.Admitted, t.RejectionReason, t.AdmittedAt, t.Tokens, t.Cost, t.ToolCalls, t.Steps, t.FinishedStatus,
+                new TaskLimitsView(t.MaxSteps, t.MaxToolCalls, t.MaxTokens, t.MaxCost, t.MaxWallClockSeconds)))));
     }
 
     private static async Task<IResult> AuditAsync(HttpContext http, GovernanceDbContext db, PolicyStore policies, Guid? taskId, long? after, int? limit, CancellationToken ct)
@@ -79,7 +66,7 @@ internal static class UsageAuditApi
         }
 
         var entries = await query.OrderBy(e => e.Sequence).Take(take).ToListAsync(ct);
-        return Results.Ok(entries.Select(e => new { e.Sequence, e.Time, e.Actor, e.Action, e.Subject, e.TaskId, e.Decision, e.Reason, details = System.Text.Json.JsonDocument.Parse(e.Details).RootElement, e.PrevHash, e.Hash }));
+        return Results.Ok(entries.Select(e => new AuditEntryView(e.Sequence, e.Time, e.Actor, e.Action, e.Subject, e.TaskId, e.Decision, e.Reason, System.Text.Json.JsonDocument.Parse(e.Details).RootElement, e.PrevHash, e.Hash)));
     }
 
     private static async Task<IResult> VerifyAsync(HttpContext http, PolicyStore policies, AuditLog audit, CancellationToken ct)

@@ -20,21 +20,25 @@ internal static class MemoryApi
     {
         var group = app.MapGroup("/api/memories").RequireAgentPrincipal();
 
-        group.MapPost("/", StoreAsync).Accepts<StoreMemoryRequest>("application/json");
-        group.MapGet("/", ListAsync);
-        group.MapGet("/{id:guid}", GetAsync);
-        group.MapDelete("/{id:guid}", ForgetAsync);
-        group.MapPost("/recall", RecallAsync).Accepts<RecallRequest>("application/json");
-        group.MapDelete("/users/{userId}", ForgetUserAsync);
-        group.MapPost("/sources/stale", MarkSourceStaleAsync).Accepts<MarkSourceStaleRequest>("application/json");
+        group.MapPost("/", StoreAsync).Accepts<StoreMemoryRequest>("application/json")
+            .Produces<MemoryView>(StatusCodes.Status201Created).Produces<MemoryView>().ProducesValidationProblem();
+        group.MapGet("/", ListAsync).Produces<IReadOnlyList<MemoryView>>().ProducesValidationProblem();
+        group.MapGet("/{id:guid}", GetAsync).Produces<MemoryView>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{id:guid}", ForgetAsync).Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/recall", RecallAsync).Accepts<RecallRequest>("application/json").Produces<RecallResponse>().ProducesValidationProblem();
+        group.MapDelete("/users/{userId}", ForgetUserAsync).Produces<ForgetUserResponse>().ProducesProblem(StatusCodes.Status403Forbidden);
+        group.MapPost("/sources/stale", MarkSourceStaleAsync).Accepts<MarkSourceStaleRequest>("application/json")
+            .Produces<MarkSourceStaleResponse>().ProducesValidationProblem();
 
-        group.MapPost("/sessions/{sessionId}/messages", AppendMessageAsync).Accepts<AppendMessageRequest>("application/json");
-        group.MapGet("/sessions/{sessionId}", ReadSessionAsync);
-        group.MapDelete("/sessions/{sessionId}", ForgetSessionAsync);
+        group.MapPost("/sessions/{sessionId}/messages", AppendMessageAsync).Accepts<AppendMessageRequest>("application/json")
+            .Produces<SessionView>().ProducesValidationProblem();
+        group.MapGet("/sessions/{sessionId}", ReadSessionAsync).Produces<SessionView>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/sessions/{sessionId}", ForgetSessionAsync).Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
 
-        group.MapGet("/procedures/{agent}", ListProceduresAsync);
-        group.MapGet("/procedures/{agent}/{name}", GetProcedureAsync);
-        group.MapPut("/procedures/{agent}/{name}", PutProcedureAsync).Accepts<PutProcedureRequest>("application/json");
+        group.MapGet("/procedures/{agent}", ListProceduresAsync).Produces<IReadOnlyList<ProcedureView>>().ProducesValidationProblem();
+        group.MapGet("/procedures/{agent}/{name}", GetProcedureAsync).Produces<ProcedureView>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/procedures/{agent}/{name}", PutProcedureAsync).Accepts<PutProcedureRequest>("application/json")
+            .Produces<ProcedureView>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
         return group;
     }
 

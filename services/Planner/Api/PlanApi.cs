@@ -56,7 +56,7 @@ internal static class PlanApi
                     v.RevisionReason,
                     v.CreatedAt,
                     (JsonSerializer.Deserialize<List<PlanStep>>(v.StepsJson, PlannerJson.Options) ?? []).Select(StepDocument.FromPlanStep).ToList())).ToList()));
-        });
+        }).Produces<PlanHistoryView>().ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
 }

@@ -20,15 +20,19 @@ internal static class TemplateApi
     {
         var templates = api.MapGroup("/templates");
         templates.MapGet("/", async (HttpContext http, TemplateStore store, CancellationToken cancellationToken) =>
-            Results.Ok(await store.ListLatestAsync(http.GetPrincipal().TenantId, cancellationToken)));
+            Results.Ok(await store.ListLatestAsync(http.GetPrincipal().TenantId, cancellationToken)))
+            .Produces<IReadOnlyList<TemplateView>>();
 
         templates.MapGet("/{name}", async (string name, HttpContext http, TemplateStore store, CancellationToken cancellationToken) =>
             await store.GetLatestAsync(http.GetPrincipal().TenantId, name, cancellationToken) is { } template
                 ? Results.Ok(template)
-                : NotFound(name));
+                : NotFound(name))
+            .Produces<TemplateView>().ProducesProblem(StatusCodes.Status404NotFound);
 
-        templates.MapPut("/{name}", PutAsync).Accepts<TemplateDefinition>("application/json");
-        templates.MapDelete("/{name}", RetireAsync);
+        templates.MapPut("/{name}", PutAsync).Accepts<TemplateDefinition>("application/json").Produces<TemplateView>()
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+        templates.MapDelete("/{name}", RetireAsync).Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
 

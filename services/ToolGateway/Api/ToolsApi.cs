@@ -53,8 +53,8 @@ internal static class ToolsApi
     public static RouteGroupBuilder MapToolsApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/tools").RequireAgentPrincipal();
-        group.MapGet("/", ListAsync);
-        group.MapGet("/{name}", GetAsync);
+        group.MapGet("/", ListAsync).Produces<List<ToolListItem>>();
+        group.MapGet("/{name}", GetAsync).Produces<ToolDetails>().ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 
