@@ -21,6 +21,7 @@ internal static class Extensions
     {
         builder.AddAgentsDatabase();
         builder.AddPrincipalSigning();
+        builder.AddTenantAccess();
         builder.Services.AddOptions<ToolGatewayOptions>()
             .BindConfiguration(ToolGatewayOptions.Section)
             .ValidateDataAnnotations()

@@ -37,7 +37,7 @@ internal static class ApprovalsApi
     {
         var principal = http.GetPrincipal();
         var policy = (await policies.GetCurrentAsync(principal.TenantId, ct)).Document;
-        var deciderRoles = policy.DeciderRoles.Append(policy.Approval.EscalateTo ?? string.Empty).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal);
+        var deciderRoles = policy.ApprovalRoles;
         if (!deciderRoles.Any(principal.IsInRole))
         {
             return Problems.Forbidden($"Listing approvals needs one of the approver roles: {string.Join(", ", deciderRoles)}.");
