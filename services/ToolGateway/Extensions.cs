@@ -45,6 +45,7 @@ internal static class Extensions
                 x.AddConsumer<InvokeToolConsumer>();
                 x.AddConsumer<RunToolCallConsumer>().ExcludeFromConfigureEndpoints();
                 x.AddConsumer<RunToolCallFaultConsumer>();
+                x.AddConsumer<ToolCircuitResetConsumer>().ExcludeFromConfigureEndpoints();
                 x.AddRequestClient<AuthorizeToolCall>();
                 x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
             },
@@ -52,8 +53,14 @@ internal static class Extensions
             {
                 // Configured by hand so that the inbox (one transaction per message) is not put in front of it:
                 // the tool call runs with no transaction open.
-                var name = RunToolCallConsumer.EndpointName(context.GetRequiredService<IOptions<BusOptions>>().Value);
-                cfg.ReceiveEndpoint(name, e => e.ConfigureConsumer<RunToolCallConsumer>(context));
+                var bus = context.GetRequiredService<IOptions<BusOptions>>().Value;
+                cfg.ReceiveEndpoint(RunToolCallConsumer.EndpointName(bus), e => e.ConfigureConsumer<RunToolCallConsumer>(context));
+                cfg.ReceiveEndpoint(ToolCircuitResetConsumer.EndpointName(bus), e =>
+                {
+                    e.AutoDelete = true;
+                    e.Durable = false;
+                    e.ConfigureConsumer<ToolCircuitResetConsumer>(context);
+                });
             });
         return builder;
     }

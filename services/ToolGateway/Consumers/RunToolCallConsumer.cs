@@ -4,6 +4,7 @@ using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Consumers;
 
@@ -24,6 +25,7 @@ internal sealed partial class RunToolCallConsumer(
     ToolCallPipeline pipeline,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
+    IOptions<ToolGatewayOptions> options,
     ILogger<RunToolCallConsumer> logger) : IConsumer<RunToolCall>
 {
     /// <summary>The queue of this consumer (configured by hand, without the inbox).</summary>
@@ -82,6 +84,11 @@ internal sealed partial class RunToolCallConsumer(
         if (tool is null)
         {
             return new CallResult(ToolCallOutcome.UnknownTool, null, $"No tool named '{call.Tool}' is registered (tools register themselves by announcing on start).", 0, call.ApprovalId);
+        }
+
+        if (ToolRegistry.Unavailable(tool, options.Value.StaleAfter, time.GetUtcNow()) is { } unavailable)
+        {
+            return new CallResult(unavailable.Outcome, null, unavailable.Reason, 0, call.ApprovalId);
         }
 
         if (call.Compensate && !tool.Compensable)
