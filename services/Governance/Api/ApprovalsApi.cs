@@ -44,6 +44,15 @@ internal static class ApprovalsApi
         }
 
         status ??= ApprovalStatus.Pending;
+        var known = ApprovalStatus.All.FirstOrDefault(s => string.Equals(s, status, StringComparison.OrdinalIgnoreCase));
+        if (known is null)
+        {
+            return Problems.Validation(
+                $"'status' must be one of {string.Join(", ", ApprovalStatus.All)}.",
+                new Dictionary<string, string[]> { ["status"] = [$"'{status}' is not an approval status."] });
+        }
+
+        status = known;
         var roles = principal.Roles.ToArray();
         var rows = await db.Approvals.AsNoTracking()
             .Where(a => a.TenantId == principal.TenantId && a.Status == status && a.ApproverRoles.Any(r => roles.Contains(r)))
