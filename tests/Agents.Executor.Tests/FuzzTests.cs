@@ -11,10 +11,8 @@ public sealed class FuzzTests(ExecutorApiFixture fixture) : IClassFixture<Execut
         var tenant = TestInfrastructure.UniqueName("fuzz");
         var fuzzer = new RouteFuzzer(() => fixture.ClientFor(tenant, "fuzzer", "agent-user", "approver", "admin"));
 
-        var (findings, requests) = await fuzzer.RunAsync(fixture.Factory.Services);
+        await fuzzer.AssertEveryRouteAnswersWellAsync(fixture.Factory.Services, "/api/tasks/{id:guid}/cancel");
 
-        Assert.True(findings.Count == 0, $"{findings.Count} of {requests} requests broke the rules:\n{string.Join('\n', findings)}");
-        Assert.Contains(fuzzer.Routes(fixture.Factory.Services), r => r.Pattern.RawText == "/api/tasks/{id:guid}/cancel");
         using var probe = fixture.Factory.CreateClient();
         await HealthAssertions.ReadyBecomesAsync(probe, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }

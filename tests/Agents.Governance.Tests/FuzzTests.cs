@@ -12,10 +12,8 @@ public sealed class FuzzTests(SharedGovernanceHost shared) : IClassFixture<Share
         var principal = new AgentPrincipal(TestInfrastructure.UniqueName("fuzz"), "fuzzer", ["agent-user", "approver", "admin"]);
         var fuzzer = new RouteFuzzer(() => shared.Host.ClientFor(principal));
 
-        var (findings, requests) = await fuzzer.RunAsync(shared.Host.Services);
+        await fuzzer.AssertEveryRouteAnswersWellAsync(shared.Host.Services, "/api/governance/policy");
 
-        Assert.True(findings.Count == 0, $"{findings.Count} of {requests} requests broke the rules:\n{string.Join('\n', findings)}");
-        Assert.Contains(fuzzer.Routes(shared.Host.Services), r => r.Pattern.RawText == "/api/governance/policy" && r.Method == "PUT");
         using var probe = shared.Host.ClientFor(principal);
         await HealthAssertions.ReadyBecomesAsync(probe, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }

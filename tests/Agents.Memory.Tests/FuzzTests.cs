@@ -13,10 +13,8 @@ public sealed class FuzzTests(MemoryHost host)
         var principal = MemoryHost.NewPrincipal(null, "agent-user", "approver", "admin");
         var fuzzer = new RouteFuzzer(() => host.ClientFor(principal));
 
-        var (findings, requests) = await fuzzer.RunAsync(host.Services);
+        await fuzzer.AssertEveryRouteAnswersWellAsync(host.Services, "/api/memories/recall");
 
-        Assert.True(findings.Count == 0, $"{findings.Count} of {requests} requests broke the rules:\n{string.Join('\n', findings)}");
-        Assert.Contains(fuzzer.Routes(host.Services), r => r.Pattern.RawText == "/api/memories/recall");
         using var probe = host.Factory.CreateClient();
         await HealthAssertions.ReadyBecomesAsync(probe, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }

@@ -13,10 +13,8 @@ public sealed class FuzzTests(PlannerFixture fixture)
         var principal = new AgentPrincipal(TestInfrastructure.UniqueName("fuzz"), "fuzzer", ["agent-user", "approver", "admin"]);
         var fuzzer = new RouteFuzzer(() => fixture.CreateClient(principal));
 
-        var (findings, requests) = await fuzzer.RunAsync(fixture.Services);
+        await fuzzer.AssertEveryRouteAnswersWellAsync(fixture.Services, "/api/templates/{name}");
 
-        Assert.True(findings.Count == 0, $"{findings.Count} of {requests} requests broke the rules:\n{string.Join('\n', findings)}");
-        Assert.Contains(fuzzer.Routes(fixture.Services), r => r.Pattern.RawText?.StartsWith("/api/templates", StringComparison.Ordinal) == true && r.Method == "PUT");
         using var probe = fixture.CreateClient(null);
         await HealthAssertions.ReadyBecomesAsync(probe, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }

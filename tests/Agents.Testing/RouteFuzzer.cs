@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit;
 
 namespace Agents.Testing;
 
@@ -84,6 +85,15 @@ public sealed class RouteFuzzer(Func<HttpClient> createClient)
         }
 
         return (findings, requests);
+    }
+
+    /// <summary>Walks every route and fails the test with every finding; <paramref name="expectedRoute"/> must be among the routes walked.</summary>
+    public async Task AssertEveryRouteAnswersWellAsync(IServiceProvider services, string expectedRoute)
+    {
+        Assert.Contains(Routes(services), r => r.Pattern.RawText == expectedRoute);
+        var (findings, requests) = await RunAsync(services);
+        Assert.True(requests > Routes(services).Count, $"Only {requests} requests were sent.");
+        Assert.True(findings.Count == 0, $"{findings.Count} of {requests} requests broke the rules:\n{string.Join('\n', findings)}");
     }
 
     private static string Path(RoutePattern pattern, int caseIndex, Random random)

@@ -19,10 +19,8 @@ public sealed class FuzzTests(ToolGatewayFixture gateway)
             return client;
         });
 
-        var (findings, requests) = await fuzzer.RunAsync(gateway.Factory.Services);
+        await fuzzer.AssertEveryRouteAnswersWellAsync(gateway.Factory.Services, "/api/tools/{name}/circuit/reset");
 
-        Assert.True(findings.Count == 0, $"{findings.Count} of {requests} requests broke the rules:\n{string.Join('\n', findings)}");
-        Assert.Contains(fuzzer.Routes(gateway.Factory.Services), r => r.Pattern.RawText == "/api/tools/{name}/circuit/reset");
         await HealthAssertions.ReadyBecomesAsync(gateway.Client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
     }
 }
