@@ -123,11 +123,7 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
     [Fact]
     public async Task An_open_circuit_becomes_half_open_when_its_tool_announces_again_and_the_trial_closes_it()
     {
-        var name = ToolGatewayFixture.UniqueToolName("back");
-        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, """{"ok":true}"""));
-        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
-        var principal = gateway.NewPrincipal();
-        await OpenCircuitForAnHourAsync(name, principal);
+        var (name, tool, principal) = await HealthyToolWithAnOpenCircuitAsync("back");
 
         // The tool host restarted and announces: the break ends now, the next call is the trial.
         await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name), "back-restarted");
@@ -141,11 +137,7 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
     [Fact]
     public async Task An_operator_admin_resets_an_open_circuit_and_calls_go_through_again()
     {
-        var name = ToolGatewayFixture.UniqueToolName("reset");
-        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, """{"ok":true}"""));
-        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
-        var principal = gateway.NewPrincipal();
-        await OpenCircuitForAnHourAsync(name, principal);
+        var (name, tool, principal) = await HealthyToolWithAnOpenCircuitAsync("reset");
 
         using (var refused = await PostAsync($"/api/tools/{name}/circuit/reset", new AgentPrincipal(principal.TenantId, "carol", ["admin"])))
         {
@@ -173,11 +165,15 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
     }
 
     /// <summary>
-    /// Stores the tool's circuit as open for an hour (as a gateway leaves it before a restart) and makes a call, which
-    /// loads it into the gateway's memory and is refused.
+    /// A healthy tool whose circuit is stored as open for an hour (as a gateway leaves it before a restart), after a call
+    /// that loaded it into the gateway's memory and was refused.
     /// </summary>
-    private async Task OpenCircuitForAnHourAsync(string name, AgentPrincipal principal)
+    private async Task<(string Name, ToolServiceDouble Tool, AgentPrincipal Principal)> HealthyToolWithAnOpenCircuitAsync(string prefix)
     {
+        var name = ToolGatewayFixture.UniqueToolName(prefix);
+        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, """{"ok":true}"""));
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var principal = gateway.NewPrincipal();
         var now = DateTimeOffset.UtcNow;
         await using (var db = gateway.CreateDbContext())
         {
@@ -192,6 +188,7 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
         var refused = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
         Assert.Equal(ToolCallOutcome.CircuitOpen, refused.Outcome);
         Assert.Equal("Open", await CircuitOfAsync(name, principal));
+        return (name, tool, principal);
     }
 
     private async Task WaitForCircuitAsync(string name, AgentPrincipal principal, string state)
