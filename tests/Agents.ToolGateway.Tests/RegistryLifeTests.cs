@@ -51,6 +51,24 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
     }
 
     [Fact]
+    public async Task When_governance_does_not_say_what_a_caller_may_use_the_registry_shows_nothing_and_answers_503()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("unsure");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var caller = new AgentPrincipal(TestInfrastructure.UniqueName("tenant"), "alice", ["agent-user"]);
+        gateway.Governance.SilenceAccess(caller.TenantId);
+
+        foreach (var path in new[] { "/api/tools", "/api/tools/" + name })
+        {
+            using var response = await gateway.Client.SendAsync(gateway.Get(path, caller));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(ProblemTypes.Unavailable, problem.GetProperty("type").GetString());
+            Assert.DoesNotContain(name, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_tool_not_announced_for_StaleAfter_is_stale_and_its_calls_fail_at_once_until_it_announces_again()
     {
         var name = ToolGatewayFixture.UniqueToolName("quiet");

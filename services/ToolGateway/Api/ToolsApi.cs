@@ -105,7 +105,7 @@ internal static class ToolsApi
         var rules = await access.GetAsync(principal.TenantId, cancellationToken);
         if (rules is null)
         {
-            return TenantAccessCache.Unavailable($"tool '{name}'");
+            return TenantAccessCache.Unavailable("which tools you may use");
         }
 
         var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == name, cancellationToken);

@@ -14,6 +14,7 @@ namespace Agents.ToolGateway.Tests.Infrastructure;
 public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>, IConsumer<GetTenantAccess>
 {
     private readonly ConcurrentDictionary<string, TenantAccess> access = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> silent = new(StringComparer.Ordinal);
 
     private readonly ConcurrentDictionary<string, Func<AuthorizeToolCall, ToolCallAuthorization>> policies = new(StringComparer.Ordinal);
 
@@ -25,11 +26,15 @@ public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>, ICon
 
     public void SetAccess(TenantAccess tenantAccess) => access[tenantAccess.TenantId] = tenantAccess;
 
+    /// <summary>Governance does not answer <see cref="GetTenantAccess"/> for <paramref name="tenant"/> (down, or too slow).</summary>
+    public void SilenceAccess(string tenant) => silent[tenant] = true;
+
     public static TenantAccess DefaultAccess(string tenant) => new(
         tenant, 0, "admin", ["admin"], new Dictionary<string, RoleGrant> { ["agent-user"] = new(["*"], ["*"]) });
 
-    public Task Consume(ConsumeContext<GetTenantAccess> context) =>
-        context.RespondAsync(access.GetValueOrDefault(context.Message.TenantId) ?? DefaultAccess(context.Message.TenantId));
+    public Task Consume(ConsumeContext<GetTenantAccess> context) => silent.ContainsKey(context.Message.TenantId)
+        ? Task.CompletedTask
+        : context.RespondAsync(access.GetValueOrDefault(context.Message.TenantId) ?? DefaultAccess(context.Message.TenantId));
 
     public IReadOnlyList<AuthorizeToolCall> RequestsFor(Guid taskId) => Requests.Where(r => r.TaskId == taskId).ToList();
 

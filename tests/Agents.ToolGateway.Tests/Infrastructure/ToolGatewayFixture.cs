@@ -82,6 +82,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
             ["ToolGateway:MaxToolTimeout"] = "00:00:05",
             ["ToolGateway:MaxOutputBytes"] = MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ToolGateway:OperatorTenants:0"] = OperatorTenant,
+            ["TenantAccess:Timeout"] = "00:00:01",
         });
         Client = Factory.CreateClient();
         await HealthAssertions.ReadyBecomesAsync(Client, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
