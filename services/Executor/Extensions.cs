@@ -22,6 +22,7 @@ internal static class Extensions
     {
         builder.AddAgentsDatabase();
         builder.AddPrincipalSigning();
+        builder.AddTenantAccess();
         builder.Services.AddOptions<ExecutorOptions>()
             .BindConfiguration(ExecutorOptions.Section)
             .ValidateDataAnnotations()

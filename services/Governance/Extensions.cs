@@ -45,6 +45,7 @@ internal static class Extensions
         {
             x.AddConsumer<AdmitTaskConsumer>();
             x.AddConsumer<AuthorizeToolCallConsumer>();
+            x.AddConsumer<GetTenantAccessConsumer>();
             x.AddConsumer<RecordUsageConsumer>();
             x.AddConsumer<ReserveModelBudgetConsumer>();
             x.AddConsumer<TaskRunFinishedConsumer>();

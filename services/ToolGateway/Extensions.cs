@@ -21,6 +21,7 @@ internal static class Extensions
     {
         builder.AddAgentsDatabase();
         builder.AddPrincipalSigning();
+        builder.AddTenantAccess();
         builder.Services.AddOptions<ToolGatewayOptions>()
             .BindConfiguration(ToolGatewayOptions.Section)
             .ValidateDataAnnotations()
@@ -44,6 +45,7 @@ internal static class Extensions
                 x.AddConsumer<ToolAnnouncedConsumer>();
                 x.AddConsumer<InvokeToolConsumer>().ExcludeFromConfigureEndpoints();
                 x.AddConsumer<InvokeToolFaultConsumer>();
+                x.AddConsumer<ToolCircuitResetConsumer>().ExcludeFromConfigureEndpoints();
                 x.AddRequestClient<AuthorizeToolCall>();
                 x.AddAgentsDurableMessaging<ToolGatewayDbContext>();
             },
@@ -51,8 +53,14 @@ internal static class Extensions
             {
                 // Configured by hand so that the inbox (one transaction per message) is not put in front of it:
                 // the call record is the message's idempotence, and the tool call runs with no transaction open.
-                var name = InvokeToolConsumer.EndpointName(context.GetRequiredService<IOptions<BusOptions>>().Value);
-                cfg.ReceiveEndpoint(name, e => e.ConfigureConsumer<InvokeToolConsumer>(context));
+                var bus = context.GetRequiredService<IOptions<BusOptions>>().Value;
+                cfg.ReceiveEndpoint(InvokeToolConsumer.EndpointName(bus), e => e.ConfigureConsumer<InvokeToolConsumer>(context));
+                cfg.ReceiveEndpoint(ToolCircuitResetConsumer.EndpointName(bus), e =>
+                {
+                    e.AutoDelete = true;
+                    e.Durable = false;
+                    e.ConfigureConsumer<ToolCircuitResetConsumer>(context);
+                });
             });
         return builder;
     }

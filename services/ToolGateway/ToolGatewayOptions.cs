@@ -52,6 +52,19 @@ public sealed class ToolGatewayOptions
     public int MaxOutputBytes { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// A tool not announced for longer than this is stale: listed as such, and calls to it fail at once. Tool hosts
+    /// announce every minute by default (<c>Tools:AnnounceInterval</c>), so the default allows two missed announcements.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00", ErrorMessage = "ToolGateway:StaleAfter must be between {1} and {2}.")]
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// The tenants whose admins operate the registry (retire and reinstate tools, reset circuits). The registry is shared
+    /// by every tenant, so an ordinary tenant's admin may not change it. Empty: no one may.
+    /// </summary>
+    public string[] OperatorTenants { get; set; } = [];
+
+    /// <summary>
     /// The longest a call can take: every attempt's authorization, tool timeout and backoff, plus a minute. A call
     /// still running after that is taken to be lost, and a new InvokeTool for its key runs it again.
     /// </summary>

@@ -78,10 +78,11 @@ public sealed class McpToolTests(PlatformFixture platform)
     [Fact]
     public async Task The_registry_shows_MCP_tools_with_the_class_their_annotations_give()
     {
-        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        // An admin sees every tool (alice's role is not granted the MCP tools, so the registry does not show them to her).
+        using var carol = platform.CreateClient(PlatformFixture.CarolKey);
 
-        using var write = JsonDocument.Parse(await alice.GetStringAsync(new Uri("api/tools/mcp.filesystem.write_file", UriKind.Relative)));
-        using var read = JsonDocument.Parse(await alice.GetStringAsync(new Uri("api/tools/mcp.filesystem.read_text_file", UriKind.Relative)));
+        using var write = JsonDocument.Parse(await carol.GetStringAsync(new Uri("api/tools/mcp.filesystem.write_file", UriKind.Relative)));
+        using var read = JsonDocument.Parse(await carol.GetStringAsync(new Uri("api/tools/mcp.filesystem.read_text_file", UriKind.Relative)));
 
         Assert.Equal("Mutating", write.RootElement.GetProperty("sideEffect").GetString());
         Assert.Equal("High", write.RootElement.GetProperty("risk").GetString());

@@ -200,10 +200,10 @@ public class PlatformFixture : IAsyncLifetime
         await WaitForToolsAsync(_processes.ContainsKey("tool-mcp") ? [.. tools, "mcp.everything.echo", "mcp.filesystem.write_file"] : tools, TimeSpan.FromSeconds(90));
     }
 
-    /// <summary>Ready also means the tool registry knows the sample tools (they announce themselves).</summary>
+    /// <summary>Ready also means the tool registry knows the sample tools (they announce themselves; an admin sees every tool).</summary>
     private async Task WaitForToolsAsync(string[] tools, TimeSpan within)
     {
-        using var client = CreateClient(AliceKey);
+        using var client = CreateClient(CarolKey);
         var deadline = DateTime.UtcNow + within;
         var listed = string.Empty;
         while (DateTime.UtcNow < deadline)

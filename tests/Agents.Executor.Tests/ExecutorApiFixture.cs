@@ -99,11 +99,11 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>A client that calls as <paramref name="tenant"/>/<paramref name="user"/>, as if through the gateway.</summary>
-    public HttpClient ClientFor(string tenant, string user = "user-1")
+    /// <summary>A client that calls as <paramref name="tenant"/>/<paramref name="user"/> with <paramref name="roles"/> (default 'agent-user'), as if through the gateway.</summary>
+    public HttpClient ClientFor(string tenant, string user = "user-1", params string[] roles)
     {
         var client = Factory.CreateClient();
-        client.DefaultRequestHeaders.Add(PrincipalSigner.HeaderName, _signer!.Sign(new AgentPrincipal(tenant, user, ["agent-user"])));
+        client.DefaultRequestHeaders.Add(PrincipalSigner.HeaderName, _signer!.Sign(new AgentPrincipal(tenant, user, roles.Length > 0 ? roles : ["agent-user"])));
         return client;
     }
 

@@ -10,8 +10,8 @@ namespace Agents.Executor.Tests;
 /// Test doubles for the services around the executor (governance, memory, planner, tool-gateway), on their own
 /// bus with the executor's queue prefix (which also prefixes the message-type exchanges, so only this test's
 /// executor talks to them).
-/// Always: the planner (<see cref="PlannerStandIn"/>: plans known templates and steps, refuses unknown ones) and governance's
-/// model-call budget reservation (granted). With <c>runServices</c>: they also admit every task, recall no memories and
+/// Always: the planner (<see cref="PlannerStandIn"/>: plans known templates and steps, refuses unknown ones), governance's
+/// model-call budget reservation (granted) and its tenant access rules (the default policy's roles). With <c>runServices</c>: they also admit every task, recall no memories and
 /// record every tool invocation. Tool calls are answered at once unless <see cref="HoldTool"/> says to keep them
 /// pending (the test then answers with <see cref="CompleteAsync"/>).
 /// </summary>
@@ -52,6 +52,7 @@ internal sealed class StandInServices : IAsyncDisposable
             x.AddConsumer<PlannerStandIn>();
             x.AddConsumer<ToolGatewayStandIn>();
             x.AddConsumer<ModelBudgetStandIn>();
+            x.AddConsumer<TenantAccessStandIn>();
             x.UsingRabbitMq((context, cfg) =>
             {
                 var broker = new Uri(brokerUri);
@@ -70,6 +71,7 @@ internal sealed class StandInServices : IAsyncDisposable
                     e.Durable = false;
                     e.ConfigureConsumer<PlannerStandIn>(context);
                     e.ConfigureConsumer<ModelBudgetStandIn>(context);
+                    e.ConfigureConsumer<TenantAccessStandIn>(context);
                     if (runServices)
                     {
                         e.ConfigureConsumer<AdmissionStandIn>(context);
@@ -133,6 +135,13 @@ internal sealed class StandInServices : IAsyncDisposable
     {
         public Task Consume(ConsumeContext<ReserveModelBudget> context) =>
             context.RespondAsync(new ModelBudgetReservation(true, context.Message.MaxOutputTokens, null, false));
+    }
+
+    /// <summary>Governance double: every tenant has the default policy's roles (admin 'admin', approver 'approver').</summary>
+    private sealed class TenantAccessStandIn : IConsumer<GetTenantAccess>
+    {
+        public Task Consume(ConsumeContext<GetTenantAccess> context) =>
+            context.RespondAsync(new TenantAccess(context.Message.TenantId, 0, "admin", ["approver", "admin"], new Dictionary<string, RoleGrant>()));
     }
 
     /// <summary>Memory double: nothing to recall.</summary>

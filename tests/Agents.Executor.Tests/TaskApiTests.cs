@@ -126,8 +126,74 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         Assert.Equal(ProblemTypes.Conflict, JsonNode.Parse(await different.Content.ReadAsStringAsync())!["type"]!.GetValue<string>());
 
         var list = JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!;
-        Assert.Equal(2, list["total"]!.GetValue<int>());
+        Assert.Equal(1, list["total"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task A_task_is_seen_and_cancelled_by_its_owner_the_approvers_and_the_admins_and_by_no_one_else()
+    {
+        var tenant = Tenant();
+        using var owner = fixture.ClientFor(tenant, "owner");
+        using var colleague = fixture.ClientFor(tenant, "colleague");
+        using var approver = fixture.ClientFor(tenant, "approver-1", "agent-user", "approver");
+        using var admin = fixture.ClientFor(tenant, "admin-1", "admin");
+        using var otherTenantsAdmin = fixture.ClientFor(Tenant(), "admin-2", "admin");
+        var id = await ExecutorApiFixture.SubmitAsync(owner, new { goal = "Owner's work" });
+        var colleagues = await ExecutorApiFixture.SubmitAsync(colleague, new { goal = "Colleague's work" });
+        await ExecutorApiFixture.WaitForTaskAsync(owner, id, t => t["events"]!.GetValue<long>() >= 1, "submitted");
+
+        // Another user of the tenant is told the task does not exist, on every route; they see only their own tasks.
+        foreach (var outsider in new[] { colleague, otherTenantsAdmin })
+        {
+            foreach (var path in new[] { $"/api/tasks/{id}", $"/api/tasks/{id}/log", $"/api/tasks/{id}/events" })
+            {
+                using var response = await outsider.GetAsync(Url(path));
+                Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+                var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                Assert.Equal(ProblemTypes.NotFound, problem["type"]!.GetValue<string>());
+                Assert.DoesNotContain("owner", problem.ToJsonString(), StringComparison.Ordinal);
+            }
+
+            using var cancel = await outsider.PostAsync(Url($"/api/tasks/{id}/cancel"), null);
+            Assert.Equal(HttpStatusCode.NotFound, cancel.StatusCode);
+        }
+
+        Assert.Equal([colleagues], ListIds(await colleague.GetStringAsync(Url("/api/tasks"))));
+        Assert.Empty(ListIds(await otherTenantsAdmin.GetStringAsync(Url("/api/tasks"))));
+
+        // The owner, an approver and an admin read it, its log and its stream, and list the tenant's tasks.
+        foreach (var reader in new[] { owner, approver, admin })
+        {
+            Assert.Equal(id, JsonNode.Parse(await reader.GetStringAsync(Url($"/api/tasks/{id}")))!["id"]!.GetValue<Guid>());
+            Assert.Equal("submitted", JsonNode.Parse(await reader.GetStringAsync(Url($"/api/tasks/{id}/log")))!["events"]![0]!["kind"]!.GetValue<string>());
+            using var stream = new HttpRequestMessage(HttpMethod.Get, Url($"/api/tasks/{id}/events"));
+            using var streaming = await reader.SendAsync(stream, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, streaming.StatusCode);
+            Assert.Equal("text/event-stream", streaming.Content.Headers.ContentType!.MediaType);
+        }
+
+        Assert.Equal([id], ListIds(await owner.GetStringAsync(Url("/api/tasks"))));
+        Assert.Equal(new[] { id, colleagues }.Order(), ListIds(await approver.GetStringAsync(Url("/api/tasks"))).Order());
+        Assert.Equal(new[] { id, colleagues }.Order(), ListIds(await admin.GetStringAsync(Url("/api/tasks"))).Order());
+
+        // The colleague's refused cancel changed nothing; an approver's cancels the task, and an admin's is accepted too.
+        Assert.Equal("Submitted", JsonNode.Parse(await owner.GetStringAsync(Url($"/api/tasks/{id}")))!["status"]!.GetValue<string>());
+        using (var cancel = await approver.PostAsync(Url($"/api/tasks/{id}/cancel"), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        }
+
+        await ExecutorApiFixture.WaitForTaskAsync(owner, id, t => t["status"]!.GetValue<string>() == "Cancelled", "cancelled by an approver");
+        using (var cancel = await admin.PostAsync(Url($"/api/tasks/{colleagues}/cancel"), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        }
+
+        await ExecutorApiFixture.WaitForTaskAsync(colleague, colleagues, t => t["status"]!.GetValue<string>() == "Cancelled", "cancelled by an admin");
+    }
+
+    private static Guid[] ListIds(string page) =>
+        JsonNode.Parse(page)!["items"]!.AsArray().Select(x => x!["id"]!.GetValue<Guid>()).ToArray();
 
     [Fact]
     public async Task Another_tenants_task_is_not_found_for_read_log_stream_and_cancel()

@@ -98,6 +98,21 @@ public sealed class BadInputTests(SharedGovernanceHost shared) : IClassFixture<S
         Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(parameter, out _), problem.RootElement.ToString());
     }
 
+    [Theory]
+    [InlineData("?status=%00")]
+    [InlineData("?status=Sleeping")]
+    public async Task An_approvals_status_that_is_not_one_is_400(string query)
+    {
+        using var approver = Host.ClientFor(new AgentPrincipal(TestInfrastructure.UniqueName("bad"), "bob", ["approver"]));
+
+        using var response = await approver.GetAsync(new Uri("/api/governance/approvals" + query, UriKind.Relative));
+
+        using var problem = JsonDocument.Parse(await response.BodyAsync(HttpStatusCode.BadRequest));
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("status", out _), problem.RootElement.ToString());
+        using var lowerCase = await approver.GetAsync(new Uri("/api/governance/approvals?status=pending", UriKind.Relative));
+        Assert.Equal("[]", await lowerCase.BodyAsync(HttpStatusCode.OK));
+    }
+
     private static string PolicyWith(string find, string replace)
     {
         Assert.Contains(find, PolicyDefaults.DemoPolicyJson, StringComparison.Ordinal);

@@ -90,6 +90,13 @@ public sealed class GovernanceHost : IAsyncDisposable
         return response.Message;
     }
 
+    public async Task<TenantAccess> GetAccessAsync(string tenant)
+    {
+        var client = Bus.CreateRequestClient<GetTenantAccess>(QueueOf<GetTenantAccessConsumer>(), RequestTimeout.After(s: 30));
+        var response = await client.GetResponse<TenantAccess>(new GetTenantAccess(tenant));
+        return response.Message;
+    }
+
     public async Task<object> AdmitAsync(AdmitTask request)
     {
         var client = Bus.CreateRequestClient<AdmitTask>(QueueOf<AdmitTaskConsumer>(), RequestTimeout.After(s: 30));

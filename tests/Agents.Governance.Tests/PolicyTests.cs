@@ -107,6 +107,36 @@ public sealed class PolicyTests(SharedGovernanceHost shared) : IClassFixture<Sha
     }
 
     [Fact]
+    public async Task Tenant_access_names_the_admin_and_approver_roles_and_each_roles_grants_of_the_current_policy()
+    {
+        var tenant = TestInfrastructure.UniqueName("access");
+        var user = new AgentPrincipal(tenant, "alice", ["agent-user"]);
+        var approver = new AgentPrincipal(tenant, "bob", ["agent-user", "approver"]);
+        var admin = new AgentPrincipal(tenant, "carol", ["admin"]);
+
+        // No policy yet: the default one (admin 'admin', approver 'approver', no role may call anything).
+        var initial = await Host.GetAccessAsync(tenant);
+        Assert.Equal(0, initial.PolicyVersion);
+        Assert.Equal("admin", initial.AdminRole);
+        Assert.True(initial.MayActOnEveryTask(approver));
+        Assert.False(initial.MayActOnEveryTask(user));
+        Assert.False(initial.MayCall(user, "crm.lookup-customer", "crm.read"));
+
+        await Host.PutPolicyAsync(tenant, PolicyDefaults.DemoPolicyJson.Replace("\"approverRoles\": [\"approver\"]", "\"approverRoles\": [\"reviewer\"]", StringComparison.Ordinal));
+        var written = await Host.GetAccessAsync(tenant);
+        Assert.Equal(1, written.PolicyVersion);
+        Assert.Contains("reviewer", written.ApproverRoles);
+        Assert.False(written.MayActOnEveryTask(approver));
+        Assert.True(written.MayActOnEveryTask(new AgentPrincipal(tenant, "rita", ["reviewer"])));
+        Assert.True(written.IsAdmin(admin));
+        Assert.False(written.IsAdmin(admin with { TenantId = "another-tenant" }));
+        Assert.True(written.MayCall(user, "crm.lookup-customer", "crm.read"));
+        Assert.False(written.MayCall(user, "crm.lookup-customer", "payments.write"));
+        Assert.False(written.MayCall(user, "payments.refund", null));
+        Assert.True(written.MayCall(admin, "payments.refund", "payments.write"));
+    }
+
+    [Fact]
     public async Task Every_version_is_kept_and_a_change_takes_effect_on_the_next_decision()
     {
         var tenant = TestInfrastructure.UniqueName("pol");

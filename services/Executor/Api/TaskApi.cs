@@ -16,7 +16,10 @@ using Npgsql;
 
 namespace Agents.Executor.Api;
 
-/// <summary>The task API: submit, read, stream, cancel and list tasks, always scoped to the caller's tenant.</summary>
+/// <summary>
+/// The task API: submit, read, stream, cancel and list tasks, always scoped to the caller's tenant, and within it to the
+/// task's owner, the tenant's admins and its approvers.
+/// </summary>
 internal static class TaskApi
 {
     public const int MaxBodyBytes = 256 * 1024;
@@ -158,18 +161,18 @@ internal static class TaskApi
         return new LocatedResult(Results.Json(new TaskAccepted(task.Id, task.Status), statusCode: StatusCodes.Status202Accepted), Location(task.Id));
     }
 
-    private static async Task<IResult> GetAsync(Guid id, HttpContext http, ExecutorDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(Guid id, HttpContext http, ExecutorDbContext db, TenantAccessCache access, CancellationToken cancellationToken)
     {
-        var task = await FindAsync(db, http, id, cancellationToken);
-        return task is null ? NotFound(id) : Results.Ok(TaskView.From(task));
+        var (task, refused) = await FindAsync(db, http, access, id, cancellationToken);
+        return task is null ? refused! : Results.Ok(TaskView.From(task));
     }
 
-    private static async Task<IResult> GetLogAsync(Guid id, HttpContext http, ExecutorDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> GetLogAsync(Guid id, HttpContext http, ExecutorDbContext db, TenantAccessCache access, CancellationToken cancellationToken)
     {
-        var task = await FindAsync(db, http, id, cancellationToken);
+        var (task, refused) = await FindAsync(db, http, access, id, cancellationToken);
         if (task is null)
         {
-            return NotFound(id);
+            return refused!;
         }
 
         var events = await db.TaskEvents.AsNoTracking()
@@ -185,12 +188,13 @@ internal static class TaskApi
         ExecutorDbContext db,
         ExecutorEndpoints endpoints,
         ISendEndpointProvider sendEndpoints,
+        TenantAccessCache access,
         CancellationToken cancellationToken)
     {
-        var task = await FindAsync(db, http, id, cancellationToken);
+        var (task, refused) = await FindAsync(db, http, access, id, cancellationToken);
         if (task is null)
         {
-            return NotFound(id);
+            return refused!;
         }
 
         if (task.Status == TaskRunStatus.Cancelled)
@@ -222,6 +226,7 @@ internal static class TaskApi
         string? status,
         int? page,
         int? pageSize,
+        TenantAccessCache access,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -255,8 +260,19 @@ internal static class TaskApi
             return Invalid(errors);
         }
 
-        var tenant = http.GetPrincipal().TenantId;
-        var query = db.Tasks.AsNoTracking().Where(t => t.TenantId == tenant);
+        var principal = http.GetPrincipal();
+        var rules = await access.GetAsync(principal.TenantId, cancellationToken);
+        if (rules is null)
+        {
+            return TenantAccessCache.Unavailable("the tenant's tasks");
+        }
+
+        // Admins and approvers see the tenant's tasks; everyone else sees their own.
+        var query = db.Tasks.AsNoTracking().Where(t => t.TenantId == principal.TenantId);
+        if (!rules.MayActOnEveryTask(principal))
+        {
+            query = query.Where(t => t.UserId == principal.UserId);
+        }
         if (filter is { } wanted)
         {
             query = query.Where(t => t.Status == wanted);
@@ -271,10 +287,30 @@ internal static class TaskApi
         return Results.Ok(new TaskPage(items, p, size, total));
     }
 
-    internal static Task<TaskRecord?> FindAsync(ExecutorDbContext db, HttpContext http, Guid id, CancellationToken cancellationToken)
+    /// <summary>
+    /// The task, when the caller may act on it: its owner, and the tenant's admins and approvers (approvers must see what
+    /// they approve). Anyone else, in the tenant or not, is told it does not exist (404), not that it is someone else's.
+    /// Only a caller who is not the owner needs governance's answer about roles; without one the answer is 503.
+    /// </summary>
+    internal static async Task<(TaskRecord? Task, IResult? Refused)> FindAsync(
+        ExecutorDbContext db, HttpContext http, TenantAccessCache access, Guid id, CancellationToken cancellationToken)
     {
-        var tenant = http.GetPrincipal().TenantId;
-        return db.Tasks.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id && t.TenantId == tenant, cancellationToken);
+        var principal = http.GetPrincipal();
+        var task = await db.Tasks.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id && t.TenantId == principal.TenantId, cancellationToken);
+        if (task is null)
+        {
+            return (null, NotFound(id));
+        }
+
+        if (task.UserId == principal.UserId)
+        {
+            return (task, null);
+        }
+
+        var rules = await access.GetAsync(principal.TenantId, cancellationToken);
+        return rules is null ? (null, TenantAccessCache.Unavailable($"task {id}"))
+            : rules.MayActOnEveryTask(principal) ? (task, null)
+            : (null, NotFound(id));
     }
 
     internal static bool IsTerminal(TaskRunStatus status) => status is TaskRunStatus.Completed or TaskRunStatus.Failed or TaskRunStatus.Cancelled
@@ -283,7 +319,7 @@ internal static class TaskApi
     internal static IResult NotFound(Guid id) => Results.Problem(
         statusCode: StatusCodes.Status404NotFound,
         title: "Task not found.",
-        detail: $"There is no task {id} in your tenant.",
+        detail: $"There is no task {id} that you may see.",
         type: ProblemTypes.NotFound);
 
     private static Task<TaskRecord?> FindByKeyAsync(ExecutorDbContext db, AgentPrincipal principal, string key, CancellationToken cancellationToken) =>
@@ -404,16 +440,17 @@ internal static class TaskEventStream
         HttpContext http,
         ExecutorDbContext db,
         TaskChangeFeed changes,
+        TenantAccessCache access,
         IOptions<ExecutorOptions> options,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
         // Watching before the first read: a change committed after it wakes the loop below.
         using var changed = changes.Watch(id);
-        var task = await TaskApi.FindAsync(db, http, id, cancellationToken);
+        var (task, refused) = await TaskApi.FindAsync(db, http, access, id, cancellationToken);
         if (task is null)
         {
-            await TaskApi.NotFound(id).ExecuteAsync(http);
+            await refused!.ExecuteAsync(http);
             return;
         }
 

@@ -24,10 +24,10 @@ internal sealed class PlatformMcpTools(PlatformBackends backends, IOptions<Gatew
     {
         var principal = Caller(request);
         using var registry = await GetJsonAsync("toolgateway", "/api/tools", principal, cancellationToken);
-        using var policy = await GetJsonAsync("governance", "/api/governance/policy", principal, cancellationToken);
-        var grants = new PolicyGrants(policy.RootElement.GetProperty("document"), principal.Roles);
+
+        // The registry shows each caller the tools their roles may call (and admins every tool, with 'allowed').
         var allowed = registry.RootElement.EnumerateArray()
-            .Where(t => grants.Allows(t.GetProperty("name").GetString()!, t.GetProperty("requiredScope").GetString()))
+            .Where(t => t.GetProperty("allowed").GetBoolean() && t.GetProperty("status").GetString() != "Retired")
             .Select(t => t.GetProperty("name").GetString()!)
             .ToList();
 

@@ -39,13 +39,22 @@ internal static class ApprovalsApi
     {
         var principal = http.GetPrincipal();
         var policy = (await policies.GetCurrentAsync(principal.TenantId, ct)).Document;
-        var deciderRoles = policy.DeciderRoles.Append(policy.Approval.EscalateTo ?? string.Empty).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal);
+        var deciderRoles = policy.ApprovalRoles;
         if (!deciderRoles.Any(principal.IsInRole))
         {
             return Problems.Forbidden($"Listing approvals needs one of the approver roles: {string.Join(", ", deciderRoles)}.");
         }
 
         status ??= ApprovalStatus.Pending;
+        var known = ApprovalStatus.All.FirstOrDefault(s => string.Equals(s, status, StringComparison.OrdinalIgnoreCase));
+        if (known is null)
+        {
+            return Problems.Validation(
+                $"'status' must be one of {string.Join(", ", ApprovalStatus.All)}.",
+                new Dictionary<string, string[]> { ["status"] = [$"'{status}' is not an approval status."] });
+        }
+
+        status = known;
         var roles = principal.Roles.ToArray();
         var rows = await db.Approvals.AsNoTracking()
             .Where(a => a.TenantId == principal.TenantId && a.Status == status && a.ApproverRoles.Any(r => roles.Contains(r)))

@@ -124,6 +124,9 @@ public static class ApprovalStatus
 
     /// <summary>The task ended (cancelled, failed, out of budget…) while the approval was pending: nothing is left to approve.</summary>
     public const string Withdrawn = "Withdrawn";
+
+    /// <summary>Every status, as stored.</summary>
+    public static IReadOnlyList<string> All { get; } = [Pending, Approved, Rejected, Expired, Withdrawn];
 }
 
 /// <summary>One entry of a tenant's append-only, hash-chained audit log.</summary>

@@ -30,6 +30,10 @@ public sealed record PolicyDocument(
     [JsonIgnore]
     public IReadOnlyList<string> DeciderRoles => [.. ApproverRoles.Append(AdminRole).Distinct(StringComparer.Ordinal)];
 
+    /// <summary>Every role that may decide some approval: the <see cref="DeciderRoles"/> and the role expired approvals escalate to.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> ApprovalRoles => [.. DeciderRoles.Append(Approval.EscalateTo ?? string.Empty).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal)];
+
     /// <summary>Serializes the document (all defaults filled in).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 

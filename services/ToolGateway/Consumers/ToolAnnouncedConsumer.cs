@@ -53,6 +53,9 @@ internal sealed class ToolAnnouncedConsumer(ToolGatewayDbContext db, TimeProvide
 
         tool.Apply(announced);
 
+        // The tool is back (or still there): an open circuit's break ends, so the next call is the trial that decides.
+        await ToolRegistry.ResetCircuitAsync(db, context, descriptor.Name, close: false, $"announcement from {announced.Instance}", time.GetUtcNow(), context.CancellationToken);
+
         // A concurrent first announcement of the same tool loses the insert race; the bus retry then updates.
         await db.SaveChangesAsync(context.CancellationToken);
     }

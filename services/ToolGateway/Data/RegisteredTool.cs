@@ -35,6 +35,12 @@ public sealed class RegisteredTool
     /// <summary>When the latest announcement was made (the announcer's clock).</summary>
     public DateTimeOffset LastSeenAt { get; set; }
 
+    /// <summary>When an operator retired the tool: it is no longer offered nor called, whatever it announces, until reinstated.</summary>
+    public DateTimeOffset? RetiredAt { get; set; }
+
+    /// <summary>Who retired it (tenant/user).</summary>
+    public string? RetiredBy { get; set; }
+
     public void Apply(ToolAnnounced announced)
     {
         var tool = announced.Tool;

@@ -28,6 +28,7 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
             tool.Property(t => t.RequiredScope).HasMaxLength(200);
             tool.Property(t => t.Version).HasMaxLength(64);
             tool.Property(t => t.Instance).HasMaxLength(200);
+            tool.Property(t => t.RetiredBy).HasMaxLength(401);
         });
 
         modelBuilder.Entity<ToolCallRecord>(call =>

@@ -2,6 +2,7 @@ using Agents.Contracts;
 using Agents.ToolGateway.Data;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Invocation;
 
@@ -20,6 +21,7 @@ internal sealed partial class ToolCallRunner(
     ToolCallPipeline pipeline,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
+    IOptions<ToolGatewayOptions> options,
     ILogger<ToolCallRunner> logger)
 {
     public async Task RunAsync(RunToolCall run, CancellationToken cancellationToken)
@@ -65,6 +67,11 @@ internal sealed partial class ToolCallRunner(
         if (tool is null)
         {
             return new CallResult(ToolCallOutcome.UnknownTool, null, $"No tool named '{call.Tool}' is registered (tools register themselves by announcing on start).", 0, call.ApprovalId);
+        }
+
+        if (ToolRegistry.Unavailable(tool, options.Value.StaleAfter, time.GetUtcNow()) is { } unavailable)
+        {
+            return new CallResult(unavailable.Outcome, null, unavailable.Reason, 0, call.ApprovalId);
         }
 
         if (call.Compensate && !tool.Compensable)

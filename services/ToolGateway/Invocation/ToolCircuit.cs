@@ -130,6 +130,31 @@ public sealed class ToolCircuit(int failureThreshold, TimeSpan breakDuration, Ti
         }
     }
 
+    /// <summary>
+    /// Applies a <see cref="Agents.Contracts.ToolCircuitReset"/>: <paramref name="close"/> closes the circuit and forgets
+    /// its failures; otherwise an open circuit's break ends now, so the next call is the trial. Returns the new state.
+    /// </summary>
+    public CircuitSnapshot Reset(bool close)
+    {
+        lock (gate)
+        {
+            if (close)
+            {
+                state = CircuitState.Closed;
+                consecutiveFailures = 0;
+                openedAt = null;
+                openUntil = null;
+                trialRunning = false;
+            }
+            else if (state == CircuitState.Open && time.GetUtcNow() < openUntil)
+            {
+                openUntil = time.GetUtcNow();
+            }
+
+            return SnapshotLocked();
+        }
+    }
+
     private void Open()
     {
         var now = time.GetUtcNow();

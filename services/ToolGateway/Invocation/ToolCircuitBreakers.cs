@@ -37,6 +37,16 @@ internal sealed class ToolCircuitBreakers(
     /// <summary>The in-memory state of <paramref name="tool"/>'s circuit, when this instance has used it.</summary>
     public CircuitSnapshot? Peek(string tool) => circuits.TryGetValue(tool, out var circuit) ? circuit.Snapshot() : null;
 
+    /// <summary>Applies a <see cref="Agents.Contracts.ToolCircuitReset"/> to this instance's circuit, when it has loaded it.</summary>
+    public void Apply(Agents.Contracts.ToolCircuitReset reset)
+    {
+        if (circuits.TryGetValue(reset.Tool, out var circuit))
+        {
+            var snapshot = circuit.Reset(reset.Closed);
+            logger.LogInformation("Circuit of tool {Tool} is {State} now ({Why} by {By}).", reset.Tool, snapshot.State, reset.Closed ? "reset" : "announced again", reset.By);
+        }
+    }
+
     /// <summary>Writes a changed state; a failure to write is logged, never fails the call (the row is for visibility).</summary>
     public async Task PersistAsync(string tool, CircuitSnapshot snapshot, CancellationToken cancellationToken)
     {

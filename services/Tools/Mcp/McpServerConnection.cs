@@ -59,7 +59,23 @@ internal sealed class McpServerConnection(string name, McpServerOptions options,
     /// <summary>Completes when the server's tool list changed or its session ended (then the next call reconnects).</summary>
     public async Task WaitForChangeAsync(McpClient session, CancellationToken cancellationToken)
     {
-        await Task.WhenAny(changes.WaitAsync(cancellationToken), session.Completion);
+        // The wait for a change is given up when the session ends first: left waiting, it would take the next
+        // session's first tools/list_changed signal, and that change would never be listed.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var changed = changes.WaitAsync(stop.Token);
+        if (await Task.WhenAny(changed, session.Completion) != changed)
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await changed;
+            }
+            catch (OperationCanceledException)
+            {
+                // Given up, as intended (a signal that won the race was taken, which is fine: the tools are listed next).
+            }
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
     }
 

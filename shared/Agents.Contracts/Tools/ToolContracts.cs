@@ -142,3 +142,10 @@ public sealed record ToolCallCompleted(
     SideEffectClass? SideEffect = null,
     bool? Compensable = null,
     bool Permanent = false);
+
+/// <summary>
+/// A tool's circuit was moved by hand or by the registry: every tool-gateway instance applies it to the circuit it keeps in
+/// memory. <see cref="Closed"/>: an operator reset it (closed, no failures counted); otherwise the tool announced itself
+/// again while its circuit was open, and the next call is the half-open trial.
+/// </summary>
+public sealed record ToolCircuitReset(string Tool, bool Closed, string By, DateTimeOffset At);

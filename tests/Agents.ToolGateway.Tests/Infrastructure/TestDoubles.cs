@@ -8,9 +8,14 @@ namespace Agents.ToolGateway.Tests.Infrastructure;
 /// Test double of the governance service (built elsewhere): a real consumer of
 /// <see cref="AuthorizeToolCall"/> on the real bus that answers each tenant as the test says.
 /// Tenants it was told nothing about get no answer at all (a silent governance).
+/// <see cref="GetTenantAccess"/> is answered for every tenant: admin role 'admin', and 'agent-user' may call every tool,
+/// unless the test set the tenant's access with <see cref="SetAccess"/>.
 /// </summary>
-public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>
+public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>, IConsumer<GetTenantAccess>
 {
+    private readonly ConcurrentDictionary<string, TenantAccess> access = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> silent = new(StringComparer.Ordinal);
+
     private readonly ConcurrentDictionary<string, Func<AuthorizeToolCall, ToolCallAuthorization>> policies = new(StringComparer.Ordinal);
 
     public ConcurrentQueue<AuthorizeToolCall> Requests { get; } = new();
@@ -18,6 +23,18 @@ public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>
     public void Answer(string tenant, Func<AuthorizeToolCall, ToolCallAuthorization> policy) => policies[tenant] = policy;
 
     public void Allow(string tenant) => Answer(tenant, _ => new ToolCallAuthorization(AuthorizationDecision.Allow, "allowed by the test policy"));
+
+    public void SetAccess(TenantAccess tenantAccess) => access[tenantAccess.TenantId] = tenantAccess;
+
+    /// <summary>Governance does not answer <see cref="GetTenantAccess"/> for <paramref name="tenant"/> (down, or too slow).</summary>
+    public void SilenceAccess(string tenant) => silent[tenant] = true;
+
+    public static TenantAccess DefaultAccess(string tenant) => new(
+        tenant, 0, "admin", ["admin"], new Dictionary<string, RoleGrant> { ["agent-user"] = new(["*"], ["*"]) });
+
+    public Task Consume(ConsumeContext<GetTenantAccess> context) => silent.ContainsKey(context.Message.TenantId)
+        ? Task.CompletedTask
+        : context.RespondAsync(access.GetValueOrDefault(context.Message.TenantId) ?? DefaultAccess(context.Message.TenantId));
 
     public IReadOnlyList<AuthorizeToolCall> RequestsFor(Guid taskId) => Requests.Where(r => r.TaskId == taskId).ToList();
 

@@ -30,6 +30,12 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
     public const int CircuitFailureThreshold = 3;
     public static readonly TimeSpan CircuitBreakDuration = TimeSpan.FromSeconds(1.5);
 
+    /// <summary>The tenant whose admins operate the registry (ToolGateway:OperatorTenants).</summary>
+    public const string OperatorTenant = "operators";
+
+    /// <summary>ToolGateway:StaleAfter (the default).</summary>
+    public static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(3);
+
     private readonly List<HostReceiveEndpointHandle> toolEndpoints = [];
     private TestVirtualHost? virtualHost;
     private TestDatabase? database;
@@ -77,6 +83,8 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
             ["ToolGateway:DefaultToolTimeout"] = "00:00:02",
             ["ToolGateway:MaxToolTimeout"] = "00:00:05",
             ["ToolGateway:MaxOutputBytes"] = MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ToolGateway:OperatorTenants:0"] = OperatorTenant,
+            ["TenantAccess:Timeout"] = "00:00:01",
         });
         Client = Factory.CreateClient();
         Factory.Services.GetRequiredService<IBus>().ConnectConsumeObserver(Consumed);
@@ -160,7 +168,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
     public async Task AnnounceAsync(ToolDescriptor tool, string instance = "test-instance-1", DateTimeOffset? at = null)
     {
         await TestBus.Publish(new ToolAnnounced(tool, instance, at ?? DateTimeOffset.UtcNow));
-        var principal = new AgentPrincipal("registry-reader", "reader", []);
+        var principal = new AgentPrincipal("registry-reader", "reader", ["admin"]);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (true)
         {

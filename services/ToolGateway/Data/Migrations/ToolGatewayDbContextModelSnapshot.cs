@@ -249,6 +249,13 @@ namespace Agents.ToolGateway.Data.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<DateTimeOffset?>("RetiredAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("RetiredBy")
+                        .HasMaxLength(401)
+                        .HasColumnType("character varying(401)");
+
                     b.Property<bool>("ReturnsUntrustedContent")
                         .HasColumnType("boolean");
 

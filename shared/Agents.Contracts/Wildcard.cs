@@ -1,8 +1,9 @@
-namespace Agents.Governance.Policies;
+namespace Agents.Contracts;
 
 /// <summary>Name patterns: <c>*</c> matches any run of characters (<c>crm.*</c>, <c>*</c>); everything else matches itself.</summary>
 public static class Wildcard
 {
+    /// <summary>True when <paramref name="value"/> matches <paramref name="pattern"/> as a whole.</summary>
     public static bool IsMatch(string pattern, string value) => Match(pattern.AsSpan(), value.AsSpan());
 
     private static bool Match(ReadOnlySpan<char> pattern, ReadOnlySpan<char> value)
