@@ -51,7 +51,7 @@ public static class ApiDocument
             };
         });
 
-    /// <summary>Maps <see cref="Path"/>.</summary>
+    /// <summary>Maps <see cref="Path"/> (a literal route: there is one document, and no other name reaches the generator).</summary>
     public static IEndpointConventionBuilder MapApiDocument(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapOpenApi("/openapi/{documentName}.json");
+        endpoints.MapOpenApi(Path);
 }
