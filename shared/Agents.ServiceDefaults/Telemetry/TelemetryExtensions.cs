@@ -1,6 +1,8 @@
 using MassTransit.Logging;
 using MassTransit.Monitoring;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,9 +20,14 @@ public static class TelemetryExtensions
     /// <summary>Prefix of every activity source and meter the project's own code creates.</summary>
     public const string SourcePrefix = "Agents";
 
+    /// <summary>Path of the Prometheus scrape endpoint every service serves.</summary>
+    public const string MetricsPath = "/metrics";
+
     /// <summary>
     /// Adds OpenTelemetry with ASP.NET Core, HttpClient, MassTransit, Npgsql and runtime
-    /// instrumentation. Exports over OTLP only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
+    /// instrumentation. Metrics are served for Prometheus at <see cref="MetricsPath"/> (mapped by
+    /// <see cref="MapPrometheusEndpoint"/>); everything is also exported over OTLP when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
     /// </summary>
     public static IHostApplicationBuilder AddAgentsTelemetry(this IHostApplicationBuilder builder)
     {
@@ -37,7 +44,8 @@ public static class TelemetryExtensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(InstrumentationOptions.MeterName)
-                .AddMeter(SourcePrefix + ".*"))
+                .AddMeter(SourcePrefix + ".*")
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource(DiagnosticHeaders.DefaultListenerName)
                 .AddSource(SourcePrefix + ".*")
@@ -53,6 +61,15 @@ public static class TelemetryExtensions
         return builder;
     }
 
+    /// <summary>Maps the Prometheus scrape endpoint (<see cref="MetricsPath"/>, text exposition format).</summary>
+    public static IEndpointRouteBuilder MapPrometheusEndpoint(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPrometheusScrapingEndpoint(MetricsPath);
+        return endpoints;
+    }
+
+    // Probes and scrapes come every few seconds: spans for them would drown the traces of real work.
     private static bool IsNotHealthProbe(HttpContext context) =>
-        !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase);
+        !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
+        && !context.Request.Path.StartsWithSegments(MetricsPath, StringComparison.OrdinalIgnoreCase);
 }
