@@ -167,6 +167,8 @@ public sealed class GovernanceHost : IAsyncDisposable
                 ["Messaging:Retry:Limit"] = "3",
                 ["Identity:SigningKey"] = SigningKey,
                 ["Governance:SweepInterval"] = "00:00:00.200",
+                ["Governance:MetricsInterval"] = "00:00:00.500",
+                ["Messaging:QueueMetrics:Interval"] = "00:00:01",
                 ["Logging:LogLevel:Default"] = "Warning",
             },
             time);

@@ -27,7 +27,7 @@ internal static class ExecutorTelemetry
 
     private static readonly Meter Meter = new(Name);
 
-    private static readonly Counter<long> Submitted = Meter.CreateCounter<long>(
+    private static readonly Counter<long> SubmittedCounter = Meter.CreateCounter<long>(
         "agents.task.submitted", "{task}", "Task runs submitted, by tenant and template.");
 
     private static readonly Counter<long> Finished = Meter.CreateCounter<long>(
@@ -118,7 +118,7 @@ internal static class ExecutorTelemetry
             switch (entry.Kind)
             {
                 case "submitted":
-                    Submitted.Add(1, Tenant(saga), Template(saga));
+                    Submitted(saga);
                     break;
                 case "step-succeeded" or "step-failed" when step is not null:
                     RecordStep(step, entry.Kind == "step-succeeded" ? "succeeded" : "failed", now);
@@ -197,6 +197,9 @@ internal static class ExecutorTelemetry
             }
         }
     }
+
+    /// <summary>Counts a submitted run (the task API starts runs itself, without a message to the saga).</summary>
+    public static void Submitted(TaskRunState saga) => SubmittedCounter.Add(1, Tenant(saga), Template(saga));
 
     /// <summary>The template tag of a run: the template's name, or how the run was given its steps.</summary>
     public static string TemplateOf(TaskRunState saga) =>

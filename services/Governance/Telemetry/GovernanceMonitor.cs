@@ -21,13 +21,13 @@ internal sealed partial class GovernanceMonitor : BackgroundService
     private readonly ILogger _logger;
     private volatile Snapshot _last = Snapshot.Empty;
 
-    public GovernanceMonitor(IServiceScopeFactory scopes, TimeProvider time, IOptions<GovernanceOptions> options, ILogger<GovernanceMonitor> logger)
+    public GovernanceMonitor(IServiceScopeFactory scopes, TimeProvider time, IOptions<GovernanceOptions> options, IMeterFactory meters, ILogger<GovernanceMonitor> logger)
     {
         _scopes = scopes;
         _time = time;
         _interval = options.Value.MetricsInterval;
         _logger = logger;
-        var meter = GovernanceTelemetry.Meter;
+        var meter = meters.Create(GovernanceTelemetry.Name);
         meter.CreateObservableGauge("agents.approval.pending", () => _last.Pending, "{approval}", "Approvals waiting for a person, by tenant.");
         meter.CreateObservableGauge("agents.approval.pending.age", () => _last.PendingAge, "s", "How long the oldest approval still waiting has waited, by tenant.");
         meter.CreateObservableGauge("agents.governance.kill_switch", () => _last.KillSwitches, "{switch}", "Kill switches that are on (1), by tenant and tool (* for the whole tenant).");

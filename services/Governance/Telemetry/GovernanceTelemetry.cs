@@ -18,7 +18,7 @@ internal static class GovernanceTelemetry
     public const string TenantTag = "agents.tenant";
     public const string ToolTag = "gen_ai.tool.name";
 
-    internal static readonly Meter Meter = new(Name);
+    private static readonly Meter Meter = new(Name);
 
     private static readonly Counter<long> Decisions = Meter.CreateCounter<long>(
         "agents.governance.decisions", "{decision}", "Audited governance decisions, by tenant, action, decision and reason category.");
