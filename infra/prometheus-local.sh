@@ -13,21 +13,8 @@ RUN="$ROOT/.run"
 PORT=${AGENTS_PROMETHEUS_PORT:-9090}
 say() { printf '\033[1m[prometheus]\033[0m %s\n' "$*"; }
 die() { printf '[prometheus] error: %s\n' "$*" >&2; exit 1; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
-if ! command -v prometheus >/dev/null 2>&1; then
-  say "installing prometheus (Debian package; its system service is stopped and disabled)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
-    || { as_root apt-get update -qq >/dev/null && as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-    || die "could not install prometheus: run 'apt-get update && apt-get install -y prometheus' as root"
-  if [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
-  else
-    as_root service prometheus stop >/dev/null 2>&1 || true
-    as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
-  fi
-fi
+bash infra/install-prometheus.sh || die "prometheus is not installed"
 
 pidfile="$RUN/pids/prometheus.pid"
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then

@@ -23,20 +23,8 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     || fail "could not install docker-compose: run 'apt-get update && apt-get install -y docker-compose' as root"
 fi
 command -v kubectl >/dev/null 2>&1 || fail "kubectl is not installed (it renders the kustomizations: kubectl kustomize)"
-if ! command -v promtool >/dev/null 2>&1; then
-  # promtool (checks the alert rules) comes with Debian's prometheus package, whose server must not keep running here.
-  say "installing promtool (Debian package prometheus; its server is stopped and disabled)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
-    || { as_root apt-get update -qq >/dev/null && as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-    || fail "could not install promtool: run 'apt-get update && apt-get install -y prometheus' as root"
-  if [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
-  else
-    as_root service prometheus stop >/dev/null 2>&1 || true
-    as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
-  fi
-fi
+# promtool (checks the alert rules) comes with Debian's prometheus package, whose server must not keep running here.
+bash infra/install-prometheus.sh || fail "promtool is not installed"
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Agents.Governance.Data;
 using Agents.Governance.Decisions;
 using Agents.Governance.Policies;
+using Agents.ServiceDefaults.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -13,20 +14,18 @@ namespace Agents.Governance.Telemetry;
 /// that are on (per tenant and tool), and each tenant's model usage today against its daily limit (tokens and cost).
 /// A few grouped queries per interval, whatever the load; every replica reports the same values.
 /// </summary>
-internal sealed partial class GovernanceMonitor : BackgroundService
+internal sealed class GovernanceMonitor : PeriodicMeasurement
 {
     private readonly IServiceScopeFactory _scopes;
     private readonly TimeProvider _time;
-    private readonly TimeSpan _interval;
-    private readonly ILogger _logger;
     private volatile Snapshot _last = Snapshot.Empty;
 
     public GovernanceMonitor(IServiceScopeFactory scopes, TimeProvider time, IOptions<GovernanceOptions> options, IMeterFactory meters, ILogger<GovernanceMonitor> logger)
+        : base(time, logger)
     {
         _scopes = scopes;
         _time = time;
-        _interval = options.Value.MetricsInterval;
-        _logger = logger;
+        Interval = options.Value.MetricsInterval;
         var meter = meters.Create(GovernanceTelemetry.Name);
         meter.CreateObservableGauge("agents.approval.pending", () => _last.Pending, "{approval}", "Approvals waiting for a person, by tenant.");
         meter.CreateObservableGauge("agents.approval.pending.age", () => _last.PendingAge, "s", "How long the oldest approval still waiting has waited, by tenant.");
@@ -35,8 +34,12 @@ internal sealed partial class GovernanceMonitor : BackgroundService
         meter.CreateObservableGauge("agents.budget.limit", () => _last.BudgetLimit, "{unit}", "A tenant's daily limit, by unit (tokens or cost); absent when the policy sets none.");
     }
 
-    /// <summary>Measures once (also what the loop runs).</summary>
-    public async Task MeasureAsync(CancellationToken cancellationToken)
+    protected override TimeSpan Interval { get; }
+
+    protected override string What => "approvals, kill switches and budgets";
+
+    /// <inheritdoc />
+    public override async Task MeasureAsync(CancellationToken cancellationToken)
     {
         await using var scope = _scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<GovernanceDbContext>();
@@ -81,27 +84,7 @@ internal sealed partial class GovernanceMonitor : BackgroundService
             [.. limits]);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(_interval, _time);
-        do
-        {
-            try
-            {
-                await MeasureAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogMeasureFailed(ex);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
-
     private static KeyValuePair<string, object?> Unit(string unit) => new("agents.budget.unit", unit);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not measure approvals, kill switches and budgets for the metrics")]
-    private partial void LogMeasureFailed(Exception exception);
 
     private sealed record Snapshot(
         Measurement<long>[] Pending,

@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using Agents.Messaging.Data;
+using Agents.ServiceDefaults.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,29 +14,31 @@ namespace Agents.Messaging.Monitoring;
 /// of them has waited (<see cref="MessagingMetrics.OutboxAgeName"/>). Rows scheduled for later are not backlog. One
 /// query per interval, whatever the message rate; the gauges report the last measurement.
 /// </summary>
-internal sealed partial class OutboxBacklogMonitor<TDbContext> : BackgroundService
+internal sealed class OutboxBacklogMonitor<TDbContext> : PeriodicMeasurement
     where TDbContext : DbContext
 {
     private readonly IServiceScopeFactory _scopes;
     private readonly TimeProvider _time;
-    private readonly TimeSpan _interval;
-    private readonly ILogger _logger;
     private long _backlog;
     private double _ageSeconds;
 
     public OutboxBacklogMonitor(IServiceScopeFactory scopes, TimeProvider time, IOptions<DurableMessagingOptions> options, IMeterFactory meters, ILogger<OutboxBacklogMonitor<TDbContext>> logger)
+        : base(time, logger)
     {
         _scopes = scopes;
         _time = time;
-        _interval = options.Value.BacklogInterval;
-        _logger = logger;
+        Interval = options.Value.BacklogInterval;
         var meter = meters.Create(MessagingMetrics.MeterName);
         meter.CreateObservableGauge(MessagingMetrics.OutboxBacklogName, () => Volatile.Read(ref _backlog), "{message}", "Outbox rows due and not yet handed to the broker.");
         meter.CreateObservableGauge(MessagingMetrics.OutboxAgeName, () => Volatile.Read(ref _ageSeconds), "s", "How long the oldest due outbox row has waited for the broker.");
     }
 
-    /// <summary>Measures once (also what the loop runs).</summary>
-    public async Task MeasureAsync(CancellationToken cancellationToken)
+    protected override TimeSpan Interval { get; }
+
+    protected override string What => "the outbox backlog";
+
+    /// <inheritdoc />
+    public override async Task MeasureAsync(CancellationToken cancellationToken)
     {
         await using var scope = _scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
@@ -47,24 +49,4 @@ internal sealed partial class OutboxBacklogMonitor<TDbContext> : BackgroundServi
         Volatile.Write(ref _backlog, backlog);
         Volatile.Write(ref _ageSeconds, oldest is { } o ? Math.Max(0, (now - o).TotalSeconds) : 0);
     }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(_interval, _time);
-        do
-        {
-            try
-            {
-                await MeasureAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogMeasureFailed(ex);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not measure the outbox backlog")]
-    private partial void LogMeasureFailed(Exception exception);
 }

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Serialization;
 using Agents.ServiceDefaults.Messaging;
-using Microsoft.Extensions.Hosting;
+using Agents.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -30,7 +30,7 @@ public sealed class QueueMetricsOptions
 /// (<c>work</c>, <c>error</c> for <c>&lt;queue&gt;_error</c>, <c>skipped</c> for <c>&lt;queue&gt;_skipped</c>).
 /// One service runs it (governance), so the series exist once per platform. Temporary (auto-delete) queues are left out.
 /// </summary>
-internal sealed partial class QueueDepthMonitor : BackgroundService
+internal sealed class QueueDepthMonitor : PeriodicMeasurement
 {
     private const string ErrorSuffix = "_error";
     private const string SkippedSuffix = "_skipped";
@@ -38,23 +38,24 @@ internal sealed partial class QueueDepthMonitor : BackgroundService
     private readonly HttpClient _http;
     private readonly QueueMetricsOptions _options;
     private readonly BusOptions _bus;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
     private volatile Measurement<long>[] _last = [];
 
     public QueueDepthMonitor(HttpClient http, IOptions<QueueMetricsOptions> options, IOptions<BusOptions> bus, TimeProvider time, IMeterFactory meters, ILogger<QueueDepthMonitor> logger)
+        : base(time, logger)
     {
         _http = http;
         _options = options.Value;
         _bus = bus.Value;
-        _time = time;
-        _logger = logger;
         meters.Create(MessagingMetrics.MeterName).CreateObservableGauge(
             MessagingMetrics.QueueMessagesName, () => _last, "{message}", "Messages in each queue of the platform, by queue and kind (work, error, skipped).");
     }
 
-    /// <summary>Lists the queues once (also what the loop runs).</summary>
-    public async Task MeasureAsync(CancellationToken cancellationToken)
+    protected override TimeSpan Interval => _options.Interval;
+
+    protected override string What => $"the broker's queues at {_options.ManagementUrl}";
+
+    /// <inheritdoc />
+    public override async Task MeasureAsync(CancellationToken cancellationToken)
     {
         var broker = new Uri(_bus.RabbitMq ?? throw new InvalidOperationException("The broker URI (ConnectionStrings:RabbitMq) is not set."));
         var vhost = broker.AbsolutePath.Trim('/') is { Length: > 0 } path ? Uri.UnescapeDataString(path) : "/";
@@ -82,26 +83,6 @@ internal sealed partial class QueueDepthMonitor : BackgroundService
 
         _last = [.. measurements];
     }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(_options.Interval, _time);
-        do
-        {
-            try
-            {
-                await MeasureAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogMeasureFailed(ex, _options.ManagementUrl);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the broker's queues at {ManagementUrl}")]
-    private partial void LogMeasureFailed(Exception exception, Uri? managementUrl);
 
     private sealed record QueueInfo(
         [property: JsonPropertyName("name")] string? Name,
