@@ -5,7 +5,7 @@ namespace Agents.ServiceDefaults.Telemetry;
 
 /// <summary>
 /// A background service that measures something for the metrics (a depth, an age, a count the database or the broker
-/// knows) at once and then every <see cref="Interval"/>, on the <see cref="TimeProvider"/>'s clock. A failed measurement
+/// knows) every <see cref="Interval"/> (the first time one interval after the start), on the <see cref="TimeProvider"/>'s clock. A failed measurement
 /// is logged and the gauges keep their last values until the next one succeeds.
 /// </summary>
 public abstract class PeriodicMeasurement(TimeProvider time, ILogger logger) : BackgroundService
@@ -23,8 +23,9 @@ public abstract class PeriodicMeasurement(TimeProvider time, ILogger logger) : B
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The first measurement waits one interval: starting a service (and its first queries) is not slowed by it.
         using var timer = new PeriodicTimer(Interval, time);
-        do
+        while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
@@ -35,6 +36,5 @@ public abstract class PeriodicMeasurement(TimeProvider time, ILogger logger) : B
                 logger.LogWarning(ex, "Could not measure {What} for the metrics", What);
             }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 }
