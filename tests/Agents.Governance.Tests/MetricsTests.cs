@@ -14,7 +14,7 @@ public sealed class MetricsTests : IAsyncLifetime
 {
     private GovernanceHost? _host;
 
-    public async Task InitializeAsync() => _host = await GovernanceHost.StartAsync();
+    public async Task InitializeAsync() => _host = await GovernanceHost.StartAsync(measureOften: true);
 
     public async Task DisposeAsync()
     {
