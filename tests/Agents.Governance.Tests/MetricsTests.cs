@@ -10,6 +10,7 @@ namespace Agents.Governance.Tests;
 /// gauge, and the depth of the platform's <c>_error</c> queues, which governance measures for the whole platform
 /// through the RabbitMQ management API.
 /// </summary>
+[Collection(MetricsCollection.Name)]
 public sealed class MetricsTests : IAsyncLifetime
 {
     private GovernanceHost? _host;
@@ -73,4 +74,14 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Equal(1, scrape.Sum("agents_messaging_queue_messages", error, ("agents_queue_kind", "error")));
         Assert.True(scrape.Has("agents_messaging_queue_messages", error, ("agents_queue_kind", "work")), "the work queue is measured too");
     }
+}
+
+/// <summary>
+/// Runs the metrics tests alone: a meter listener sees the instruments of every host alive in the process, and the
+/// gauges of another governance host (same names, its own queues) would be read in place of this test's.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "governance-metrics";
 }
