@@ -6,6 +6,8 @@
 #   ./dev.sh status  which services run and whether they are ready
 #   ./dev.sh stop    stop the services (infrastructure keeps running)
 #   ./dev.sh down    stop the services and the infrastructure
+#   ./dev.sh prometheus  Prometheus (Debian package, no container) scraping the services' /metrics, with the alert rules
+#                        (also at the end of `up` when AGENTS_PROMETHEUS=1)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -202,12 +204,14 @@ case "${1:-}" in
     wait_ready
     wait_for_tools
     status
+    if [ "${AGENTS_PROMETHEUS:-0}" = 1 ]; then bash "$ROOT/infra/prometheus-local.sh"; fi
     if [ -f "$ROOT/infra/demo.sh" ]; then bash "$ROOT/infra/demo.sh"; fi
     ;;
   test) run_tests ;;
   demo) bash "$ROOT/infra/demo.sh" ;;
+  prometheus) bash "$ROOT/infra/prometheus-local.sh" ;;
   status) status ;;
   stop) stop_services ;;
   down) stop_services; sudo_if_needed bash "$ROOT/infra/local.sh" down ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
 esac

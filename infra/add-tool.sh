@@ -2,7 +2,7 @@
 # Wires a tool service into everything that runs or deploys the platform, so that it starts with ./dev.sh,
 # gets its database from infra/local.sh and passes the deployment-consistency tests:
 #   Agents.slnx, dev.sh (SERVICES), infra/local.sh (DATABASES), docker-compose.yml (image, migration, service,
-#   database), k8s/base (Deployment & co, copied from tool-crm), both overlays' images, the dev database list
+#   database), compose's Prometheus targets, k8s/base (Deployment & co, copied from tool-crm), both overlays' images, the dev database list
 #   and the dev connection-string secret.
 # Idempotent: whatever is already there is left as it is.
 #   infra/add-tool.sh <name> [port]      e.g. infra/add-tool.sh weather  (project services/Tools/Weather)
@@ -48,6 +48,13 @@ fi
 if ! grep -q "\"$svc:" dev.sh; then
   insert_before dev.sh '^  "gateway:services/Gateway:' "  \"$svc:$dir:$port\""
   log "added $svc to dev.sh (port $port)"
+fi
+
+# 2b. Prometheus of docker-compose: scrape its /metrics (./dev.sh prometheus reads dev.sh's list itself)
+scrape=deploy/observability/prometheus/prometheus.compose.yml
+if [ -f "$scrape" ] && ! grep -q "^          - $svc:8080$" "$scrape"; then
+  insert_before "$scrape" '^    relabel_configs:' "          - $svc:8080"
+  log "added $svc to $scrape"
 fi
 
 # 3. infra/local.sh: its database

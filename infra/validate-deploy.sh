@@ -2,7 +2,8 @@
 # Offline validation of the deployment files (no container engine needed, none is used):
 #   - docker-compose.yml is accepted by `docker-compose config` (with and without the ollama profile);
 #   - every kustomization under k8s/ renders with `kubectl kustomize`;
-#   - the dev overlay's PostgreSQL init script is the same as deploy/postgres/init-databases.sh.
+#   - the dev overlay's PostgreSQL init script is the same as deploy/postgres/init-databases.sh;
+#   - the Prometheus alert rules pass `promtool check rules` (promtool from Debian's prometheus package).
 # Installs Debian's docker-compose when missing (as root). Idempotent; exits non-zero on the first failure.
 # The consistency rules (every service has an image, compose service, Deployment...) are checked by
 # tests/Agents.Deployment.Tests, which `dev.sh test` runs afterwards.
@@ -22,6 +23,8 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     || fail "could not install docker-compose: run 'apt-get update && apt-get install -y docker-compose' as root"
 fi
 command -v kubectl >/dev/null 2>&1 || fail "kubectl is not installed (it renders the kustomizations: kubectl kustomize)"
+# promtool (checks the alert rules) comes with Debian's prometheus package, whose server must not keep running here.
+bash infra/install-prometheus.sh || fail "promtool is not installed"
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -46,6 +49,11 @@ while IFS= read -r kustomization; do
   count=$((count + 1))
 done < <(find k8s -name kustomization.yaml | sort)
 [ "$count" -gt 0 ] || fail "no kustomization.yaml under k8s/"
+kubectl kustomize deploy/observability >/dev/null 2>"$out/kustomize.err" \
+  || { cat "$out/kustomize.err" >&2; fail "kubectl kustomize deploy/observability failed"; }
+promtool check rules deploy/observability/prometheus/alerts.yml >"$out/promtool.out" 2>&1 \
+  || { cat "$out/promtool.out" >&2; fail "promtool check rules rejected deploy/observability/prometheus/alerts.yml"; }
+say "alert rules: $(grep -o '[0-9]* rules found' "$out/promtool.out") (promtool check rules)"
 
 cmp -s deploy/postgres/init-databases.sh k8s/overlays/dev/infra/init-databases.sh \
   || fail "k8s/overlays/dev/infra/init-databases.sh differs from deploy/postgres/init-databases.sh (copy it: kustomize cannot read files outside its directory)"

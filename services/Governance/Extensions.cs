@@ -5,6 +5,7 @@ using Agents.Governance.Consumers;
 using Agents.Governance.Data;
 using Agents.Governance.Decisions;
 using Agents.Governance.Policies;
+using Agents.Governance.Telemetry;
 using Agents.Messaging;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Configuration;
@@ -41,6 +42,8 @@ internal static class Extensions
         builder.Services.AddScoped<ModelBudgetService>();
         builder.Services.AddScoped<ApprovalService>();
         builder.Services.AddHostedService<ApprovalSweeper>();
+        builder.Services.AddHostedService<GovernanceMonitor>();
+        builder.Services.AddAgentsQueueMetrics(builder.Configuration);
         builder.AddAgentsBus(x =>
         {
             x.AddConsumer<AdmitTaskConsumer>();

@@ -11,6 +11,10 @@ public sealed class GovernanceOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00", ErrorMessage = "Governance:SweepInterval must be between 50 ms and 10 minutes.")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often pending approvals, kill switches and daily budgets are measured for the metrics.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Governance:MetricsInterval must be between 100 ms and 1 hour.")]
+    public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Approvals expired (or escalated) per sweep transaction.</summary>
     [Range(1, 1000, ErrorMessage = "Governance:SweepBatchSize must be between {1} and {2}.")]
     public int SweepBatchSize { get; set; } = 50;

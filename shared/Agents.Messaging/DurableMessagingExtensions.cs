@@ -10,6 +10,7 @@ using MassTransit.Middleware;
 using MassTransit.Saga;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -39,7 +40,7 @@ public static class DurableMessagingExtensions
 
         optionsBuilder.Validate(o => o.DeliveryBatchSize > 0 && o.SweepInterval > TimeSpan.Zero && o.RetentionWindow > TimeSpan.Zero
                 && o.RetentionInterval > TimeSpan.Zero && o.RetentionBatchSize > 0 && o.SendTimeout > TimeSpan.Zero
-                && o.SweepGracePeriod > TimeSpan.Zero && o.DeliveryConcurrency > 0 && o.DeliveryQueueCapacity > 0,
+                && o.SweepGracePeriod > TimeSpan.Zero && o.BacklogInterval > TimeSpan.Zero && o.DeliveryConcurrency > 0 && o.DeliveryQueueCapacity > 0,
             "Durable messaging: batch sizes, concurrency, capacities, intervals, timeouts, the grace period and the retention window must be positive.")
             .Validate(o => o.AdditionalRetention.All(r => r.Problem is null), "Durable messaging: a retention rule names an invalid table or column, or has a window that is not positive.")
             .ValidateOnStart();
@@ -58,6 +59,8 @@ public static class DurableMessagingExtensions
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>());
         services.TryAddSingleton<MessagingRetentionService<TDbContext>>();
         services.AddHostedService(sp => sp.GetRequiredService<MessagingRetentionService<TDbContext>>());
+        services.TryAddSingleton<Monitoring.OutboxBacklogMonitor<TDbContext>>();
+        services.AddHostedService(sp => sp.GetRequiredService<Monitoring.OutboxBacklogMonitor<TDbContext>>());
 
         configurator.AddConfigureEndpointsCallback((context, _, endpoint) => endpoint.UseAgentsInbox<TDbContext>(context));
         return configurator;
@@ -74,6 +77,28 @@ public static class DurableMessagingExtensions
         var observer = new OutboxConsumePipeSpecificationObserver<TDbContext>(endpoint, context);
         endpoint.ConnectConsumerConfigurationObserver(observer);
         endpoint.ConnectSagaConfigurationObserver(observer);
+    }
+
+    /// <summary>
+    /// Measures the messages in every queue of the platform (work, <c>_error</c> and <c>_skipped</c> queues) through the
+    /// RabbitMQ management API at <c>Messaging:QueueMetrics:ManagementUrl</c>, as the gauge
+    /// <see cref="MessagingMetrics.QueueMessagesName"/>. Nothing runs while the URL is not set. Add it to one service
+    /// only, so that each queue is reported once.
+    /// </summary>
+    public static IServiceCollection AddAgentsQueueMetrics(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<Monitoring.QueueMetricsOptions>().BindConfiguration(Monitoring.QueueMetricsOptions.Section)
+            .Validate(o => o.Interval > TimeSpan.Zero, "Messaging:QueueMetrics:Interval must be positive.")
+            .Validate(o => o.ManagementUrl is null || o.ManagementUrl.IsAbsoluteUri, "Messaging:QueueMetrics:ManagementUrl must be an absolute http(s) URL.")
+            .ValidateOnStart();
+        if (configuration[Monitoring.QueueMetricsOptions.Section + ":ManagementUrl"] is { Length: > 0 })
+        {
+            services.TryAddSingleton(TimeProvider.System);
+            services.AddHttpClient<Monitoring.QueueDepthMonitor>(http => http.Timeout = TimeSpan.FromSeconds(10));
+            services.AddHostedService(sp => sp.GetRequiredService<Monitoring.QueueDepthMonitor>());
+        }
+
+        return services;
     }
 
     /// <summary>

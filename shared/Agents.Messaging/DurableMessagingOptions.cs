@@ -13,6 +13,9 @@ public sealed class DurableMessagingOptions
     /// </summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the outbox backlog and the age of its oldest row are measured for the metrics.</summary>
+    public TimeSpan BacklogInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>
     /// Age (since the row was stored) before the sweep takes an unscheduled row: until then the process
     /// that committed it is expected to send it from memory, so a replica's sweep does not send it a second

@@ -23,6 +23,15 @@ public static class MessagingMetrics
     /// <summary>Name of the histogram of rows sent from memory that one statement marked delivered (or removed).</summary>
     public const string OutboxSettleBatchName = "agents.messaging.outbox.settle.batch_size";
 
+    /// <summary>Name of the gauge of outbox rows due and not yet handed to the broker (measured periodically).</summary>
+    public const string OutboxBacklogName = "agents.messaging.outbox.backlog";
+
+    /// <summary>Name of the gauge of how long (seconds) the oldest due outbox row has waited.</summary>
+    public const string OutboxAgeName = "agents.messaging.outbox.age";
+
+    /// <summary>Name of the gauge of messages ready in each queue, tagged <c>messaging.destination.name</c> and <c>agents.queue.kind</c>.</summary>
+    public const string QueueMessagesName = "agents.messaging.queue.messages";
+
     private static readonly Meter Meter = new(MeterName);
 
     internal static readonly Counter<long> InboxDuplicates = Meter.CreateCounter<long>(

@@ -72,8 +72,9 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// Maps <c>/health/live</c> and <c>/health/ready</c>, turns errors into RFC 7807 problem details and checks every
-    /// JSON request body (<see cref="JsonRequestGuard"/>); serves the service's OpenAPI document (<see cref="ApiDocument"/>).
+    /// Maps <c>/health/live</c>, <c>/health/ready</c> and the Prometheus scrape endpoint <c>/metrics</c>, turns errors into
+    /// RFC 7807 problem details and checks every JSON request body (<see cref="JsonRequestGuard"/>); serves the service's
+    /// OpenAPI document (<see cref="ApiDocument"/>).
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
@@ -98,6 +99,7 @@ public static class ServiceDefaultsExtensions
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
         });
+        app.MapPrometheusEndpoint();
         return app;
     }
 }

@@ -168,7 +168,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         return client;
     }
 
-    private static async Task<JsonNode> WaitForTaskAsync(HttpClient client, Guid id, Func<JsonNode, bool> condition, string because)
+    internal static async Task<JsonNode> WaitForTaskAsync(HttpClient client, Guid id, Func<JsonNode, bool> condition, string because)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
         JsonNode? task = null;

@@ -91,6 +91,10 @@ internal sealed class StandInServices : IAsyncDisposable
     public Task CompleteAsync(InvokeTool call, string outputJson) => _bus.Publish(
         new ToolCallCompleted(call.TaskId, call.StepId, call.Tool, ToolCallOutcome.Succeeded, outputJson, null, false, 1, 3, call.ApprovalId, call.Compensate));
 
+    /// <summary>Answers a held tool call with an outcome other than success (as the tool-gateway would).</summary>
+    public Task AnswerAsync(InvokeTool call, ToolCallOutcome outcome, string error) => _bus.Publish(
+        new ToolCallCompleted(call.TaskId, call.StepId, call.Tool, outcome, null, error, false, 1, 3, call.ApprovalId, call.Compensate));
+
     /// <summary>Waits until a tool call for <paramref name="stepId"/> of <paramref name="taskId"/> arrived.</summary>
     public async Task<InvokeTool> WaitForInvocationAsync(Guid taskId, string stepId, TimeSpan timeout)
     {

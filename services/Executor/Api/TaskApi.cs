@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
+using Agents.Executor.Telemetry;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
@@ -157,6 +158,8 @@ internal static class TaskApi
             var winner = await FindByKeyAsync(db, principal, idempotencyKey, cancellationToken);
             return winner is null ? throw new InvalidOperationException("Idempotency key conflict without a stored task.", ex) : Replay(winner, hash);
         }
+
+        ExecutorTelemetry.Submitted(run);
 
         return new LocatedResult(Results.Json(new TaskAccepted(task.Id, task.Status), statusCode: StatusCodes.Status202Accepted), Location(task.Id));
     }

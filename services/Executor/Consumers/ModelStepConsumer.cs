@@ -85,7 +85,6 @@ public sealed class ModelStepConsumer(
             var usage = response.GetModelUsage();
             var cost = usage?.Cost ?? 0m;
             var model = usage?.Model ?? response.ModelId;
-            ExecutorTelemetry.RecordCost(cost, model);
             return new ModelStepCompleted(
                 message.TaskId,
                 message.StepId,

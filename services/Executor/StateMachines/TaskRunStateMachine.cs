@@ -201,6 +201,7 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         var journal = context.GetServiceOrCreateInstance<ITaskJournal>();
         journal.Append(saga, effects.Journal, now);
         journal.Snapshot(saga);
+        ExecutorTelemetry.Observe(activity, saga, effects.Journal, context.Message, now);
 
         foreach (var message in effects.Published)
         {
@@ -242,11 +243,6 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
                     await context.SchedulePublish(delay, timeout, context.CancellationToken);
                     break;
             }
-        }
-
-        if (saga.IsTerminal && before != after)
-        {
-            ExecutorTelemetry.RecordFinished(saga.Status);
         }
     }
 }

@@ -2,6 +2,7 @@ using Agents.Contracts;
 using Agents.Governance.Audit;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
+using Agents.Governance.Telemetry;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -42,6 +43,7 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
             approval.DecidedAt = now;
             approval.DecidedBy = "system";
             approval.Comment = $"the task ended ({finished.Status}) before a decision";
+            GovernanceTelemetry.ApprovalEnded(approval);
             await audit.AppendAsync(
                 approval.TenantId,
                 "system",
@@ -155,8 +157,10 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
         return handled;
     }
 
-    private Task PublishAsync(Approval approval, CancellationToken cancellationToken) =>
-        publisher.Publish(
+    private Task PublishAsync(Approval approval, CancellationToken cancellationToken)
+    {
+        GovernanceTelemetry.ApprovalEnded(approval);
+        return publisher.Publish(
             new ApprovalDecided(
                 approval.Id,
                 approval.TaskId,
@@ -166,4 +170,5 @@ public sealed class ApprovalService(GovernanceDbContext db, PolicyStore policies
                 approval.Comment,
                 approval.Status == ApprovalStatus.Expired),
             cancellationToken);
+    }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Agents.Governance.Data;
+using Agents.Governance.Telemetry;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Audit;
@@ -55,6 +56,7 @@ public sealed class AuditLog(GovernanceDbContext db, TimeProvider time)
         head.LastSequence = entry.Sequence;
         head.LastHash = entry.Hash;
         db.Audit.Add(entry);
+        GovernanceTelemetry.Decided(tenantId, action, decision, reason);
         return entry;
     }
 

@@ -3,6 +3,7 @@ using Agents.Contracts;
 using Agents.Governance.Audit;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
+using Agents.Governance.Telemetry;
 using Agents.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
 
@@ -61,6 +62,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
 
         if (outcome.ApprovalRequested)
         {
+            GovernanceTelemetry.ApprovalRequested(principal.TenantId, message.Tool);
             await audit.AppendAsync(principal.TenantId, principal.UserId, "approval.requested", $"approval/{result.ApprovalId}", message.TaskId, "Pending", result.Reason, details, cancellationToken);
         }
 

@@ -47,6 +47,15 @@ internal sealed class ToolCircuitBreakers(
         }
     }
 
+    /// <summary>The state of every circuit this instance has used (for the circuit-state gauge).</summary>
+    public IEnumerable<(string Tool, CircuitState State)> States()
+    {
+        foreach (var (tool, circuit) in circuits)
+        {
+            yield return (tool, circuit.Snapshot().State);
+        }
+    }
+
     /// <summary>Writes a changed state; a failure to write is logged, never fails the call (the row is for visibility).</summary>
     public async Task PersistAsync(string tool, CircuitSnapshot snapshot, CancellationToken cancellationToken)
     {

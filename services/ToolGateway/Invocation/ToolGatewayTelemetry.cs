@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Agents.Contracts;
+using Agents.ToolGateway.Data;
 
 namespace Agents.ToolGateway.Invocation;
 
 /// <summary>
 /// The <c>execute_tool {tool}</c> span (OpenTelemetry GenAI conventions) and the call metrics:
 /// <c>agents.tool_gateway.calls</c>, <c>agents.tool_gateway.failures</c> (every outcome but
-/// Succeeded) and <c>agents.tool_gateway.call.duration</c> (seconds), tagged with tool and outcome.
+/// Succeeded) and <c>agents.tool_gateway.call.duration</c> (seconds), tagged with tool and outcome; and
+/// <c>agents.tool.circuit.state</c> per tool (0 closed, 1 half-open, 2 open), read from the circuits when scraped.
 /// </summary>
 internal sealed class ToolGatewayTelemetry
 {
@@ -19,12 +21,31 @@ internal sealed class ToolGatewayTelemetry
     private readonly Counter<long> failures;
     private readonly Histogram<double> duration;
 
-    public ToolGatewayTelemetry(IMeterFactory meterFactory)
+    public ToolGatewayTelemetry(IMeterFactory meterFactory, ToolCircuitBreakers breakers)
     {
         var meter = meterFactory.Create(Name);
         calls = meter.CreateCounter<long>("agents.tool_gateway.calls", "{call}", "Tool calls handled, by tool and outcome.");
         failures = meter.CreateCounter<long>("agents.tool_gateway.failures", "{call}", "Tool calls that did not succeed, by tool and outcome.");
         duration = meter.CreateHistogram<double>("agents.tool_gateway.call.duration", "s", "Time from InvokeTool to ToolCallCompleted.");
+        meter.CreateObservableGauge(
+            "agents.tool.circuit.state",
+            () => CircuitStates(breakers),
+            "{state}",
+            "State of each tool's circuit breaker in this instance: 0 closed, 1 half-open, 2 open.");
+    }
+
+    private static IEnumerable<Measurement<int>> CircuitStates(ToolCircuitBreakers breakers)
+    {
+        foreach (var (tool, state) in breakers.States())
+        {
+            var value = state switch
+            {
+                CircuitState.Open => 2,
+                CircuitState.HalfOpen => 1,
+                _ => 0,
+            };
+            yield return new Measurement<int>(value, new KeyValuePair<string, object?>("gen_ai.tool.name", tool));
+        }
     }
 
     public static Activity? StartExecuteTool(string tool) =>

@@ -1,6 +1,8 @@
 using MassTransit.Logging;
 using MassTransit.Monitoring;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,12 +20,17 @@ public static class TelemetryExtensions
     /// <summary>Prefix of every activity source and meter the project's own code creates.</summary>
     public const string SourcePrefix = "Agents";
 
+    /// <summary>Path of the Prometheus scrape endpoint every service serves.</summary>
+    public const string MetricsPath = "/metrics";
+
     /// <summary>
     /// Adds OpenTelemetry with ASP.NET Core, HttpClient, MassTransit, Npgsql and runtime
-    /// instrumentation. Exports over OTLP only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Without an exporter,
-    /// spans are still created for their trace ids (they cross RabbitMQ in the messages' headers and name a request in
-    /// its problem details) but not recorded: no attributes, events or timings are collected only to be dropped, which
-    /// on a busy service is a few percent of its CPU. Log records go to OpenTelemetry only when they are exported.
+    /// instrumentation. Metrics are served for Prometheus at <see cref="MetricsPath"/> (mapped by
+    /// <see cref="MapPrometheusEndpoint"/>); everything is also exported over OTLP when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Without an exporter, spans are still created for their trace ids
+    /// (they cross RabbitMQ in the messages' headers and name a request in its problem details) but not recorded: no
+    /// attributes, events or timings are collected only to be dropped, which on a busy service is a few percent of its
+    /// CPU. Log records go to OpenTelemetry only when they are exported.
     /// </summary>
     public static IHostApplicationBuilder AddAgentsTelemetry(this IHostApplicationBuilder builder)
     {
@@ -44,7 +51,8 @@ public static class TelemetryExtensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(InstrumentationOptions.MeterName)
-                .AddMeter(SourcePrefix + ".*"))
+                .AddMeter(SourcePrefix + ".*")
+                .AddPrometheusExporter())
             .WithTracing(tracing =>
             {
                 tracing
@@ -68,6 +76,15 @@ public static class TelemetryExtensions
         return builder;
     }
 
+    /// <summary>Maps the Prometheus scrape endpoint (<see cref="MetricsPath"/>, text exposition format).</summary>
+    public static IEndpointRouteBuilder MapPrometheusEndpoint(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPrometheusScrapingEndpoint(MetricsPath);
+        return endpoints;
+    }
+
+    // Probes and scrapes come every few seconds: spans for them would drown the traces of real work.
     private static bool IsNotHealthProbe(HttpContext context) =>
-        !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase);
+        !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
+        && !context.Request.Path.StartsWithSegments(MetricsPath, StringComparison.OrdinalIgnoreCase);
 }

@@ -6,7 +6,7 @@ namespace Agents.Deployment.Tests.Infrastructure;
 internal static class ComposeChecks
 {
     /// <summary>Services allowed to publish ports on the host.</summary>
-    public static readonly string[] Published = ["gateway", "rabbitmq", "jaeger"];
+    public static readonly string[] Published = ["gateway", "rabbitmq", "jaeger", "prometheus", "grafana"];
 
     public static JsonObject Services(JsonObject compose) =>
         compose["services"] as JsonObject ?? throw new InvalidOperationException("docker-compose config printed no services.");
