@@ -1,5 +1,3 @@
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Agents.Testing;
 
@@ -73,11 +71,8 @@ public sealed class ReplicaTests(PlatformFixture platform)
     /// <summary>Queues of this platform (by prefix) that have at least <paramref name="atLeast"/> consumers, from the management API.</summary>
     private static async Task<List<string>> QueuesWithConsumersAsync(string prefix, int atLeast, TimeSpan within)
     {
-        var broker = new Uri(TestInfrastructure.RabbitMq);
-        var vhost = Uri.UnescapeDataString(broker.AbsolutePath.TrimStart('/'));
-        using var http = new HttpClient { BaseAddress = new Uri($"http://{broker.Host}:15672/") };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(broker.UserInfo))));
-        var path = $"api/queues/{Uri.EscapeDataString(vhost.Length == 0 ? "/" : vhost)}?columns=name,consumers";
+        using var http = TestInfrastructure.RabbitMqManagement();
+        var path = $"api/queues/{Uri.EscapeDataString(TestInfrastructure.RabbitMqVirtualHost)}?columns=name,consumers";
         var deadline = DateTime.UtcNow + within;
         while (true)
         {

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Agents.Messaging.Data;
 using Agents.Messaging.TestHost;
@@ -130,9 +128,8 @@ public sealed class TestEnvironment : IAsyncDisposable
     {
         try
         {
-            var vhost = Uri.EscapeDataString(Agents.ServiceDefaults.Configuration.ConnectionStrings.ParseRabbitMq(TestInfrastructure.RabbitMq).VirtualHost);
-            using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:15672/") };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
+            var vhost = Uri.EscapeDataString(TestInfrastructure.RabbitMqVirtualHost);
+            using var http = TestInfrastructure.RabbitMqManagement();
             foreach (var kind in new[] { "queues", "exchanges" })
             {
                 using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/{kind}/{vhost}?columns=name", UriKind.Relative)));

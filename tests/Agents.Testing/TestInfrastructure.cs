@@ -17,6 +17,29 @@ public static class TestInfrastructure
     public static string RabbitMq { get; } =
         Environment.GetEnvironmentVariable("AGENTS_TEST_RABBITMQ") ?? "amqp://agents:agents@127.0.0.1:5672/";
 
+    /// <summary>The user of <see cref="RabbitMq"/> (also the management API's).</summary>
+    public static string RabbitMqUser => Uri.UnescapeDataString(new Uri(RabbitMq).UserInfo.Split(':', 2)[0]);
+
+    /// <summary>The virtual host of <see cref="RabbitMq"/> as the management API names it ("/" for the default one).</summary>
+    public static string RabbitMqVirtualHost =>
+        Uri.UnescapeDataString(new Uri(RabbitMq).AbsolutePath.TrimStart('/')) is { Length: > 0 } vhost ? vhost : "/";
+
+    /// <summary>
+    /// A client of the test broker's management API (AGENTS_TEST_RABBITMQ_MANAGEMENT, else port 15672 of the broker's
+    /// host), signed in with the user and password of <see cref="RabbitMq"/>. The caller disposes it.
+    /// </summary>
+    public static HttpClient RabbitMqManagement()
+    {
+        var broker = new Uri(RabbitMq);
+        var credentials = broker.UserInfo.Split(':', 2);
+        var password = credentials.Length > 1 ? Uri.UnescapeDataString(credentials[1]) : string.Empty;
+        var address = Environment.GetEnvironmentVariable("AGENTS_TEST_RABBITMQ_MANAGEMENT") ?? $"http://{broker.Host}:15672/";
+        var client = new HttpClient { BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/"), Timeout = TimeSpan.FromSeconds(15) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{RabbitMqUser}:{password}")));
+        return client;
+    }
+
     /// <summary>A TCP port on 127.0.0.1 where nothing listens.</summary>
     public static int ClosedPort()
     {

@@ -1,6 +1,4 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
 
 namespace Agents.Testing;
 
@@ -34,14 +32,8 @@ public sealed class TestVirtualHost : IAsyncDisposable
     public static async Task<TestVirtualHost> CreateAsync(string purpose)
     {
         var broker = new Uri(TestInfrastructure.RabbitMq);
-        var credentials = broker.UserInfo.Split(':', 2);
-        var user = System.Uri.UnescapeDataString(credentials[0]);
-        var password = credentials.Length > 1 ? System.Uri.UnescapeDataString(credentials[1]) : string.Empty;
-        var managementUri = Environment.GetEnvironmentVariable("AGENTS_TEST_RABBITMQ_MANAGEMENT") ?? $"http://{broker.Host}:15672/";
-        managementUri = managementUri.EndsWith('/') ? managementUri : managementUri + "/";
-        var client = new HttpClient { BaseAddress = new Uri(managementUri), Timeout = TimeSpan.FromSeconds(15) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+        var user = TestInfrastructure.RabbitMqUser;
+        var client = TestInfrastructure.RabbitMqManagement();
 
         var name = TestInfrastructure.UniqueName(NamePrefix + purpose);
         try
@@ -60,7 +52,7 @@ public sealed class TestVirtualHost : IAsyncDisposable
         {
             client.Dispose();
             throw new InvalidOperationException(
-                $"Could not create the test virtual host '{name}' through the RabbitMQ management API at {managementUri} " +
+                $"Could not create the test virtual host '{name}' through the RabbitMQ management API at {client.BaseAddress} " +
                 "(infra/local.sh up enables it; AGENTS_TEST_RABBITMQ_MANAGEMENT points elsewhere).", e);
         }
 
