@@ -167,7 +167,14 @@ internal static class TaskApi
     private static async Task<IResult> GetAsync(Guid id, HttpContext http, ExecutorDbContext db, TenantAccessCache access, CancellationToken cancellationToken)
     {
         var (task, refused) = await FindAsync(db, http, access, id, cancellationToken);
-        return task is null ? refused! : Results.Ok(TaskView.From(task));
+        if (task is null)
+        {
+            return refused!;
+        }
+
+        // The run's live state has one home, the saga's row; the task row holds what was submitted.
+        var run = await db.TaskRuns.AsNoTracking().FirstOrDefaultAsync(r => r.CorrelationId == id, cancellationToken);
+        return Results.Ok(TaskView.From(task, run));
     }
 
     private static async Task<IResult> GetLogAsync(Guid id, HttpContext http, ExecutorDbContext db, TenantAccessCache access, CancellationToken cancellationToken)
@@ -411,26 +418,29 @@ public sealed record TaskView(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? FinishedAt)
 {
-    public static TaskView From(TaskRecord t) => new(
-        t.Id,
-        t.Status,
-        t.State,
-        t.Goal,
-        t.TemplateName,
-        t.Parameters,
-        t.Plan,
-        t.Steps,
-        t.Result is null ? null : JsonNode.Parse(t.Result),
-        t.Reason,
-        t.Usage,
-        t.Limits,
-        t.RequestedLimits,
-        t.AllowedTools,
-        t.LastSequence,
-        t.TraceId,
-        t.CreatedAt,
-        t.UpdatedAt,
-        t.FinishedAt);
+    public static TaskView From(TaskRecord t, TaskRunState? run) => run is null
+        ? new(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Parameters, null, [], null, t.Reason, TaskUsage.None, null,
+            t.RequestedLimits, t.AllowedTools, t.LastSequence, t.TraceId, t.CreatedAt, t.UpdatedAt, t.FinishedAt)
+        : new(
+            t.Id,
+            run.Status,
+            run.Phase,
+            t.Goal,
+            t.TemplateName,
+            t.Parameters,
+            run.Plan,
+            [.. run.Steps.Values],
+            run.Result is null ? null : JsonNode.Parse(run.Result),
+            run.Reason,
+            run.Usage,
+            run.Status == TaskRunStatus.Submitted ? null : run.Limits,
+            t.RequestedLimits,
+            t.AllowedTools,
+            run.EventSequence,
+            t.TraceId,
+            t.CreatedAt,
+            run.UpdatedAt,
+            run.FinishedAt);
 }
 
 /// <summary>Server-Sent Events of a task's event log: replay from <c>Last-Event-ID</c>, then live until the task ends.</summary>

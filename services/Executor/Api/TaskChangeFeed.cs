@@ -5,7 +5,7 @@ namespace Agents.Executor.Api;
 
 /// <summary>
 /// Wakes event streams when their task changes: one connection per executor process listens on PostgreSQL channel
-/// <c>agents_task_changed</c> (raised by a trigger on <c>tasks</c>, delivered at commit, so from every replica) and
+/// <c>agents_task_changed</c> (raised by a trigger on each new entry of <c>task_events</c>, delivered at commit, so from every replica) and
 /// signals the streams waiting for that task. When the connection is down, streams fall back to polling at
 /// <c>Executor:EventStreamPollInterval</c>; nothing is missed, only later.
 /// </summary>

@@ -39,11 +39,6 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
             task.Property(x => x.RequestedSteps).HasJsonConversion();
             task.Property(x => x.RequestedLimits).HasJsonConversion();
             task.Property(x => x.AllowedTools).HasJsonConversion();
-            task.Property(x => x.Plan).HasJsonConversion();
-            task.Property(x => x.Steps).HasJsonConversion();
-            task.Property(x => x.Usage).HasJsonConversion();
-            task.Property(x => x.Limits).HasJsonConversion();
-            task.Property(x => x.Result).HasColumnType("jsonb");
             task.HasIndex(x => new { x.TenantId, x.CreatedAt });
             task.HasIndex(x => new { x.TenantId, x.UserId, x.IdempotencyKey })
                 .IsUnique()

@@ -1,11 +1,12 @@
 using Agents.Contracts;
-using Agents.Executor.StateMachines;
 
 namespace Agents.Executor.Data;
 
 /// <summary>
-/// A task as the API sees it: created by <c>POST /api/tasks</c> (with its idempotency key) and kept up to date
-/// by the <c>TaskRun</c> saga in the same transaction as each state change.
+/// A task as submitted (<c>POST /api/tasks</c>, with its idempotency key), plus what the task list filters and sorts
+/// on: its status, state, reason and times, refreshed by the <c>TaskRun</c> saga in the transaction of each change of
+/// state. The run itself (plan, steps, usage, limits, result) has one home, the saga's row in <c>task_runs</c>,
+/// which the task API reads; it is not copied here on every step.
 /// </summary>
 public sealed class TaskRecord
 {
@@ -37,18 +38,9 @@ public sealed class TaskRecord
     /// <summary>The saga's state name (adds <c>Compensating</c> to the statuses).</summary>
     public string State { get; set; } = string.Empty;
 
-    public Plan? Plan { get; set; }
-
-    public List<StepRun> Steps { get; set; } = [];
-
-    public string? Result { get; set; }
-
     public string? Reason { get; set; }
 
-    public TaskUsage Usage { get; set; } = TaskUsage.None;
-
-    public TaskLimits? Limits { get; set; }
-
+    /// <summary>The run's last event-log sequence as of its last change of state (the event stream ends after it).</summary>
     public long LastSequence { get; set; }
 
     /// <summary>

@@ -12,7 +12,7 @@ internal interface ITaskJournal
     /// <summary>Appends <paramref name="entries"/> with the next sequence numbers of the task.</summary>
     void Append(TaskRunState state, IReadOnlyList<JournalEntry> entries, DateTimeOffset at);
 
-    /// <summary>Brings the task's API view up to date with <paramref name="state"/>.</summary>
+    /// <summary>Brings the task list's row up to date with <paramref name="state"/> (called when the run changes state).</summary>
     void Snapshot(TaskRunState state);
 }
 
@@ -45,26 +45,23 @@ internal sealed class EfTaskJournal(ExecutorDbContext db) : ITaskJournal
             db.Tasks.Attach(record);
         }
 
+        // Only the list's columns: a small update of fixed-size columns (a HOT update, no TOAST), once per change of state.
         record.Status = state.Status;
         record.State = state.Phase;
-        record.Plan = state.Plan;
-        record.Steps = [.. state.Steps.Values];
-        record.Result = state.Result;
         record.Reason = state.Reason;
-        record.Usage = state.Usage;
-        record.Limits = state.Status == Contracts.TaskRunStatus.Submitted ? null : state.Limits;
         record.LastSequence = state.EventSequence;
         record.UpdatedAt = state.UpdatedAt;
         record.FinishedAt = state.FinishedAt;
         var entry = db.Entry(record);
-        foreach (var name in new[]
-        {
-            nameof(TaskRecord.Status), nameof(TaskRecord.State), nameof(TaskRecord.Plan), nameof(TaskRecord.Steps), nameof(TaskRecord.Result),
-            nameof(TaskRecord.Reason), nameof(TaskRecord.Usage), nameof(TaskRecord.Limits), nameof(TaskRecord.LastSequence),
-            nameof(TaskRecord.UpdatedAt), nameof(TaskRecord.FinishedAt),
-        })
+        foreach (var name in Columns)
         {
             entry.Property(name).IsModified = true;
         }
     }
+
+    private static readonly string[] Columns =
+    [
+        nameof(TaskRecord.Status), nameof(TaskRecord.State), nameof(TaskRecord.Reason), nameof(TaskRecord.LastSequence),
+        nameof(TaskRecord.UpdatedAt), nameof(TaskRecord.FinishedAt),
+    ];
 }

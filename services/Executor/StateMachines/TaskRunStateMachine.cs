@@ -200,7 +200,10 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         saga.UpdatedAt = now;
         var journal = context.GetServiceOrCreateInstance<ITaskJournal>();
         journal.Append(saga, effects.Journal, now);
-        journal.Snapshot(saga);
+        if (before != after)
+        {
+            journal.Snapshot(saga);
+        }
         ExecutorTelemetry.Observe(activity, saga, effects.Journal, context.Message, now);
 
         foreach (var message in effects.Published)

@@ -117,14 +117,10 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<long>("LastSequence")
                         .HasColumnType("bigint");
 
-                    b.Property<string>("Limits")
-                        .HasColumnType("jsonb");
 
                     b.Property<string>("Parameters")
                         .HasColumnType("jsonb");
 
-                    b.Property<string>("Plan")
-                        .HasColumnType("jsonb");
 
                     b.Property<string>("Reason")
                         .HasColumnType("text");
@@ -140,8 +136,6 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<string>("RequestedSteps")
                         .HasColumnType("jsonb");
 
-                    b.Property<string>("Result")
-                        .HasColumnType("jsonb");
 
                     b.Property<string>("State")
                         .IsRequired()
@@ -153,9 +147,6 @@ namespace Agents.Executor.Data.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
-                    b.Property<string>("Steps")
-                        .IsRequired()
-                        .HasColumnType("jsonb");
 
                     b.Property<string>("TemplateName")
                         .HasMaxLength(100)
@@ -173,9 +164,6 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
-                    b.Property<string>("Usage")
-                        .IsRequired()
-                        .HasColumnType("jsonb");
 
                     b.Property<string>("UserId")
                         .IsRequired()
