@@ -49,10 +49,10 @@ internal static class Extensions
             x.AddConsumer<AdmitTaskConsumer>();
             x.AddConsumer<AuthorizeToolCallConsumer>();
             x.AddConsumer<GetTenantAccessConsumer>();
-            x.AddConsumer<RecordUsageConsumer>();
+            x.AddAgentsBatchConsumer<RecordUsageConsumer>();
             x.AddConsumer<ReserveModelBudgetConsumer>();
-            x.AddConsumer<TaskRunFinishedConsumer>();
-            x.AddConsumer<ToolExecutionAuditConsumer>();
+            x.AddAgentsBatchConsumer<TaskRunFinishedConsumer>();
+            x.AddAgentsBatchConsumer<ToolExecutionAuditConsumer>();
             x.AddAgentsDurableMessaging<GovernanceDbContext>();
         });
         return builder;

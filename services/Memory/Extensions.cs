@@ -51,7 +51,7 @@ internal static class Extensions
             x.AddConsumer<RecallMemoriesConsumer>();
             x.AddConsumer<RememberFactConsumer>();
             x.AddConsumer<MarkSourceStaleConsumer>();
-            x.AddConsumer<TaskRunFinishedConsumer>();
+            x.AddAgentsBatchConsumer<TaskRunFinishedConsumer>();
             x.AddAgentsDurableMessaging<MemoryDbContext>();
         });
         return builder;

@@ -62,13 +62,40 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString);
+            var dataSource = new NpgsqlDataSourceBuilder(WithPoolDefaults(options.ConnectionString!));
             dataSource.ConfigureTracing(_ => { });
             return dataSource.Build();
         });
         builder.Services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(5));
         return builder;
+    }
+
+    /// <summary>
+    /// The connection string with the defaults of a service that runs many short transactions over a pool: pooled
+    /// connections are not reset when returned (the reset is a round trip per message, and no code keeps session state),
+    /// and statements run again and again are prepared on their connection (PostgreSQL parses and plans them once).
+    /// A setting given in the connection string wins.
+    /// </summary>
+    public static string WithPoolDefaults(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+            if (!given.ContainsKey("Auto Prepare Min Usages") && !given.ContainsKey("AutoPrepareMinUsages"))
+            {
+                builder.AutoPrepareMinUsages = 2;
+            }
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>

@@ -23,7 +23,11 @@ public sealed class ToolExecutionAuditTests(SharedGovernanceHost shared) : IClas
         var succeeded = new ToolCallCompleted(task, "lookup", "crm.lookup-customer", ToolCallOutcome.Succeeded, """{"name":"Acme"}""", null, true, 2, 41.5);
         var succeededId = Guid.NewGuid();
         await PublishAsync(succeeded, succeededId);
-        await PublishAsync(succeeded, succeededId); // redelivered: audited once
+
+        // Redelivered once the first delivery was consumed (the consumer takes messages in batches, and a batch holds a
+        // message id once): audited once.
+        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Set<InboxState>().AnyAsync(i => i.MessageId == succeededId && i.Consumed != null)));
+        await PublishAsync(succeeded, succeededId);
         var failed = new ToolCallCompleted(task, "open-ticket", "tickets.create", ToolCallOutcome.TimedOut, null, "Tool 'tickets.create' did not answer within 2 s.", true, 1, 2003.1);
         await PublishAsync(failed, Guid.NewGuid());
         var gated = new ToolCallCompleted(task, "refund", "payments.refund", ToolCallOutcome.ApprovalRequired, null, "needs approval", false, 0, 3.2);

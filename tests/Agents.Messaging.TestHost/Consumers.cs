@@ -39,6 +39,35 @@ public sealed class PoisonConsumer(TestDbContext db, PoisonSwitch poison, TimePr
     }
 }
 
+/// <summary>
+/// Takes <see cref="Tally"/> messages in batches, through the inbox: one effect row per message, all in one transaction,
+/// and one <see cref="WorkDone"/> per batch; a message marked to fail fails its whole batch.
+/// </summary>
+public sealed class TallyBatchConsumer(TestDbContext db, BatchLog log, TimeProvider time) : IConsumer<Batch<Tally>>
+{
+    public async Task Consume(ConsumeContext<Batch<Tally>> context)
+    {
+        log.Sizes.Enqueue(context.Message.Length);
+        foreach (var message in context.Message)
+        {
+            if (message.Message.Fail)
+            {
+                throw new PermanentFailureException($"tally {message.Message.Id} is poison");
+            }
+
+            db.Effects.Add(new Effect { Key = message.Message.Id, Kind = "tally", At = time.GetUtcNow().UtcDateTime });
+        }
+
+        await context.Publish(new WorkDone(context.Message[0].Message.Id));
+    }
+}
+
+/// <summary>The sizes of the batches <see cref="TallyBatchConsumer"/> was given.</summary>
+public sealed class BatchLog
+{
+    public ConcurrentQueue<int> Sizes { get; } = new();
+}
+
 public sealed class PoisonSwitch
 {
     public volatile bool Fail = true;

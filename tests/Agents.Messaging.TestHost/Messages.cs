@@ -13,3 +13,5 @@ public sealed record Reminder(Guid Id);
 public sealed record Ping(Guid Id, DateTime CommittedAt);
 
 public sealed record Relay(Guid Id);
+
+public sealed record Tally(Guid Id, bool Fail = false);

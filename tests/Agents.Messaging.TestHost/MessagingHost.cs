@@ -16,6 +16,9 @@ public sealed class HostSettings
 
     public bool Ping { get; set; }
 
+    /// <summary>Adds the batch consumer of <c>Tally</c> (up to 20 messages or 300 ms per batch).</summary>
+    public bool Batches { get; set; }
+
     public bool DeliveryEnabled { get; set; } = true;
 
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMilliseconds(200);
@@ -63,6 +66,7 @@ public static class MessagingHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PoisonSwitch>();
         builder.Services.AddSingleton<LatencyLog>();
+        builder.Services.AddSingleton<BatchLog>();
         builder.Services.AddDbContext<TestDbContext>(o => o.UseNpgsql(postgres));
         builder.AddAgentsBus(x =>
         {
@@ -77,6 +81,11 @@ public static class MessagingHost
             {
                 x.AddConsumer<PingConsumer>();
                 x.AddConsumer<RelayConsumer>();
+            }
+
+            if (settings.Batches)
+            {
+                x.AddConsumer<TallyBatchConsumer>(c => c.Options<BatchOptions>(o => o.SetMessageLimit(20).SetTimeLimit(TimeSpan.FromMilliseconds(300))));
             }
 
             if (settings.Saga)

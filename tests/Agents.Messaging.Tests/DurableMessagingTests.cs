@@ -292,6 +292,82 @@ public sealed class DurableMessagingTests
         }
     }
 
+    [Fact]
+    public async Task Batch_consumer_commits_each_batch_once_skips_messages_seen_before_and_isolates_a_poison_message()
+    {
+        await using var env = await TestEnvironment.CreateAsync("batch");
+        using var host = env.CreateHost(s => s.Batches = true);
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var log = host.Services.GetRequiredService<BatchLog>();
+
+            // 60 messages and a redelivery of one of them (same message id): 60 effects, each once, in batches.
+            var ids = Enumerable.Range(0, 60).Select(_ => Guid.NewGuid()).ToList();
+            var messageIds = ids.ToDictionary(id => id, _ => Guid.NewGuid());
+            await Task.WhenAll(ids.Select(id => bus.Publish(new Tally(id), c => c.MessageId = messageIds[id])));
+            await bus.Publish(new Tally(ids[7]), c => c.MessageId = messageIds[ids[7]]);
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Effects.CountAsync(e => e.Kind == "tally") >= 60;
+            }, Deadline), "the batch consumer did not take every message");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await using (var db = env.NewDbContext())
+            {
+                var counts = await db.Effects.Where(e => e.Kind == "tally").GroupBy(e => e.Key).Select(g => g.Count()).ToListAsync();
+                Assert.Equal(60, counts.Count);
+                Assert.All(counts, c => Assert.Equal(1, c));
+
+                // One inbox row per message, all consumed; fewer transactions than messages (one WorkDone per batch).
+                var inbox = await db.Set<InboxState>().Where(i => messageIds.Values.Contains(i.MessageId)).ToListAsync();
+                Assert.Equal(60, inbox.Count);
+                Assert.All(inbox, i => Assert.NotNull(i.Consumed));
+                Assert.True(await db.Set<OutboxMessage>().CountAsync() < 60, "a batch should commit once, with one outgoing message");
+            }
+
+            Assert.True(log.Sizes.Max() > 1, $"messages were not batched: {string.Join(", ", log.Sizes)}");
+
+            // A poison message fails its batch: the others of the batch still commit, each once; the poison one goes to _error.
+            var deadLetters = host.Services.GetRequiredService<DeadLetterQueue>();
+            var queue = BusConventions.EndpointNameFormatter(host.Services.GetRequiredService<IOptions<BusOptions>>().Value).Consumer<TallyBatchConsumer>();
+            var poison = Guid.NewGuid();
+            var poisonMessageId = Guid.NewGuid();
+            var good = Enumerable.Range(0, 9).Select(_ => Guid.NewGuid()).ToList();
+            await Task.WhenAll(good.Take(4).Select(id => bus.Publish(new Tally(id))));
+            await bus.Publish(new Tally(poison, Fail: true), c => c.MessageId = poisonMessageId);
+            await Task.WhenAll(good.Skip(4).Select(id => bus.Publish(new Tally(id))));
+
+            IReadOnlyList<DeadLetterSummary> dead = [];
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                dead = await deadLetters.ListAsync(queue);
+                return dead.Any(d => d.MessageId == poisonMessageId.ToString());
+            }, Deadline), $"the poison message is not in {queue}_error");
+            Assert.Contains($"tally {poison} is poison", dead.Single(d => d.MessageId == poisonMessageId.ToString()).ExceptionMessage, StringComparison.Ordinal);
+            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Effects.CountAsync(e => good.Contains(e.Key)) == good.Count;
+            }, Deadline), "the messages batched with the poison one were not committed");
+
+            // Messages of the failed batch that went to _error with it were consumed: redelivered, they change nothing.
+            await Task.WhenAll(dead.Where(d => d.MessageId != poisonMessageId.ToString()).Select(d => deadLetters.RedeliverAsync(queue, d.MessageId)));
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            await using (var db = env.NewDbContext())
+            {
+                Assert.Equal(good.Count, await db.Effects.CountAsync(e => good.Contains(e.Key)));
+                Assert.Equal(0, await db.Effects.CountAsync(e => e.Key == poison));
+            }
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
     private static Task<bool> EffectCountReachesAsync(TestEnvironment env, Guid key, int count) =>
         TestEnvironment.EventuallyAsync(async () =>
         {

@@ -5,12 +5,15 @@ using MassTransit;
 
 namespace Agents.Governance.Consumers;
 
-/// <summary>Adds a step's tokens and cost to the ledger, once per message id.</summary>
-public sealed class RecordUsageConsumer(UsageRecorder recorder) : IConsumer<RecordUsage>
+/// <summary>Adds steps' tokens and cost to the ledger, once per message id; taken in batches, one transaction each.</summary>
+public sealed class RecordUsageConsumer(UsageRecorder recorder) : IConsumer<Batch<RecordUsage>>
 {
-    public Task Consume(ConsumeContext<RecordUsage> context)
+    public async Task Consume(ConsumeContext<Batch<RecordUsage>> context)
     {
-        var id = context.MessageId ?? throw new PermanentFailureException($"RecordUsage for task {context.Message.TaskId} has no message id, so it cannot be recorded exactly once.");
-        return recorder.RecordAsync($"usage:{id}", context.Message, context.CancellationToken);
+        foreach (var message in context.Message)
+        {
+            var id = message.MessageId ?? throw new PermanentFailureException($"RecordUsage for task {message.Message.TaskId} has no message id, so it cannot be recorded exactly once.");
+            await recorder.RecordAsync($"usage:{id}", message.Message, context.CancellationToken);
+        }
     }
 }

@@ -5,12 +5,18 @@ using MassTransit;
 
 namespace Agents.Governance.Consumers;
 
-/// <summary>Reconciles the ledger with a finished task's totals, once per task, and withdraws its pending approvals.</summary>
-public sealed class TaskRunFinishedConsumer(UsageRecorder recorder, ApprovalService approvals) : IConsumer<TaskRunFinished>
+/// <summary>
+/// Reconciles the ledger with finished tasks' totals, once per task, and withdraws their pending approvals; taken in
+/// batches, one transaction each.
+/// </summary>
+public sealed class TaskRunFinishedConsumer(UsageRecorder recorder, ApprovalService approvals) : IConsumer<Batch<TaskRunFinished>>
 {
-    public async Task Consume(ConsumeContext<TaskRunFinished> context)
+    public async Task Consume(ConsumeContext<Batch<TaskRunFinished>> context)
     {
-        await recorder.FinishAsync(context.Message, context.CancellationToken);
-        await approvals.WithdrawPendingAsync(context.Message, context.CancellationToken);
+        foreach (var message in context.Message)
+        {
+            await recorder.FinishAsync(message.Message, context.CancellationToken);
+            await approvals.WithdrawPendingAsync(message.Message, context.CancellationToken);
+        }
     }
 }

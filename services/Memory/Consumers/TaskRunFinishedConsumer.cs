@@ -15,25 +15,28 @@ namespace Agents.Memory.Consumers;
 /// A result may carry tool output or model text derived from outside content, so an episode with a
 /// result is stored as untrusted; one with only the goal and the platform's reason is trusted.
 /// </summary>
-public sealed class TaskRunFinishedConsumer(MemoryStore store) : IConsumer<TaskRunFinished>
+public sealed class TaskRunFinishedConsumer(MemoryStore store) : IConsumer<Batch<TaskRunFinished>>
 {
     private const int ResultExcerptLength = 1500;
 
-    public async Task Consume(ConsumeContext<TaskRunFinished> context)
+    /// <summary>Takes finished tasks in batches: their episodes are inserted in one transaction.</summary>
+    public async Task Consume(ConsumeContext<Batch<TaskRunFinished>> context)
     {
-        var message = context.Message;
-        var scope = MemoryLimits.ScopeOf(message.Principal);
-        if (message.TaskId == Guid.Empty)
+        foreach (var item in context.Message)
         {
-            throw new ServiceDefaults.Messaging.PermanentFailureException("TaskRunFinished.TaskId is empty.");
-        }
+            var message = item.Message;
+            var scope = MemoryLimits.ScopeOf(message.Principal);
+            if (message.TaskId == Guid.Empty)
+            {
+                throw new ServiceDefaults.Messaging.PermanentFailureException("TaskRunFinished.TaskId is empty.");
+            }
 
-        var text = Describe(message);
-        var trust = string.IsNullOrWhiteSpace(message.Result) ? TrustLevel.Trusted : TrustLevel.Untrusted;
-        await store.StorePendingAsync(
-            scope,
-            new NewMemory(message.TaskId, MemoryKinds.Episodic, text, $"task:{message.TaskId:D}", trust, message.TaskId),
-            context.CancellationToken);
+            var trust = string.IsNullOrWhiteSpace(message.Result) ? TrustLevel.Trusted : TrustLevel.Untrusted;
+            await store.StorePendingAsync(
+                scope,
+                new NewMemory(message.TaskId, MemoryKinds.Episodic, Describe(message), $"task:{message.TaskId:D}", trust, message.TaskId),
+                context.CancellationToken);
+        }
     }
 
     public static string Describe(TaskRunFinished message)

@@ -10,18 +10,19 @@ namespace Agents.Messaging.Inbox;
 /// <summary>
 /// The consume context a consumer sees inside the inbox transaction: whatever it publishes or
 /// sends becomes an outbox row in that transaction, delivered by the delivery service after commit.
+/// A batch consumer's context carries the inbox rows of every message of its batch, marked consumed together.
 /// </summary>
 internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxConsumeContextProxy<TMessage>
     where TDbContext : DbContext
     where TMessage : class
 {
     private readonly TDbContext _dbContext;
-    private readonly InboxState _inbox;
+    private readonly IReadOnlyList<InboxState> _inbox;
     private readonly TimeProvider _timeProvider;
     private readonly Lock _gate = new();
 
     public InboxOutboxConsumeContext(ConsumeContext<TMessage> context, OutboxConsumeOptions options, IServiceProvider provider, TDbContext dbContext,
-        InboxState inbox, TimeProvider timeProvider)
+        IReadOnlyList<InboxState> inbox, TimeProvider timeProvider)
         : base(context, options, provider)
     {
         _dbContext = dbContext;
@@ -32,25 +33,30 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
     /// <summary>Outbox rows this consumer added; sent from memory once the transaction has committed.</summary>
     public List<OutboxMessage> Outgoing { get; } = [];
 
-    public override Guid? MessageId => _inbox.MessageId;
+    public override Guid? MessageId => _inbox[0].MessageId;
 
     public override bool ContinueProcessing { get; set; } = true;
 
-    public override bool IsMessageConsumed => _inbox.Consumed.HasValue;
+    public override bool IsMessageConsumed => _inbox.All(x => x.Consumed.HasValue);
 
     // Delivery belongs to the delivery service, never to the consume path: a consumer's messages are
     // already durable when its transaction commits.
     public override bool IsOutboxDelivered => true;
 
-    public override int ReceiveCount => _inbox.ReceiveCount;
+    public override int ReceiveCount => _inbox.Max(x => x.ReceiveCount);
 
     public override long? LastSequenceNumber => null;
 
-    // The inbox row is attached unchanged, so marking it consumed is one more UPDATE in the same
+    // The inbox rows are attached unchanged, so marking them consumed is one more UPDATE each in the same
     // SaveChanges batch as the consumer's own writes and its outgoing messages.
     public override async Task SetConsumed()
     {
-        _inbox.Consumed = _timeProvider.GetUtcNow().UtcDateTime;
+        var now = _timeProvider.GetUtcNow().UtcDateTime;
+        foreach (var inbox in _inbox)
+        {
+            inbox.Consumed = now;
+        }
+
         await _dbContext.SaveChangesAsync(CancellationToken);
     }
 
@@ -64,7 +70,7 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
 
     public override Task AddSend<T>(SendContext<T> context)
     {
-        var row = OutboxRows.Create(context, _timeProvider, _inbox.MessageId, ConsumerId);
+        var row = OutboxRows.Create(context, _timeProvider, _inbox[0].MessageId, ConsumerId);
         lock (_gate)
         {
             _dbContext.Set<OutboxMessage>().Add(row);

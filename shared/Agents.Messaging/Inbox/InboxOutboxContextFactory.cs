@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.ExceptionServices;
 using Agents.Messaging.Data;
 using Agents.Messaging.Outbox;
 using Agents.Messaging.Scheduling;
@@ -45,23 +47,108 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         RETURNING received, receive_count, consumed
         """;
 
-    public async Task Send<T>(ConsumeContext<T> context, OutboxConsumeOptions consumeOptions, IPipe<OutboxConsumeContext<T>> next)
+    // The batch form: every message of a batch claimed in one statement, in the order of their ids (so that two batches
+    // sharing messages lock them in the same order); a message the batch holds twice is one row, received twice.
+    private const string ClaimAllSql = """
+        INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count)
+        SELECT id, $2, $3, count(*)::int FROM unnest($1::uuid[]) AS ids(id) GROUP BY id ORDER BY id
+        ON CONFLICT (message_id, consumer_id) DO UPDATE SET receive_count = messaging_inbox_state.receive_count + EXCLUDED.receive_count
+        RETURNING message_id, received, receive_count, consumed
+        """;
+
+    public Task Send<T>(ConsumeContext<T> context, OutboxConsumeOptions consumeOptions, IPipe<OutboxConsumeContext<T>> next)
         where T : class
     {
+        if (BatchDispatch<T>.Send is { } batch)
+        {
+            return batch(this, context, consumeOptions, next);
+        }
+
         var messageId = context.GetOriginalMessageId() ?? throw new MessageException(typeof(T), "The inbox needs a MessageId on every message.");
+        return RunAsync(context, consumeOptions, () => ConsumeOnceAsync(context, consumeOptions, next, [messageId]));
+    }
+
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateFilterScope("outboxContextFactory");
+        scope.Add("provider", "agents-postgresql");
+    }
+
+    /// <summary>
+    /// A batch consumer (<c>IConsumer&lt;Batch&lt;T&gt;&gt;</c>) runs once per batch: one transaction claims every message's
+    /// inbox row, runs the consumer with the messages not consumed before, marks them consumed and stores the outgoing
+    /// messages. Should the batch fail, each of its messages is run again alone, so that one poison message does not hold
+    /// back the others: those commit, and the failure of the rest is rethrown to the bus's retry and error handling.
+    /// </summary>
+    private async Task SendBatchAsync<TMessage>(ConsumeContext<Batch<TMessage>> context, OutboxConsumeOptions consumeOptions, IPipe<OutboxConsumeContext<Batch<TMessage>>> next)
+        where TMessage : class
+    {
+        var batch = context.Message;
+        var ids = new Guid[batch.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = batch[i].GetOriginalMessageId() ?? throw new MessageException(typeof(TMessage), "The inbox needs a MessageId on every message.");
+        }
+
+        try
+        {
+            await RunAsync(context, consumeOptions, () => ConsumeOnceAsync(context, consumeOptions, next, ids, Narrow));
+        }
+        catch (Exception ex) when (ids.Length > 1 && !context.CancellationToken.IsCancellationRequested)
+        {
+            LogBatchSplit(ids.Length, consumeOptions.ConsumerType, ex.GetType().Name);
+            Exception? first = null;
+            for (var i = 0; i < ids.Length; i++)
+            {
+                var single = new MessageConsumeContext<Batch<TMessage>>(context, new InboxBatch<TMessage>(batch, [batch[i]]));
+                Guid[] id = [ids[i]];
+                try
+                {
+                    await RunAsync(single, consumeOptions, () => ConsumeOnceAsync(single, consumeOptions, next, id));
+                }
+                catch (Exception failure) when (!context.CancellationToken.IsCancellationRequested)
+                {
+                    first ??= failure;
+                }
+            }
+
+            if (first is not null)
+            {
+                ExceptionDispatchInfo.Throw(first);
+            }
+        }
+
+        ConsumeContext<Batch<TMessage>> Narrow(HashSet<Guid> fresh)
+        {
+            var kept = new List<ConsumeContext<TMessage>>(fresh.Count);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (fresh.Remove(ids[i]))
+                {
+                    kept.Add(batch[i]);
+                }
+            }
+
+            return new MessageConsumeContext<Batch<TMessage>>(context, new InboxBatch<TMessage>(batch, kept));
+        }
+    }
+
+    private async Task RunAsync<T>(ConsumeContext<T> context, OutboxConsumeOptions consumeOptions, Func<Task<Outcome>> consumeOnce)
+        where T : class
+    {
         var limit = Math.Max(1, options.Value.ConcurrencyRetryLimit);
         var started = Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var outcome = await ConsumeOnceAsync(context, consumeOptions, next, messageId);
+                var outcome = await consumeOnce();
                 if (outcome.Duplicate is { } duplicate)
                 {
                     // Acknowledge it: a message no consumer reported consumed would be moved to the queue's _skipped queue.
                     await context.NotifyConsumed(context, Stopwatch.GetElapsedTime(started), consumeOptions.ConsumerType);
                     MessagingMetrics.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumeOptions.ConsumerType));
-                    LogDuplicate(messageId, consumeOptions.ConsumerType, duplicate.ReceiveCount);
+                    LogDuplicate(duplicate.MessageId, consumeOptions.ConsumerType, duplicate.ReceiveCount);
                 }
                 else
                 {
@@ -72,7 +159,7 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
             }
             catch (Exception ex) when (attempt < limit && ConflictDetection.IsRetryableConflict(ex))
             {
-                LogConflict(messageId, attempt, ex.GetType().Name);
+                LogConflict(context.MessageId, attempt, ex.GetType().Name);
                 await Task.Delay(ConflictDetection.Backoff(attempt), timeProvider, context.CancellationToken);
             }
             finally
@@ -82,26 +169,35 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         }
     }
 
-    public void Probe(ProbeContext context)
-    {
-        var scope = context.CreateFilterScope("outboxContextFactory");
-        scope.Add("provider", "agents-postgresql");
-    }
-
-    private async Task<Outcome> ConsumeOnceAsync<T>(ConsumeContext<T> context, OutboxConsumeOptions consumeOptions, IPipe<OutboxConsumeContext<T>> next, Guid messageId)
+    private async Task<Outcome> ConsumeOnceAsync<T>(
+        ConsumeContext<T> context, OutboxConsumeOptions consumeOptions, IPipe<OutboxConsumeContext<T>> next, Guid[] messageIds, Func<HashSet<Guid>, ConsumeContext<T>>? narrow = null)
         where T : class
     {
         var cancellationToken = context.CancellationToken;
+        // A failed statement fails the whole message (and its retry starts over): no savepoint around each SaveChanges,
+        // which would be two more round trips every time.
+        dbContext.Database.AutoSavepointsEnabled = false;
         await using var transaction = await dbContext.Database.BeginTransactionAsync(cancellationToken);
-        var inbox = await ClaimAsync(transaction, messageId, consumeOptions.ConsumerId, cancellationToken);
-        if (inbox.Consumed is not null)
+        var claimed = await ClaimAsync(transaction, messageIds, consumeOptions.ConsumerId, cancellationToken);
+        var fresh = claimed.Where(x => x.Consumed is null).ToList();
+        if (fresh.Count == 0)
         {
             await transaction.CommitAsync(cancellationToken);
-            return new Outcome(inbox, []);
+            return new Outcome(claimed[0], []);
         }
 
-        dbContext.Attach(inbox);
-        var outboxContext = new InboxOutboxConsumeContext<TDbContext, T>(context, consumeOptions, provider, dbContext, inbox, timeProvider);
+        foreach (var inbox in fresh)
+        {
+            dbContext.Attach(inbox);
+        }
+
+        // A batch goes on with the messages not consumed before (and each once).
+        if (narrow is not null && fresh.Count < messageIds.Length)
+        {
+            context = narrow(fresh.Select(x => x.MessageId).ToHashSet());
+        }
+
+        var outboxContext = new InboxOutboxConsumeContext<TDbContext, T>(context, consumeOptions, provider, dbContext, fresh, timeProvider);
 
         // Schedule/Unschedule (state-machine timeouts included) write to the same transaction.
         var scheduler = new ConsumeMessageSchedulerContext(outboxContext, _ =>
@@ -114,35 +210,60 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         return new Outcome(null, outboxContext.Outgoing);
     }
 
-    private async Task<InboxState> ClaimAsync(IDbContextTransaction transaction, Guid messageId, Guid consumerId, CancellationToken cancellationToken)
+    private async Task<List<InboxState>> ClaimAsync(IDbContextTransaction transaction, Guid[] messageIds, Guid consumerId, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)dbContext.Database.GetDbConnection();
-        await using var command = new NpgsqlCommand(ClaimSql, connection, (NpgsqlTransaction)transaction.GetDbTransaction());
-        command.Parameters.Add(new NpgsqlParameter { Value = messageId });
+        await using var command = new NpgsqlCommand(messageIds.Length == 1 ? ClaimSql : ClaimAllSql, connection, (NpgsqlTransaction)transaction.GetDbTransaction());
+        command.Parameters.Add(messageIds.Length == 1 ? new NpgsqlParameter { Value = messageIds[0] } : new NpgsqlParameter { Value = messageIds });
         command.Parameters.Add(new NpgsqlParameter { Value = consumerId });
         command.Parameters.Add(new NpgsqlParameter { Value = timeProvider.GetUtcNow().UtcDateTime });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        var claimed = new List<InboxState>(messageIds.Length);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            throw new InvalidOperationException("The inbox claim returned no row.");
+            var single = messageIds.Length == 1;
+            claimed.Add(new InboxState
+            {
+                MessageId = single ? messageIds[0] : reader.GetGuid(0),
+                ConsumerId = consumerId,
+                Received = reader.GetDateTime(single ? 0 : 1),
+                ReceiveCount = reader.GetInt32(single ? 1 : 2),
+                Consumed = await reader.IsDBNullAsync(single ? 2 : 3, cancellationToken) ? null : reader.GetDateTime(single ? 2 : 3),
+            });
         }
 
-        return new InboxState
-        {
-            MessageId = messageId,
-            ConsumerId = consumerId,
-            Received = reader.GetDateTime(0),
-            ReceiveCount = reader.GetInt32(1),
-            Consumed = await reader.IsDBNullAsync(2, cancellationToken) ? null : reader.GetDateTime(2),
-        };
+        return claimed.Count > 0 ? claimed : throw new InvalidOperationException("The inbox claim returned no row.");
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Message {MessageId} already consumed by {ConsumerType} (receive #{ReceiveCount}); acknowledged without running again")]
     private partial void LogDuplicate(Guid messageId, string consumerType, int receiveCount);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Message {MessageId} hit a database conflict on attempt {Attempt} ({Error}); retrying")]
-    private partial void LogConflict(Guid messageId, int attempt, string error);
+    private partial void LogConflict(Guid? messageId, int attempt, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} messages for {ConsumerType} failed ({Error}); running each of them alone")]
+    private partial void LogBatchSplit(int count, string consumerType, string error);
 
     /// <summary>Either the inbox row of a message already consumed, or the rows the consumer committed.</summary>
     private readonly record struct Outcome(InboxState? Duplicate, IReadOnlyList<OutboxMessage> Outgoing);
+
+    /// <summary>The batch handler for <typeparamref name="T"/> when it is a <see cref="Batch{T}"/>, else null.</summary>
+    private static class BatchDispatch<T>
+        where T : class
+    {
+        public static readonly Func<InboxOutboxContextFactory<TDbContext>, ConsumeContext<T>, OutboxConsumeOptions, IPipe<OutboxConsumeContext<T>>, Task>? Send = Create();
+
+        private static Func<InboxOutboxContextFactory<TDbContext>, ConsumeContext<T>, OutboxConsumeOptions, IPipe<OutboxConsumeContext<T>>, Task>? Create()
+        {
+            if (!typeof(T).IsGenericType || typeof(T).GetGenericTypeDefinition() != typeof(Batch<>))
+            {
+                return null;
+            }
+
+            var method = typeof(InboxOutboxContextFactory<TDbContext>)
+                .GetMethod(nameof(SendBatchAsync), BindingFlags.NonPublic | BindingFlags.Instance)!
+                .MakeGenericMethod(typeof(T).GetGenericArguments()[0]);
+            return method.CreateDelegate<Func<InboxOutboxContextFactory<TDbContext>, ConsumeContext<T>, OutboxConsumeOptions, IPipe<OutboxConsumeContext<T>>, Task>>();
+        }
+    }
 }

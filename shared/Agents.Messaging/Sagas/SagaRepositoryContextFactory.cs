@@ -59,6 +59,9 @@ internal sealed class SagaRepositoryContextFactory<TDbContext, TSaga>(
         {
             try
             {
+                // A failed statement fails the whole message (and its retry starts over): no savepoint around each SaveChanges,
+                // which would be two more round trips every time.
+                dbContext.Database.AutoSavepointsEnabled = false;
                 await using var transaction = await dbContext.Database.BeginTransactionAsync(cancellationToken);
                 await callback();
                 await transaction.CommitAsync(cancellationToken);

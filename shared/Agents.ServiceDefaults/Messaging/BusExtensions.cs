@@ -10,6 +10,25 @@ namespace Agents.ServiceDefaults.Messaging;
 /// <summary>Registers MassTransit over RabbitMQ with the project's conventions.</summary>
 public static class BusExtensions
 {
+    /// <summary>Most messages a batch consumer takes at once (below the endpoints' prefetch count of 32).</summary>
+    public const int BatchMessageLimit = 16;
+
+    /// <summary>How long a batch consumer waits for more messages after the first one of a batch.</summary>
+    public static readonly TimeSpan BatchTimeLimit = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// Registers a consumer of <c>Batch&lt;T&gt;</c>: under load it takes up to <see cref="BatchMessageLimit"/> messages
+    /// in one inbox transaction (one commit for all of them); alone, a message waits at most <see cref="BatchTimeLimit"/>.
+    /// One batch at a time per process, so that batches do not contend with each other for the rows they lock. For
+    /// bookkeeping that no run waits for (audit entries, usage, finished tasks), never for a step of a run.
+    /// </summary>
+    public static IConsumerRegistrationConfigurator<TConsumer> AddAgentsBatchConsumer<TConsumer>(this IBusRegistrationConfigurator configurator)
+        where TConsumer : class, IConsumer =>
+        configurator.AddConsumer<TConsumer>(c => c.Options<BatchOptions>(o => o
+            .SetMessageLimit(BatchMessageLimit)
+            .SetTimeLimit(BatchTimeLimit)
+            .SetConcurrencyLimit(1)));
+
     /// <summary>
     /// Adds the message bus. <paramref name="configure"/> registers consumers, sagas and the
     /// durable-messaging pieces; endpoints are configured by convention.
