@@ -20,11 +20,16 @@ const who = document.getElementById('who');
 let me = null;
 let cleanup = null;
 
+// Navigations can overlap (a slow page is still loading when the reader moves on): only the latest one shows.
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
   if (cleanup) { try { cleanup(); } catch { /* the page is gone anyway */ } cleanup = null; }
   if (!credential()) { showSignIn(); return; }
   if (!me) {
     const result = await api('/api/me');
+    if (mine !== navigation) return;
     if (!result.ok) { showSignIn(result); return; }
     me = result.data;
     fill(who, h('span', { id: 'whoami' }, `${me.userId} @ ${me.tenantId}`), h('span', { class: 'muted' }, ` (${me.roles.join(', ') || 'no roles'}) `),
@@ -38,11 +43,12 @@ async function route() {
   if (!match) { fill(view, h('p', {}, 'No such page. '), h('a', { href: '#/tasks' }, 'Tasks')); return; }
   fill(view, h('p', { class: 'muted' }, 'Loading…'));
   const page = await match.load();
-  const current = location.hash;
-  const result = await page.render(view, { params: match.m.slice(1).map(decodeURIComponent), query: queryOf(hash), me });
-  // A page that finished loading after the user moved on cleans up at once.
-  if (current !== location.hash && typeof result === 'function') result();
-  else cleanup = typeof result === 'function' ? result : null;
+  const container = h('div', { class: 'page' });
+  const result = await page.render(container, { params: match.m.slice(1).map(decodeURIComponent), query: queryOf(hash), me });
+  const stop = typeof result === 'function' ? result : null;
+  if (mine !== navigation) { stop?.(); return; }
+  view.replaceChildren(container);
+  cleanup = stop;
 }
 
 function showSignIn(failed) {

@@ -46,8 +46,9 @@ export function money(value) {
   return value === null || value === undefined ? '' : `$${Number(value).toFixed(6).replace(/0{1,4}$/, '')}`;
 }
 
+/** The distinguishing end of an id (version 7 ids share their leading, time-ordered part). */
 export function shortId(id) {
-  return id ? String(id).slice(0, 8) : '';
+  return id ? `…${String(id).slice(-12)}` : '';
 }
 
 /** A status as a coloured label. */

@@ -124,6 +124,7 @@ function timeline(t, events) {
   const bar = (lane, from, to, cls, label, title) => row(lane).push({ from, to, cls, label, title });
 
   row('(task)');
+  for (const step of t.plan?.steps ?? []) row(step.id);
   const plannedAt = events.find(e => e.kind === 'plan-created');
   bar('(task)', events[0].at, plannedAt?.at ?? (terminal.includes(t.status) ? events[events.length - 1].at : new Date(end).toISOString()), 'b-plan', 'admission + plan', 'from submission until the first plan');
   for (const e of events) {
@@ -204,7 +205,8 @@ function steps(t, events) {
     if (e.kind === 'step-retry') s.retries++;
     perStep.set(e.stepId, s);
   }
-  const cards = t.steps.map(step => {
+  const order = id => { const i = t.plan?.steps.findIndex(s => s.id === id) ?? -1; return i < 0 ? Number.MAX_SAFE_INTEGER : i; };
+  const cards = [...t.steps].sort((a, b) => order(a.id) - order(b.id)).map(step => {
     const s = perStep.get(step.id) ?? { tokensIn: 0, tokensOut: 0, cost: 0, ms: 0, calls: 0, retries: 0 };
     const sources = step.inputTainted ? inputSources(t, step.id) : [];
     return h('details', { class: `step ${step.inputTainted || step.tainted ? 'has-taint' : ''}`, dataset: { key: `step:${step.id}`, step: step.id } },
