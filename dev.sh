@@ -149,6 +149,14 @@ status() {
   done
 }
 
+# The console's tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+browser_for_tests() {
+  if [ -n "${AGENTS_CHROMIUM:-}" ] || command -v chromium >/dev/null; then return 0; fi
+  log "installing chromium (Debian) for the console's browser tests"
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+}
+
 run_tests() {
   # Tests choose their own settings; none may depend on the development configuration.
   unset ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
@@ -172,6 +180,7 @@ run_tests() {
   fi
   log "installing the MCP servers the tests run (infra/mcp-servers.sh)"
   bash "$ROOT/infra/mcp-servers.sh" >/dev/null
+  browser_for_tests
   log "building (Debug)"
   dotnet build Agents.slnx -c Debug -nologo -clp:ErrorsOnly -v:q
   if [ -f "$ROOT/infra/validate-deploy.sh" ]; then bash "$ROOT/infra/validate-deploy.sh"; fi

@@ -1,5 +1,6 @@
 using Agents.Gateway;
 using Agents.Gateway.ApiReference;
+using Agents.Gateway.WebConsole;
 using Agents.Gateway.DeadLetters;
 using Agents.Gateway.Mcp;
 using Agents.ServiceDefaults;
@@ -21,6 +22,7 @@ app.MapGateway();
 app.MapGatewayMcp();
 app.MapApiReference();
 app.MapDeadLetters();
+app.MapConsole();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests.</summary>

@@ -212,7 +212,7 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         Assert.Equal(listed["firstFaultedAt"]!.GetValue<string>(), back["firstFaultedAt"]!.GetValue<string>());
     }
 
-    private static async Task PublishPoisonAsync(string queue, string messageId)
+    internal static async Task PublishPoisonAsync(string queue, string messageId)
     {
         var broker = new Uri(TestInfrastructure.RabbitMq);
         var user = Uri.UnescapeDataString(broker.UserInfo.Split(':')[0]);

@@ -411,6 +411,38 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         Assert.Equal("finished", events[^1].Kind);
     }
 
+    [Fact]
+    public async Task List_filters_by_user_template_and_submission_time_and_names_each_tasks_user()
+    {
+        var tenant = Tenant();
+        using var alice = fixture.ClientFor(tenant, "alice");
+        using var bob = fixture.ClientFor(tenant, "bob");
+        using var admin = fixture.ClientFor(tenant, "admin-1", "admin");
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var alicesGoal = await ExecutorApiFixture.SubmitAsync(alice, new { goal = "Alice's goal" });
+        var alicesTemplate = await ExecutorApiFixture.SubmitAsync(alice, new { template = "lookup-and-summarize", parameters = new { customerId = "C-1" } });
+        var bobsGoal = await ExecutorApiFixture.SubmitAsync(bob, new { goal = "Bob's goal" });
+        var after = DateTimeOffset.UtcNow.AddSeconds(1);
+        static string Q(DateTimeOffset t) => Uri.EscapeDataString(t.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+
+        var byUser = JsonNode.Parse(await admin.GetStringAsync(Url("/api/tasks?user=alice")))!;
+        Assert.Equal([alicesTemplate, alicesGoal], ListIds(byUser.ToJsonString()));
+        Assert.All(byUser["items"]!.AsArray(), x => Assert.Equal("alice", x!["userId"]!.GetValue<string>()));
+        Assert.Equal([alicesTemplate], ListIds(await admin.GetStringAsync(Url("/api/tasks?template=lookup-and-summarize"))));
+        Assert.Equal([bobsGoal, alicesTemplate, alicesGoal], ListIds(await admin.GetStringAsync(Url($"/api/tasks?from={Q(before)}&to={Q(after)}"))));
+        Assert.Empty(ListIds(await admin.GetStringAsync(Url($"/api/tasks?from={Q(after)}"))));
+        Assert.Empty(ListIds(await admin.GetStringAsync(Url($"/api/tasks?to={Q(before)}"))));
+
+        // A user's filter narrows what they may see; it never widens it to someone else's tasks.
+        Assert.Empty(ListIds(await bob.GetStringAsync(Url("/api/tasks?user=alice"))));
+
+        using var reversed = await admin.GetAsync(Url($"/api/tasks?from={Q(after)}&to={Q(before)}"));
+        Assert.Equal(HttpStatusCode.BadRequest, reversed.StatusCode);
+        Assert.NotNull(JsonNode.Parse(await reversed.Content.ReadAsStringAsync())!["errors"]!["to"]);
+        using var notATime = await admin.GetAsync(Url("/api/tasks?from=yesterday"));
+        Assert.Equal(HttpStatusCode.BadRequest, notATime.StatusCode);
+    }
+
     private static async Task<int> CountTasksAsync(HttpClient client) =>
         JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!["total"]!.GetValue<int>();
 

@@ -234,6 +234,10 @@ internal static class TaskApi
         HttpContext http,
         ExecutorDbContext db,
         string? status,
+        string? user,
+        string? template,
+        DateTimeOffset? from,
+        DateTimeOffset? to,
         int? page,
         int? pageSize,
         TenantAccessCache access,
@@ -265,6 +269,11 @@ internal static class TaskApi
             errors["pageSize"] = ["must be between 1 and 100."];
         }
 
+        if (from is not null && to is not null && from > to)
+        {
+            errors["to"] = ["must not be earlier than 'from'."];
+        }
+
         if (errors.Count > 0)
         {
             return Invalid(errors);
@@ -288,11 +297,32 @@ internal static class TaskApi
             query = query.Where(t => t.Status == wanted);
         }
 
+        if (!string.IsNullOrEmpty(user))
+        {
+            query = query.Where(t => t.UserId == user);
+        }
+
+        if (!string.IsNullOrEmpty(template))
+        {
+            query = query.Where(t => t.TemplateName == template);
+        }
+
+        // The time filters select by submission time: from inclusive, to exclusive.
+        if (from is { } since)
+        {
+            query = query.Where(t => t.CreatedAt >= since);
+        }
+
+        if (to is { } until)
+        {
+            query = query.Where(t => t.CreatedAt < until);
+        }
+
         var total = await query.CountAsync(cancellationToken);
         var items = await query
             .OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id)
             .Skip((p - 1) * size).Take(size)
-            .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.TraceId, t.CreatedAt, t.UpdatedAt, t.FinishedAt))
+            .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.TraceId, t.CreatedAt, t.UpdatedAt, t.FinishedAt, t.UserId))
             .ToListAsync(cancellationToken);
         return Results.Ok(new TaskPage(items, p, size, total));
     }
@@ -386,7 +416,8 @@ internal static class TaskApi
 public sealed record TaskAccepted(Guid Id, TaskRunStatus Status);
 
 public sealed record TaskSummary(
-    Guid Id, TaskRunStatus Status, string State, string? Goal, string? Template, string? Reason, string? TraceId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
+    Guid Id, TaskRunStatus Status, string State, string? Goal, string? Template, string? Reason, string? TraceId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt,
+    string UserId);
 
 public sealed record TaskPage(IReadOnlyList<TaskSummary> Items, int Page, int PageSize, int Total);
 

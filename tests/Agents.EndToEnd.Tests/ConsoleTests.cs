@@ -1,0 +1,204 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Agents.EndToEnd.Tests;
+
+/// <summary>
+/// The web console in a real browser against the whole platform: every page is driven as a person would, and what it
+/// shows is checked against what the API says. Screenshots of each page are left in the test output folder.
+/// </summary>
+[Collection(PlatformCollection.Name)]
+public sealed class ConsoleTests(PlatformFixture platform)
+{
+    [Fact]
+    public async Task A_task_submitted_in_the_console_fills_its_timeline_waits_for_the_approval_given_in_the_inbox_and_completes()
+    {
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
+
+        // Submit the triage task from the Tasks page.
+        await alice.Locator("#submit-panel summary").ClickAsync();
+        await alice.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
+        await alice.Locator("#submit-parameters").FillAsync(
+            $"customerId=C-1002\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("password-reset")}");
+        await ConsoleBrowser.ScreenshotAsync(alice, "01-tasks-submit");
+        await alice.Locator("#submit-task").ClickAsync();
+        await alice.WaitForURLAsync(new System.Text.RegularExpressions.Regex("#/tasks/[0-9a-f-]{36}$"));
+        var taskId = Guid.Parse(alice.Url[(alice.Url.LastIndexOf('/') + 1)..]);
+
+        // The page follows the run by itself: steps appear on the timeline and it stops at the approval gate.
+        await Expect(alice.Locator("h1 .badge")).ToHaveTextAsync("AwaitingApproval");
+        foreach (var step in new[] { "lookup", "kb", "draft", "ticket" })
+        {
+            await Expect(alice.Locator($"#timeline .lane[data-step='{step}'] .bar").First).ToBeVisibleAsync();
+        }
+
+        await Expect(alice.Locator("#timeline .lane[data-step='ticket'] .bar.b-wait")).ToContainTextAsync("waiting for approval");
+        await Expect(alice.Locator("details.step[data-step='draft'] .taint").First).ToContainTextAsync("web.fetch");
+        await ConsoleBrowser.ScreenshotAsync(alice, "02-task-awaiting-approval");
+
+        // Bob, an approver, decides it in the inbox: the exact arguments and where their taint came from are shown.
+        var bob = await browser.SignInAsync(PlatformFixture.BobKey, "bob");
+        var card = bob.Locator($"article.approval[data-task='{taskId}']");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        do
+        {
+            await browser.GoAsync(bob, $"#/approvals?status=Pending&seen={DateTime.UtcNow.Ticks}");
+            await Expect(bob.Locator("h1")).ToHaveTextAsync("Approvals");
+            await bob.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        }
+        while (await card.CountAsync() == 0 && DateTime.UtcNow < deadline && await Delay());
+
+        await Expect(card).ToContainTextAsync("tickets.create");
+        await Expect(card).ToContainTextAsync("requested by");
+        await Expect(card.Locator(".taint")).ToContainTextAsync("step kb: output of tool web.fetch");
+        await Expect(card.Locator("pre.json")).ToContainTextAsync("\"customerId\": \"C-1002\"");
+        await ConsoleBrowser.ScreenshotAsync(bob, "03-approvals-inbox");
+        await card.Locator("textarea.comment").FillAsync("reply reviewed in the console");
+        await card.Locator("button.approve").ClickAsync();
+        await Expect(card.Locator(".outcome")).ToContainTextAsync("Approved by bob");
+
+        // Alice's page, still open, sees the rest of the run arrive and the task complete.
+        await Expect(alice.Locator("h1 .badge")).ToHaveTextAsync("Completed");
+        await Expect(alice.Locator("#timeline .lane[data-step='ticket'] .bar.b-wait")).ToContainTextAsync("approval granted");
+        await Expect(alice.Locator("#timeline .lane[data-step='ticket'] .bar.b-ok")).ToBeVisibleAsync();
+        await Expect(alice.Locator("#summary")).ToContainTextAsync("approved by bob for ticket (“reply reviewed in the console”)");
+        await Expect(alice.Locator("#result")).ToContainTextAsync("ticket");
+        var task = await TaskClient.GetAsync(platform.CreateClient(PlatformFixture.AliceKey), taskId);
+        await Expect(alice.Locator("#trace-id")).ToHaveTextAsync(task.GetProperty("traceId").GetString()!);
+        await Expect(alice.Locator("#audit-unavailable")).ToContainTextAsync("admin role");
+        await Expect(alice.Locator("details.step[data-step='draft'] summary")).ToContainTextAsync("tokens");
+        await alice.Locator("details.step[data-step='ticket'] summary").ClickAsync();
+        await Expect(alice.Locator("details.step[data-step='ticket'] .taint").First).ToContainTextAsync("step draft: model output built from");
+        await ConsoleBrowser.ScreenshotAsync(alice, "04-task-completed");
+
+        // The list, refreshed on its own, shows it completed, with its user and template; the template filter finds it.
+        await browser.GoAsync(alice, "#/tasks?template=triage-customer-issue");
+        var row = alice.Locator($"#task-list tr[data-task='{taskId}']");
+        await Expect(row).ToContainTextAsync("Completed");
+        await Expect(row).ToContainTextAsync("alice");
+        await ConsoleBrowser.ScreenshotAsync(alice, "05-tasks-list");
+
+        // The admin sees the audit entries on the task page, and the audit, tools, usage and policy pages.
+        var carol = await browser.SignInAsync(PlatformFixture.CarolKey, "carol");
+        await browser.GoAsync(carol, $"#/tasks/{taskId}");
+        await Expect(carol.Locator("#task-audit tbody tr").First).ToBeVisibleAsync();
+        await Expect(carol.Locator("#task-audit")).ToContainTextAsync("bob");
+        await browser.GoAsync(carol, $"#/audit?taskId={taskId}");
+        await carol.Locator("#audit-verify").ClickAsync();
+        await Expect(carol.Locator("#audit-verdict")).ToContainTextAsync("Audit chain intact");
+        await ConsoleBrowser.ScreenshotAsync(carol, "06-audit");
+        await browser.GoAsync(carol, "#/tools");
+        await Expect(carol.Locator("#tools tr[data-tool='tickets.create']")).ToContainTextAsync("Mutating");
+        await carol.Locator("#tools tr[data-tool='web.fetch'] button.link").ClickAsync();
+        await Expect(carol.Locator("#tool-detail")).ToContainTextAsync("Input schema");
+        await ConsoleBrowser.ScreenshotAsync(carol, "07-tools");
+        await browser.GoAsync(carol, "#/usage");
+        await Expect(carol.Locator("#usage-users")).ToContainTextAsync("alice");
+        await ConsoleBrowser.ScreenshotAsync(carol, "08-usage");
+        await browser.GoAsync(carol, "#/policy");
+        await Expect(carol.Locator("#policy-document")).ToContainTextAsync("tickets.create");
+        await Expect(carol.Locator("#policy-edit")).ToBeAttachedAsync();
+        await ConsoleBrowser.ScreenshotAsync(carol, "09-policy");
+    }
+
+    [Fact]
+    public async Task A_poison_message_is_found_inspected_and_redelivered_from_the_dead_letters_page()
+    {
+        using var api = platform.CreateClient(PlatformFixture.CarolKey);
+        var overview = JsonNode.Parse(await api.GetStringAsync(new Uri("api/dead-letters", UriKind.Relative)))!;
+        var queue = overview["queues"]!.AsArray().Select(q => q!["queue"]!.GetValue<string>())
+            .Single(q => q.EndsWith("task-run", StringComparison.Ordinal) || q.EndsWith("task-run-state", StringComparison.Ordinal));
+        var messageId = Guid.NewGuid().ToString();
+        await OperatorSurfaceTests.PublishPoisonAsync(queue, messageId);
+
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var carol = await browser.SignInAsync(PlatformFixture.CarolKey, "carol");
+
+        // The overview counts it once it has failed its retries; the queue page lists it with its failure.
+        var link = carol.Locator($"#dead-letter-queues tr[data-queue='{queue}'] a");
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        do
+        {
+            await browser.GoAsync(carol, $"#/dead-letters?seen={DateTime.UtcNow.Ticks}");
+            await Expect(carol.Locator("#dead-letter-queues")).ToBeVisibleAsync();
+        }
+        while (await link.CountAsync() == 0 && DateTime.UtcNow < deadline && await Delay());
+
+        await ConsoleBrowser.ScreenshotAsync(carol, "10-dead-letters");
+        await link.ClickAsync();
+        var row = carol.Locator($"#dead-letter-messages tr[data-message='{messageId}']");
+        await Expect(row).ToContainTextAsync("CancelTask");
+        await Expect(row).ToContainTextAsync("demo");
+        await row.Locator("button.inspect").ClickAsync();
+        await Expect(carol.Locator("#dead-letter-body")).ToContainTextAsync("not-a-task-id");
+        await ConsoleBrowser.ScreenshotAsync(carol, "11-dead-letter-inspected");
+
+        // Redelivered (the confirmation is accepted): still unreadable, it fails again and is listed with one redelivery.
+        await row.Locator("button.redeliver").ClickAsync();
+        await Expect(carol.Locator("#dead-letter-outcome")).ToContainTextAsync("Redelivered 1 message(s).");
+        var redelivered = row.Locator("td:nth-child(8)");
+        deadline = DateTime.UtcNow.AddSeconds(90);
+        while (await row.CountAsync() == 0 || await redelivered.InnerTextAsync() != "1")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the redelivered message did not come back to the error queue");
+            await Delay();
+            await carol.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Another_tenant_sees_none_of_it_and_a_user_who_is_not_an_approver_gets_no_approve_button_and_is_refused_by_the_api()
+    {
+        using var aliceApi = platform.CreateClient(PlatformFixture.AliceKey);
+        var taskId = await platform.SubmitTriageAsync(aliceApi, "C-1003");
+        await TaskClient.WaitForStatusAsync(aliceApi, taskId, "AwaitingApproval");
+        using var bobApi = platform.CreateClient(PlatformFixture.BobKey);
+        var approval = await TaskClient.FindPendingApprovalAsync(bobApi, taskId, TimeSpan.FromSeconds(60));
+        var approvalId = approval.GetProperty("id").GetGuid();
+
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+
+        // Dave (tenant acme): not in his list, not found by id, and no approvals or dead letters for him.
+        var dave = await browser.SignInAsync(PlatformFixture.DaveKey, "dave");
+        await Expect(dave.Locator("#task-list .pager")).ToBeVisibleAsync();
+        await Expect(dave.Locator($"#task-list tr[data-task='{taskId}']")).ToHaveCountAsync(0);
+        await browser.GoAsync(dave, $"#/tasks/{taskId}");
+        await Expect(dave.Locator(".problem")).ToContainTextAsync("Task not found");
+        await ConsoleBrowser.ScreenshotAsync(dave, "12-other-tenant-task");
+        await browser.GoAsync(dave, "#/approvals");
+        await Expect(dave.Locator("#approvals-refused")).ToContainTextAsync("403");
+        await browser.GoAsync(dave, "#/dead-letters");
+        await Expect(dave.Locator("#dead-letters-refused")).ToContainTextAsync("403");
+
+        // Alice (not an approver): the inbox refuses her and shows no button, her own task page has none either...
+        var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
+        await browser.GoAsync(alice, "#/approvals");
+        await Expect(alice.Locator("#approvals-refused")).ToContainTextAsync("approver");
+        await Expect(alice.Locator("button.approve")).ToHaveCountAsync(0);
+        await ConsoleBrowser.ScreenshotAsync(alice, "13-approvals-not-an-approver");
+        await browser.GoAsync(alice, $"#/tasks/{taskId}");
+        await Expect(alice.Locator("h1 .badge")).ToHaveTextAsync("AwaitingApproval");
+        await Expect(alice.Locator("button.approve")).ToHaveCountAsync(0);
+
+        // ...and the API refuses her anyway, from the console's own origin with her credentials, and over HTTP.
+        var status = await alice.EvaluateAsync<int>(
+            "async id => (await fetch(`/api/governance/approvals/${id}/approve`, { method: 'POST', headers: { 'X-Api-Key': JSON.parse(sessionStorage.getItem('agents.credential')).value, 'Content-Type': 'application/json' }, body: '{}' })).status",
+            approvalId.ToString());
+        Assert.Equal(403, status);
+        using var refused = await TaskClient.DecideAsync(aliceApi, approvalId, approve: true, "self-approval");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal("Pending", JsonNode.Parse(await bobApi.GetStringAsync(new Uri($"api/governance/approvals/{approvalId}", UriKind.Relative)))!["status"]!.GetValue<string>());
+
+        using var rejected = await TaskClient.DecideAsync(bobApi, approvalId, approve: false, "not needed");
+        Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+    }
+
+    private static async Task<bool> Delay()
+    {
+        await Task.Delay(1000);
+        return true;
+    }
+}
