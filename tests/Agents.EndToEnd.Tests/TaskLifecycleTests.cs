@@ -54,7 +54,8 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         Assert.Equal("Data", tainted.GetProperty("class").GetString());
         Assert.True(tainted.GetProperty("flagged").GetBoolean());
         Assert.Equal(["step:draft (model)", "step:kb (web.fetch)"], tainted.GetProperty("sources").EnumerateArray().Select(e => e.GetString()));
-        Assert.Contains("Ignore previous instructions", tainted.GetProperty("value").GetString()!, StringComparison.Ordinal);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(approval.GetProperty("argumentsJson").GetString()!)!["body"]!.GetValue<string>();
+        Assert.StartsWith(tainted.GetProperty("value").GetString()!.TrimEnd('…'), body, StringComparison.Ordinal);
 
         using var ownApproval = await TaskClient.DecideAsync(alice, approval.GetProperty("id").GetGuid(), approve: true, "approving my own request");
         Assert.Equal(HttpStatusCode.Forbidden, ownApproval.StatusCode);
@@ -84,9 +85,14 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         // The event log shows each argument's provenance: only the body is tainted, and from where.
         var log = await alice.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
         Assert.DoesNotContain("approval-required", log, StringComparison.Ordinal);
-        Assert.Contains("\"argument\":\"/body\",\"tainted\":true", log, StringComparison.Ordinal);
-        Assert.Contains("\"argument\":\"/customerId\",\"tainted\":false", log, StringComparison.Ordinal);
-        Assert.Contains("step:kb (web.fetch)", log, StringComparison.Ordinal);
+        using var entries = JsonDocument.Parse(log);
+        var dispatched = entries.RootElement.GetProperty("events").EnumerateArray()
+            .Single(e => e.GetProperty("kind").GetString() == "step-dispatched" && e.GetProperty("stepId").GetString() == "ticket");
+        var provenance = dispatched.GetProperty("data").GetProperty("provenance").EnumerateArray().ToDictionary(a => a.GetProperty("argument").GetString()!);
+        Assert.True(provenance["/body"].GetProperty("tainted").GetBoolean());
+        Assert.False(provenance["/customerId"].GetProperty("tainted").GetBoolean());
+        Assert.Contains("step:kb (web.fetch)", provenance["/body"].GetProperty("sources").GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("request:params.customerId", provenance["/customerId"].GetProperty("sources").GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]
