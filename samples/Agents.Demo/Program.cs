@@ -5,8 +5,9 @@ using System.Text.Json.Nodes;
 
 // The demo: a user (alice) asks the agent to triage a customer's issue through the gateway; the
 // platform looks the customer up, fetches a knowledge-base article, drafts a reply with the model
-// and wants to open a ticket. The reply was drafted from outside content, so opening the ticket
-// needs a person: the demo plays the approver (bob) when the gate appears.
+// and opens a ticket. The reply is outside content in the ticket's body, which the demo policy lets
+// flow; a page that addresses instructions to AI agents would need a person, and the demo plays the
+// approver (bob) when such a gate appears.
 var gateway = new Uri(Environment.GetEnvironmentVariable("AGENTS_GATEWAY") ?? "http://127.0.0.1:5000/");
 var customer = args.Length > 0 ? args[0] : "C-1001";
 var question = args.Length > 1 ? args[1] : "I cannot log in since yesterday";

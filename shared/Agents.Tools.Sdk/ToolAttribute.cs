@@ -29,6 +29,12 @@ public sealed class ToolAttribute(string name, string description) : Attribute
     /// <summary>True when the output contains content from outside (web pages, e-mails): always treated as untrusted data.</summary>
     public bool ReturnsUntrustedContent { get; set; }
 
+    /// <summary>
+    /// True when a call sends its arguments outside the platform (fetching a URL, a search query): its Control arguments
+    /// are then an egress, and governance decides untrusted values in them as it decides a mutating call's.
+    /// </summary>
+    public bool SendsDataOut { get; set; }
+
     /// <summary>How long one execution may take before it is cancelled and reported as a transient failure. Default 30.</summary>
     public int TimeoutSeconds { get; set; } = 30;
 

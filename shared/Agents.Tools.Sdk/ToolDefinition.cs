@@ -20,6 +20,7 @@ public sealed class ToolDefinition
         Risk = attribute.Risk;
         RequiredScope = attribute.Scope;
         ReturnsUntrustedContent = attribute.ReturnsUntrustedContent;
+        SendsDataOut = attribute.SendsDataOut;
         Timeout = TimeSpan.FromSeconds(attribute.TimeoutSeconds);
         Version = attribute.Version ?? toolType.Assembly.GetName().Version?.ToString(3) ?? "1.0.0";
         InputType = inputType;
@@ -27,6 +28,8 @@ public sealed class ToolDefinition
         Compensable = compensable;
         InputSchema = ToolJson.SchemaFor(inputType);
         OutputSchema = ToolJson.SchemaFor(outputType);
+        ArgumentClasses = ToolJson.MemberAttributes<ArgumentAttribute>(inputType).ToDictionary(p => p.Name, p => p.Attribute.Class, StringComparer.Ordinal);
+        UntrustedOutputFields = [.. ToolJson.MemberAttributes<UntrustedContentAttribute>(outputType).Select(p => p.Name)];
     }
 
     /// <summary>The class implementing the tool.</summary>
@@ -49,6 +52,15 @@ public sealed class ToolDefinition
 
     /// <summary>True when the output carries outside content.</summary>
     public bool ReturnsUntrustedContent { get; }
+
+    /// <summary>True when a call sends its arguments outside the platform.</summary>
+    public bool SendsDataOut { get; }
+
+    /// <summary>The declared class of each input argument (JSON name) that has one; the others are Control.</summary>
+    public IReadOnlyDictionary<string, ArgumentClass> ArgumentClasses { get; }
+
+    /// <summary>The output fields (JSON names) marked <see cref="UntrustedContentAttribute"/>.</summary>
+    public IReadOnlyList<string> UntrustedOutputFields { get; }
 
     /// <summary>How long one execution may take.</summary>
     public TimeSpan Timeout { get; }
@@ -83,7 +95,10 @@ public sealed class ToolDefinition
         Compensable,
         ReturnsUntrustedContent,
         (int)Timeout.TotalSeconds,
-        Version);
+        Version,
+        UntrustedOutputFields.Count > 0 ? UntrustedOutputFields : null,
+        ArgumentClasses.Count > 0 ? ArgumentClasses : null,
+        SendsDataOut);
 
     /// <summary>Reads and checks the definition of <typeparamref name="TTool"/>.</summary>
     /// <exception cref="InvalidOperationException">The class is not a valid tool; the message says why.</exception>

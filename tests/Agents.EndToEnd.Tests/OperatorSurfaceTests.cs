@@ -57,11 +57,12 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
 
         var submitted = await CliProcess.RunAsync(gateway, PlatformFixture.AliceKey,
             "submit", "--template", "triage-customer-issue", "--param", "customerId=C-1001", "--param", "question=I cannot log in since yesterday",
-            "--param", $"article={platform.KnowledgeBaseUrl("password-reset")}", "--detach");
+            "--param", $"article={platform.KnowledgeBaseUrl("outage-status")}", "--detach");
         Assert.True(submitted.ExitCode == 0, submitted.ToString());
         var id = Guid.Parse(submitted.Out.Trim());
 
-        // The reply was drafted from a web page: the ticket waits for a person. Bob finds it with the CLI and approves it.
+        // The reply was drafted from a page that hides instructions to AI agents: even though the demo policy lets untrusted
+        // content flow into a ticket's body, this content waits for a person. Bob finds it with the CLI and approves it.
         JsonNode? approval = null;
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (approval is null && DateTime.UtcNow < deadline)

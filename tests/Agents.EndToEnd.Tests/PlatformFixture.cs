@@ -221,15 +221,18 @@ public class PlatformFixture : IAsyncLifetime
         throw new TimeoutException($"The tool registry did not list {string.Join(", ", tools)} within {within}: {listed}");
     }
 
-    /// <summary>Submits the demo's triage task (lookup, knowledge base, draft, then a ticket behind an approval gate).</summary>
-    public Task<Guid> SubmitTriageAsync(HttpClient client, string customerId = "C-1001") => TaskClient.SubmitAsync(client, new
+    /// <summary>
+    /// Submits the demo's triage task (lookup, knowledge base, draft, then a ticket). With the default article, the page that
+    /// hides instructions to AI agents, the ticket waits at the approval gate; with a plain article it opens on its own.
+    /// </summary>
+    public Task<Guid> SubmitTriageAsync(HttpClient client, string customerId = "C-1001", string article = "outage-status") => TaskClient.SubmitAsync(client, new
     {
         template = "triage-customer-issue",
         parameters = new Dictionary<string, string>
         {
             ["customerId"] = customerId,
             ["question"] = "I cannot log in since yesterday",
-            ["article"] = KnowledgeBaseUrl("password-reset"),
+            ["article"] = KnowledgeBaseUrl(article),
         },
     });
 
@@ -272,7 +275,7 @@ public class PlatformFixture : IAsyncLifetime
         await process.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var process in _processes.Values)
         {

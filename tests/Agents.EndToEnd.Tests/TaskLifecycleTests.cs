@@ -47,6 +47,16 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         Assert.Equal("tickets.create", approval.GetProperty("tool").GetString());
         Assert.True(approval.GetProperty("argumentsTainted").GetBoolean());
 
+        // The approval explains itself: the body (data, which the demo policy lets flow) carries the draft of a model that
+        // read the page, and the page addresses instructions to AI agents; the customer (control) came from the request.
+        var tainted = Assert.Single(approval.GetProperty("taintedArguments").EnumerateArray());
+        Assert.Equal("/body", tainted.GetProperty("argument").GetString());
+        Assert.Equal("Data", tainted.GetProperty("class").GetString());
+        Assert.True(tainted.GetProperty("flagged").GetBoolean());
+        Assert.Equal(["step:draft (model)", "step:kb (web.fetch)"], tainted.GetProperty("sources").EnumerateArray().Select(e => e.GetString()));
+        var body = System.Text.Json.Nodes.JsonNode.Parse(approval.GetProperty("argumentsJson").GetString()!)!["body"]!.GetValue<string>();
+        Assert.StartsWith(tainted.GetProperty("value").GetString()!.TrimEnd('…'), body, StringComparison.Ordinal);
+
         using var ownApproval = await TaskClient.DecideAsync(alice, approval.GetProperty("id").GetGuid(), approve: true, "approving my own request");
         Assert.Equal(HttpStatusCode.Forbidden, ownApproval.StatusCode);
 
@@ -56,6 +66,33 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
         var task = await TaskClient.WaitForStatusAsync(alice, id, "Completed");
         Assert.StartsWith("T-", task.GetProperty("result").GetProperty("ticket").GetProperty("ticketId").GetString(), StringComparison.Ordinal);
         Assert.Equal(1, await platform.TicketExecutionsAsync(id));
+    }
+
+    [Fact]
+    public async Task The_demos_triage_task_opens_its_ticket_without_a_person_under_the_demo_policy()
+    {
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+
+        // The reply is drafted from a plain knowledge-base article (untrusted data) and goes into the ticket's body, which
+        // the demo policy lets untrusted data reach; the customer and the priority come from the request and the template.
+        var id = await platform.SubmitTriageAsync(alice, "C-1002", article: "password-reset");
+
+        var task = await TaskClient.WaitUntilAsync(alice, id, t => TaskClient.TerminalStatuses.Contains(TaskClient.Status(t)) || TaskClient.Status(t) == "AwaitingApproval", TimeSpan.FromSeconds(90), "an end or a gate");
+        Assert.Equal("Completed", TaskClient.Status(task));
+        Assert.StartsWith("T-", task.GetProperty("result").GetProperty("ticket").GetProperty("ticketId").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, await platform.TicketExecutionsAsync(id));
+
+        // The event log shows each argument's provenance: only the body is tainted, and from where.
+        var log = await alice.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
+        Assert.DoesNotContain("approval-required", log, StringComparison.Ordinal);
+        using var entries = JsonDocument.Parse(log);
+        var dispatched = entries.RootElement.GetProperty("events").EnumerateArray()
+            .Single(e => e.GetProperty("kind").GetString() == "step-dispatched" && e.GetProperty("stepId").GetString() == "ticket");
+        var provenance = dispatched.GetProperty("data").GetProperty("provenance").EnumerateArray().ToDictionary(a => a.GetProperty("argument").GetString()!);
+        Assert.True(provenance["/body"].GetProperty("tainted").GetBoolean());
+        Assert.False(provenance["/customerId"].GetProperty("tainted").GetBoolean());
+        Assert.Contains("step:kb (web.fetch)", provenance["/body"].GetProperty("sources").GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("request:params.customerId", provenance["/customerId"].GetProperty("sources").GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -84,10 +84,26 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
 
         s.MemoryCount = m.Memories.Count;
-        s.PlannerSawUntrusted |= m.Memories.Any(x => x.Trust == TrustLevel.Untrusted);
-        Log("memories-recalled", null, new { count = m.Memories.Count, memories = m.Memories.Select(x => new { x.MemoryId, x.Kind, x.Source, x.Trust, x.Score }) });
-        RequestPlan(s, m.Memories);
+
+        // The planner never reads untrusted text: an untrusted memory reaches it as a reference (id, kind, source), so a
+        // plan it writes carries no value the memory could have injected, and is not tainted.
+        var forPlanner = m.Memories.Select(x => x.Trust == TrustLevel.Trusted ? x : x with { Text = WithheldMemory(x) }).ToList();
+        Log("memories-recalled", null, new
+        {
+            count = m.Memories.Count,
+            withheldFromPlanner = m.Memories.Count(x => x.Trust != TrustLevel.Trusted),
+            memories = m.Memories.Select(x => new { x.MemoryId, x.Kind, x.Source, x.Trust, x.Score }),
+        });
+        RequestPlan(s, forPlanner);
     }
+
+    /// <summary>What the planner reads in place of an untrusted memory's text.</summary>
+    public static string WithheldMemory(RecalledMemory memory) =>
+        $"[memory {memory.MemoryId}: untrusted {memory.Kind} from {memory.Source}; its text is not shown to the planner]";
+
+    /// <summary>What the planner reads in place of an error that holds a tool's own words.</summary>
+    public static string WithheldError(StepRun step) =>
+        $"Step '{step.Id}' ({step.Tool ?? "model"}) failed with an error written by the tool; its text may echo outside content and is not shown to the planner (it is in the task's log).";
 
     public void MemoryRecallTimedOut(TaskRunState s)
     {
@@ -203,6 +219,9 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             m.Tool,
             arguments = step.Input,
             argumentsTainted = step.InputTainted,
+            taintedArguments = TaintedArguments(step),
+            m.UntrustedFields,
+            m.ErrorFromTool,
             outcome = m.Outcome,
             output = m.OutputJson,
             m.Error,
@@ -218,6 +237,9 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             case ToolCallOutcome.Succeeded:
                 var descriptor = catalog.Find(step.Tool);
                 step.SideEffect = descriptor?.SideEffect;
+                step.UntrustedFields = m.UntrustedFields?.ToList();
+                step.TaintSources = null;
+                step.Flagged = InjectionScreen.Flags(UntrustedPart(m));
                 Succeed(s, step, m.OutputJson, m.Untrusted);
 
                 // Unknown tools are treated as compensable: undoing too much is safer than leaving a side effect behind.
@@ -234,22 +256,59 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             case ToolCallOutcome.ApprovalRequired:
                 step.Status = StepStatus.AwaitingApproval;
                 step.ApprovalId = m.ApprovalId;
-                Log("approval-required", step.Id, new { m.ApprovalId, m.Tool, arguments = step.Input, argumentsTainted = step.InputTainted });
+                Log("approval-required", step.Id, new { m.ApprovalId, m.Tool, arguments = step.Input, argumentsTainted = step.InputTainted, taintedArguments = TaintedArguments(step), reason = m.Error });
                 break;
             case ToolCallOutcome.Failed when m.Permanent:
+                step.ErrorUntrusted = ErrorUntrusted(step, m);
                 // The tool said the same call would fail again: no retry, and no revision that would only repeat it.
                 StepFailed(s, step, $"{m.Tool}: {m.Outcome} (permanent): {m.Error}", retryable: false, revise: false);
                 break;
             case ToolCallOutcome.Failed or ToolCallOutcome.TimedOut or ToolCallOutcome.CircuitOpen:
+                step.ErrorUntrusted = ErrorUntrusted(step, m);
                 StepFailed(s, step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryable: true);
                 break;
             default:
+                step.ErrorUntrusted = ErrorUntrusted(step, m);
                 StepFailed(s, step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryable: false);
                 break;
         }
 
         Advance(s);
     }
+
+    /// <summary>
+    /// An error is the tool's own words when the tool-gateway says so; they may echo outside content when the tool returns
+    /// untrusted content or its arguments were tainted. The platform's texts (timeouts, governance, circuit) are trusted.
+    /// </summary>
+    private static bool ErrorUntrusted(StepRun step, ToolCallCompleted m) => m.ErrorFromTool && (m.Untrusted || step.InputTainted);
+
+    /// <summary>The untrusted part of a tool's output: all of it, or the fields the tool declared untrusted.</summary>
+    private static string? UntrustedPart(ToolCallCompleted m)
+    {
+        if (m.Untrusted || m.OutputJson is null)
+        {
+            return m.OutputJson;
+        }
+
+        if (m.UntrustedFields is not { Count: > 0 } fields)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(m.OutputJson) is JsonObject output
+                ? string.Join("\n", fields.Select(f => output[f]?.ToJsonString() ?? string.Empty))
+                : m.OutputJson;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return m.OutputJson;
+        }
+    }
+
+    private static IReadOnlyList<TaintedArgument>? TaintedArguments(StepRun step) =>
+        step.InputProvenance?.Where(a => a.Tainted).Select(a => a.ToTainted()).ToList();
 
     public void ModelCompleted(TaskRunState s, ModelStepCompleted m)
     {
@@ -405,12 +464,14 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         step.Tainted = tainted;
         step.Error = null;
         step.CompletedAt = now;
-        Log("step-succeeded", step.Id, new { step.Attempts, tainted });
+        Log("step-succeeded", step.Id, new { step.Attempts, tainted, untrustedFields = step.UntrustedFields, flagged = step.Flagged, sources = tainted ? step.TaintSources : null });
     }
 
     private void StepFailed(TaskRunState s, StepRun step, string error, bool retryable, bool revise = true)
     {
         step.Error = error;
+        var errorUntrusted = step.ErrorUntrusted;
+        step.ErrorUntrusted = false;
         var maxAttempts = s.Plan?.Steps.FirstOrDefault(x => x.Id == step.Id)?.MaxAttempts ?? options.MaxStepAttempts;
         if (retryable && step.Attempts < maxAttempts && !s.Compensating)
         {
@@ -433,10 +494,12 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             s.RevisionPending = true;
             s.Reason = $"Step '{step.Id}' failed: {error}";
             var completed = s.Steps.Values.Where(x => x.Status == StepStatus.Succeeded).Select(x => x.Id).ToList();
-            // The failed step's error (often a tool's words) goes into the planner's context.
-            s.PlannerSawUntrusted = true;
-            Effects.Published.Add(new RevisePlan(s.CorrelationId, s.Principal, s.Plan.PlanId, s.Plan.Version, step.Id, error, completed));
-            Log("plan-revision-requested", step.Id, new { revision = s.Revisions, options.MaxPlanRevisions, error, completedSteps = completed });
+
+            // The planner never reads untrusted text: a tool's own words reach it only as a reference to this step, the
+            // platform's own texts (a timeout, governance not answering) as they are. Either way the revision is not tainted.
+            var forPlanner = errorUntrusted ? WithheldError(step) : error;
+            Effects.Published.Add(new RevisePlan(s.CorrelationId, s.Principal, s.Plan.PlanId, s.Plan.Version, step.Id, forPlanner, completed));
+            Log("plan-revision-requested", step.Id, new { revision = s.Revisions, options.MaxPlanRevisions, error, errorWithheldFromPlanner = errorUntrusted, completedSteps = completed });
             return;
         }
 
@@ -491,7 +554,8 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             step.InputTainted,
             s.AllowedTools,
             step.ApprovalId,
-            Compensate: true));
+            Compensate: true,
+            TaintedArguments: step.InputTainted ? TaintedArguments(step) : null));
         Log("compensation-dispatched", step.Id, new { step.Tool, step.IdempotencyKey });
     }
 
@@ -569,7 +633,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             return s.IsTerminal || s.Compensating || s.RevisionPending ? DispatchResult.Stopped : DispatchResult.Dispatched;
         }
 
-        var tainted = input.Tainted || PlanMayCarryUntrusted(s);
+        var tainted = input.Tainted;
         var maxTokens = 0;
         if (plan.Kind != StepKind.Tool)
         {
@@ -617,6 +681,14 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         run.StartedAt ??= now;
         run.Input = input.Text;
         run.InputTainted = tainted;
+        run.InputProvenance = input.Arguments?.ToList();
+        if (plan.Kind != StepKind.Tool)
+        {
+            // A model's output inherits what it read.
+            run.TaintSources = [.. input.Sources.Where(x => x.Untrusted).Select(x => x.Name)];
+            run.Flagged = input.Flagged;
+        }
+
         run.Kind = plan.Kind;
         run.Tool = plan.Tool;
         run.IdempotencyKey = IdempotencyKey(s.CorrelationId, run.Id);
@@ -624,7 +696,8 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         {
             s.ToolCalls++;
             Effects.Published.Add(new InvokeTool(
-                s.CorrelationId, run.Id, s.Principal, plan.Tool ?? string.Empty, input.Text, run.IdempotencyKey, run.InputTainted, s.AllowedTools, approvalId));
+                s.CorrelationId, run.Id, s.Principal, plan.Tool ?? string.Empty, input.Text, run.IdempotencyKey, run.InputTainted, s.AllowedTools, approvalId,
+                TaintedArguments: input.Tainted ? input.TaintedArguments : null));
         }
         else
         {
@@ -633,7 +706,18 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
 
         Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
-        Log("step-dispatched", run.Id, new { kind = plan.Kind, plan.Tool, attempt = run.Attempts, input = input.Text, inputTainted = run.InputTainted, idempotencyKey = run.IdempotencyKey, approvalId });
+        Log("step-dispatched", run.Id, new
+        {
+            kind = plan.Kind,
+            plan.Tool,
+            attempt = run.Attempts,
+            input = input.Text,
+            inputTainted = run.InputTainted,
+            provenance = input.Arguments?.Select(a => new { argument = a.Argument, tainted = a.Tainted, flagged = a.Flagged, sources = a.Sources }),
+            promptSources = plan.Kind == StepKind.Tool ? null : input.Sources,
+            idempotencyKey = run.IdempotencyKey,
+            approvalId,
+        });
         return DispatchResult.Dispatched;
     }
 
@@ -770,12 +854,6 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     /// <summary>Only a goal is planned by the planner model, which reads recalled memories; templates and explicit steps are not.</summary>
     private static bool NeedsMemories(TaskRunState s) => s.Goal is not null && s.TemplateName is null && s.RequestedSteps is null;
 
-    /// <summary>
-    /// A plan written by the planner model (from a goal, or a revision) after it saw untrusted content may
-    /// have copied it into literal arguments; templates and explicit steps are not written by the model.
-    /// </summary>
-    private static bool PlanMayCarryUntrusted(TaskRunState s) =>
-        s.PlannerSawUntrusted && s.Plan is { Source: "goal" or "revision" };
 }
 
 /// <summary>What <c>TaskRunEngine.Dispatch</c> did with a step.</summary>

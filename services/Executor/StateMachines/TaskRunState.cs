@@ -55,7 +55,8 @@ public sealed class TaskRunState : SagaStateMachineInstance
     /// <summary>
     /// True when untrusted content (a recalled memory, or a failed step's error on revision) was in the
     /// planner's context: a plan the model wrote from it may carry injected values in literal arguments,
-    /// where no reference shows the taint, so every step of such a plan is treated as tainted.
+    /// where no reference shows the taint, so every literal of such a plan is treated as tainted. Only runs started
+    /// before the planner stopped reading untrusted text set it (the executor now withholds that text from the planner).
     /// </summary>
     public bool PlannerSawUntrusted { get; set; }
 
@@ -155,6 +156,21 @@ public sealed class StepRun
 
     /// <summary>True when <see cref="Output"/> is untrusted (outside content, or derived from it).</summary>
     public bool Tainted { get; set; }
+
+    /// <summary>Top-level output fields the tool declared untrusted in an otherwise trusted output.</summary>
+    public List<string>? UntrustedFields { get; set; }
+
+    /// <summary>For a model step: the untrusted sources its prompt read (its output inherits them).</summary>
+    public List<string>? TaintSources { get; set; }
+
+    /// <summary>The untrusted content of the output (or what the model read) addresses instructions to an AI agent.</summary>
+    public bool Flagged { get; set; }
+
+    /// <summary>The arguments' provenance of the latest tool dispatch (shown in the event log and to governance).</summary>
+    public List<ArgumentProvenance>? InputProvenance { get; set; }
+
+    /// <summary>True when <see cref="Error"/> holds a tool's words that may echo outside content, not the platform's.</summary>
+    public bool ErrorUntrusted { get; set; }
 
     public string? Error { get; set; }
 

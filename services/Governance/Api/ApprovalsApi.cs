@@ -9,15 +9,19 @@ namespace Agents.Governance.Api;
 /// <summary>The body of approve / reject.</summary>
 public sealed record DecisionRequest(string? Comment);
 
-/// <summary>An approval as the API shows it.</summary>
+/// <summary>
+/// An approval as the API shows it. <see cref="TaintedArguments"/> explains the gate: which argument carries untrusted
+/// content, of which class, from which sources (a step and its tool, a memory, a plan), its value and what policy decided.
+/// </summary>
 public sealed record ApprovalView(
     Guid Id, Guid TaskId, string StepId, string Tool, string ArgumentsJson, string ArgumentsHash, bool ArgumentsTainted,
     string RequestedBy, string Reason, IReadOnlyList<string> ApproverRoles, string Status, bool Escalated,
-    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? DecidedAt, string? DecidedBy, string? Comment)
+    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? DecidedAt, string? DecidedBy, string? Comment,
+    IReadOnlyList<ApprovalTaint> TaintedArguments)
 {
     public static ApprovalView From(Approval a) => new(
         a.Id, a.TaskId, a.StepId, a.Tool, a.ArgumentsJson, a.ArgumentsHash, a.ArgumentsTainted, a.RequestedBy, a.Reason,
-        a.ApproverRoles, a.Status, a.Escalated, a.CreatedAt, a.ExpiresAt, a.DecidedAt, a.DecidedBy, a.Comment);
+        a.ApproverRoles, a.Status, a.Escalated, a.CreatedAt, a.ExpiresAt, a.DecidedAt, a.DecidedBy, a.Comment, a.TaintedArguments);
 }
 
 internal static class ApprovalsApi

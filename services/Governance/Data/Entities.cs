@@ -92,6 +92,9 @@ public sealed class Approval
 
     public bool ArgumentsTainted { get; set; }
 
+    /// <summary>Each tainted argument: its class, where its untrusted content came from, its value and the policy's decision.</summary>
+    public List<ApprovalTaint> TaintedArguments { get; set; } = [];
+
     public required string RequestedBy { get; set; }
 
     public required string Reason { get; set; }
@@ -113,6 +116,10 @@ public sealed class Approval
 
     public string? Comment { get; set; }
 }
+
+/// <summary>One tainted argument of an approval's call, as the approver sees it.</summary>
+public sealed record ApprovalTaint(
+    string Argument, Contracts.ArgumentClass Class, IReadOnlyList<string> Sources, string Value, bool Flagged, Policies.UntrustedFlow Decision, string Why);
 
 /// <summary>Approval states.</summary>
 public static class ApprovalStatus

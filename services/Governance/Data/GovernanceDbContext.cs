@@ -1,12 +1,16 @@
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 
 namespace Agents.Governance.Data;
 
 /// <summary>The governance service's own database (agents_governance).</summary>
 public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> options) : DbContext(options)
 {
+    private static readonly JsonSerializerOptions TaintJson = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
     public DbSet<PolicyVersion> Policies => Set<PolicyVersion>();
 
     public DbSet<TaskBudget> Tasks => Set<TaskBudget>();
@@ -56,6 +60,13 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
             e.HasIndex(x => new { x.TenantId, x.Status });
             e.HasIndex(x => new { x.Status, x.ExpiresAt });
             e.HasIndex(x => new { x.TaskId, x.StepId });
+            e.Property(x => x.TaintedArguments).HasColumnType("jsonb").HasDefaultValueSql("'[]'::jsonb").HasConversion(
+                v => JsonSerializer.Serialize(v, TaintJson),
+                v => JsonSerializer.Deserialize<List<ApprovalTaint>>(v, TaintJson) ?? new List<ApprovalTaint>(),
+                new ValueComparer<List<ApprovalTaint>>(
+                    (a, b) => JsonSerializer.Serialize(a, TaintJson) == JsonSerializer.Serialize(b, TaintJson),
+                    v => JsonSerializer.Serialize(v, TaintJson).GetHashCode(StringComparison.Ordinal),
+                    v => v.ToList()));
         });
         modelBuilder.Entity<AuditEntry>(e =>
         {

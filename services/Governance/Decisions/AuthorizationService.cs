@@ -42,13 +42,16 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
-        var outcome = await DecideAsync(message, principal, policy, cancellationToken);
+        var untrusted = UntrustedArguments.Decide(message, policy.Document);
+        var outcome = await DecideAsync(message, principal, policy, untrusted, cancellationToken);
         var result = outcome.Result;
         var details = new
         {
             stepId = message.StepId,
             argumentsHash = message.ArgumentsHash,
             argumentsTainted = message.ArgumentsTainted,
+            taintedArguments = untrusted.Count == 0 ? null : untrusted.Select(u => new { u.Argument, @class = u.Class.ToString(), u.Sources, u.Flagged, decision = u.Decision.ToString() }),
+            sendsDataOut = message.SendsDataOut,
             sideEffect = message.SideEffect.ToString(),
             risk = outcome.Risk.ToString(),
             requiredScope = message.RequiredScope,
@@ -76,7 +79,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         return result;
     }
 
-    private async Task<Outcome> DecideAsync(AuthorizeToolCall m, AgentPrincipal principal, EffectivePolicy policy, CancellationToken ct)
+    private async Task<Outcome> DecideAsync(AuthorizeToolCall m, AgentPrincipal principal, EffectivePolicy policy, IReadOnlyList<TaintedArgumentDecision> untrusted, CancellationToken ct)
     {
         var document = policy.Document;
         var risk = ToolEndpoints.IsValidName(m.Tool) ? document.EffectiveRisk(m.Tool, m.Risk) : m.Risk;
@@ -187,10 +190,15 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             return Deny(exhausted, budget: true);
         }
 
-        var approvalReasons = ApprovalReasons(m, risk, document);
+        if (untrusted.FirstOrDefault(u => u.Decision == UntrustedFlow.Deny) is { } refused)
+        {
+            return Deny("untrusted content may not reach this call: " + refused.Why);
+        }
+
+        var approvalReasons = ApprovalReasons(m, risk, document, untrusted);
         if (approvalReasons.Count > 0)
         {
-            var gate = await CheckApprovalAsync(m, principal, document, string.Join("; ", approvalReasons), now, ct);
+            var gate = await CheckApprovalAsync(m, principal, document, string.Join("; ", approvalReasons), untrusted, now, ct);
             if (gate is not null)
             {
                 return gate with { Risk = risk };
@@ -216,7 +224,8 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
     }
 
     /// <summary>Null when an approval for these exact arguments was granted; otherwise the decision to return.</summary>
-    private async Task<Outcome?> CheckApprovalAsync(AuthorizeToolCall m, AgentPrincipal principal, PolicyDocument document, string reason, DateTimeOffset now, CancellationToken ct)
+    private async Task<Outcome?> CheckApprovalAsync(
+        AuthorizeToolCall m, AgentPrincipal principal, PolicyDocument document, string reason, IReadOnlyList<TaintedArgumentDecision> untrusted, DateTimeOffset now, CancellationToken ct)
     {
         var prefix = "approval required: " + reason;
         if (m.ApprovalId is { } id)
@@ -273,7 +282,8 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             Tool = m.Tool,
             ArgumentsHash = m.ArgumentsHash.ToLowerInvariant(),
             ArgumentsJson = m.ArgumentsJson,
-            ArgumentsTainted = m.ArgumentsTainted,
+            ArgumentsTainted = m.ArgumentsTainted || untrusted.Count > 0,
+            TaintedArguments = [.. untrusted.Select(u => new ApprovalTaint(u.Argument, u.Class, u.Sources, u.Value, u.Flagged, u.Decision, u.Why))],
             RequestedBy = principal.UserId,
             Reason = prefix,
             ApproverRoles = [.. document.DeciderRoles],
@@ -290,16 +300,14 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             new(new ToolCallAuthorization(AuthorizationDecision.RequireApproval, reason, approvalId), default, false, requested);
     }
 
-    /// <summary>Why this call needs a person: the built-in rules first, then the policy's approval rules.</summary>
-    internal static List<string> ApprovalReasons(AuthorizeToolCall m, RiskTier risk, PolicyDocument document)
+    /// <summary>
+    /// Why this call needs a person: untrusted arguments the policy does not let flow (by default any in a tool that acts
+    /// outside; never one that steers it), the Critical tier, then the policy's approval rules.
+    /// </summary>
+    internal static List<string> ApprovalReasons(AuthorizeToolCall m, RiskTier risk, PolicyDocument document, IReadOnlyList<TaintedArgumentDecision> untrusted)
     {
         var reasons = new List<string>();
-
-        // Built in, whatever the policy says: untrusted content never drives a mutation unreviewed.
-        if (m.ArgumentsTainted && m.SideEffect == SideEffectClass.Mutating)
-        {
-            reasons.Add("arguments derived from untrusted content reach a mutating tool");
-        }
+        reasons.AddRange(untrusted.Where(u => u.Decision == UntrustedFlow.Approve).Select(u => u.Why));
 
         if (risk == RiskTier.Critical)
         {

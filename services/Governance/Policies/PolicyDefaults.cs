@@ -16,7 +16,8 @@ public static class PolicyDefaults
 
     /// <summary>
     /// For a tenant that has no policy: enabled, no role may call any tool (deny by default), the
-    /// default budgets, approvers 'approver', admin 'admin' (so the tenant's admin can write a policy).
+    /// default budgets, approvers 'approver', admin 'admin' (so the tenant's admin can write a policy), and no
+    /// autonomy for untrusted values (a tainted argument of a tool that acts outside needs a person).
     /// </summary>
     public static PolicyDocument Default { get; } = new(
         Enabled: true,
@@ -27,7 +28,8 @@ public static class PolicyDefaults
         ApprovalRules: [],
         Budgets: Budgets,
         Approval: Approval,
-        LoopDetection: LoopDetection);
+        LoopDetection: LoopDetection,
+        UntrustedArguments: []);
 
     /// <summary>The demo tenant's seeded policy (version 1), as a document an admin would PUT.</summary>
     public const string DemoPolicyJson = """
@@ -53,7 +55,10 @@ public static class PolicyDefaults
             "perTenantPerDay": { "tokens": 5000000, "cost": 100.0, "toolCalls": 5000 }
           },
           "approval": { "timeoutSeconds": 3600, "onExpiry": "escalate", "escalateTo": "admin" },
-          "loopDetection": { "maxIdenticalCalls": 3 }
+          "loopDetection": { "maxIdenticalCalls": 3 },
+          "untrustedArguments": [
+            { "tool": "tickets.create", "class": "data", "decision": "allow" }
+          ]
         }
         """;
 }

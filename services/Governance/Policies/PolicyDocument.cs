@@ -14,7 +14,8 @@ public sealed record PolicyDocument(
     IReadOnlyList<ApprovalRule> ApprovalRules,
     BudgetPolicy Budgets,
     ApprovalPolicy Approval,
-    LoopDetectionPolicy LoopDetection)
+    LoopDetectionPolicy LoopDetection,
+    IReadOnlyList<UntrustedArgumentRule> UntrustedArguments)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

@@ -41,7 +41,7 @@ public static class PolicyValidator
         return role.Contains(',', StringComparison.Ordinal) ? "A role name may not contain ','." : null;
     }
 
-    private static readonly string[] TopLevel = ["enabled", "adminRole", "approverRoles", "roles", "toolRiskTiers", "approvalRules", "budgets", "approval", "loopDetection"];
+    private static readonly string[] TopLevel = ["enabled", "adminRole", "approverRoles", "roles", "toolRiskTiers", "approvalRules", "budgets", "approval", "loopDetection", "untrustedArguments"];
 
     public static PolicyDocument? Validate(string json, out IReadOnlyList<PolicyError> errors)
     {
@@ -78,10 +78,11 @@ public static class PolicyValidator
             var budgets = v.Budgets(root);
             var approval = v.Approval(root, roles);
             var loop = v.Loop(root);
+            var untrusted = v.UntrustedArguments(root);
 
             return list.Count > 0
                 ? null
-                : new PolicyDocument(enabled, adminRole, approverRoles, roles, riskTiers, rules, budgets, approval, loop);
+                : new PolicyDocument(enabled, adminRole, approverRoles, roles, riskTiers, rules, budgets, approval, loop, untrusted);
         }
     }
 
@@ -98,6 +99,50 @@ public static class PolicyValidator
         private static readonly string[] DailyProps = ["tokens", "cost", "toolCalls"];
         private static readonly string[] ApprovalProps = ["timeoutSeconds", "onExpiry", "escalateTo"];
         private static readonly string[] LoopProps = ["maxIdenticalCalls"];
+        private static readonly string[] UntrustedProps = ["tool", "class", "decision"];
+
+        public List<UntrustedArgumentRule> UntrustedArguments(JsonElement root)
+        {
+            var result = new List<UntrustedArgumentRule>();
+            var shape = "'untrustedArguments' must be an array of rules {\"tool\": pattern, \"class\": \"data\" or \"control\", \"decision\": \"allow\", \"approve\" or \"deny\"}.";
+            foreach (var (rule, pointer) in RuleObjects(root, "untrustedArguments", shape, "A rule must be an object {\"tool\", \"class\", \"decision\"}.", UntrustedProps))
+            {
+                var before = errors.Count;
+                var tool = ToolPattern(rule, pointer, "'tool' must be a tool name pattern (e.g. 'tickets.create' or 'tickets.*'); leave it out for every tool.");
+
+                ArgumentClass? @class = null;
+                if (!rule.TryGetProperty("class", out var c))
+                {
+                    Error(pointer + "/class", "'class' is required: \"data\" (content such as a ticket body) or \"control\" (what steers the call: a recipient, an id, an amount, a URL).");
+                }
+                else
+                {
+                    @class = Enum<ArgumentClass>(c, pointer + "/class");
+                }
+
+                UntrustedFlow? decision = null;
+                if (!rule.TryGetProperty("decision", out var d))
+                {
+                    Error(pointer + "/decision", "'decision' is required: \"allow\", \"approve\" or \"deny\".");
+                }
+                else
+                {
+                    decision = Enum<UntrustedFlow>(d, pointer + "/decision");
+                }
+
+                if (@class == ArgumentClass.Control && decision == UntrustedFlow.Allow)
+                {
+                    Error(pointer + "/decision", "Untrusted content may never steer a call unreviewed: a rule for class \"control\" decides \"approve\" or \"deny\", not \"allow\".");
+                }
+
+                if (errors.Count == before && @class is { } cls && decision is { } dec)
+                {
+                    result.Add(new UntrustedArgumentRule(tool, cls, dec));
+                }
+            }
+
+            return result;
+        }
 
         public void NoUnknown(JsonElement obj, string pointer, string[] known)
         {
@@ -303,44 +348,10 @@ public static class PolicyValidator
         public List<ApprovalRule> Rules(JsonElement root)
         {
             var result = new List<ApprovalRule>();
-            if (!root.TryGetProperty("approvalRules", out var rules))
+            foreach (var (rule, pointer) in RuleObjects(root, "approvalRules", "'approvalRules' must be an array of rules.", "A rule must be an object.", RuleProps))
             {
-                return result;
-            }
-
-            if (rules.ValueKind != JsonValueKind.Array)
-            {
-                Error("/approvalRules", "'approvalRules' must be an array of rules.");
-                return result;
-            }
-
-            if (rules.GetArrayLength() > MaxApprovalRules)
-            {
-                Error("/approvalRules", $"At most {MaxApprovalRules} approval rules are allowed.");
-                return result;
-            }
-
-            var i = 0;
-            foreach (var rule in rules.EnumerateArray())
-            {
-                var pointer = $"/approvalRules/{i++}";
-                if (rule.ValueKind != JsonValueKind.Object)
-                {
-                    Error(pointer, "A rule must be an object.");
-                    continue;
-                }
-
-                NoUnknown(rule, pointer, RuleProps);
                 var before = errors.Count;
-                string? tool = null;
-                if (rule.TryGetProperty("tool", out var t))
-                {
-                    tool = t.ValueKind == JsonValueKind.String && IsPattern(t.GetString()!) ? t.GetString() : null;
-                    if (tool is null)
-                    {
-                        Error(pointer + "/tool", "'tool' must be a tool name pattern (e.g. 'payments.refund' or 'payments.*').");
-                    }
-                }
+                var tool = ToolPattern(rule, pointer, "'tool' must be a tool name pattern (e.g. 'payments.refund' or 'payments.*').");
 
                 SideEffectClass? sideEffect = rule.TryGetProperty("sideEffect", out var se) ? Enum<SideEffectClass>(se, pointer + "/sideEffect") : null;
                 RiskTier? minRisk = rule.TryGetProperty("minRisk", out var mr) ? Enum<RiskTier>(mr, pointer + "/minRisk") : null;
@@ -390,6 +401,61 @@ public static class PolicyValidator
             }
 
             return result;
+        }
+
+        /// <summary>The objects of the rule array <paramref name="name"/> (at most <see cref="MaxApprovalRules"/>), with their pointers; checks their shape.</summary>
+        private List<(JsonElement Rule, string Pointer)> RuleObjects(JsonElement root, string name, string notArray, string notObject, string[] known)
+        {
+            var result = new List<(JsonElement, string)>();
+            if (!root.TryGetProperty(name, out var rules))
+            {
+                return result;
+            }
+
+            if (rules.ValueKind != JsonValueKind.Array)
+            {
+                Error("/" + name, notArray);
+                return result;
+            }
+
+            if (rules.GetArrayLength() > MaxApprovalRules)
+            {
+                Error("/" + name, $"At most {MaxApprovalRules} rules are allowed in '{name}'.");
+                return result;
+            }
+
+            var i = 0;
+            foreach (var rule in rules.EnumerateArray())
+            {
+                var pointer = $"/{name}/{i++}";
+                if (rule.ValueKind != JsonValueKind.Object)
+                {
+                    Error(pointer, notObject);
+                    continue;
+                }
+
+                NoUnknown(rule, pointer, known);
+                result.Add((rule, pointer));
+            }
+
+            return result;
+        }
+
+        /// <summary>A rule's optional 'tool' pattern (null when absent or invalid; invalid is an error).</summary>
+        private string? ToolPattern(JsonElement rule, string pointer, string problem)
+        {
+            if (!rule.TryGetProperty("tool", out var t))
+            {
+                return null;
+            }
+
+            var tool = t.ValueKind == JsonValueKind.String && IsPattern(t.GetString()!) ? t.GetString() : null;
+            if (tool is null)
+            {
+                Error(pointer + "/tool", problem);
+            }
+
+            return tool;
         }
 
         public BudgetPolicy Budgets(JsonElement root)

@@ -56,7 +56,10 @@ public sealed record ToolDetails(
     bool Allowed,
     JsonElement InputSchema,
     JsonElement OutputSchema,
-    ToolCircuitView Circuit);
+    ToolCircuitView Circuit,
+    IReadOnlyList<string> UntrustedOutputFields,
+    IReadOnlyDictionary<string, ArgumentClass> ArgumentClasses,
+    bool SendsDataOut);
 
 /// <summary>A tool's circuit: Closed, Open or HalfOpen (an open circuit whose break has ended).</summary>
 public sealed record ToolCircuitView(string State, int ConsecutiveFailures, DateTimeOffset? OpenUntil);
@@ -129,7 +132,7 @@ internal static class ToolsApi
             tool.ReturnsUntrustedContent, tool.TimeoutSeconds, tool.Instance, tool.FirstSeenAt, tool.LastSeenAt,
             ToolRegistry.StatusOf(tool, options.Value.StaleAfter, time.GetUtcNow()), tool.RetiredAt, tool.RetiredBy,
             rules.MayCall(principal, tool.Name, tool.RequiredScope), ParseJson(tool.InputSchema), ParseJson(tool.OutputSchema),
-            Circuit(name, circuit, breakers, time)));
+            Circuit(name, circuit, breakers, time), tool.UntrustedOutputFields, tool.ArgumentClasses, tool.SendsDataOut));
     }
 
     private static async Task<IResult> RetireAsync(

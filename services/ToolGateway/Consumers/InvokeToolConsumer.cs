@@ -100,7 +100,8 @@ internal sealed class InvokeToolConsumer(
             {
                 logger.LogInformation("InvokeTool {Key} for tool {Tool} was already answered ({Outcome}); republishing the stored result.", call.IdempotencyKey, call.Tool, record.Outcome);
                 var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == record.Tool, cancellationToken);
-                await AnswerAsync(context, record.ToCompleted() with { SideEffect = tool?.SideEffect, Compensable = tool?.Compensable }, record.CallId, replayed: true);
+                var (untrusted, untrustedFields) = RegisteredTool.OutputTrust(tool);
+                await AnswerAsync(context, record.ToCompleted() with { SideEffect = tool?.SideEffect, Compensable = tool?.Compensable, Untrusted = untrusted, UntrustedFields = untrustedFields }, record.CallId, replayed: true);
                 return null;
             }
 

@@ -23,6 +23,15 @@ public sealed class RegisteredTool
 
     public bool ReturnsUntrustedContent { get; set; }
 
+    /// <summary>Top-level output fields that are untrusted in an otherwise trusted output.</summary>
+    public string[] UntrustedOutputFields { get; set; } = [];
+
+    /// <summary>The declared class of each argument that has one (the others are Control).</summary>
+    public Dictionary<string, ArgumentClass> ArgumentClasses { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when a call carries its arguments outside the platform (egress).</summary>
+    public bool SendsDataOut { get; set; }
+
     public int TimeoutSeconds { get; set; }
 
     public required string Version { get; set; }
@@ -41,6 +50,13 @@ public sealed class RegisteredTool
     /// <summary>Who retired it (tenant/user).</summary>
     public string? RetiredBy { get; set; }
 
+    /// <summary>
+    /// Whether the output of a call is untrusted, and which of its fields are when only some are. A tool the registry
+    /// does not know gets the safe answer: all of it.
+    /// </summary>
+    public static (bool Untrusted, IReadOnlyList<string>? Fields) OutputTrust(RegisteredTool? tool) =>
+        tool is null || tool.ReturnsUntrustedContent ? (true, null) : (false, tool.UntrustedOutputFields.Length > 0 ? tool.UntrustedOutputFields : null);
+
     public void Apply(ToolAnnounced announced)
     {
         var tool = announced.Tool;
@@ -52,6 +68,9 @@ public sealed class RegisteredTool
         RequiredScope = tool.RequiredScope;
         Compensable = tool.Compensable;
         ReturnsUntrustedContent = tool.ReturnsUntrustedContent;
+        UntrustedOutputFields = [.. tool.UntrustedOutputFields ?? []];
+        ArgumentClasses = tool.ArgumentClasses is null ? new(StringComparer.Ordinal) : new(tool.ArgumentClasses, StringComparer.Ordinal);
+        SendsDataOut = tool.SendsDataOut;
         TimeoutSeconds = tool.TimeoutSeconds;
         Version = tool.Version;
         Instance = announced.Instance;

@@ -1,5 +1,9 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Agents.Contracts;
 using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Design;
 
 namespace Agents.ToolGateway.Data;
@@ -7,6 +11,8 @@ namespace Agents.ToolGateway.Data;
 /// <summary>The tool-gateway's own database: the registry, tool-call records and circuit states.</summary>
 public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> options) : DbContext(options)
 {
+    private static readonly JsonSerializerOptions ArgumentClassJson = new() { Converters = { new JsonStringEnumConverter() } };
+
     public DbSet<RegisteredTool> Tools => Set<RegisteredTool>();
 
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
@@ -29,6 +35,14 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
             tool.Property(t => t.Version).HasMaxLength(64);
             tool.Property(t => t.Instance).HasMaxLength(200);
             tool.Property(t => t.RetiredBy).HasMaxLength(401);
+            tool.Property(t => t.UntrustedOutputFields).HasDefaultValueSql("'{}'::text[]");
+            tool.Property(t => t.ArgumentClasses).HasColumnType("jsonb").HasDefaultValueSql("'{}'::jsonb").HasConversion(
+                v => JsonSerializer.Serialize(v, ArgumentClassJson),
+                v => new Dictionary<string, ArgumentClass>(JsonSerializer.Deserialize<Dictionary<string, ArgumentClass>>(v, ArgumentClassJson) ?? new(), StringComparer.Ordinal),
+                new ValueComparer<Dictionary<string, ArgumentClass>>(
+                    (a, b) => JsonSerializer.Serialize(a, ArgumentClassJson) == JsonSerializer.Serialize(b, ArgumentClassJson),
+                    v => JsonSerializer.Serialize(v, ArgumentClassJson).GetHashCode(StringComparison.Ordinal),
+                    v => new Dictionary<string, ArgumentClass>(v, StringComparer.Ordinal)));
         });
 
         modelBuilder.Entity<ToolCallRecord>(call =>

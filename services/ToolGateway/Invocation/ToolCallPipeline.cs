@@ -8,8 +8,11 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Invocation;
 
-/// <summary>The end of one tool call, before it is recorded and published; <see cref="Permanent"/>: the tool said the same call would fail again.</summary>
-internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null, bool Permanent = false);
+/// <summary>
+/// The end of one tool call, before it is recorded and published; <see cref="Permanent"/>: the tool said the same call
+/// would fail again; <see cref="ErrorFromTool"/>: the error holds the tool's own words.
+/// </summary>
+internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null, bool Permanent = false, bool ErrorFromTool = false);
 
 /// <summary>
 /// Authorizes and executes one validated tool call: before every attempt governance is asked
@@ -64,7 +67,7 @@ internal sealed class ToolCallPipeline(
                 var reason = $"The circuit of tool '{tool.Name}' is open after {snapshot.ConsecutiveFailures} consecutive failures; it lets a trial call through after {snapshot.OpenUntil:O}.";
                 return last is null
                     ? new CallResult(ToolCallOutcome.CircuitOpen, null, reason, attempts, call.ApprovalId)
-                    : new CallResult(last.Outcome, null, last.Error + " " + reason, attempts, call.ApprovalId);
+                    : new CallResult(last.Outcome, null, last.Error + " " + reason, attempts, call.ApprovalId, ErrorFromTool: last.FromTool);
             }
 
             attempts++;
@@ -93,7 +96,7 @@ internal sealed class ToolCallPipeline(
             if (!attempt.Transient || attempts >= maxAttempts)
             {
                 var suffix = attempt.Transient && maxAttempts > 1 ? $" (after {attempts} attempts)" : string.Empty;
-                return new CallResult(attempt.Outcome, null, attempt.Error + suffix, attempts, call.ApprovalId, Permanent: !attempt.Transient);
+                return new CallResult(attempt.Outcome, null, attempt.Error + suffix, attempts, call.ApprovalId, Permanent: !attempt.Transient, ErrorFromTool: attempt.FromTool);
             }
 
             last = attempt;
@@ -114,7 +117,8 @@ internal sealed class ToolCallPipeline(
         var settings = options.Value;
         var request = new AuthorizeToolCall(
             call.TaskId, call.StepId, call.Principal, tool.Name, tool.SideEffect, tool.Risk, tool.RequiredScope,
-            call.ArgumentsJson, argumentsHash, call.ArgumentsTainted, call.TaskAllowedTools, call.ApprovalId, requestKey);
+            call.ArgumentsJson, argumentsHash, call.ArgumentsTainted, call.TaskAllowedTools, call.ApprovalId, requestKey,
+            call.TaintedArguments, tool.ArgumentClasses, tool.SendsDataOut);
         var waited = time.GetTimestamp();
         var pause = settings.BaseDelay;
         while (true)
@@ -153,7 +157,7 @@ internal sealed class ToolCallPipeline(
         return answer switch
         {
             { Failure: RequestFailure.None, Message.Succeeded: true } => new Attempt(ToolCallOutcome.Succeeded, answer.Message.OutputJson, null, false),
-            { Failure: RequestFailure.None } => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' failed: {answer.Message!.Error ?? "no reason given"}", answer.Message.Transient),
+            { Failure: RequestFailure.None } => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' failed: {answer.Message!.Error ?? "no reason given"}", answer.Message.Transient, FromTool: true),
             { Failure: RequestFailure.TimedOut } => new Attempt(ToolCallOutcome.TimedOut, null, $"Tool '{tool.Name}' did not answer within {timeout.TotalSeconds:0.###} s.", true),
             { Failure: RequestFailure.Faulted } => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' faulted: {answer.Error}", true),
             _ => new Attempt(ToolCallOutcome.Failed, null, $"Tool '{tool.Name}' could not be reached: {answer.Error}", true),
@@ -187,5 +191,5 @@ internal sealed class ToolCallPipeline(
         return new CallResult(ToolCallOutcome.Succeeded, outputJson, null, attempts, approvalId);
     }
 
-    private sealed record Attempt(ToolCallOutcome Outcome, string? OutputJson, string? Error, bool Transient);
+    private sealed record Attempt(ToolCallOutcome Outcome, string? OutputJson, string? Error, bool Transient, bool FromTool = false);
 }

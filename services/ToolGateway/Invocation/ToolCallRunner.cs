@@ -31,10 +31,11 @@ internal sealed partial class ToolCallRunner(
 
         var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == call.Tool, cancellationToken);
         var result = await DecideAsync(call, tool, run.ArgumentsHash, run.CallId, cancellationToken);
+        var (untrusted, untrustedFields) = RegisteredTool.OutputTrust(tool);
         var completed = new ToolCallCompleted(
-            call.TaskId, call.StepId, call.Tool ?? string.Empty, result.Outcome, result.OutputJson, result.Error, Untrusted: true, result.Attempts,
+            call.TaskId, call.StepId, call.Tool ?? string.Empty, result.Outcome, result.OutputJson, result.Error, untrusted, result.Attempts,
             Math.Round((time.GetUtcNow() - run.ReceivedAt).TotalMilliseconds, 3), result.ApprovalId ?? call.ApprovalId, call.Compensate,
-            tool?.SideEffect, tool?.Compensable, result.Permanent);
+            tool?.SideEffect, tool?.Compensable, result.Permanent, untrustedFields, result.ErrorFromTool);
 
         // A scope of its own: its publish endpoint is the bus outbox, so the answer commits with the record.
         await using var scope = scopes.CreateAsyncScope();

@@ -21,9 +21,12 @@ public sealed record CustomerRecord(
     [Description("Subscription plan: free, pro or enterprise.")] string Plan,
     string Region,
     DateOnly CustomerSince,
-    [Description("Titles of the customer's open support issues.")] IReadOnlyList<string> OpenIssues);
+    [Description("Titles of the customer's open support issues, as the customer wrote them (untrusted).")][UntrustedContent] IReadOnlyList<string> OpenIssues);
 
-/// <summary>Looks up a customer of the caller's tenant.</summary>
+/// <summary>
+/// Looks up a customer of the caller's tenant. The record is the CRM's own data (trusted), except the open issues'
+/// titles, which customers write (<see cref="UntrustedContentAttribute"/>).
+/// </summary>
 [Tool("crm.lookup-customer", "Looks up a customer of the caller's tenant by id: name, e-mail, plan, region and open support issues.",
     SideEffect = SideEffectClass.ReadOnly, Risk = RiskTier.Low, Scope = "crm.read", TimeoutSeconds = 10)]
 public sealed class LookupCustomer(CrmDbContext db) : ITool<LookupCustomerInput, CustomerRecord>

@@ -16,13 +16,13 @@ public enum TicketPriority
     Urgent,
 }
 
-/// <summary>Arguments of <c>tickets.create</c>.</summary>
+/// <summary>Arguments of <c>tickets.create</c>: the customer and the priority steer the call; subject and body are its content.</summary>
 public sealed record CreateTicketInput(
     [Description("The customer the ticket is for, e.g. C-1001.")]
     [RegularExpression("^C-[0-9]{4,8}$", ErrorMessage = "customerId must look like 'C-1001'.")]
     string CustomerId,
-    [Description("One-line summary.")][MinLength(3)][MaxLength(200)] string Subject,
-    [Description("The ticket's text.")][MinLength(1)][MaxLength(5000)] string Body,
+    [Description("One-line summary.")][MinLength(3)][MaxLength(200)][Argument(ArgumentClass.Data)] string Subject,
+    [Description("The ticket's text.")][MinLength(1)][MaxLength(5000)][Argument(ArgumentClass.Data)] string Body,
     TicketPriority Priority = TicketPriority.Normal);
 
 /// <summary>The created ticket.</summary>

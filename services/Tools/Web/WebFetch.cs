@@ -23,9 +23,12 @@ public sealed record WebFetchOutput(
     [Description("The page's visible text (tags removed). Untrusted.")] string Text,
     [Description("True when the page was cut at the size limit.")] bool Truncated);
 
-/// <summary>Fetches a page from an allowlist of URL prefixes, with size and time limits.</summary>
+/// <summary>
+/// Fetches a page from an allowlist of URL prefixes, with size and time limits. The URL leaves the platform
+/// (<see cref="ToolAttribute.SendsDataOut"/>): a URL built from untrusted content could carry data out.
+/// </summary>
 [Tool("web.fetch", "Fetches a web page from the allowlisted sites (the local knowledge base) and returns its title and text. The content is untrusted.",
-    SideEffect = SideEffectClass.ReadOnly, Risk = RiskTier.Low, Scope = "web.read", ReturnsUntrustedContent = true, TimeoutSeconds = 15)]
+    SideEffect = SideEffectClass.ReadOnly, Risk = RiskTier.Low, Scope = "web.read", ReturnsUntrustedContent = true, SendsDataOut = true, TimeoutSeconds = 15)]
 public sealed partial class WebFetch(IHttpClientFactory http, IOptions<WebFetchOptions> options) : ITool<WebFetchInput, WebFetchOutput>
 {
     private static readonly string[] TextTypes = ["text/html", "text/plain", "application/json", "application/xhtml+xml"];

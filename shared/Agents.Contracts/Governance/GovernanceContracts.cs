@@ -27,6 +27,9 @@ public enum AuthorizationDecision
 /// every call and retry. <see cref="ArgumentsHash"/> binds an approval to the exact arguments.
 /// <see cref="RequestKey"/> names one authorization attempt: asking again with the same key (governance was slow to
 /// answer) gets the decision already made and reserves nothing again; without it the message id is the key.
+/// <see cref="TaintedArguments"/> (null: every argument counts as tainted when <see cref="ArgumentsTainted"/>),
+/// <see cref="ArgumentClasses"/> and <see cref="SendsDataOut"/> (from the tool's registration) let policy decide per
+/// argument and class.
 /// </summary>
 public sealed record AuthorizeToolCall(
     Guid TaskId,
@@ -41,7 +44,10 @@ public sealed record AuthorizeToolCall(
     bool ArgumentsTainted,
     IReadOnlyList<string>? TaskAllowedTools,
     Guid? ApprovalId,
-    string? RequestKey = null);
+    string? RequestKey = null,
+    IReadOnlyList<TaintedArgument>? TaintedArguments = null,
+    IReadOnlyDictionary<string, ArgumentClass>? ArgumentClasses = null,
+    bool SendsDataOut = false);
 
 /// <summary>Governance's answer to <see cref="AuthorizeToolCall"/>.</summary>
 public sealed record ToolCallAuthorization(AuthorizationDecision Decision, string Reason, Guid? ApprovalId = null);

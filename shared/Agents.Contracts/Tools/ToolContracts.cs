@@ -29,7 +29,13 @@ public enum RiskTier
     Critical,
 }
 
-/// <summary>A tool's self-description, announced by the tool service on start.</summary>
+/// <summary>
+/// A tool's self-description, announced by the tool service on start. <see cref="ReturnsUntrustedContent"/>: every output
+/// is untrusted; <see cref="UntrustedOutputFields"/>: only these top-level output fields are (outside text in an otherwise
+/// trusted record). <see cref="ArgumentClasses"/>: the class of each top-level argument (an argument not named is
+/// <see cref="ArgumentClass.Control"/>). <see cref="SendsDataOut"/>: the call carries its arguments outside the platform
+/// (a fetch, a search), so its control arguments are an egress even when the tool is ReadOnly.
+/// </summary>
 public sealed record ToolDescriptor(
     string Name,
     string Description,
@@ -41,7 +47,10 @@ public sealed record ToolDescriptor(
     bool Compensable,
     bool ReturnsUntrustedContent,
     int TimeoutSeconds,
-    string Version);
+    string Version,
+    IReadOnlyList<string>? UntrustedOutputFields = null,
+    IReadOnlyDictionary<string, ArgumentClass>? ArgumentClasses = null,
+    bool SendsDataOut = false);
 
 /// <summary>A tool service announces (or re-announces) itself to the tool-gateway's registry.</summary>
 public sealed record ToolAnnounced(ToolDescriptor Tool, string Instance, DateTimeOffset AnnouncedAt);
@@ -56,6 +65,8 @@ public sealed record RequestToolAnnouncements(string Requester, DateTimeOffset R
 /// <summary>
 /// The executor asks the tool-gateway to run a tool step. The gateway validates, authorizes,
 /// executes (with retries/circuit breaker) and answers with <see cref="ToolCallCompleted"/>.
+/// <see cref="ArgumentsTainted"/>: some argument came from untrusted content; <see cref="TaintedArguments"/> says which,
+/// from where (null from a sender that does not track values: then every argument counts as tainted).
 /// </summary>
 public sealed record InvokeTool(
     Guid TaskId,
@@ -67,7 +78,8 @@ public sealed record InvokeTool(
     bool ArgumentsTainted,
     IReadOnlyList<string>? TaskAllowedTools,
     Guid? ApprovalId = null,
-    bool Compensate = false);
+    bool Compensate = false,
+    IReadOnlyList<TaintedArgument>? TaintedArguments = null);
 
 /// <summary>
 /// The tool-gateway asks a tool service to execute (on the tool's own queue). A repeated
@@ -122,7 +134,10 @@ public enum ToolCallOutcome
 }
 
 /// <summary>
-/// The tool-gateway's answer to <see cref="InvokeTool"/>. Outputs are always untrusted data. The registry owns what a
+/// The tool-gateway's answer to <see cref="InvokeTool"/>. <see cref="Untrusted"/>: the output is untrusted data (the tool
+/// declares it returns outside content, or the tool is unknown); <see cref="UntrustedFields"/>: only these top-level fields
+/// of the output are. <see cref="ErrorFromTool"/>: <see cref="Error"/> holds the tool's own words (which may echo outside
+/// content), not text the platform wrote. The registry owns what a
 /// tool is: <see cref="SideEffect"/> and <see cref="Compensable"/> come from it with the answer (null when the gateway
 /// answered without looking the tool up, e.g. from a stored outcome). <see cref="Permanent"/>: the tool reported the
 /// failure as permanent (the same call would fail again), so it is neither retried nor re-planned.
@@ -141,7 +156,9 @@ public sealed record ToolCallCompleted(
     bool Compensation = false,
     SideEffectClass? SideEffect = null,
     bool? Compensable = null,
-    bool Permanent = false);
+    bool Permanent = false,
+    IReadOnlyList<string>? UntrustedFields = null,
+    bool ErrorFromTool = false);
 
 /// <summary>
 /// A tool's circuit was moved by hand or by the registry: every tool-gateway instance applies it to the circuit it keeps in

@@ -139,6 +139,25 @@ public static class ToolJson
         }
     }
 
+    /// <summary>The JSON names of <paramref name="type"/>'s members that carry <typeparamref name="TAttribute"/> (on the property or its constructor parameter).</summary>
+    public static IEnumerable<(string Name, TAttribute Attribute)> MemberAttributes<TAttribute>(Type type)
+        where TAttribute : Attribute
+    {
+        var info = Options.GetTypeInfo(type);
+        if (info.Kind != JsonTypeInfoKind.Object)
+        {
+            yield break;
+        }
+
+        foreach (var property in info.Properties)
+        {
+            if (AttributesOf(property).OfType<TAttribute>().FirstOrDefault() is { } attribute)
+            {
+                yield return (property.Name, attribute);
+            }
+        }
+    }
+
     private static IEnumerable<Attribute> AttributesOf(JsonPropertyInfo property)
     {
         var own = property.AttributeProvider?.GetCustomAttributes(inherit: true).OfType<Attribute>() ?? [];

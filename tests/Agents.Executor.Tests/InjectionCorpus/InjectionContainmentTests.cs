@@ -60,9 +60,8 @@ public sealed partial class InjectionContainmentTests(InjectionHarnessFixture fi
         var result = await InjectionScenario.RunAsync(Run, attempt);
 
         // The ReadOnly source call has literal arguments; its output is what carries the attempt. In the memory
-        // channel the plan was written with an untrusted memory in view, so even its literal arguments count as
-        // tainted (governance only gates tainted arguments of mutating tools, so a read is not held up).
-        Assert.Equal(attempt.Channel == "memory", Assert.Single(result.Calls, c => c.StepId == "source").ArgumentsTainted);
+        // channel the planner was never shown the untrusted memory's text, so the plan's literals are not tainted.
+        Assert.False(Assert.Single(result.Calls, c => c.StepId == "source").ArgumentsTainted);
         Assert.True(result.State.Steps["source"].Tainted);
         Assert.True(result.State.Steps["draft"].Tainted);
 
@@ -82,12 +81,13 @@ public sealed partial class InjectionContainmentTests(InjectionHarnessFixture fi
         AssertOnlyInsideDelimiters(result.PromptTemplate, result.Prompt, [result.Content, result.Title, result.SourceOutput]);
         Assert.Contains(StepInputs.UntrustedDataInstruction, result.SystemPrompt, StringComparison.Ordinal);
 
-        // A recalled memory goes to the planner as it came: untrusted, unchanged.
+        // A recalled untrusted memory goes to the planner as a reference: marked untrusted, its text withheld.
         if (attempt.Channel == "memory")
         {
             var memory = Assert.Single(result.PlanRequest.Memories!);
             Assert.Equal(TrustLevel.Untrusted, memory.Trust);
-            Assert.Equal(attempt.Text, memory.Text);
+            Assert.DoesNotContain(attempt.Text, memory.Text, StringComparison.Ordinal);
+            Assert.Contains(memory.MemoryId.ToString(), memory.Text, StringComparison.Ordinal);
         }
         else
         {
@@ -177,12 +177,12 @@ public sealed partial class InjectionContainmentTests(InjectionHarnessFixture fi
     }
 
     /// <summary>
-    /// The memory channel as the executor actually routes it: recalled memories go to the planner (CreatePlan), and a
-    /// planner model that follows an injected memory writes its instruction into a step's literal arguments — no
-    /// <c>{{steps…}}</c> reference for the taint to follow.
+    /// The memory channel as the executor actually routes it: recalled memories go to the planner (CreatePlan). The
+    /// planner never reads untrusted text, so no injected memory can reach a plan's literal arguments, where no
+    /// <c>{{steps…}}</c> reference would show it: the executor hands the planner a reference instead of the text.
     /// </summary>
     [Fact]
-    public async Task Untrusted_memories_shown_to_the_planner_taint_the_mutating_steps_of_the_plan_it_returns()
+    public async Task Untrusted_memories_reach_the_planner_only_as_references_never_as_text()
     {
         var failures = new List<string>();
         foreach (var attempt in InjectionAttempt.Corpus.Where(a => a.Channel == "memory"))
@@ -190,28 +190,20 @@ public sealed partial class InjectionContainmentTests(InjectionHarnessFixture fi
             var id = await Run.SubmitAsync(goal: $"Case {attempt.Id}: handle the customer's request");
             await Run.PublishAsync(new TaskAdmitted(id, new TaskLimits(), null));
             await Run.WaitForAsync(id, s => s.Status == TaskRunStatus.Planning);
-            await Run.PublishAsync(new MemoriesRecalled(id, [new RecalledMemory(Guid.NewGuid(), "procedural", attempt.Text, 0.93, "memory:imported", TrustLevel.Untrusted, Run.Time.GetUtcNow())]));
+            var recalled = new RecalledMemory(Guid.NewGuid(), "procedural", attempt.Text, 0.93, "memory:imported", TrustLevel.Untrusted, Run.Time.GetUtcNow());
+            await Run.PublishAsync(new MemoriesRecalled(id, [recalled]));
             var request = (await Run.PublishedAsync<CreatePlan>(m => m.TaskId == id))[0];
-            Assert.Equal(TrustLevel.Untrusted, Assert.Single(request.Memories!).Trust);
-
-            var arguments = JsonNode.Parse(attempt.AttemptedArguments.GetRawText())!.AsObject();
-            arguments["reason"] = attempt.Text;
-            await Run.PublishAsync(new PlanCreated(id, new Plan(
-                Guid.NewGuid(), 1, "goal", [new PlanStep("act", StepKind.Tool, attempt.AttemptedTool, arguments.ToJsonString(), null, [])], "Following the recalled procedure.")));
-
-            var call = (await Run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "act"))[0];
-            if (!call.ArgumentsTainted)
+            var memory = Assert.Single(request.Memories!);
+            Assert.Equal(TrustLevel.Untrusted, memory.Trust);
+            if (memory.Text.Contains(attempt.Text[..Math.Min(20, attempt.Text.Length)], StringComparison.Ordinal) || !memory.Text.Contains(recalled.MemoryId.ToString(), StringComparison.Ordinal))
             {
-                failures.Add($"{attempt.Id}: {call.Tool} {call.ArgumentsJson}");
+                failures.Add($"{attempt.Id}: the planner was given '{memory.Text}'");
             }
 
             await Run.PublishAsync(new CancelTask(id, TaskRunHarness.Principal, "test over"));
         }
 
-        Assert.True(
-            failures.Count == 0,
-            "A plan made by the planner with untrusted memories in view reached Mutating tools with ArgumentsTainted = false " +
-            "(governance allows them without approval):" + Environment.NewLine + string.Join(Environment.NewLine, failures));
+        Assert.True(failures.Count == 0, "Untrusted memory text reached the planner:" + Environment.NewLine + string.Join(Environment.NewLine, failures));
     }
 
     private static void AssertEveryMutatingCallTainted(ScenarioResult result)

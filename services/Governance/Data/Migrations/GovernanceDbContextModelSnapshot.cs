@@ -92,6 +92,13 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("step_id");
 
+                    b.Property<string>("TaintedArguments")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("tainted_arguments")
+                        .HasDefaultValueSql("'[]'::jsonb");
+
                     b.Property<Guid>("TaskId")
                         .HasColumnType("uuid")
                         .HasColumnName("task_id");

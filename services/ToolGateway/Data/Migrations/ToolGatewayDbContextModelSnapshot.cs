@@ -218,6 +218,12 @@ namespace Agents.ToolGateway.Data.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<string>("ArgumentClasses")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("jsonb")
+                        .HasDefaultValueSql("'{}'::jsonb");
+
                     b.Property<bool>("Compensable")
                         .HasColumnType("boolean");
 
@@ -264,6 +270,9 @@ namespace Agents.ToolGateway.Data.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
 
+                    b.Property<bool>("SendsDataOut")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("SideEffect")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -271,6 +280,12 @@ namespace Agents.ToolGateway.Data.Migrations
 
                     b.Property<int>("TimeoutSeconds")
                         .HasColumnType("integer");
+
+                    b.PrimitiveCollection<string[]>("UntrustedOutputFields")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("text[]")
+                        .HasDefaultValueSql("'{}'::text[]");
 
                     b.Property<string>("Version")
                         .IsRequired()
