@@ -18,11 +18,11 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
         var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
 
-        // Submit the triage task from the Tasks page.
+        // Submit the triage task from the Tasks page, with the article whose hidden instruction keeps the ticket at the gate.
         await alice.Locator("#submit-panel summary").ClickAsync();
         await alice.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
         await alice.Locator("#submit-parameters").FillAsync(
-            $"customerId=C-1002\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("password-reset")}");
+            $"customerId=C-1002\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("outage-status")}");
         await ConsoleBrowser.ScreenshotAsync(alice, "01-tasks-submit");
         await alice.Locator("#submit-task").ClickAsync();
         await alice.WaitForURLAsync(new System.Text.RegularExpressions.Regex("#/tasks/[0-9a-f-]{36}$"));
