@@ -14,7 +14,7 @@ public static class BusExtensions
     public const int BatchMessageLimit = 16;
 
     /// <summary>How long a batch consumer waits for more messages after the first one of a batch.</summary>
-    public static readonly TimeSpan BatchTimeLimit = TimeSpan.FromMilliseconds(20);
+    public static readonly TimeSpan BatchTimeLimit = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Registers a consumer of <c>Batch&lt;T&gt;</c>: under load it takes up to <see cref="BatchMessageLimit"/> messages
