@@ -18,7 +18,14 @@ using Npgsql;
 //      (429 with Retry-After), and whether every accepted task finished (lost must be 0).
 // The benchmark waits for each task through its event stream (SSE), never by polling. Bounded in count and time.
 //
+//   4. chaos (runs=chaos, alone): for each of governance, planner, memory, tool-gateway and executor in turn, tasks
+//      submitted at <tasks> per minute for <seconds> while that service is killed (SIGKILL) a quarter of the way in and
+//      started again 10 s later with its own command line, directory and environment: every accepted task must still
+//      complete (failed and lost must be 0). Submissions carry an Idempotency-Key and are sent again after a 502/503/504
+//      (while the executor, which takes them, is down); how many were is printed.
+//
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48] [seconds=60] [runs=all|saturated]
+//   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [rate=120] 0 [seconds=40] chaos [Service,Service…]
 var tasks = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
 var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 48;
 var pacedSeconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 60;
@@ -41,6 +48,19 @@ using (var policy = await client.PutAsync(new Uri("api/governance/policy", UriKi
 }
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Load()} load average before the run; platform at {gateway}");
+
+if (runs == "chaos")
+{
+    var chaosFailed = false;
+    var services = args.Length > 4 ? args[4].Split(',') : ["Governance", "Planner", "Memory", "ToolGateway", "Executor"];
+    foreach (var service in services)
+    {
+        var outcome = await RunWithOutageAsync(service, tasks, pacedSeconds, TimeSpan.FromSeconds(10));
+        chaosFailed |= outcome.Lost > 0 || outcome.NotCompleted > 0;
+    }
+
+    return chaosFailed ? 1 : 0;
+}
 
 // Warm-up: a few tasks end to end (JIT, connection pools, queues).
 await Task.WhenAll(Enumerable.Range(0, 4).Select(i => RunOneAsync(i)));
@@ -125,12 +145,41 @@ async Task<PacedResult> RunPacedAsync(string name, double perMinute, int seconds
     var other = paced.Where(r => r.Id == Guid.Empty && r.Status != "HTTP 429").GroupBy(r => r.Status).Select(g => $"{g.Key}: {g.Count()}").ToList();
     var notCompleted = paced.Count(r => r.Id != Guid.Empty && r.Status != "Completed");
     var lost = paced.Count(r => r.Status == "TimedOut");
+    var resent = paced.Where(r => r.Resent > 0).ToList();
     Console.WriteLine($"submissions          {count}: {accepted} accepted (202), {refused} refused with 429 ({withRetryAfter} with Retry-After){(other.Count > 0 ? ", other: " + string.Join(", ", other) : string.Empty)}");
+    if (resent.Count > 0)
+    {
+        Console.WriteLine($"                     {resent.Count} sent again with their Idempotency-Key after 502/503/504 ({resent.Sum(r => r.Resent)} times), {resent.Count(r => r.Id != Guid.Empty)} of them then accepted");
+    }
+
     Console.WriteLine($"accepted tasks       {accepted - notCompleted} completed, {notCompleted} not completed, {lost} lost (no end within 10 min)");
     Console.WriteLine($"submitter            {lateness.Count} submissions behind schedule{(lateness.Count > 0 ? $" (max {lateness.Max():F0} ms)" : string.Empty)}");
     await PrintLatenciesAsync(paced);
     Console.WriteLine($"machine              {Load()} load average after the run");
     return new PacedResult(lost, notCompleted);
+}
+
+async Task<PacedResult> RunWithOutageAsync(string service, double perMinute, int seconds, TimeSpan outage)
+{
+    var victim = ServiceProcess.Find($"Agents.{service}.dll");
+    if (victim is null)
+    {
+        Console.WriteLine($"[outage of {service}] no running process of Agents.{service}.dll; skipped");
+        return new PacedResult(0, 0);
+    }
+
+    var chaos = Task.Run(async () =>
+    {
+        await Task.Delay(TimeSpan.FromSeconds(seconds / 4.0));
+        victim.Kill();
+        Console.WriteLine($"  {service} killed (pid {victim.Pid}) at {DateTime.UtcNow:HH:mm:ss}");
+        await Task.Delay(outage);
+        var pid = victim.Restart();
+        Console.WriteLine($"  {service} started again (pid {pid}) at {DateTime.UtcNow:HH:mm:ss}");
+    });
+    var result = await RunPacedAsync($"outage of {service} for {outage.TotalSeconds:F0} s", perMinute, seconds);
+    await chaos;
+    return result;
 }
 
 async Task PrintLatenciesAsync(IEnumerable<TaskResult> finished)
@@ -152,21 +201,55 @@ async Task PrintLatenciesAsync(IEnumerable<TaskResult> finished)
     Console.WriteLine($"orchestration/step   p50 {Percentile(overheads, 0.5):F1} ms, p99 {Percentile(overheads, 0.99):F1} ms (dispatch to recorded result, minus the tool's or model's own time; {overheads.Count} steps)");
 }
 
+// Submits one task with an Idempotency-Key, as a careful client does: a 502/503/504 (a service down for a moment) is
+// sent again with the same key after its Retry-After, for up to a minute; a 429 is reported as refused.
 async Task<TaskResult> RunOneAsync(int i)
 {
-    using var response = await client.PostAsJsonAsync("api/tasks", new
+    var key = Guid.NewGuid().ToString("N");
+    var resent = 0;
+    var giveUp = Stopwatch.StartNew();
+    while (true)
     {
-        template = "lookup-and-summarize",
-        parameters = new Dictionary<string, string> { ["customerId"] = $"C-100{(i % 5) + 1}" },
-    });
-    var body = await response.Content.ReadAsStringAsync();
-    if (!response.IsSuccessStatusCode)
-    {
-        return new TaskResult(Guid.Empty, $"HTTP {(int)response.StatusCode}", response.Headers.RetryAfter is not null);
-    }
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/tasks")
+        {
+            Content = JsonContent.Create(new
+            {
+                template = "lookup-and-summarize",
+                parameters = new Dictionary<string, string> { ["customerId"] = $"C-100{(i % 5) + 1}" },
+            }),
+        };
+        request.Headers.Add("Idempotency-Key", key);
+        HttpResponseMessage response;
+        string body;
+        try
+        {
+            response = await client.SendAsync(request);
+            body = await response.Content.ReadAsStringAsync();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException && giveUp.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            // The connection broke under the request: its outcome is unknown, so it is sent again with the same key.
+            resent++;
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            continue;
+        }
 
-    var id = JsonNode.Parse(body)!["id"]!.GetValue<Guid>();
-    return new TaskResult(id, await WaitForEndAsync(id), false);
+        using var answer = response;
+        if ((int)response.StatusCode is 502 or 503 or 504 && giveUp.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            resent++;
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+            continue;
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            return new TaskResult(Guid.Empty, $"HTTP {(int)response.StatusCode}", response.Headers.RetryAfter is not null, resent);
+        }
+
+        var id = JsonNode.Parse(body)!["id"]!.GetValue<Guid>();
+        return new TaskResult(id, await WaitForEndAsync(id), false, resent);
+    }
 }
 
 // Reads the task's event stream until its "finished" entry; reconnects (resuming after the last event id) if the
@@ -290,7 +373,7 @@ static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/l
 static double Percentile(List<double> sorted, double p) =>
     sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-internal sealed record TaskResult(Guid Id, string Status, bool RetryAfter);
+internal sealed record TaskResult(Guid Id, string Status, bool RetryAfter, int Resent = 0);
 
 internal sealed record PacedResult(int Lost, int NotCompleted);
 
@@ -466,4 +549,112 @@ internal static class BenchmarkTenant
           }
         }
         """;
+}
+
+/// <summary>
+/// A running service process that can be killed and started again as it was: its command line, working directory,
+/// environment and output file are read from /proc before the kill; dev.sh's pid file follows the new process.
+/// </summary>
+internal sealed class ServiceProcess
+{
+    private ServiceProcess(int pid, string[] command, string directory, Dictionary<string, string> environment, string? output)
+    {
+        Pid = pid;
+        Command = command;
+        Directory = directory;
+        Environment = environment;
+        Output = output;
+    }
+
+    public int Pid { get; private set; }
+
+    private string[] Command { get; }
+
+    private string Directory { get; }
+
+    private Dictionary<string, string> Environment { get; }
+
+    private string? Output { get; }
+
+    public static ServiceProcess? Find(string dll)
+    {
+        foreach (var entry in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var command = File.ReadAllText($"{entry}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+                if (command.Length < 2 || Path.GetFileName(command[0]) != "dotnet" || !command.Any(a => a == dll || a.EndsWith("/" + dll, StringComparison.Ordinal)))
+                {
+                    continue;
+                }
+
+                var environment = File.ReadAllText($"{entry}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(v => v.Split('=', 2)).Where(v => v.Length == 2).ToDictionary(v => v[0], v => v[1]);
+                // Only this checkout's platform (dev.sh runs each service from its bin folder), not test hosts elsewhere.
+                var directory = new DirectoryInfo($"{entry}/cwd").LinkTarget ?? ".";
+                if (!directory.StartsWith(System.Environment.CurrentDirectory + "/", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var output = new FileInfo($"{entry}/fd/1").LinkTarget;
+                return new ServiceProcess(pid, command, directory, environment, output is not null && output.StartsWith('/') && File.Exists(output) ? output : null);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return null;
+    }
+
+    public void Kill()
+    {
+        using var process = Process.GetProcessById(Pid);
+        process.Kill();
+        process.WaitForExit();
+    }
+
+    /// <summary>Starts the service again (appending to its output file) and returns the new pid.</summary>
+    public int Restart()
+    {
+        var start = new ProcessStartInfo("/bin/sh") { WorkingDirectory = Directory, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec \"$@\" >>\"$AGENTS_CHAOS_OUTPUT\" 2>&1 </dev/null");
+        start.ArgumentList.Add("sh");
+        foreach (var argument in Command)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment.Clear();
+        foreach (var (name, value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        start.Environment["AGENTS_CHAOS_OUTPUT"] = Output ?? "/dev/null";
+        using var process = Process.Start(start)!;
+        var old = Pid;
+        Pid = process.Id;
+
+        // Keep dev.sh's pid file (found under .run/pids of the working directory or the repository) pointing at it.
+        foreach (var pids in new[] { Path.Combine(System.Environment.CurrentDirectory, ".run", "pids") }.Where(System.IO.Directory.Exists))
+        {
+            foreach (var file in System.IO.Directory.EnumerateFiles(pids, "*.pid"))
+            {
+                if (File.ReadAllText(file).Trim() == old.ToString(CultureInfo.InvariantCulture))
+                {
+                    File.WriteAllText(file, Pid.ToString(CultureInfo.InvariantCulture) + "\n");
+                }
+            }
+        }
+
+        return Pid;
+    }
 }

@@ -92,7 +92,8 @@ internal static class Extensions
     /// <summary>
     /// When forwarding fails, the caller gets problem details. A failure of the request itself (a body over the
     /// limit, a body the client stopped sending) is the client's: 4xx.
-    /// Only a backend that cannot be reached or does not answer is 502/504, naming the service.
+    /// Only a backend that cannot be reached or does not answer is 502/504, naming the service, with <c>Retry-After</c>
+    /// (a restarting service is usually back within seconds).
     /// </summary>
     private static async Task ExplainForwardingErrorsAsync(HttpContext context, Func<Task> next)
     {
@@ -111,6 +112,7 @@ internal static class Extensions
 
         var cluster = context.GetReverseProxyFeature().Cluster?.Config.ClusterId ?? "backend";
         var timedOut = error.Error is ForwarderError.RequestTimedOut;
+        context.Response.Headers.RetryAfter = BackendRetryAfterSeconds;
         await ProblemResponses.WriteAsync(
             context,
             timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
@@ -119,6 +121,9 @@ internal static class Extensions
                 + "send it again with the same Idempotency-Key so that it is not created twice.",
             ProblemTypes.Unavailable);
     }
+
+    /// <summary>What a 502/504 asks the caller to wait before sending the request again.</summary>
+    public const string BackendRetryAfterSeconds = "2";
 
     private static (int Status, string Title, string Detail, string Type)? ClientError(IForwarderErrorFeature error)
     {

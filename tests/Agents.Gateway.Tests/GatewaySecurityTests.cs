@@ -172,6 +172,7 @@ public sealed class GatewaySecurityTests
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadGateway, "https://agents.dev/problems/unavailable");
         Assert.Contains("executor", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
     }
 
     [Fact]
