@@ -60,16 +60,24 @@ public sealed class AuditLog(GovernanceDbContext db, TimeProvider time)
         return entry;
     }
 
-    /// <summary>Locks the tenant's chain head until the transaction ends (creating it on first use).</summary>
+    /// <summary>Locks the tenant's chain head until the transaction ends (creating it on first use): one round trip once it exists.</summary>
     public async Task<AuditHead> LockChainAsync(string tenantId, CancellationToken cancellationToken)
     {
+        if (await SelectHeadAsync(tenantId, cancellationToken) is { } head)
+        {
+            return head;
+        }
+
         await db.Database.ExecuteSqlInterpolatedAsync(
             $"INSERT INTO audit_heads (tenant_id, last_sequence, last_hash) VALUES ({tenantId}, 0, '') ON CONFLICT (tenant_id) DO NOTHING",
             cancellationToken);
-        return (await db.AuditHeads
-            .FromSqlInterpolated($"SELECT * FROM audit_heads WHERE tenant_id = {tenantId} FOR UPDATE")
-            .ToListAsync(cancellationToken)).Single();
+        return (await SelectHeadAsync(tenantId, cancellationToken))!;
     }
+
+    private async Task<AuditHead?> SelectHeadAsync(string tenantId, CancellationToken cancellationToken) =>
+        (await db.AuditHeads
+            .FromSqlInterpolated($"SELECT * FROM audit_heads WHERE tenant_id = {tenantId} FOR UPDATE")
+            .ToListAsync(cancellationToken)).SingleOrDefault();
 
     /// <summary>
     /// Walks the chain from sequence 1 and reports the first entry that does not match. Entries and head are read in

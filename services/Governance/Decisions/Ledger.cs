@@ -19,15 +19,24 @@ public sealed class Ledger(GovernanceDbContext db)
         (await db.Tasks.FromSqlInterpolated($"SELECT * FROM task_budgets WHERE task_id = {taskId} FOR UPDATE")
             .ToListAsync(cancellationToken)).SingleOrDefault();
 
+    /// <summary>Locks the day's row of a user (or of the tenant), creating it on the day's first use: one round trip once it exists.</summary>
     public async Task<DailyUsage> LockDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken)
     {
+        if (await SelectDailyAsync(tenantId, day, userId, cancellationToken) is { } row)
+        {
+            return row;
+        }
+
         await db.Database.ExecuteSqlInterpolatedAsync(
             $"INSERT INTO daily_usage (tenant_id, day, user_id, tokens, cost, tool_calls) VALUES ({tenantId}, {day}, {userId}, 0, 0, 0) ON CONFLICT DO NOTHING",
             cancellationToken);
-        return (await db.DailyUsage
-            .FromSqlInterpolated($"SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id = {userId} FOR UPDATE")
-            .ToListAsync(cancellationToken)).Single();
+        return (await SelectDailyAsync(tenantId, day, userId, cancellationToken))!;
     }
+
+    private async Task<DailyUsage?> SelectDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken) =>
+        (await db.DailyUsage
+            .FromSqlInterpolated($"SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id = {userId} FOR UPDATE")
+            .ToListAsync(cancellationToken)).SingleOrDefault();
 
     /// <summary>
     /// Locks the task's row, or adds one for a task this service has not admitted (its admission answered by a
