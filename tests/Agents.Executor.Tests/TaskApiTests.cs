@@ -327,6 +327,45 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
     }
 
     [Fact]
+    public async Task The_task_row_changes_with_the_runs_state_only_and_the_api_reads_the_run_from_the_saga()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        var id = await ExecutorApiFixture.SubmitAsync(client, new
+        {
+            steps = new[] { new { id = "hello", kind = "model", prompt = "Say hello", dependsOn = Array.Empty<string>() } },
+        });
+
+        // Planned before admission: the run logged the plan, but its state (Submitted) did not change, so neither did
+        // the task row: it still ends at the submission's entries, while the API shows the plan and every entry.
+        var planned = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["plan"] is JsonObject, "planned");
+        Assert.Equal("Submitted", planned["status"]!.GetValue<string>());
+        Assert.True(planned["events"]!.GetValue<long>() >= 2, planned.ToJsonString());
+        var (status, lastSequence) = await TaskRowAsync(id);
+        Assert.Equal("Submitted", status);
+        Assert.True(lastSequence < planned["events"]!.GetValue<long>(), $"the task row followed the plan's log entry ({lastSequence})");
+
+        await fixture.PublishAsync(new TaskAdmitted(id, new TaskLimits(MaxTokens: 10_000), null));
+        var done = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Completed", "completed");
+
+        // At the end the row caught up with the run: the list shows it completed, and the event stream ends after its last entry.
+        (status, lastSequence) = await TaskRowAsync(id);
+        Assert.Equal("Completed", status);
+        Assert.Equal(done["events"]!.GetValue<long>(), lastSequence);
+        Assert.Equal("Succeeded", done["steps"]![0]!["status"]!.GetValue<string>());
+    }
+
+    private async Task<(string Status, long LastSequence)> TaskRowAsync(Guid id)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("""SELECT "Status", "LastSequence" FROM tasks WHERE "Id" = $1""", connection);
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return (reader.GetString(0), reader.GetInt64(1));
+    }
+
+    [Fact]
     public async Task An_unknown_template_is_accepted_and_then_rejected_with_the_planners_reason()
     {
         var tenant = Tenant();
