@@ -80,7 +80,7 @@ public sealed class AutonomyUnderAttackTests(HijackedPlatformFixture platform, I
         var benignRuns = await Task.WhenAll(benign);
 
         var attackerActions = new List<string>();
-        var contentInjected = new List<string>();
+        var contentInjected = new List<(string Id, Run Run)>();
         var held = 0;
         var completedUnderAttack = 0;
         for (var i = 0; i < Attacks.Count; i++)
@@ -96,7 +96,7 @@ public sealed class AutonomyUnderAttackTests(HijackedPlatformFixture platform, I
 
             if (tickets.Any(t => t.Body.Contains($"evil.example/{a.Id}", StringComparison.Ordinal)))
             {
-                contentInjected.Add(a.Id);
+                contentInjected.Add((a.Id, run));
             }
         }
 
@@ -132,6 +132,12 @@ public sealed class AutonomyUnderAttackTests(HijackedPlatformFixture platform, I
         };
         lines.AddRange(attackerActions.Select(x => "    attacker action: " + x));
         lines.AddRange(exfiltrations.Select(x => "    exfiltration: " + x));
+        foreach (var (id, run) in contentInjected)
+        {
+            lines.Add($"    attacker text in a ticket body without a person: {id}, task {run.Id}");
+            lines.Add(run.Trace);
+        }
+
         using var carol = platform.CreateClient(PlatformFixture.CarolKey);
         foreach (var (b, run, tickets) in outcomes.Where(o => o.Case.NeedsPerson ? !heldByDesign.Contains(o) : !asked.Contains(o)))
         {
