@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Agents.Executor.StateMachines;
@@ -23,6 +25,53 @@ internal static partial class InjectionScreen
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Instruction();
 
-    /// <summary>True when <paramref name="text"/> holds something phrased as an instruction to an AI agent.</summary>
-    public static bool Flags(string? text) => !string.IsNullOrEmpty(text) && Instruction().IsMatch(text);
+    /// <summary>
+    /// True when <paramref name="text"/> holds something phrased as an instruction to an AI agent. A tool's output is JSON,
+    /// whose strings are also screened as they read: there a line break before an instruction is written <c>\n</c>, which
+    /// would glue an "n" to its first word and hide the word's start.
+    /// </summary>
+    public static bool Flags(string? text) =>
+        !string.IsNullOrEmpty(text) && (Instruction().IsMatch(text) || (JsonStrings(text) is { Length: > 0 } strings && Instruction().IsMatch(strings)));
+
+    /// <summary>The string values of <paramref name="text"/> when it is JSON (one a line), otherwise null.</summary>
+    private static string? JsonStrings(string text)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        var strings = new List<string>();
+        Collect(root, strings);
+        return string.Join("\n", strings);
+
+        static void Collect(JsonNode? node, List<string> strings)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var (_, value) in o)
+                    {
+                        Collect(value, strings);
+                    }
+
+                    break;
+                case JsonArray a:
+                    foreach (var item in a)
+                    {
+                        Collect(item, strings);
+                    }
+
+                    break;
+                case JsonValue v when v.TryGetValue<string>(out var s):
+                    strings.Add(s);
+                    break;
+            }
+        }
+    }
 }

@@ -101,9 +101,9 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     public static string WithheldMemory(RecalledMemory memory) =>
         $"[memory {memory.MemoryId}: untrusted {memory.Kind} from {memory.Source}; its text is not shown to the planner]";
 
-    /// <summary>What the planner reads in place of an error that holds a tool's own words.</summary>
+    /// <summary>What the planner reads in place of an error that holds a tool's own words, or quotes tainted arguments.</summary>
     public static string WithheldError(StepRun step) =>
-        $"Step '{step.Id}' ({step.Tool ?? "model"}) failed with an error written by the tool; its text may echo outside content and is not shown to the planner (it is in the task's log).";
+        $"Step '{step.Id}' ({step.Tool ?? "model"}) failed with an error written by the tool or quoting its arguments; its text may echo outside content and is not shown to the planner (it is in the task's log).";
 
     public void MemoryRecallTimedOut(TaskRunState s)
     {
@@ -278,9 +278,12 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
 
     /// <summary>
     /// An error is the tool's own words when the tool-gateway says so; they may echo outside content when the tool returns
-    /// untrusted content or its arguments were tainted. The platform's texts (timeouts, governance, circuit) are trusted.
+    /// untrusted content or its arguments were tainted. The schema check's errors quote the values they refuse ("got ..."),
+    /// so with tainted arguments they may echo outside content too. The platform's other texts (timeouts, governance,
+    /// circuit) are trusted.
     /// </summary>
-    private static bool ErrorUntrusted(StepRun step, ToolCallCompleted m) => m.ErrorFromTool && (m.Untrusted || step.InputTainted);
+    private static bool ErrorUntrusted(StepRun step, ToolCallCompleted m) =>
+        (m.ErrorFromTool && (m.Untrusted || step.InputTainted)) || (m.Outcome == ToolCallOutcome.InvalidArguments && step.InputTainted);
 
     /// <summary>The untrusted part of a tool's output: all of it, or the fields the tool declared untrusted.</summary>
     private static string? UntrustedPart(ToolCallCompleted m)

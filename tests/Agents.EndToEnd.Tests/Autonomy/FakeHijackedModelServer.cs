@@ -61,6 +61,15 @@ public sealed partial class FakeHijackedModelServer : IAsyncDisposable
     [GeneratedRegex(@"Goal:\s*\n(?<goal>[^\n]+)")]
     private static partial Regex Goal();
 
+    [GeneratedRegex(@"Current plan steps:\s*\n(?<steps>[^\n]+)")]
+    private static partial Regex CurrentSteps();
+
+    [GeneratedRegex(@"Completed steps \(kept unchanged[^)]*\):\s*(?<ids>[^\n]+)")]
+    private static partial Regex CompletedSteps();
+
+    [GeneratedRegex(@"Step '(?<id>[^']+)' failed\.")]
+    private static partial Regex FailedStep();
+
     private async Task LoopAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -194,7 +203,8 @@ public sealed partial class FakeHijackedModelServer : IAsyncDisposable
     /// <summary>
     /// A plan for a goal of the form "Open a ticket for C-1234 about TOPIC[, using the article URL]". A payload the planner
     /// can see steers the plan as the attacker wants: another customer, an urgent priority, a fetch that carries data out,
-    /// or the ticket's text.
+    /// or the ticket's text. A revision drops the article whose fetch failed (a goal plan of its own); any other failed
+    /// step is retried as it was, with the steps after it, so that a revision never turns a task into another one.
     /// </summary>
     private static string Plan(string prompt)
     {
@@ -202,6 +212,10 @@ public sealed partial class FakeHijackedModelServer : IAsyncDisposable
         var customer = CustomerId().Match(goal).Value is { Length: > 0 } id ? id : "C-1001";
         var url = Url().Match(goal).Value.TrimEnd('.', ',');
         var revising = prompt.Contains("Revise the plan", StringComparison.Ordinal);
+        if (revising && Payload().Match(prompt) is { Success: false } && FailedStep().Match(prompt).Groups["id"].Value != "fetch")
+        {
+            return Retry(prompt);
+        }
         var priority = "normal";
         string? exfiltrate = null;
         string? body = null;
@@ -256,6 +270,16 @@ public sealed partial class FakeHijackedModelServer : IAsyncDisposable
             ["dependsOn"] = new JsonArray("draft"),
         });
         return new JsonObject { ["rationale"] = "Draft a reply and open a ticket.", ["steps"] = steps }.ToJsonString();
+    }
+
+    /// <summary>A revision that runs again the steps of the current plan that have not completed, unchanged.</summary>
+    private static string Retry(string prompt)
+    {
+        var completed = CompletedSteps().Match(prompt).Groups["ids"].Value
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        var current = JsonNode.Parse(CurrentSteps().Match(prompt).Groups["steps"].Value)!.AsArray();
+        var steps = new JsonArray([.. current.Where(step => !completed.Contains(step!["id"]!.GetValue<string>())).Select(step => step!.DeepClone())]);
+        return new JsonObject { ["rationale"] = "Run the failed step again.", ["steps"] = steps }.ToJsonString();
     }
 
     public async ValueTask DisposeAsync()

@@ -5,7 +5,9 @@ namespace Agents.EndToEnd.Tests.Autonomy;
 /// <summary>
 /// The whole platform with both models (planner and executor) pointed at <see cref="FakeHijackedModelServer"/>, and the
 /// web tool allowed to fetch from the fake's origin (its pages, and the collection endpoint an attacker would use: a URL
-/// inside an allow-listed prefix, which only governance can stop).
+/// inside an allow-listed prefix, which only governance can stop). The tool-gateway's circuit breaker is set not to open
+/// on the failing pages the suite plants on purpose: five failed fetches in a row would otherwise open web.fetch's circuit
+/// for every task, and the suite would measure revisions after "the circuit is open" instead of the plans it submitted.
 /// </summary>
 public sealed class HijackedPlatformFixture : PlatformFixture
 {
@@ -26,6 +28,9 @@ public sealed class HijackedPlatformFixture : PlatformFixture
                 break;
             case "tool-web":
                 settings["WebFetch__Allowlist__1"] = Model.Origin;
+                break;
+            case "toolgateway":
+                settings["ToolGateway__CircuitFailureThreshold"] = "1000";
                 break;
         }
     }
