@@ -134,6 +134,38 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
     }
 
     [Fact]
+    public async Task A_tool_failing_most_of_its_calls_raises_a_failure_alert_and_trips_its_kill_switch_by_policy()
+    {
+        var tenant = TestInfrastructure.UniqueName("wd-fail");
+        await Host.PutPolicyAsync(tenant, Policy(""", "watchdog": { "toolFailure": { "minFailures": 3, "minShare": 0.6, "killSwitch": "tool" } }"""));
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var task = Guid.NewGuid();
+        Assert.IsType<TaskAdmitted>(await Host.AdmitAsync(new AdmitTask(task, user, "goal", null, null)));
+        var before = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", scope: "crm.read"));
+
+        await Host.SendAsync<ToolCallCompleted, ToolExecutionAuditConsumer>(new ToolCallCompleted(task, "s0", "crm.lookup-customer", ToolCallOutcome.Succeeded, "{}", null, true, 1, 12));
+        await Host.SendAsync<ToolCallCompleted, ToolExecutionAuditConsumer>(new ToolCallCompleted(task, "s1", "crm.lookup-customer", ToolCallOutcome.Failed, null, "500 from the CRM", true, 3, 40));
+        await Host.SendAsync<ToolCallCompleted, ToolExecutionAuditConsumer>(new ToolCallCompleted(task, "s2", "crm.lookup-customer", ToolCallOutcome.TimedOut, null, "no answer in 2 s", true, 1, 2000));
+        await Poll.UntilAsync(async () => (await EntriesAsync(tenant, "tool.executed")).Count + (await EntriesAsync(tenant, "tool.failed")).Count + (await EntriesAsync(tenant, "tool.timed-out")).Count == 3);
+        var belowThreshold = await EvaluateAsync(tenant);
+
+        await Host.SendAsync<ToolCallCompleted, ToolExecutionAuditConsumer>(new ToolCallCompleted(task, "s3", "crm.lookup-customer", ToolCallOutcome.Failed, null, "500 from the CRM", true, 3, 41));
+        await Poll.UntilAsync(async () => (await AlertsAsync(tenant)).Count > 0);
+        var afterwards = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", scope: "crm.read"));
+
+        Assert.Empty(belowThreshold);
+        Assert.Equal(AuthorizationDecision.Allow, before.Decision);
+        var alert = Assert.Single(await AlertsAsync(tenant));
+        Assert.Equal(TenantWatchdog.ToolFailure, alert.Decision);
+        Assert.Equal("tool/crm.lookup-customer", alert.Subject);
+        Assert.Contains("3 of 4 executions of tool 'crm.lookup-customer' failed in the window (75%; 1 timed out)", alert.Reason, StringComparison.Ordinal);
+        var switched = await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().SingleAsync(k => k.TenantId == tenant));
+        Assert.Equal("crm.lookup-customer", switched.Tool);
+        Assert.Equal(AuthorizationDecision.Deny, afterwards.Decision);
+        Assert.Contains("kill switch is on for tool 'crm.lookup-customer'", afterwards.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Normal_traffic_raises_no_alert()
     {
         var tenant = TestInfrastructure.UniqueName("wd-normal");
@@ -175,6 +207,8 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
     [InlineData("""{ "taskCost": { "killSwitch": "tool" } }""", "/watchdog/taskCost/killSwitch")]
     [InlineData("""{ "taskCost": { "factor": 1 } }""", "/watchdog/taskCost/factor")]
     [InlineData("""{ "taskCost": { "minSamples": 1 } }""", "/watchdog/taskCost/minSamples")]
+    [InlineData("""{ "toolFailure": { "minShare": 0 } }""", "/watchdog/toolFailure/minShare")]
+    [InlineData("""{ "toolFailure": { "minFailures": "ten" } }""", "/watchdog/toolFailure/minFailures")]
     [InlineData("""{ "taskcost": {} }""", "/watchdog/taskcost")]
     [InlineData("[]", "/watchdog")]
     public async Task A_bad_watchdog_section_is_a_400_naming_the_field(string section, string pointer)
@@ -202,6 +236,7 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         Assert.Equal("Tenant", watchdog.GetProperty("denialSpike").GetProperty("killSwitch").GetString());
         Assert.Equal(20, watchdog.GetProperty("denialSpike").GetProperty("minDenied").GetInt32());
         Assert.Equal(5, watchdog.GetProperty("taskCost").GetProperty("factor").GetDecimal());
+        Assert.Equal("None", watchdog.GetProperty("toolFailure").GetProperty("killSwitch").GetString());
     }
 
     private Task FinishAsync(AgentPrincipal user, Guid task, decimal cost) =>

@@ -147,10 +147,16 @@ public enum WatchdogKillSwitch
 /// <summary>
 /// The watchdog's thresholds for a tenant (null section: <see cref="WatchdogPolicy.Default"/>, which alerts and trips nothing).
 /// </summary>
-public sealed record WatchdogPolicy(DenialSpikeRule DenialSpike, TaskCostRule TaskCost)
+public sealed record WatchdogPolicy(DenialSpikeRule DenialSpike, TaskCostRule TaskCost, ToolFailureRule ToolFailure)
 {
-    public static WatchdogPolicy Default { get; } = new(new DenialSpikeRule(), new TaskCostRule());
+    public static WatchdogPolicy Default { get; } = new(new DenialSpikeRule(), new TaskCostRule(), new ToolFailureRule());
 }
+
+/// <summary>
+/// A tool's executions in the watchdog's window that failed or timed out: at least <see cref="MinFailures"/> of them,
+/// and at least <see cref="MinShare"/> of its executions (compensations are not counted).
+/// </summary>
+public sealed record ToolFailureRule(int MinFailures = 10, decimal MinShare = 0.5m, WatchdogKillSwitch KillSwitch = WatchdogKillSwitch.None);
 
 /// <summary>
 /// A tool's denied authorizations in the watchdog's window: at least <see cref="MinDenied"/> of them, and at least

@@ -101,7 +101,8 @@ public static class PolicyValidator
         private static readonly string[] ApprovalProps = ["timeoutSeconds", "onExpiry", "escalateTo"];
         private static readonly string[] LoopProps = ["maxIdenticalCalls"];
         private static readonly string[] UntrustedProps = ["tool", "class", "decision"];
-        private static readonly string[] WatchdogProps = ["denialSpike", "taskCost"];
+        private static readonly string[] WatchdogProps = ["denialSpike", "taskCost", "toolFailure"];
+        private static readonly string[] ToolFailureProps = ["minFailures", "minShare", "killSwitch"];
         private static readonly string[] DenialSpikeProps = ["minDenied", "minShare", "killSwitch"];
         private static readonly string[] TaskCostProps = ["factor", "minSamples", "killSwitch"];
 
@@ -113,15 +114,10 @@ public static class PolicyValidator
             }
 
             NoUnknown(watchdog, "/watchdog", WatchdogProps);
-            var denial = new DenialSpikeRule();
-            if (Object(watchdog, "/watchdog", "denialSpike") is { } spike)
-            {
-                NoUnknown(spike, "/watchdog/denialSpike", DenialSpikeProps);
-                denial = new DenialSpikeRule(
-                    Bounded(spike, "/watchdog/denialSpike", "minDenied", 1, 100_000, whole: true) is { } min ? (int)min : denial.MinDenied,
-                    Bounded(spike, "/watchdog/denialSpike", "minShare", 0.01m, 1m, whole: false) ?? denial.MinShare,
-                    Switch(spike, "/watchdog/denialSpike", [WatchdogKillSwitch.None, WatchdogKillSwitch.Tool, WatchdogKillSwitch.Tenant]) ?? denial.KillSwitch);
-            }
+            var denialDefaults = new DenialSpikeRule();
+            var denial = ShareRule(watchdog, "denialSpike", "minDenied", DenialSpikeProps, (denialDefaults.MinDenied, denialDefaults.MinShare, denialDefaults.KillSwitch));
+            var failureDefaults = new ToolFailureRule();
+            var failure = ShareRule(watchdog, "toolFailure", "minFailures", ToolFailureProps, (failureDefaults.MinFailures, failureDefaults.MinShare, failureDefaults.KillSwitch));
 
             var cost = new TaskCostRule();
             if (Object(watchdog, "/watchdog", "taskCost") is { } taskCost)
@@ -133,7 +129,27 @@ public static class PolicyValidator
                     Switch(taskCost, "/watchdog/taskCost", [WatchdogKillSwitch.None, WatchdogKillSwitch.Tenant]) ?? cost.KillSwitch);
             }
 
-            return new WatchdogPolicy(denial, cost);
+            return new WatchdogPolicy(
+                new DenialSpikeRule(denial.Count, denial.Share, denial.KillSwitch),
+                cost,
+                new ToolFailureRule(failure.Count, failure.Share, failure.KillSwitch));
+        }
+
+        /// <summary>A rule that fires on a count and a share of a tool's entries (denials, failures).</summary>
+        private (int Count, decimal Share, WatchdogKillSwitch KillSwitch) ShareRule(
+            JsonElement watchdog, string name, string countName, string[] props, (int Count, decimal Share, WatchdogKillSwitch KillSwitch) defaults)
+        {
+            if (Object(watchdog, "/watchdog", name) is not { } rule)
+            {
+                return defaults;
+            }
+
+            var pointer = "/watchdog/" + name;
+            NoUnknown(rule, pointer, props);
+            return (
+                Bounded(rule, pointer, countName, 1, 100_000, whole: true) is { } count ? (int)count : defaults.Count,
+                Bounded(rule, pointer, "minShare", 0.01m, 1m, whole: false) ?? defaults.Share,
+                Switch(rule, pointer, [WatchdogKillSwitch.None, WatchdogKillSwitch.Tool, WatchdogKillSwitch.Tenant]) ?? defaults.KillSwitch);
         }
 
         private decimal? Bounded(JsonElement obj, string pointer, string name, decimal min, decimal max, bool whole)

@@ -14,7 +14,7 @@ namespace Agents.Governance.Watchdog;
 public sealed record WatchdogFinding(string Rule, string Subject, string Reason, Guid? TaskId, string? KillSwitchTool, object Details);
 
 /// <summary>
-/// Judges one tenant's recent decisions against its policy's <see cref="WatchdogPolicy"/> and raises each anomaly once:
+/// Judges one tenant's recent decisions and tool executions against its policy's <see cref="WatchdogPolicy"/> and raises each anomaly once:
 /// a <c>watchdog.alert</c> audit entry, a <see cref="WatchdogAlert"/> event through the outbox and, where the policy says
 /// so, the kill switch turned on with a <c>watchdog.kill-switch</c> entry, all in one transaction. Reads only indexed,
 /// bounded ranges (the tenant's last audit entries by sequence, its tasks of the last two UTC days); nothing here runs
@@ -27,6 +27,7 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
     public const string KillSwitchAction = "watchdog.kill-switch";
     public const string DenialSpike = "denial-spike";
     public const string TaskCost = "task-cost";
+    public const string ToolFailure = "tool-failure";
 
     /// <summary>At most this many of a tenant's latest audit entries are read per pass (a bounded primary-key range).</summary>
     internal const int MaxEntriesScanned = 5000;
@@ -45,6 +46,7 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
 
         var findings = new List<WatchdogFinding>();
         findings.AddRange(DenialSpikes(recent, rules.DenialSpike));
+        findings.AddRange(ToolFailures(recent, rules.ToolFailure));
         findings.AddRange(await ExpensiveTasksAsync(tenantId, now, rules.TaskCost, cancellationToken));
 
         var raised = new List<WatchdogFinding>();
@@ -81,18 +83,43 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
 
             var loops = tool.Count(e => e.Decision == nameof(AuthorizationDecision.Deny) && (e.Reason ?? string.Empty).Contains(AuthorizationService.LoopDetected, StringComparison.Ordinal));
             var toolName = tool.Key["tool/".Length..];
-            var killSwitch = rule.KillSwitch switch
-            {
-                WatchdogKillSwitch.Tool => toolName,
-                WatchdogKillSwitch.Tenant => KillSwitch.TenantWide,
-                _ => null,
-            };
+            var killSwitch = SwitchFor(rule.KillSwitch, toolName);
             var reason = string.Create(
                 CultureInfo.InvariantCulture,
-                $"{denied} of {total} authorizations of tool '{toolName}' denied in the window ({share:P0}; {loops} by the loop detector); threshold {rule.MinDenied} and {rule.MinShare:P0}");
+                $"{denied} of {total} authorizations of tool '{toolName}' denied in the window ({share * 100:0}%; {loops} by the loop detector); threshold {rule.MinDenied} and {rule.MinShare * 100:0}%");
             yield return new WatchdogFinding(DenialSpike, tool.Key, reason, null, killSwitch, new { tool = toolName, denied, total, loops, rule.MinDenied, rule.MinShare });
         }
     }
+
+    private static IEnumerable<WatchdogFinding> ToolFailures(List<Recent> recent, ToolFailureRule rule)
+    {
+        string[] failed = ["tool.failed", "tool.timed-out"];
+        var executions = recent.Where(e => e.Action == "tool.executed" || failed.Contains(e.Action));
+        foreach (var tool in executions.GroupBy(e => e.Subject, StringComparer.Ordinal))
+        {
+            var total = tool.Count();
+            var failures = tool.Count(e => failed.Contains(e.Action));
+            var share = (decimal)failures / total;
+            if (failures < rule.MinFailures || share < rule.MinShare)
+            {
+                continue;
+            }
+
+            var timedOut = tool.Count(e => e.Action == "tool.timed-out");
+            var toolName = tool.Key["tool/".Length..];
+            var reason = string.Create(
+                CultureInfo.InvariantCulture,
+                $"{failures} of {total} executions of tool '{toolName}' failed in the window ({share * 100:0}%; {timedOut} timed out); threshold {rule.MinFailures} and {rule.MinShare * 100:0}%");
+            yield return new WatchdogFinding(ToolFailure, tool.Key, reason, null, SwitchFor(rule.KillSwitch, toolName), new { tool = toolName, failures, total, timedOut, rule.MinFailures, rule.MinShare });
+        }
+    }
+
+    private static string? SwitchFor(WatchdogKillSwitch action, string tool) => action switch
+    {
+        WatchdogKillSwitch.Tool => tool,
+        WatchdogKillSwitch.Tenant => KillSwitch.TenantWide,
+        _ => null,
+    };
 
     private async Task<IEnumerable<WatchdogFinding>> ExpensiveTasksAsync(string tenantId, DateTimeOffset now, TaskCostRule rule, CancellationToken cancellationToken)
     {

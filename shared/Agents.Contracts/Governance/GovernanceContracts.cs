@@ -96,7 +96,7 @@ public sealed record ReserveModelBudget(
 public sealed record ModelBudgetReservation(bool Granted, int MaxOutputTokens, string? Reason, bool BudgetExhausted, bool RetryLater = false);
 
 /// <summary>
-/// The governance watchdog found an anomaly in a tenant's decisions (<paramref name="Rule"/>: <c>denial-spike</c> or
+/// The governance watchdog found an anomaly in a tenant's decisions (<paramref name="Rule"/>: <c>denial-spike</c>, <c>tool-failure</c> or
 /// <c>task-cost</c>) on <paramref name="Subject"/> (<c>tool/…</c> or <c>task/…</c>). <paramref name="KillSwitch"/>
 /// names the switch it turned on by the tenant's policy (<c>*</c> for the tenant, or a tool), null when none.
 /// </summary>
