@@ -5,6 +5,7 @@ using Agents.Governance.Consumers;
 using Agents.Governance.Data;
 using Agents.Governance.Watchdog;
 using Agents.Testing;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -40,6 +41,17 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         var tenant = TestInfrastructure.UniqueName("wd-deny");
         await Host.PutPolicyAsync(tenant, Policy(""", "watchdog": { "denialSpike": { "minDenied": 5, "minShare": 0.5, "killSwitch": "tool" } }"""));
         var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var published = new TaskCompletionSource<WatchdogAlert>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var observer = Host.Bus.ConnectReceiveEndpoint(e => e.Handler<WatchdogAlert>(context =>
+        {
+            if (context.Message.TenantId == tenant)
+            {
+                published.TrySetResult(context.Message);
+            }
+
+            return Task.CompletedTask;
+        }));
+        await observer.Ready.WaitAsync(TimeSpan.FromSeconds(10));
 
         // The reader may not use tickets.create: every call is denied by policy.
         for (var i = 0; i < 6; i++)
@@ -69,6 +81,11 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         Assert.Contains("kill switch is on for tool 'tickets.create'", afterwards.Reason, StringComparison.Ordinal);
         Assert.Equal(AuthorizationDecision.Allow, otherTool.Decision);
         Assert.True((await AuditOf(tenant)).Ok);
+        var alertEvent = await published.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(TenantWatchdog.DenialSpike, alertEvent.Rule);
+        Assert.Equal("tool/tickets.create", alertEvent.Subject);
+        Assert.Equal("tickets.create", alertEvent.KillSwitch);
+        await observer.StopAsync();
     }
 
     [Fact]
