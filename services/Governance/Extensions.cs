@@ -6,6 +6,7 @@ using Agents.Governance.Data;
 using Agents.Governance.Decisions;
 using Agents.Governance.Policies;
 using Agents.Governance.Telemetry;
+using Agents.Governance.Watchdog;
 using Agents.Messaging;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Configuration;
@@ -43,6 +44,8 @@ internal static class Extensions
         builder.Services.AddScoped<ApprovalService>();
         builder.Services.AddHostedService<ApprovalSweeper>();
         builder.Services.AddHostedService<GovernanceMonitor>();
+        builder.Services.AddScoped<TenantWatchdog>();
+        builder.Services.AddHostedService<WatchdogService>();
         builder.Services.AddAgentsQueueMetrics(builder.Configuration);
         builder.AddAgentsBus(x =>
         {

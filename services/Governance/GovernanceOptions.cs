@@ -26,4 +26,12 @@ public sealed class GovernanceOptions
     /// </summary>
     [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00", ErrorMessage = "Governance:BookkeepingRetention must be between 1 day and 10 years.")]
     public TimeSpan BookkeepingRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the watchdog looks at each tenant's recent decisions for anomalies.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Governance:WatchdogInterval must be between 100 ms and 1 hour.")]
+    public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The window of recent decisions the watchdog judges (and within which one anomaly raises one alert).</summary>
+    [Range(typeof(TimeSpan), "00:00:10", "1.00:00:00", ErrorMessage = "Governance:WatchdogWindow must be between 10 seconds and 1 day.")]
+    public TimeSpan WatchdogWindow { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -23,6 +23,7 @@ public sealed class GovernanceHost : IAsyncDisposable
 
     private readonly bool ownsDatabase;
     private bool measureOften;
+    private TimeSpan? watchdogInterval;
     private GovernanceFactory factory;
 
     private GovernanceHost(TestDatabase database, bool ownsDatabase, string queuePrefix, FakeTimeProvider? time, GovernanceFactory factory)
@@ -44,13 +45,14 @@ public sealed class GovernanceHost : IAsyncDisposable
 
     /// <param name="time">A clock the test moves, if any.</param>
     /// <param name="measureOften">Measure the metrics' gauges (database, broker queues) every second instead of every 30 s.</param>
-    public static async Task<GovernanceHost> StartAsync(FakeTimeProvider? time = null, bool measureOften = false)
+    /// <param name="watchdogInterval">How often the watchdog judges the tenants (otherwise once an hour: other tests' bursts raise no alerts).</param>
+    public static async Task<GovernanceHost> StartAsync(FakeTimeProvider? time = null, bool measureOften = false, TimeSpan? watchdogInterval = null)
     {
         var database = await TestInfrastructure.CreateDatabaseAsync("governance");
         await DatabaseMigrator.MigrateAsync(database.ConnectionString, time ?? TimeProvider.System);
         var prefix = TestInfrastructure.UniqueName("gov");
-        var factory = await CreateFactoryAsync(database, prefix, time, measureOften);
-        return new GovernanceHost(database, true, prefix, time, factory) { measureOften = measureOften };
+        var factory = await CreateFactoryAsync(database, prefix, time, measureOften, watchdogInterval);
+        return new GovernanceHost(database, true, prefix, time, factory) { measureOften = measureOften, watchdogInterval = watchdogInterval };
     }
 
     /// <summary>Stops the host and starts a new one on the same database and queues (a process restart).</summary>
@@ -60,7 +62,7 @@ public sealed class GovernanceHost : IAsyncDisposable
 
         // MassTransit keeps an ambient log context bound to the stopped host's logger factory.
         LogContext.Current = null;
-        factory = await CreateFactoryAsync(Database, QueuePrefix, Time, measureOften);
+        factory = await CreateFactoryAsync(Database, QueuePrefix, Time, measureOften, watchdogInterval);
     }
 
     public HttpClient ClientFor(AgentPrincipal principal)
@@ -166,7 +168,7 @@ public sealed class GovernanceHost : IAsyncDisposable
         where TConsumer : class, IConsumer =>
         new("queue:" + BusConventions.EndpointNameFormatter(new BusOptions { QueuePrefix = QueuePrefix }).Consumer<TConsumer>());
 
-    private static async Task<GovernanceFactory> CreateFactoryAsync(TestDatabase database, string prefix, FakeTimeProvider? time, bool measureOften)
+    private static async Task<GovernanceFactory> CreateFactoryAsync(TestDatabase database, string prefix, FakeTimeProvider? time, bool measureOften, TimeSpan? watchdogInterval)
     {
         var settings = new Dictionary<string, string?>
             {
@@ -176,6 +178,7 @@ public sealed class GovernanceHost : IAsyncDisposable
                 ["Messaging:Retry:Limit"] = "3",
                 ["Identity:SigningKey"] = SigningKey,
                 ["Governance:SweepInterval"] = "00:00:00.200",
+                ["Governance:WatchdogInterval"] = (watchdogInterval ?? TimeSpan.FromHours(1)).ToString("c", System.Globalization.CultureInfo.InvariantCulture),
                 ["Logging:LogLevel:Default"] = "Warning",
             };
         if (measureOften)

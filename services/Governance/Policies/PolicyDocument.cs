@@ -15,7 +15,8 @@ public sealed record PolicyDocument(
     BudgetPolicy Budgets,
     ApprovalPolicy Approval,
     LoopDetectionPolicy LoopDetection,
-    IReadOnlyList<UntrustedArgumentRule> UntrustedArguments)
+    IReadOnlyList<UntrustedArgumentRule> UntrustedArguments,
+    WatchdogPolicy? Watchdog = null)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -134,3 +135,37 @@ public sealed record ApprovalPolicy(int TimeoutSeconds, string OnExpiry, string?
 
 /// <summary>The loop detector: the same tool with the same arguments allowed more than this many times in one task is denied.</summary>
 public sealed record LoopDetectionPolicy(int MaxIdenticalCalls);
+
+/// <summary>What the kill switch does when a watchdog rule fires: nothing, the tool's switch, or the tenant's.</summary>
+public enum WatchdogKillSwitch
+{
+    None,
+    Tool,
+    Tenant,
+}
+
+/// <summary>
+/// The watchdog's thresholds for a tenant (null section: <see cref="WatchdogPolicy.Default"/>, which alerts and trips nothing).
+/// </summary>
+public sealed record WatchdogPolicy(DenialSpikeRule DenialSpike, TaskCostRule TaskCost, ToolFailureRule ToolFailure)
+{
+    public static WatchdogPolicy Default { get; } = new(new DenialSpikeRule(), new TaskCostRule(), new ToolFailureRule());
+}
+
+/// <summary>
+/// A tool's executions in the watchdog's window that failed or timed out: at least <see cref="MinFailures"/> of them,
+/// and at least <see cref="MinShare"/> of its executions (compensations are not counted).
+/// </summary>
+public sealed record ToolFailureRule(int MinFailures = 10, decimal MinShare = 0.5m, WatchdogKillSwitch KillSwitch = WatchdogKillSwitch.None);
+
+/// <summary>
+/// A tool's denied authorizations in the watchdog's window: at least <see cref="MinDenied"/> of them, and at least
+/// <see cref="MinShare"/> of its decisions (denials by a kill switch do not count).
+/// </summary>
+public sealed record DenialSpikeRule(int MinDenied = 20, decimal MinShare = 0.5m, WatchdogKillSwitch KillSwitch = WatchdogKillSwitch.None);
+
+/// <summary>
+/// A finished task whose cost is more than <see cref="Factor"/> times the median of the tenant's other tasks finished
+/// in the last two UTC days, once at least <see cref="MinSamples"/> of them exist.
+/// </summary>
+public sealed record TaskCostRule(decimal Factor = 5m, int MinSamples = 5, WatchdogKillSwitch KillSwitch = WatchdogKillSwitch.None);

@@ -41,7 +41,7 @@ public static class PolicyValidator
         return role.Contains(',', StringComparison.Ordinal) ? "A role name may not contain ','." : null;
     }
 
-    private static readonly string[] TopLevel = ["enabled", "adminRole", "approverRoles", "roles", "toolRiskTiers", "approvalRules", "budgets", "approval", "loopDetection", "untrustedArguments"];
+    private static readonly string[] TopLevel = ["enabled", "adminRole", "approverRoles", "roles", "toolRiskTiers", "approvalRules", "budgets", "approval", "loopDetection", "untrustedArguments", "watchdog"];
 
     public static PolicyDocument? Validate(string json, out IReadOnlyList<PolicyError> errors)
     {
@@ -79,10 +79,11 @@ public static class PolicyValidator
             var approval = v.Approval(root, roles);
             var loop = v.Loop(root);
             var untrusted = v.UntrustedArguments(root);
+            var watchdog = v.Watchdog(root);
 
             return list.Count > 0
                 ? null
-                : new PolicyDocument(enabled, adminRole, approverRoles, roles, riskTiers, rules, budgets, approval, loop, untrusted);
+                : new PolicyDocument(enabled, adminRole, approverRoles, roles, riskTiers, rules, budgets, approval, loop, untrusted, watchdog);
         }
     }
 
@@ -100,6 +101,90 @@ public static class PolicyValidator
         private static readonly string[] ApprovalProps = ["timeoutSeconds", "onExpiry", "escalateTo"];
         private static readonly string[] LoopProps = ["maxIdenticalCalls"];
         private static readonly string[] UntrustedProps = ["tool", "class", "decision"];
+        private static readonly string[] WatchdogProps = ["denialSpike", "taskCost", "toolFailure"];
+        private static readonly string[] ToolFailureProps = ["minFailures", "minShare", "killSwitch"];
+        private static readonly string[] DenialSpikeProps = ["minDenied", "minShare", "killSwitch"];
+        private static readonly string[] TaskCostProps = ["factor", "minSamples", "killSwitch"];
+
+        public WatchdogPolicy? Watchdog(JsonElement root)
+        {
+            if (Object(root, string.Empty, "watchdog") is not { } watchdog)
+            {
+                return null;
+            }
+
+            NoUnknown(watchdog, "/watchdog", WatchdogProps);
+            var denialDefaults = new DenialSpikeRule();
+            var denial = ShareRule(watchdog, "denialSpike", "minDenied", DenialSpikeProps, (denialDefaults.MinDenied, denialDefaults.MinShare, denialDefaults.KillSwitch));
+            var failureDefaults = new ToolFailureRule();
+            var failure = ShareRule(watchdog, "toolFailure", "minFailures", ToolFailureProps, (failureDefaults.MinFailures, failureDefaults.MinShare, failureDefaults.KillSwitch));
+
+            var cost = new TaskCostRule();
+            if (Object(watchdog, "/watchdog", "taskCost") is { } taskCost)
+            {
+                NoUnknown(taskCost, "/watchdog/taskCost", TaskCostProps);
+                cost = new TaskCostRule(
+                    Bounded(taskCost, "/watchdog/taskCost", "factor", 1.5m, 1000m, whole: false) ?? cost.Factor,
+                    Bounded(taskCost, "/watchdog/taskCost", "minSamples", 3, 10_000, whole: true) is { } samples ? (int)samples : cost.MinSamples,
+                    Switch(taskCost, "/watchdog/taskCost", [WatchdogKillSwitch.None, WatchdogKillSwitch.Tenant]) ?? cost.KillSwitch);
+            }
+
+            return new WatchdogPolicy(
+                new DenialSpikeRule(denial.Count, denial.Share, denial.KillSwitch),
+                cost,
+                new ToolFailureRule(failure.Count, failure.Share, failure.KillSwitch));
+        }
+
+        /// <summary>A rule that fires on a count and a share of a tool's entries (denials, failures).</summary>
+        private (int Count, decimal Share, WatchdogKillSwitch KillSwitch) ShareRule(
+            JsonElement watchdog, string name, string countName, string[] props, (int Count, decimal Share, WatchdogKillSwitch KillSwitch) defaults)
+        {
+            if (Object(watchdog, "/watchdog", name) is not { } rule)
+            {
+                return defaults;
+            }
+
+            var pointer = "/watchdog/" + name;
+            NoUnknown(rule, pointer, props);
+            return (
+                Bounded(rule, pointer, countName, 1, 100_000, whole: true) is { } count ? (int)count : defaults.Count,
+                Bounded(rule, pointer, "minShare", 0.01m, 1m, whole: false) ?? defaults.Share,
+                Switch(rule, pointer, [WatchdogKillSwitch.None, WatchdogKillSwitch.Tool, WatchdogKillSwitch.Tenant]) ?? defaults.KillSwitch);
+        }
+
+        private decimal? Bounded(JsonElement obj, string pointer, string name, decimal min, decimal max, bool whole)
+        {
+            if (!obj.TryGetProperty(name, out var value))
+            {
+                return null;
+            }
+
+            if (value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out var n) && n >= min && n <= max && (!whole || n == decimal.Truncate(n)))
+            {
+                return n;
+            }
+
+            Error($"{pointer}/{name}", $"'{name}' must be a {(whole ? "whole number" : "number")} from {min} to {max}.");
+            return null;
+        }
+
+        private WatchdogKillSwitch? Switch(JsonElement obj, string pointer, WatchdogKillSwitch[] allowed)
+        {
+            if (!obj.TryGetProperty("killSwitch", out var value))
+            {
+                return null;
+            }
+
+            var names = string.Join(", ", allowed.Select(a => $"\"{a.ToString().ToLowerInvariant()}\""));
+            if (value.ValueKind == JsonValueKind.String && allowed.FirstOrDefault(a => string.Equals(a.ToString(), value.GetString(), StringComparison.OrdinalIgnoreCase)) is var match
+                && string.Equals(match.ToString(), value.GetString(), StringComparison.OrdinalIgnoreCase))
+            {
+                return match;
+            }
+
+            Error(pointer + "/killSwitch", $"'killSwitch' must be one of {names}.");
+            return null;
+        }
 
         public List<UntrustedArgumentRule> UntrustedArguments(JsonElement root)
         {

@@ -94,3 +94,10 @@ public sealed record ReserveModelBudget(
 /// they report; nothing was stored, so asking again later decides afresh.
 /// </summary>
 public sealed record ModelBudgetReservation(bool Granted, int MaxOutputTokens, string? Reason, bool BudgetExhausted, bool RetryLater = false);
+
+/// <summary>
+/// The governance watchdog found an anomaly in a tenant's decisions (<paramref name="Rule"/>: <c>denial-spike</c>, <c>tool-failure</c> or
+/// <c>task-cost</c>) on <paramref name="Subject"/> (<c>tool/…</c> or <c>task/…</c>). <paramref name="KillSwitch"/>
+/// names the switch it turned on by the tenant's policy (<c>*</c> for the tenant, or a tool), null when none.
+/// </summary>
+public sealed record WatchdogAlert(string TenantId, string Rule, string Subject, string Reason, Guid? TaskId, string? KillSwitch, DateTimeOffset RaisedAt);
