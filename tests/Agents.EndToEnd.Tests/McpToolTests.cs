@@ -40,12 +40,9 @@ public sealed class McpToolTests(PlatformFixture platform)
         var echo = task.GetProperty("result").GetProperty("echo").GetProperty("content")[0].GetProperty("text").GetString();
         Assert.Equal("Echo: ping", echo);
 
-        using var trail = JsonDocument.Parse(await carol.GetStringAsync(new Uri($"api/governance/audit?taskId={id}", UriKind.Relative)));
-        List<string> Calls(string tool) => trail.RootElement.EnumerateArray()
-            .Where(e => e.GetProperty("action").GetString()!.StartsWith("tool.", StringComparison.Ordinal) && e.GetProperty("action").GetString() != "tool.authorize"
-                && e.GetProperty("subject").GetString() == "tool/" + tool)
-            .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("decision").GetString()}")
-            .ToList();
+        using var trail = await TaskClient.AuditTrailAsync(carol, id, t =>
+            TaskClient.ToolCalls(t, "mcp.filesystem.write_file").Count >= 2 && TaskClient.ToolCalls(t, "mcp.everything.echo").LastOrDefault() == "tool.executed Succeeded");
+        List<string> Calls(string tool) => TaskClient.ToolCalls(trail.RootElement, tool);
         Assert.Equal("tool.executed Succeeded", Calls("mcp.everything.echo").Last());
         Assert.DoesNotContain("tool.awaiting-approval ApprovalRequired", Calls("mcp.everything.echo"));
         Assert.Equal(["tool.awaiting-approval ApprovalRequired", "tool.executed Succeeded"], Calls("mcp.filesystem.write_file"));

@@ -39,14 +39,10 @@ public sealed class ServiceCrashTests(PlatformFixture platform)
         // The audit chain written across the crashes is whole.
         using var verify = JsonDocument.Parse(await carol.GetStringAsync(new Uri("api/governance/audit/verify", UriKind.Relative)));
         Assert.True(verify.RootElement.GetProperty("ok").GetBoolean(), verify.RootElement.ToString());
-        using var trail = JsonDocument.Parse(await carol.GetStringAsync(new Uri($"api/governance/audit?taskId={id}", UriKind.Relative)));
+        using var trail = await TaskClient.AuditTrailAsync(carol, id, t => TaskClient.ToolCalls(t, "tickets.create").Count >= 2);
         var actions = trail.RootElement.EnumerateArray().Select(e => e.GetProperty("action").GetString()).ToList();
         Assert.Contains("approval.decided", actions);
-        var ticketCalls = trail.RootElement.EnumerateArray()
-            .Where(e => e.GetProperty("action").GetString()!.StartsWith("tool.", StringComparison.Ordinal) && e.GetProperty("action").GetString() != "tool.authorize"
-                && e.GetProperty("subject").GetString() == "tool/tickets.create")
-            .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("decision").GetString()}")
-            .ToList();
+        var ticketCalls = TaskClient.ToolCalls(trail.RootElement, "tickets.create");
         // The first answer was the approval gate (the tool did not run); then exactly one execution.
         Assert.Equal(["tool.awaiting-approval ApprovalRequired", "tool.executed Succeeded"], ticketCalls);
     }

@@ -71,6 +71,33 @@ internal static class TaskClient
         return task;
     }
 
+    /// <summary>
+    /// The task's audit trail once <paramref name="complete"/> holds for it (governance audits tool executions as
+    /// bookkeeping, in batches, shortly after the run has moved on), or the last trail read after 30 s.
+    /// </summary>
+    public static async Task<JsonDocument> AuditTrailAsync(HttpClient admin, Guid taskId, Func<JsonElement, bool> complete)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var trail = JsonDocument.Parse(await admin.GetStringAsync(new Uri($"api/governance/audit?taskId={taskId}", UriKind.Relative)));
+            if (complete(trail.RootElement) || DateTime.UtcNow > deadline)
+            {
+                return trail;
+            }
+
+            trail.Dispose();
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>"action decision" of the audit entries of tool calls (authorizations left out) of <paramref name="tool"/>.</summary>
+    public static List<string> ToolCalls(JsonElement trail, string tool) => trail.EnumerateArray()
+        .Where(e => e.GetProperty("action").GetString()!.StartsWith("tool.", StringComparison.Ordinal) && e.GetProperty("action").GetString() != "tool.authorize"
+            && e.GetProperty("subject").GetString() == "tool/" + tool)
+        .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("decision").GetString()}")
+        .ToList();
+
     public static async Task<JsonElement> FindPendingApprovalAsync(HttpClient approver, Guid taskId, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;

@@ -97,7 +97,17 @@ async function submitForm() {
     } else {
       body.goal = goal.value;
     }
-    const result = await api('/api/tasks', { method: 'POST', body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+    // A busy or restarting platform (429, 502–504, no answer) is waited out: the same submission is sent again with
+    // the same Idempotency-Key, so it is never created twice.
+    const key = crypto.randomUUID();
+    let result;
+    for (let attempt = 1; ; attempt++) {
+      result = await api('/api/tasks', { method: 'POST', body, headers: { 'Idempotency-Key': key } });
+      if (result.ok || ![0, 429, 502, 503, 504].includes(result.status) || attempt >= 8) break;
+      const wait = Math.min(10, Math.max(1, Number(result.headers.get('Retry-After')) || 1));
+      fill(outcome, h('p', { class: 'muted', id: 'submit-retrying' }, `The platform is busy (${result.status || 'no answer'}); sending again in ${wait} s…`));
+      await new Promise(resolve => setTimeout(resolve, wait * 1000));
+    }
     if (!result.ok) { fill(outcome, problemBox(result, 'Submitting')); return; }
     location.hash = `#/tasks/${result.data.id}`;
   }
