@@ -44,7 +44,7 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
     private const string ClaimSql = """
         INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count) VALUES ($1, $2, $3, 1)
         ON CONFLICT (message_id, consumer_id) DO UPDATE SET receive_count = messaging_inbox_state.receive_count + 1
-        RETURNING received, receive_count, consumed
+        RETURNING message_id, received, receive_count, consumed
         """;
 
     // The batch form: every message of a batch claimed in one statement, in the order of their ids (so that two batches
@@ -221,14 +221,14 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         var claimed = new List<InboxState>(messageIds.Length);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var single = messageIds.Length == 1;
+            // Both statements return the same columns.
             claimed.Add(new InboxState
             {
-                MessageId = single ? messageIds[0] : reader.GetGuid(0),
+                MessageId = reader.GetGuid(0),
                 ConsumerId = consumerId,
-                Received = reader.GetDateTime(single ? 0 : 1),
-                ReceiveCount = reader.GetInt32(single ? 1 : 2),
-                Consumed = await reader.IsDBNullAsync(single ? 2 : 3, cancellationToken) ? null : reader.GetDateTime(single ? 2 : 3),
+                Received = reader.GetDateTime(1),
+                ReceiveCount = reader.GetInt32(2),
+                Consumed = await reader.IsDBNullAsync(3, cancellationToken) ? null : reader.GetDateTime(3),
             });
         }
 
