@@ -83,6 +83,50 @@ internal sealed class ConsoleBrowser : IAsyncDisposable
         Assert.True(new FileInfo(file).Length > 10_000, $"{file} is nearly empty");
     }
 
+    /// <summary>
+    /// Clicks the Tasks page's Submit and waits until the console opens the new task's page, returning its id. When the
+    /// console shows a problem instead, fails with the problem's text and every answer the gateway gave to the submission.
+    /// </summary>
+    public static async Task<Guid> SubmitAndOpenTaskAsync(IPage page)
+    {
+        var answers = new List<string>();
+        void Record(object? sender, IResponse response)
+        {
+            if (response.Request.Method == "POST" && response.Url.Contains("/api/tasks", StringComparison.Ordinal))
+            {
+                lock (answers)
+                {
+                    answers.Add($"{DateTime.UtcNow:HH:mm:ss.fff} {response.Status}");
+                }
+            }
+        }
+
+        page.Response += Record;
+        try
+        {
+            await page.Locator("#submit-task").ClickAsync();
+            await page.WaitForFunctionAsync(
+                "() => /#\\/tasks\\/[0-9a-f-]{36}$/.test(location.hash) || document.querySelector('#submit-outcome .problem') !== null",
+                null, new PageWaitForFunctionOptions { PollingInterval = 100 });
+            var problem = page.Locator("#submit-outcome .problem");
+            if (await problem.CountAsync() > 0)
+            {
+                await ScreenshotAsync(page, "submit-refused");
+                Assert.Fail($"The console showed a problem instead of the new task: {await problem.InnerTextAsync()}; the gateway answered: {string.Join(", ", answers)}");
+            }
+
+            return Guid.Parse(page.Url[(page.Url.LastIndexOf('/') + 1)..]);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"The console neither opened the new task nor showed a problem; the gateway answered the submission: {string.Join(", ", answers)} (none yet if empty); the page says: {await page.Locator("#submit-outcome").InnerTextAsync()}", ex);
+        }
+        finally
+        {
+            page.Response -= Record;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _browser.CloseAsync();

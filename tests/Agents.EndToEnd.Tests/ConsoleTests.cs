@@ -24,9 +24,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await alice.Locator("#submit-parameters").FillAsync(
             $"customerId=C-1002\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("outage-status")}");
         await ConsoleBrowser.ScreenshotAsync(alice, "01-tasks-submit");
-        await alice.Locator("#submit-task").ClickAsync();
-        await alice.WaitForURLAsync(new System.Text.RegularExpressions.Regex("#/tasks/[0-9a-f-]{36}$"));
-        var taskId = Guid.Parse(alice.Url[(alice.Url.LastIndexOf('/') + 1)..]);
+        var taskId = await ConsoleBrowser.SubmitAndOpenTaskAsync(alice);
 
         // The page follows the run by itself: steps appear on the timeline and it stops at the approval gate.
         await Expect(alice.Locator("h1 .badge")).ToHaveTextAsync("AwaitingApproval");

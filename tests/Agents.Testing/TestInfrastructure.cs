@@ -40,14 +40,40 @@ public static class TestInfrastructure
         return client;
     }
 
-    /// <summary>A TCP port on 127.0.0.1 where nothing listens.</summary>
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A TCP port on 127.0.0.1 where nothing listens, for a server a test starts. It is drawn below the kernel's
+    /// ephemeral range (32768 and up on Linux), so no outgoing connection (to PostgreSQL, RabbitMQ, another test's
+    /// client) can take it between now and the moment the server binds it; never the same port twice in one process.
+    /// </summary>
     public static int ClosedPort()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        for (var attempt = 0; attempt < 1000; attempt++)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            lock (HandedOut)
+            {
+                if (!HandedOut.Add(port))
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                listener.Start();
+                listener.Stop();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Someone listens there: draw again.
+            }
+        }
+
+        throw new InvalidOperationException("No free TCP port between 20000 and 32000 on 127.0.0.1.");
     }
 
     /// <summary>A short unique lower-case name (letters, digits, '-') for queues, tenants and the like.</summary>

@@ -100,10 +100,12 @@ async function submitForm() {
     // A busy or restarting platform (429, 502–504, no answer) is waited out: the same submission is sent again with
     // the same Idempotency-Key, so it is never created twice.
     const key = crypto.randomUUID();
+    // It gives up after about a minute of trying, showing the last answer.
+    const giveUpAt = Date.now() + 60_000;
     let result;
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       result = await api('/api/tasks', { method: 'POST', body, headers: { 'Idempotency-Key': key } });
-      if (result.ok || ![0, 429, 502, 503, 504].includes(result.status) || attempt >= 8) break;
+      if (result.ok || ![0, 429, 502, 503, 504].includes(result.status) || Date.now() >= giveUpAt) break;
       const wait = Math.min(10, Math.max(1, Number(result.headers.get('Retry-After')) || 1));
       fill(outcome, h('p', { class: 'muted', id: 'submit-retrying' }, `The platform is busy (${result.status || 'no answer'}); sending again in ${wait} s…`));
       await new Promise(resolve => setTimeout(resolve, wait * 1000));
