@@ -387,6 +387,7 @@ internal sealed class Meter
 {
     private static readonly string Postgres = Environment.GetEnvironmentVariable("AGENTS_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
     private static readonly Uri RabbitApi = new(Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_API") ?? "http://127.0.0.1:15672/api/");
+    private static readonly string RabbitVirtualHost = Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_VHOST") ?? "/";
     private static readonly string WalDirectory = Environment.GetEnvironmentVariable("AGENTS_BENCH_PG_WAL") ?? "/var/lib/postgresql/15/main/pg_wal";
 
     private double _cpu;
@@ -415,7 +416,7 @@ internal sealed class Meter
             .ToList();
         var end = await LsnAsync();
         var transactions = await TransactionsAsync() - _transactions;
-        var writes = WriteCommits(_lsn, end);
+        var writes = WriteCommits(_lsn, end, await PlatformDatabasesAsync());
         return new Cost(cpu, byProcess, writes, transactions, await PublishedAsync() - _publishes);
     }
 
@@ -435,8 +436,12 @@ internal sealed class Meter
         return (string)(await command.ExecuteScalarAsync())!;
     }
 
-    /// <summary>Commit records in the WAL between two positions (all databases), or null when pg_waldump cannot read them.</summary>
-    private static long? WriteCommits(string start, string end)
+    /// <summary>
+    /// Commit records in the WAL between two positions of transactions that wrote to the platform's databases
+    /// (<c>agents_*</c>: a transaction belongs to the database of the first relation it changed), or null when
+    /// pg_waldump cannot read them. Other databases on the same server (tests, other work) are not counted.
+    /// </summary>
+    private static long? WriteCommits(string start, string end, IReadOnlySet<string> databases)
     {
         var tool = Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin", "pg_waldump")).FirstOrDefault(File.Exists) : null;
         if (tool is null || !Directory.Exists(WalDirectory))
@@ -446,20 +451,66 @@ internal sealed class Meter
 
         try
         {
-            using var process = Process.Start(new ProcessStartInfo(tool, ["-p", WalDirectory, "-s", start, "-e", end, "--stats=record"])
+            using var process = Process.Start(new ProcessStartInfo(tool, ["-p", WalDirectory, "-s", start, "-e", end])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             })!;
-            var output = process.StandardOutput.ReadToEnd();
+            var databaseOf = new Dictionary<string, string>(StringComparer.Ordinal);
+            var commits = new List<string>();
+            while (process.StandardOutput.ReadLine() is { } line)
+            {
+                var tx = WalField(line, "tx: ", ',');
+                if (tx is null or "0")
+                {
+                    continue;
+                }
+
+                if (line.Contains("desc: COMMIT", StringComparison.Ordinal))
+                {
+                    commits.Add(tx);
+                }
+                else if (!databaseOf.ContainsKey(tx) && WalField(line, "rel ", ' ') is { } relation && relation.Split('/') is [_, var database, _])
+                {
+                    databaseOf[tx] = database;
+                }
+            }
+
             process.WaitForExit();
-            var line = output.Split('\n').FirstOrDefault(l => l.TrimStart().StartsWith("Transaction/COMMIT ", StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            return commits.Count(tx => databaseOf.TryGetValue(tx, out var database) && databases.Contains(database));
         }
         catch (Exception ex) when (ex is IOException or System.ComponentModel.Win32Exception or FormatException)
         {
             return null;
         }
+    }
+
+    private static string? WalField(string line, string name, char end)
+    {
+        var at = line.IndexOf(name, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var value = line.AsSpan(at + name.Length).TrimStart();
+        var stop = value.IndexOf(end);
+        return (stop < 0 ? value : value[..stop]).Trim().ToString();
+    }
+
+    private static async Task<IReadOnlySet<string>> PlatformDatabasesAsync()
+    {
+        await using var connection = new NpgsqlConnection(Postgres);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT oid::text FROM pg_database WHERE datname LIKE 'agents_%'", connection);
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            result.Add(reader.GetString(0));
+        }
+
+        return result;
     }
 
     private static async Task<long> PublishedAsync()
@@ -468,8 +519,9 @@ internal sealed class Meter
         await Task.Delay(TimeSpan.FromSeconds(6));
         using var rabbit = new HttpClient { BaseAddress = RabbitApi };
         rabbit.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
-        var overview = JsonNode.Parse(await rabbit.GetStringAsync(new Uri("overview", UriKind.Relative)))!;
-        return overview["message_stats"]?["publish"]?.GetValue<long>() ?? 0;
+        // The platform's virtual host only: other work on the same broker is not the platform's cost.
+        var vhost = JsonNode.Parse(await rabbit.GetStringAsync(new Uri($"vhosts/{Uri.EscapeDataString(RabbitVirtualHost)}", UriKind.Relative)))!;
+        return vhost["message_stats"]?["publish"]?.GetValue<long>() ?? 0;
     }
 
     private static double CpuSeconds()
