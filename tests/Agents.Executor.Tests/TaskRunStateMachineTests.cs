@@ -126,27 +126,60 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
-    public async Task A_template_task_is_planned_while_it_is_admitted_and_never_asks_memory()
+    public async Task A_template_tasks_planning_request_rides_with_its_admission_and_the_plan_brings_the_admission_back()
     {
         await using var run = await TaskRunHarness.StartAsync();
         var id = await run.SubmitTemplateAsync("lookup-and-summarize", new Dictionary<string, string> { ["customerId"] = "C-1" });
 
-        // Admission and planning are asked at once; the plan may answer first.
-        await run.PublishedAsync<AdmitTask>(m => m.TaskId == id);
-        var create = Assert.Single(await run.PublishedAsync<CreatePlan>(m => m.TaskId == id));
-        Assert.Equal("lookup-and-summarize", create.TemplateName);
-        await run.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "template", [Tool("a", "crm.lookup-customer", """{"customerId":"C-1"}""")])));
-        var waiting = await run.WaitForAsync(id, s => s.Plan is not null);
-        Assert.Equal(TaskRunStatus.Submitted, waiting.Status);
-        Assert.Empty(run.PublishedNow<InvokeTool>(m => m.TaskId == id));
+        // One message: the admission request holds the planning request; nothing goes to the planner directly.
+        var admit = Assert.Single(await run.PublishedAsync<AdmitTask>(m => m.TaskId == id));
+        Assert.NotNull(admit.ThenPlan);
+        Assert.Equal("lookup-and-summarize", admit.ThenPlan.TemplateName);
+        Assert.Equal("C-1", admit.ThenPlan.Parameters!["customerId"]);
+        Assert.Empty(run.PublishedNow<CreatePlan>(m => m.TaskId == id));
 
-        await run.PublishAsync(new TaskAdmitted(id, new TaskLimits(MaxSteps: 5), null));
+        // Governance admitted it and passed it on; the planner's answer carries the admission: the run starts at once.
+        await run.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "template", [Tool("a", "crm.lookup-customer", """{"customerId":"C-1"}""")]), new TaskAdmitted(id, new TaskLimits(MaxSteps: 5), null)));
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "a");
         await run.CompleteToolAsync(id, "a", "crm.lookup-customer", output: """{"name":"Ada"}""");
         var state = await run.WaitForAsync(id, s => s.CurrentState == "Completed");
         Assert.Equal(5, state.Limits.MaxSteps);
         Assert.Empty(run.PublishedNow<RecallMemories>(m => m.TaskId == id));
         Assert.Empty(run.PublishedNow<MemoryRecallTimedOut>(m => m.TaskId == id));
+        Assert.Empty(run.PublishedNow<CreatePlan>(m => m.TaskId == id));
+        var log = run.Journal.For(id).Select(e => e.Kind).ToList();
+        Assert.True(log.IndexOf("admitted") < log.IndexOf("plan-created"), string.Join(", ", log));
+    }
+
+    [Fact]
+    public async Task A_template_task_admitted_by_a_governance_that_answers_instead_of_passing_it_on_asks_the_planner_itself()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.SubmitTemplateAsync("lookup-and-summarize", new Dictionary<string, string> { ["customerId"] = "C-1" });
+        await run.PublishedAsync<AdmitTask>(m => m.TaskId == id);
+
+        await run.PublishAsync(new TaskAdmitted(id, new TaskLimits(MaxSteps: 5), null));
+        var create = Assert.Single(await run.PublishedAsync<CreatePlan>(m => m.TaskId == id));
+        Assert.Equal("lookup-and-summarize", create.TemplateName);
+        Assert.Null(create.Admission);
+        await run.PublishAsync(new PlanCreated(id, new Plan(Guid.NewGuid(), 1, "template", [Tool("a", "crm.lookup-customer", """{"customerId":"C-1"}""")])));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "a");
+        await run.CompleteToolAsync(id, "a", "crm.lookup-customer", output: """{"name":"Ada"}""");
+        await run.WaitForAsync(id, s => s.CurrentState == "Completed");
+    }
+
+    [Fact]
+    public async Task A_template_the_planner_refuses_after_admission_ends_Rejected_with_the_planner_reason()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.SubmitTemplateAsync("no-such-template", null);
+        await run.PublishedAsync<AdmitTask>(m => m.TaskId == id);
+
+        await run.PublishAsync(new PlanRejected(id, "unknown template 'no-such-template'", ["unknown template 'no-such-template'"], new TaskAdmitted(id, new TaskLimits(), null)));
+
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Rejected");
+        Assert.Equal("The planner refused the task: unknown template 'no-such-template'", state.Reason);
+        Assert.Single(await run.PublishedAsync<TaskRunFinished>(m => m.TaskId == id));
     }
 
     [Fact]

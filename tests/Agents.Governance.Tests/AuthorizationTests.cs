@@ -195,6 +195,66 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
     }
 
     [Fact]
+    public async Task An_admitted_task_with_its_planning_request_goes_on_to_the_planner_with_the_admission_and_a_rejected_one_is_answered()
+    {
+        var tenant = TestInfrastructure.UniqueName("adm-fwd");
+        await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"loopDetection\"", "\"budgets\": {\"perTask\": {\"tokens\": 1000}}, \"loopDetection\"", StringComparison.Ordinal));
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        var forwarded = new System.Collections.Concurrent.ConcurrentQueue<CreatePlan>();
+        var answered = new System.Collections.Concurrent.ConcurrentQueue<Guid>();
+        var admittedId = Guid.NewGuid();
+        var rejectedId = Guid.NewGuid();
+        var observer = Host.Bus.ConnectReceiveEndpoint(e =>
+        {
+            e.Handler<CreatePlan>(context =>
+            {
+                if (context.Message.TaskId == admittedId || context.Message.TaskId == rejectedId)
+                {
+                    forwarded.Enqueue(context.Message);
+                }
+
+                return Task.CompletedTask;
+            });
+            e.Handler<TaskAdmitted>(context =>
+            {
+                if (context.Message.TaskId == admittedId || context.Message.TaskId == rejectedId)
+                {
+                    answered.Enqueue(context.Message.TaskId);
+                }
+
+                return Task.CompletedTask;
+            });
+        });
+        await observer.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            var plan = new CreatePlan(admittedId, user, null, "lookup-and-summarize", new Dictionary<string, string> { ["customerId"] = "C-1001" }, null, null, null);
+            await Host.SendAsync<AdmitTask, AdmitTaskConsumer>(new AdmitTask(admittedId, user, null, new TaskLimits(MaxTokens: 5000), null, plan));
+
+            await Poll.UntilAsync(() => Task.FromResult(!forwarded.IsEmpty));
+            var passedOn = Assert.Single(forwarded);
+            Assert.Equal(admittedId, passedOn.TaskId);
+            Assert.Equal("lookup-and-summarize", passedOn.TemplateName);
+            Assert.Equal("C-1001", passedOn.Parameters!["customerId"]);
+            Assert.NotNull(passedOn.Admission);
+            Assert.Equal(1000, passedOn.Admission.Limits.MaxTokens);
+            Assert.True(await Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == admittedId && t.Admitted)));
+
+            // A refused task is answered; its planning request goes nowhere.
+            await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"enabled\": true", "\"enabled\": false", StringComparison.Ordinal));
+            var rejected = Assert.IsType<TaskRejected>(await Host.AdmitAsync(new AdmitTask(rejectedId, user, null, null, null, plan with { TaskId = rejectedId })));
+            Assert.Contains("disabled", rejected.Reason, StringComparison.Ordinal);
+            await Task.Delay(500);
+            Assert.Equal([admittedId], forwarded.Select(p => p.TaskId));
+            Assert.Empty(answered);
+        }
+        finally
+        {
+            await observer.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_redelivered_authorization_request_is_answered_once_and_reserves_once()
     {
         var tenant = TestInfrastructure.UniqueName("redo");

@@ -30,14 +30,27 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         s.SubmittedAt = m.SubmittedAt;
         s.Status = TaskRunStatus.Submitted;
         Log("submitted", null, new { m.Goal, template = m.TemplateName, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId });
-        Effects.Published.Add(new AdmitTask(s.CorrelationId, m.Principal, m.Goal, m.Limits, m.AllowedTools));
 
-        // A template or explicit steps do not read memories: the planner expands and validates them while governance
-        // admits the task, and the run starts when both have answered. Only a goal waits for memories and then the plan.
-        if (!NeedsMemories(s))
+        // A template or explicit steps do not read memories: the planning request rides with the admission request,
+        // governance passes it on to the planner once the task is admitted, and the plan comes back with the admission,
+        // so the run starts on one message. Only a goal is admitted first, then waits for memories, then for the plan.
+        if (NeedsMemories(s))
         {
-            RequestPlan(s, null);
+            Effects.Published.Add(new AdmitTask(s.CorrelationId, m.Principal, m.Goal, m.Limits, m.AllowedTools));
         }
+        else
+        {
+            Effects.Published.Add(new AdmitTask(s.CorrelationId, m.Principal, m.Goal, m.Limits, m.AllowedTools, PlanRequest(s, null)));
+        }
+    }
+
+    /// <summary>The admission's limits and tools; the run moves on to planning.</summary>
+    private void AdmitWith(TaskRunState s, TaskAdmitted m)
+    {
+        s.Limits = m.Limits;
+        s.AllowedTools = m.AllowedTools?.ToList();
+        s.Status = TaskRunStatus.Planning;
+        Log("admitted", null, new { m.Limits, m.AllowedTools });
     }
 
     public void Admitted(TaskRunState s, TaskAdmitted m)
@@ -47,10 +60,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             return;
         }
 
-        s.Limits = m.Limits;
-        s.AllowedTools = m.AllowedTools?.ToList();
-        s.Status = TaskRunStatus.Planning;
-        Log("admitted", null, new { m.Limits, m.AllowedTools });
+        AdmitWith(s, m);
         if (s.Plan is not null)
         {
             // The plan arrived first: start.
@@ -63,6 +73,12 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         {
             Effects.Published.Add(new RecallMemories(s.CorrelationId, s.Principal, s.Goal!));
             Effects.Scheduled.Add((options.MemoryRecallTimeout, new MemoryRecallTimedOut(s.CorrelationId)));
+        }
+        else
+        {
+            // Governance answers an admission whose request held the planning request only when it does not pass it on
+            // (a version from before it did): ask the planner now. A second plan for the same task is ignored.
+            RequestPlan(s, null);
         }
     }
 
@@ -118,6 +134,12 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
 
     public void PlanCreated(TaskRunState s, PlanCreated m)
     {
+        if (m.Admission is { } admission && s.Status == TaskRunStatus.Submitted)
+        {
+            // Planned after governance admitted the task: admit, then take the plan as after any admission.
+            AdmitWith(s, admission);
+        }
+
         if (s.IsTerminal || s.Compensating || (s.Plan is not null && m.Plan.Version <= s.Plan.Version) || (s.Plan is not null && !s.RevisionPending))
         {
             return;
@@ -167,6 +189,11 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         if (s.IsTerminal || s.Compensating)
         {
             return;
+        }
+
+        if (m.Admission is { } admission && s.Status == TaskRunStatus.Submitted)
+        {
+            AdmitWith(s, admission);
         }
 
         if (s.RevisionPending)
@@ -453,11 +480,14 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         Finish(s, TaskRunStatus.Cancelled, m.Reason ?? $"Cancelled by {m.Principal.UserId}.");
     }
 
-    private void RequestPlan(TaskRunState s, IReadOnlyList<RecalledMemory>? memories)
+    private void RequestPlan(TaskRunState s, IReadOnlyList<RecalledMemory>? memories) => Effects.Published.Add(PlanRequest(s, memories));
+
+    /// <summary>Marks the plan requested and returns the request (published by the caller, or carried by the admission request).</summary>
+    private CreatePlan PlanRequest(TaskRunState s, IReadOnlyList<RecalledMemory>? memories)
     {
         s.PlanRequested = true;
-        Effects.Published.Add(new CreatePlan(s.CorrelationId, s.Principal, s.Goal, s.TemplateName, s.Parameters, s.RequestedSteps, memories, s.AllowedTools));
         Log("plan-requested", null, new { memories = memories?.Count ?? 0 });
+        return new CreatePlan(s.CorrelationId, s.Principal, s.Goal, s.TemplateName, s.Parameters, s.RequestedSteps, memories, s.AllowedTools);
     }
 
     private void Succeed(TaskRunState s, StepRun step, string? output, bool tainted)

@@ -45,7 +45,8 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             Handle(MemoriesArrived, (e, s, m) => e.MemoriesRecalled(s, m)),
             Handle(MemoryTimeout, (e, s, _) => e.MemoryRecallTimedOut(s)));
 
-        // A template or explicit steps are planned while governance admits the task, so the plan may come first.
+        // A template's or explicit steps' plan comes with the admission (governance passes the planning request on), or
+        // before it when an admission was answered without passing it on.
         During(Submitted, Planning, Running, AwaitingApproval,
             Handle(PlanReady, (e, s, m) => e.PlanCreated(s, m)),
             Handle(PlanFailed, (e, s, m) => e.PlanRejected(s, m)));

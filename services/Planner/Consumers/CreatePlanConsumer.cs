@@ -5,7 +5,10 @@ using MassTransit;
 
 namespace Agents.Planner.Consumers;
 
-/// <summary>Answers <see cref="CreatePlan"/> with <see cref="PlanCreated"/> (a validated, stored plan) or <see cref="PlanRejected"/>.</summary>
+/// <summary>
+/// Answers <see cref="CreatePlan"/> with <see cref="PlanCreated"/> (a validated, stored plan) or <see cref="PlanRejected"/>,
+/// carrying the request's admission back when governance passed it on.
+/// </summary>
 internal sealed class CreatePlanConsumer(PlanningService planning) : IConsumer<CreatePlan>
 {
     public async Task Consume(ConsumeContext<CreatePlan> context)
@@ -17,12 +20,12 @@ internal sealed class CreatePlanConsumer(PlanningService planning) : IConsumer<C
         }
 
         var outcome = await planning.CreateAsync(message, context.CancellationToken);
-        await RespondAsync(context, message.TaskId, outcome);
+        await RespondAsync(context, message.TaskId, outcome, message.Admission);
     }
 
-    internal static Task RespondAsync<T>(ConsumeContext<T> context, Guid taskId, PlanOutcome outcome)
+    internal static Task RespondAsync<T>(ConsumeContext<T> context, Guid taskId, PlanOutcome outcome, TaskAdmitted? admission = null)
         where T : class =>
         outcome.Plan is { } plan
-            ? context.RespondAsync(new PlanCreated(taskId, plan))
-            : context.RespondAsync(new PlanRejected(taskId, outcome.Reason!, outcome.Errors));
+            ? context.RespondAsync(new PlanCreated(taskId, plan, admission))
+            : context.RespondAsync(new PlanRejected(taskId, outcome.Reason!, outcome.Errors, admission));
 }

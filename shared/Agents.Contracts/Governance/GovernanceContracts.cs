@@ -1,7 +1,12 @@
 namespace Agents.Contracts;
 
-/// <summary>Asks governance whether a task may start, and with which effective limits.</summary>
-public sealed record AdmitTask(Guid TaskId, AgentPrincipal Principal, string? Goal, TaskLimits? RequestedLimits, IReadOnlyList<string>? RequestedTools);
+/// <summary>
+/// Asks governance whether a task may start, and with which effective limits. With <paramref name="ThenPlan"/>, an
+/// admitted task is not answered: governance passes the planning request on to the planner with the admission attached
+/// (<see cref="CreatePlan.Admission"/>), and the plan's answer carries it back, so the run starts on one message instead
+/// of two. A rejection is answered (<see cref="TaskRejected"/>) either way.
+/// </summary>
+public sealed record AdmitTask(Guid TaskId, AgentPrincipal Principal, string? Goal, TaskLimits? RequestedLimits, IReadOnlyList<string>? RequestedTools, CreatePlan? ThenPlan = null);
 
 /// <summary>The task may start within <see cref="Limits"/>, using at most <see cref="AllowedTools"/> (null: whatever policy allows).</summary>
 public sealed record TaskAdmitted(Guid TaskId, TaskLimits Limits, IReadOnlyList<string>? AllowedTools);

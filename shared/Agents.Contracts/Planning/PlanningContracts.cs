@@ -34,6 +34,8 @@ public sealed record ToolSummary(string Name, string Description, string InputSc
 
 /// <summary>
 /// Asks the planner for a plan: from a goal (planner model), a workflow template by name, or explicit steps.
+/// <see cref="Admission"/>: set when governance passed the request on after admitting the task
+/// (<see cref="AdmitTask.ThenPlan"/>); the planner returns it with its answer.
 /// </summary>
 public sealed record CreatePlan(
     Guid TaskId,
@@ -43,7 +45,8 @@ public sealed record CreatePlan(
     IReadOnlyDictionary<string, string>? Parameters,
     IReadOnlyList<PlanStep>? Steps,
     IReadOnlyList<RecalledMemory>? Memories,
-    IReadOnlyList<string>? AllowedTools);
+    IReadOnlyList<string>? AllowedTools,
+    TaskAdmitted? Admission = null);
 
 /// <summary>Asks for a new plan version after a step failed for good.</summary>
 public sealed record RevisePlan(
@@ -55,8 +58,8 @@ public sealed record RevisePlan(
     string Error,
     IReadOnlyList<string> CompletedStepIds);
 
-/// <summary>A plan (or a revision) is ready.</summary>
-public sealed record PlanCreated(Guid TaskId, Plan Plan);
+/// <summary>A plan (or a revision) is ready. <see cref="Admission"/>: governance's admission, when it came with the request.</summary>
+public sealed record PlanCreated(Guid TaskId, Plan Plan, TaskAdmitted? Admission = null);
 
-/// <summary>No valid plan could be made; <see cref="Reason"/> says why, for a person.</summary>
-public sealed record PlanRejected(Guid TaskId, string Reason, IReadOnlyList<string>? Errors = null);
+/// <summary>No valid plan could be made; <see cref="Reason"/> says why, for a person. <see cref="Admission"/> as in <see cref="PlanCreated"/>.</summary>
+public sealed record PlanRejected(Guid TaskId, string Reason, IReadOnlyList<string>? Errors = null, TaskAdmitted? Admission = null);
