@@ -38,6 +38,8 @@ public static class DurableMessagingExtensions
             optionsBuilder.Configure(configure);
         }
 
+        optionsBuilder.BindConfiguration(DurableMessagingOptions.Section);
+
         optionsBuilder.Validate(o => o.DeliveryBatchSize > 0 && o.SweepInterval > TimeSpan.Zero && o.RetentionWindow > TimeSpan.Zero
                 && o.RetentionInterval > TimeSpan.Zero && o.RetentionBatchSize > 0 && o.SendTimeout > TimeSpan.Zero
                 && o.SweepGracePeriod > TimeSpan.Zero && o.BacklogInterval > TimeSpan.Zero && o.DeliveryConcurrency > 0 && o.DeliveryQueueCapacity > 0,

@@ -1,8 +1,14 @@
 namespace Agents.Messaging;
 
-/// <summary>Settings of the durable-messaging pieces registered by <c>AddAgentsDurableMessaging</c>.</summary>
+/// <summary>
+/// Settings of the durable-messaging pieces registered by <c>AddAgentsDurableMessaging</c>: code first, then the
+/// configuration section <see cref="Section"/> (<c>Messaging:Durable:RemoveSentRows</c> and so on).
+/// </summary>
 public sealed class DurableMessagingOptions
 {
+    /// <summary>The configuration section bound over the settings given in code.</summary>
+    public const string Section = "Messaging:Durable";
+
     /// <summary>Outbox rows claimed per sweep transaction.</summary>
     public int DeliveryBatchSize { get; set; } = 100;
 
@@ -30,12 +36,13 @@ public sealed class DurableMessagingOptions
     public int DeliveryQueueCapacity { get; set; } = 10_000;
 
     /// <summary>
-    /// What happens to a row once the broker has confirmed it: false (the default) marks it delivered, one
-    /// statement for a batch of rows, and the retention cleanup removes it after <see cref="RetentionWindow"/>
-    /// (operators and tests can still read what was sent); true deletes it at once, one statement per batch,
-    /// which is cheaper and keeps the table small.
+    /// What happens to a row once the broker has confirmed it: true (the default) deletes it at once, one statement
+    /// per batch, so the table holds only rows still to send and its cost does not grow with the messages sent
+    /// (kept rows were updated once more, indexed, vacuumed and deleted again later); false marks it delivered, one
+    /// statement per batch, and the retention cleanup removes it after <see cref="RetentionWindow"/>, so that what was
+    /// sent can still be read from the table.
     /// </summary>
-    public bool RemoveSentRows { get; set; }
+    public bool RemoveSentRows { get; set; } = true;
 
     /// <summary>Timeout for one send to the broker during delivery.</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
