@@ -293,11 +293,11 @@ public class PlatformFixture : IAsyncLifetime
     private static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.slnx")))
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.sln")))
         {
             dir = dir.Parent;
         }
 
-        return dir?.FullName ?? throw new InvalidOperationException("Agents.slnx not found above " + AppContext.BaseDirectory);
+        return dir?.FullName ?? throw new InvalidOperationException("Agents.sln not found above " + AppContext.BaseDirectory);
     }
 }
