@@ -49,7 +49,7 @@ mcp_servers() {
 
 build() {
   log "building ($CONFIG)"
-  dotnet build Agents.slnx -c "$CONFIG" -nologo -clp:ErrorsOnly -v:q
+  dotnet build Agents.sln -c "$CONFIG" -nologo -clp:ErrorsOnly -v:q
 }
 
 project_of() { # dir -> csproj path
@@ -182,14 +182,14 @@ run_tests() {
   bash "$ROOT/infra/mcp-servers.sh" >/dev/null
   browser_for_tests
   log "building (Debug)"
-  dotnet build Agents.slnx -c Debug -nologo -clp:ErrorsOnly -v:q
+  dotnet build Agents.sln -c Debug -nologo -clp:ErrorsOnly -v:q
   if [ -f "$ROOT/infra/validate-deploy.sh" ]; then bash "$ROOT/infra/validate-deploy.sh"; fi
   log "running tests"
   local out rc=0
   out=$(mktemp)
-  # Every test project in parallel, then the end-to-end tests on their own: they start the whole suite
-  # twice as real processes and are the most sensitive to a saturated 2-core machine.
-  dotnet test Agents.slnx -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" --filter "FullyQualifiedName!~Agents.EndToEnd.Tests" 2>&1 | tee "$out" || rc=$?
+  # Every test project in parallel (categories Unit and Infrastructure), then the end-to-end tests on their own:
+  # they start the whole suite twice as real processes and are the most sensitive to a saturated 2-core machine.
+  dotnet test Agents.sln -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" --filter "Category!=EndToEnd" 2>&1 | tee "$out" || rc=$?
   dotnet test tests/Agents.EndToEnd.Tests -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" 2>&1 | tee -a "$out" || rc=$?
   # One closing line for every runner: "N passed, N failed".
   awk '/(Passed|Failed)!  -/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }

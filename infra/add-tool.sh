@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wires a tool service into everything that runs or deploys the platform, so that it starts with ./dev.sh,
 # gets its database from infra/local.sh and passes the deployment-consistency tests:
-#   Agents.slnx, dev.sh (SERVICES), infra/local.sh (DATABASES), docker-compose.yml (image, migration, service,
+#   Agents.sln, dev.sh (SERVICES), infra/local.sh (DATABASES), docker-compose.yml (image, migration, service,
 #   database), compose's Prometheus targets, k8s/base (Deployment & co, copied from tool-crm), both overlays' images, the dev database list
 #   and the dev connection-string secret.
 # Idempotent: whatever is already there is left as it is.
@@ -39,9 +39,9 @@ insert_before() {
 block() { awk -v start="$1" '$0 == start { on = 1 } on && /^$/ { exit } on { print }' "$2"; }
 
 # 1. solution
-if ! grep -q "\"$project\"" Agents.slnx; then
-  dotnet sln Agents.slnx add "$project" --solution-folder services >/dev/null
-  log "added $project to Agents.slnx"
+if ! grep -q "Agents.Tools.$Name.csproj\"" Agents.sln; then
+  dotnet sln Agents.sln add "$project" --solution-folder services >/dev/null
+  log "added $project to Agents.sln"
 fi
 
 # 2. dev.sh: started before the gateway
@@ -51,7 +51,7 @@ if ! grep -q "\"$svc:" dev.sh; then
 fi
 
 # 2b. Prometheus of docker-compose: scrape its /metrics (./dev.sh prometheus reads dev.sh's list itself)
-scrape=deploy/observability/prometheus/prometheus.compose.yml
+scrape=infra/observability/prometheus/prometheus.compose.yml
 if [ -f "$scrape" ] && ! grep -q "^          - $svc:8080$" "$scrape"; then
   insert_before "$scrape" '^    relabel_configs:' "          - $svc:8080"
   log "added $svc to $scrape"
@@ -103,4 +103,4 @@ grep -Eq "value: .*\b$db\b" k8s/overlays/dev/infra/postgres.yaml || die "could n
 secret=k8s/overlays/dev/secrets/postgres.dev.env
 grep -q "^$svc=" "$secret" || sed -n 's/^tool-crm=/'"$svc"'=/p' "$secret" | sed "s/agents_tool_crm/$db/" >>"$secret"
 
-log "$svc is wired in: dev.sh, infra/local.sh, docker-compose.yml, k8s (base, dev, prod), dev secrets, Agents.slnx"
+log "$svc is wired in: dev.sh, infra/local.sh, docker-compose.yml, k8s (base, dev, prod), dev secrets, Agents.sln"

@@ -2,7 +2,7 @@
 # Creates a tool service from the template (templates/agents-tool) and wires it into the platform:
 #   services/Tools/<Name>/   the host and one tool class (sample.count-words renamed to <name>.count-words: replace it)
 #   tests/Agents.Tools.<Name>.Tests/   its test (the real RabbitMQ and PostgreSQL)
-#   then infra/add-tool.sh: Agents.slnx, dev.sh, infra/local.sh, docker-compose.yml, k8s base and overlays, dev secrets
+#   then infra/add-tool.sh: Agents.sln, dev.sh, infra/local.sh, docker-compose.yml, k8s base and overlays, dev secrets
 # and prints the policy snippet that lets a role call the tool.
 #   infra/new-tool.sh <name> [port]      e.g. infra/new-tool.sh weather     (default port: the next after dev.sh's tools)
 set -euo pipefail
@@ -22,13 +22,13 @@ port=${2:-$(( ${last:-5200} + 1 ))}
 # The template engine keeps its own list of installed templates: install this one (again) from the repository.
 dotnet new install "$ROOT/templates/agents-tool" --force >/dev/null
 dotnet new agents-tool --name "$Name" --port "$port" --output "$ROOT" >/dev/null
-dotnet sln Agents.slnx add "tests/Agents.Tools.$Name.Tests/Agents.Tools.$Name.Tests.csproj" --solution-folder tests >/dev/null
+dotnet sln Agents.sln add "tests/Agents.Tools.$Name.Tests/Agents.Tools.$Name.Tests.csproj" --solution-folder tests >/dev/null
 bash "$ROOT/infra/add-tool.sh" "$name" "$port"
 
 cat <<POLICY
 
 Created services/Tools/$Name (tool $name.count-words, scope $name.read, port $port) and tests/Agents.Tools.$Name.Tests.
-Next: replace the tool class, then dotnet build Agents.slnx and dotnet test tests/Agents.Tools.$Name.Tests.
+Next: replace the tool class, then dotnet build Agents.sln and dotnet test tests/Agents.Tools.$Name.Tests.
 
 No one can call the tool until the tenant's policy grants it: deny by default. As the tenant's admin, add to the
 role that should call it (GET /api/governance/policy, edit, PUT /api/governance/policy):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prometheus on this machine, without containers, for the services `./dev.sh up` starts: scrapes every service's
 # /metrics (the SERVICES of dev.sh, 127.0.0.1:5000-5204) every 5 s and evaluates the platform's alert rules
-# (deploy/observability/prometheus/alerts.yml). Installs Debian's prometheus package when missing (as root) and keeps
+# (infra/observability/prometheus/alerts.yml). Installs Debian's prometheus package when missing (as root) and keeps
 # its system service stopped: this script runs its own server as the current user, with its data in .run/prometheus.
 #   bash infra/prometheus-local.sh         start (or say where it already runs)
 #   AGENTS_PROMETHEUS_PORT=9091 ...         another port (default 9090, bound to 127.0.0.1)
@@ -34,7 +34,7 @@ global:
   scrape_interval: 5s
   evaluation_interval: 5s
 rule_files:
-  - $ROOT/deploy/observability/prometheus/alerts.yml
+  - $ROOT/infra/observability/prometheus/alerts.yml
 scrape_configs:
   - job_name: agents
     static_configs:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Offline validation of the deployment files (no container engine needed, none is used):
-#   - docker-compose.yml is accepted by `docker-compose config` (with and without the ollama profile);
-#   - every kustomization under k8s/ renders with `kubectl kustomize`;
-#   - the dev overlay's PostgreSQL init script is the same as deploy/postgres/init-databases.sh;
+#   - docker-compose.yml is accepted by `docker-compose config` with no options (the development values of .env)
+#     and with the ollama profile, and is refused with an env file that leaves the secrets out;
+#   - every kustomization under k8s/ (and infra/observability, infra/postgres) renders with `kubectl kustomize`;
 #   - the Prometheus alert rules pass `promtool check rules` (promtool from Debian's prometheus package).
 # Installs Debian's docker-compose when missing (as root). Idempotent; exits non-zero on the first failure.
 # The consistency rules (every service has an image, compose service, Deployment...) are checked by
@@ -29,16 +29,22 @@ bash infra/install-prometheus.sh || fail "promtool is not installed"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-env_file=deploy/compose/dev.env
-docker-compose --env-file "$env_file" config >"$out/compose.yml" 2>"$out/compose.err" \
+# No --env-file: what `docker compose up` sees out of the box (the repository's .env).
+docker-compose config >"$out/compose.yml" 2>"$out/compose.err" \
   || { cat "$out/compose.err" >&2; fail "docker-compose config rejected docker-compose.yml"; }
-docker-compose --env-file "$env_file" config --services >"$out/services" 2>>"$out/compose.err" \
+docker-compose config --services >"$out/services" 2>>"$out/compose.err" \
   || { cat "$out/compose.err" >&2; fail "docker-compose config --services failed"; }
-say "docker-compose.yml: valid ($(wc -l <"$out/services") services, docker-compose $(docker-compose version --short))"
-COMPOSE_PROFILES=ollama MODELS_ENV_FILE=deploy/compose/models.ollama.env \
-  docker-compose --env-file "$env_file" config >/dev/null 2>"$out/compose.err" \
+say "docker-compose.yml: valid with .env ($(wc -l <"$out/services") services, docker-compose $(docker-compose version --short))"
+COMPOSE_PROFILES=ollama MODELS_ENV_FILE=infra/compose/models.ollama.env \
+  docker-compose config >/dev/null 2>"$out/compose.err" \
   || { cat "$out/compose.err" >&2; fail "docker-compose config rejected the ollama profile"; }
 say "docker-compose.yml with profile ollama and models.ollama.env: valid"
+# An env file of one's own replaces .env: one without the secrets must be refused, not filled with development values.
+: >"$out/empty.env"
+if docker-compose --env-file "$out/empty.env" config >/dev/null 2>"$out/compose.err"; then
+  fail "docker-compose config accepted an env file without secrets (a development default would reach production)"
+fi
+say "docker-compose.yml with an env file of one's own: every secret must be in it"
 
 count=0
 while IFS= read -r kustomization; do
@@ -49,13 +55,11 @@ while IFS= read -r kustomization; do
   count=$((count + 1))
 done < <(find k8s -name kustomization.yaml | sort)
 [ "$count" -gt 0 ] || fail "no kustomization.yaml under k8s/"
-kubectl kustomize deploy/observability >/dev/null 2>"$out/kustomize.err" \
-  || { cat "$out/kustomize.err" >&2; fail "kubectl kustomize deploy/observability failed"; }
-promtool check rules deploy/observability/prometheus/alerts.yml >"$out/promtool.out" 2>&1 \
-  || { cat "$out/promtool.out" >&2; fail "promtool check rules rejected deploy/observability/prometheus/alerts.yml"; }
+for dir in infra/observability infra/postgres; do
+  kubectl kustomize "$dir" >/dev/null 2>"$out/kustomize.err" \
+    || { cat "$out/kustomize.err" >&2; fail "kubectl kustomize $dir failed"; }
+done
+promtool check rules infra/observability/prometheus/alerts.yml >"$out/promtool.out" 2>&1 \
+  || { cat "$out/promtool.out" >&2; fail "promtool check rules rejected infra/observability/prometheus/alerts.yml"; }
 say "alert rules: $(grep -o '[0-9]* rules found' "$out/promtool.out") (promtool check rules)"
-
-cmp -s deploy/postgres/init-databases.sh k8s/overlays/dev/infra/init-databases.sh \
-  || fail "k8s/overlays/dev/infra/init-databases.sh differs from deploy/postgres/init-databases.sh (copy it: kustomize cannot read files outside its directory)"
-say "PostgreSQL init script: compose and dev overlay use the same file content"
 say "ok (offline: nothing was built or run in a container)"

@@ -7,11 +7,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 // Usage: dotnet run -c Release --project benchmarks/Agents.Messaging.Benchmarks --
-//          [burst [<messages>] | paced [<rate-per-second>] [<seconds>]] [--prefetch N] [--concurrency N] [--remove-sent] [--only <letters>]
+//          [burst [<messages>] | paced [<rate-per-second>] [<seconds>] | smoke] [--prefetch N] [--concurrency N] [--remove-sent] [--only <letters>]
 //   burst (default, 5000): every message at once from 32 producers; throughput, latency is mostly backlog.
 //   paced (default 100/s for 20 s): a fixed rate well under capacity; latency is the path itself.
 //   --prefetch (default 64), --concurrency (Messaging:ConcurrentMessageLimit, default: the prefetch count),
 //   --remove-sent (delete sent outbox rows instead of marking them delivered), --only <letters> (cases to run, e.g. "ab").
+//   smoke: burst with 20 messages per case (seconds): every case's path, no figures worth reading; the messaging
+//   tests run it (BenchmarkSmokeTests).
 // Needs RabbitMQ and PostgreSQL on 127.0.0.1 (or AGENTS_TEST_RABBITMQ / AGENTS_TEST_POSTGRES). Creates and drops its own database and queues.
 var positional = new List<string>();
 int? prefetchArg = null, concurrencyArg = null;
@@ -41,13 +43,15 @@ for (var i = 0; i < args.Length; i++)
 
 var mode = positional.Count > 0 && !char.IsAsciiDigit(positional[0][0]) ? positional[0] : "burst";
 var numbers = positional.SkipWhile(a => !char.IsAsciiDigit(a[0])).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
-if (mode is not ("burst" or "paced"))
+if (mode is not ("burst" or "paced" or "smoke"))
 {
-    await Console.Error.WriteLineAsync("usage: [burst [<messages>] | paced [<rate-per-second>] [<seconds>]] [--prefetch N] [--concurrency N] [--remove-sent] [--only <letters>]");
+    await Console.Error.WriteLineAsync("usage: [burst [<messages>] | paced [<rate-per-second>] [<seconds>] | smoke] [--prefetch N] [--concurrency N] [--remove-sent] [--only <letters>]");
     return 2;
 }
 
-var burstCount = numbers.ElementAtOrDefault(0) is > 0 and var n ? n : 5000;
+var smoke = mode == "smoke";
+mode = smoke ? "burst" : mode;
+var burstCount = smoke ? 20 : numbers.ElementAtOrDefault(0) is > 0 and var n ? n : 5000;
 var rate = mode == "paced" && numbers.Length > 0 ? numbers[0] : 100;
 var seconds = mode == "paced" && numbers.Length > 1 ? numbers[1] : 20;
 var prefetch = prefetchArg ?? 64;

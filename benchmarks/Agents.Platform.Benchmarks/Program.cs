@@ -26,11 +26,19 @@ using Npgsql;
 //
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48] [seconds=60] [runs=all|saturated]
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [rate=120] 0 [seconds=40] chaos [Service,Service…]
-var tasks = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
-var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 48;
-var pacedSeconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 60;
-var runs = args.Length > 3 ? args[3] : "all";
+//   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- smoke
+//     the saturated run with 3 tasks, 2 in flight (seconds): every path of the benchmark, no figures worth reading.
+//     The end-to-end tests run it against the platform they start (PlatformBenchmarkSmokeTests).
+var smoke = args is ["smoke", ..];
+var tasks = smoke ? 3 : args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
+var concurrency = smoke ? 2 : args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 48;
+var pacedSeconds = smoke ? 0 : args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 60;
+var runs = smoke ? "saturated" : args.Length > 3 ? args[3] : "all";
 var gateway = new Uri(Environment.GetEnvironmentVariable("AGENTS_GATEWAY") ?? "http://127.0.0.1:5000/");
+
+// The knowledge-base article the template fetches: the template's default (tool-web of ./dev.sh up) unless
+// AGENTS_BENCH_ARTICLE names another, e.g. the tool-web of a platform started on other ports.
+var article = Environment.GetEnvironmentVariable("AGENTS_BENCH_ARTICLE");
 
 using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 4096 }) { BaseAddress = gateway, Timeout = TimeSpan.FromMinutes(10) };
 client.DefaultRequestHeaders.Add("X-Api-Key", Environment.GetEnvironmentVariable("AGENTS_BENCH_API_KEY") ?? "bench-admin-key");
@@ -63,7 +71,7 @@ if (runs == "chaos")
 }
 
 // Warm-up: a few tasks end to end (JIT, connection pools, queues).
-await Task.WhenAll(Enumerable.Range(0, 4).Select(i => RunOneAsync(i)));
+await Task.WhenAll(Enumerable.Range(0, smoke ? 1 : 4).Select(i => RunOneAsync(i)));
 
 // 1. Saturated.
 Console.WriteLine($"[saturated] {tasks} 'lookup-and-summarize' tasks, {concurrency} in flight at most...");
@@ -215,7 +223,9 @@ async Task<TaskResult> RunOneAsync(int i)
             Content = JsonContent.Create(new
             {
                 template = "lookup-and-summarize",
-                parameters = new Dictionary<string, string> { ["customerId"] = $"C-100{(i % 5) + 1}" },
+                parameters = article is null
+                    ? new Dictionary<string, string> { ["customerId"] = $"C-100{(i % 5) + 1}" }
+                    : new Dictionary<string, string> { ["customerId"] = $"C-100{(i % 5) + 1}", ["article"] = article },
             }),
         };
         request.Headers.Add("Idempotency-Key", key);

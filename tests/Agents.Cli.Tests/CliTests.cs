@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Agents.Cli.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ArgumentTests
 {
     [Theory]
@@ -94,6 +95,7 @@ public sealed class ArgumentTests
     }
 }
 
+[Trait("Category", "Unit")]
 public sealed class OutputTests
 {
     private const string Tasks = """

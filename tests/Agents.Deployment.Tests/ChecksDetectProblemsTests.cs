@@ -4,6 +4,7 @@ using Agents.Deployment.Tests.Infrastructure;
 namespace Agents.Deployment.Tests;
 
 /// <summary>The consistency rules fail, naming the service and what is missing, when the files break them.</summary>
+[Trait("Category", "Unit")]
 public sealed class ChecksDetectProblemsTests
 {
     private static HostProject Executor => ServiceCatalog.Hosts.Single(h => h.Name == "executor");
@@ -68,6 +69,7 @@ public sealed class ChecksDetectProblemsTests
     }
 }
 
+[Trait("Category", "Unit")]
 public sealed class MissingToolTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using Agents.Deployment.Tests.Infrastructure;
 namespace Agents.Deployment.Tests;
 
 /// <summary>docker-compose.yml as `docker-compose config` renders it (nothing is started).</summary>
+[Trait("Category", "Unit")]
 public sealed class ComposeTests
 {
     public static TheoryData<string> Hosts => [.. ServiceCatalog.Hosts.Select(h => h.Name)];
@@ -70,4 +71,51 @@ public sealed class ComposeTests
 
         Problems.AssertNone(problems);
     }
+
+    /// <summary>`docker compose up` with no options: the repository's .env gives the development values.</summary>
+    [Fact]
+    public void With_no_options_compose_takes_the_development_values_of_the_repositorys_env_file()
+    {
+        var services = ComposeChecks.Services(Rendered.Compose);
+        var development = EnvFile(".env");
+
+        Assert.Equal(development["POSTGRES_PASSWORD"], services.Str("postgres", "environment", "POSTGRES_PASSWORD"));
+        Assert.StartsWith("dev-only-", development["AGENTS_SIGNING_KEY"], StringComparison.Ordinal);
+        Assert.Equal(development["AGENTS_SIGNING_KEY"], services.Str("gateway", "environment", "Identity__SigningKey"));
+        Assert.Equal("demo", services.Str("gateway", "environment", "Gateway__ApiKeys__0__Tenant"));
+    }
+
+    /// <summary>
+    /// A file of one's own (`--env-file`) replaces .env rather than adding to it: what it leaves out is refused
+    /// by name, never filled in with a development value.
+    /// </summary>
+    [Fact]
+    public void An_env_file_of_ones_own_replaces_the_development_values_and_must_name_every_secret()
+    {
+        var own = Path.Combine(Directory.CreateTempSubdirectory("agents-compose-env-").FullName, "prod.env");
+        try
+        {
+            var complete = EnvFile(".env")
+                .Select(p => p.Key.EndsWith("_ENV_FILE", StringComparison.Ordinal) || p.Key.EndsWith("_PORT", StringComparison.Ordinal)
+                    ? $"{p.Key}={p.Value}"
+                    : $"{p.Key}=own-{p.Key.ToLowerInvariant()}-0123456789abcdef0123456789")
+                .ToList();
+            File.WriteAllLines(own, complete);
+            var rendered = ComposeChecks.Services(Yaml.ParseDocument(Rendered.Run("docker-compose", ["--env-file", own, "config"], "docker-compose --env-file config")));
+            Assert.Equal("own-postgres_password-0123456789abcdef0123456789", rendered.Str("postgres", "environment", "POSTGRES_PASSWORD"));
+
+            File.WriteAllLines(own, complete.Where(l => !l.StartsWith("POSTGRES_PASSWORD=", StringComparison.Ordinal)));
+            var refused = Assert.Throws<InvalidOperationException>(() => Rendered.Run("docker-compose", ["--env-file", own, "config"], "docker-compose --env-file config"));
+            Assert.Contains("POSTGRES_PASSWORD", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(own)!, recursive: true);
+        }
+    }
+
+    private static Dictionary<string, string> EnvFile(string path) => File.ReadAllLines(Repository.PathOf(path))
+        .Where(l => l.Length > 0 && !l.StartsWith('#'))
+        .Select(l => l.Split('=', 2))
+        .ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
 }

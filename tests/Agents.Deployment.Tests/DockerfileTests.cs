@@ -3,6 +3,7 @@ using Agents.Deployment.Tests.Infrastructure;
 namespace Agents.Deployment.Tests;
 
 /// <summary>The image definitions, read as text (no image is built here: there is no container engine).</summary>
+[Trait("Category", "Unit")]
 public sealed class DockerfileTests
 {
     private sealed record Instruction(string Keyword, string Arguments);

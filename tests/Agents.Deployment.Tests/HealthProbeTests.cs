@@ -5,6 +5,7 @@ using Agents.HealthProbe;
 namespace Agents.Deployment.Tests;
 
 /// <summary>The image HEALTHCHECK program against a real HTTP listener on loopback.</summary>
+[Trait("Category", "Unit")]
 public sealed class HealthProbeTests
 {
     private static int FreePort()

@@ -3,6 +3,7 @@ using Agents.Deployment.Tests.Infrastructure;
 namespace Agents.Deployment.Tests;
 
 /// <summary>Every kustomization as `kubectl kustomize` renders it (nothing is applied).</summary>
+[Trait("Category", "Unit")]
 public sealed class KubernetesTests
 {
     public static TheoryData<string, string> HostsByOverlay

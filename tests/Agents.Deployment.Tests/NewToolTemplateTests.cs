@@ -9,6 +9,7 @@ namespace Agents.Deployment.Tests;
 /// RabbitMQ and PostgreSQL, and every deployment-consistency rule (this very test assembly, run on the copy)
 /// holds with it.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class NewToolTemplateTests
 {
     [Fact]

@@ -6,13 +6,14 @@ using Agents.Deployment.Tests.Infrastructure;
 namespace Agents.Deployment.Tests;
 
 /// <summary>
-/// The dashboards and alert rules of deploy/observability: valid files, queries only on metrics the services export
+/// The dashboards and alert rules of infra/observability: valid files, queries only on metrics the services export
 /// (cross-checked against the instruments in the code), rules accepted by promtool, and provisioned by docker-compose
 /// and the dev overlay.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed partial class ObservabilityTests
 {
-    private const string Folder = "deploy/observability";
+    private const string Folder = "infra/observability";
     private const string Rules = Folder + "/prometheus/alerts.yml";
     private static readonly string[] Dashboards = ["platform-health", "agent-quality-cost", "tool-reliability"];
 

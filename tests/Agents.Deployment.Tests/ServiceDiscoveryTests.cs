@@ -2,6 +2,7 @@ using Agents.Deployment.Tests.Infrastructure;
 
 namespace Agents.Deployment.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ServiceDiscoveryTests
 {
     [Fact]

@@ -49,12 +49,12 @@ internal static class CliProcess
     {
         var configuration = typeof(CliProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "BuildConfiguration").Value!;
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agents.slnx")))
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agents.sln")))
         {
             directory = directory.Parent;
         }
 
-        var dll = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("No Agents.slnx above the test output."), "tools", "Agents.Cli", "bin", configuration, "net10.0", "agents.dll");
+        var dll = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("No Agents.sln above the test output."), "tools", "Agents.Cli", "bin", configuration, "net10.0", "agents.dll");
         return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build the solution first.");
     }
 }

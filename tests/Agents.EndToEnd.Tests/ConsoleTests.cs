@@ -10,6 +10,7 @@ namespace Agents.EndToEnd.Tests;
 /// shows is checked against what the API says. Screenshots of each page are left in the test output folder.
 /// </summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ConsoleTests(PlatformFixture platform)
 {
     [Fact]

@@ -5,6 +5,7 @@ namespace Agents.EndToEnd.Tests;
 
 /// <summary>A tenant's daily budget holds across tasks running at the same time, through every service.</summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class DailyBudgetTests(PlatformFixture platform)
 {
     private const int TenantDailyTokens = 250;

@@ -9,6 +9,7 @@ namespace Agents.EndToEnd.Tests;
 
 /// <summary>The platform as an MCP server: the official C# MCP client against the gateway's /mcp endpoint.</summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class McpEndpointTests(PlatformFixture platform) : IAsyncLifetime
 {
     // mcpco's agent users may call the tools of the MCP server "everything" (held by scope mcp.everything);

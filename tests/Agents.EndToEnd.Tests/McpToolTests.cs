@@ -5,6 +5,7 @@ namespace Agents.EndToEnd.Tests;
 
 /// <summary>Tools of real MCP servers (from npm) called by tasks through the whole platform, under the demo policy.</summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class McpToolTests(PlatformFixture platform)
 {
     [Fact]

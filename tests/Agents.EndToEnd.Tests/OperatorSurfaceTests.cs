@@ -11,6 +11,7 @@ namespace Agents.EndToEnd.Tests;
 /// own process), dead letters across services with their tenant boundary, and the trace id of a task.
 /// </summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class OperatorSurfaceTests(PlatformFixture platform)
 {
     [Fact]

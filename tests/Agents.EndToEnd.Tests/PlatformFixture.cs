@@ -25,6 +25,9 @@ public class PlatformFixture : IAsyncLifetime
     /// <summary>A platform operator (tenant "ops"): sees every tenant's dead letters.</summary>
     public const string OlgaKey = "ops-olga-operator-key";
 
+    /// <summary>The platform benchmark's key (tenant <c>bench</c>, whose policy the benchmark writes), as in development.</summary>
+    public const string BenchKey = "bench-admin-key";
+
     private static readonly (string Name, string Directory, bool HasDatabase)[] Services =
     [
         ("governance", "services/Governance", true),
@@ -72,6 +75,7 @@ public class PlatformFixture : IAsyncLifetime
                     ["01b051e124f0e798e8176b6efe3fc0112e8b0b945e70b807dfe83758260973df", "thrift", "erin", "agent-user,admin"],
                     [Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(FrankKey))), "mcpco", "frank", "agent-user,admin"],
                     [Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(OlgaKey))), "ops", "olga", "platform-operator"],
+                    [Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(BenchKey))), "bench", "bench", "agent-user,admin"],
                 ];
                 for (var i = 0; i < keys.Length; i++)
                 {
@@ -293,11 +297,11 @@ public class PlatformFixture : IAsyncLifetime
     private static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.slnx")))
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.sln")))
         {
             dir = dir.Parent;
         }
 
-        return dir?.FullName ?? throw new InvalidOperationException("Agents.slnx not found above " + AppContext.BaseDirectory);
+        return dir?.FullName ?? throw new InvalidOperationException("Agents.sln not found above " + AppContext.BaseDirectory);
     }
 }

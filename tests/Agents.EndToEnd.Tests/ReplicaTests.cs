@@ -9,6 +9,7 @@ namespace Agents.EndToEnd.Tests;
 /// fails no task: what it held unacknowledged is redelivered to the other replica.
 /// </summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ReplicaTests(PlatformFixture platform)
 {
     private const int Tasks = 12;

@@ -9,6 +9,7 @@ namespace Agents.EndToEnd.Tests;
 /// delays what depends on it.
 /// </summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ServiceCrashTests(PlatformFixture platform)
 {
     [Fact]

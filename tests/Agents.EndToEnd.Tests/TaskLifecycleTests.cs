@@ -9,6 +9,7 @@ namespace Agents.EndToEnd.Tests;
 /// driven only through the gateway.
 /// </summary>
 [Collection(PlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class TaskLifecycleTests(PlatformFixture platform)
 {
     [Fact]

@@ -4,6 +4,7 @@ using Npgsql;
 namespace Agents.EndToEnd.Tests;
 
 [Collection(FaultyToolsCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class ToolFailureTests(FaultyToolsFixture platform)
 {
     [Fact]

@@ -18,6 +18,7 @@ namespace Agents.Executor.Tests;
 /// PostgreSQL, messages go through the durable inbox/outbox. The services around the executor are test doubles
 /// (<see cref="StandInServices"/>); a queue prefix of its own (queues and exchanges) isolates each test on the broker.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class CrashRecoveryTests : IAsyncLifetime
 {
     private const string SigningKey = ExecutorApiFixture.SigningKey;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.Executor.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ExecutorOptionsTests
 {
     private static ExecutorOptions Resolve(Dictionary<string, string?> settings)

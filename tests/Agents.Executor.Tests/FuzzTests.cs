@@ -3,6 +3,7 @@ using Agents.Testing;
 
 namespace Agents.Executor.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class FuzzTests(ExecutorApiFixture fixture) : IClassFixture<ExecutorApiFixture>
 {
     [Fact]

@@ -14,6 +14,7 @@ namespace Agents.Executor.Tests;
 /// <see cref="StandInServices"/>) runs tasks, and its <c>/metrics</c> endpoint (Prometheus text) shows them with the
 /// right values. A tenant of its own separates this test's series from those of tests running beside it.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class MetricsTests : IAsyncLifetime
 {
     private readonly string _prefix = TestInfrastructure.UniqueName("exmetrics");

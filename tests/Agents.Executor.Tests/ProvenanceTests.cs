@@ -9,6 +9,7 @@ namespace Agents.Executor.Tests;
 /// output is honoured (whole output or single fields), a model's output inherits what it read, and the planner never
 /// reads untrusted text, so neither goal plans nor revisions after the platform's own error texts are tainted.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ProvenanceTests
 {
     private static PlanStep Tool(string id, string tool, string? args = "{}", params string[] dependsOn) =>

@@ -3,6 +3,7 @@ using Agents.Executor.StateMachines;
 
 namespace Agents.Executor.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class StepInputsTests
 {
     private static TaskRunState StateWith(params (string Id, string Output, bool Tainted)[] outputs)

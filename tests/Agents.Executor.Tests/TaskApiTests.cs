@@ -7,6 +7,7 @@ using Agents.Testing;
 
 namespace Agents.Executor.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<ExecutorApiFixture>
 {
     private static string Tenant() => TestInfrastructure.UniqueName("tenant");

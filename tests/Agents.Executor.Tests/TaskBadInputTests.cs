@@ -6,6 +6,7 @@ using Agents.Testing;
 namespace Agents.Executor.Tests;
 
 /// <summary>Task submission refuses what cannot be stored or was not meant, naming the field; no task is created.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed class TaskBadInputTests(ExecutorApiFixture fixture) : IClassFixture<ExecutorApiFixture>
 {
     [Theory]

@@ -6,6 +6,7 @@ using Agents.Models.Deterministic;
 
 namespace Agents.Executor.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class TaskRunStateMachineTests
 {
     private static PlanStep Tool(string id, string tool, string? args = "{}", params string[] dependsOn) =>

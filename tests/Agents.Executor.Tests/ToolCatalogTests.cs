@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Agents.Executor.Tests;
 
 /// <summary>The executor's tool catalog in PostgreSQL (table <c>tool_catalog</c>), shared by replicas and restarts.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed class ToolCatalogTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Announced = new(2026, 1, 1, 9, 0, 0, TimeSpan.Zero);

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Gateway.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ApiReferenceTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using Agents.Testing;
 namespace Agents.Gateway.Tests;
 
 /// <summary>The web console's static files and the caller endpoint it signs in with.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed partial class ConsoleTests
 {
     private static readonly string[] Files =

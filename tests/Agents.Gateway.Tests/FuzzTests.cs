@@ -3,6 +3,7 @@ using Agents.Testing;
 
 namespace Agents.Gateway.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class FuzzTests
 {
     [Fact]

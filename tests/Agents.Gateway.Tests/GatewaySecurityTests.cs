@@ -9,6 +9,7 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace Agents.Gateway.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class GatewaySecurityTests
 {
     private const string AliceKey = "demo-alice-agent-user-key";

@@ -7,6 +7,7 @@ namespace Agents.Gateway.Tests;
 /// The gateway owns no database or bus: it is ready when every backend cluster in its route table
 /// answers <c>/health/live</c>.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class HealthTests
 {
     [Fact]

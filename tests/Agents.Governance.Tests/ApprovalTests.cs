@@ -13,6 +13,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ApprovalTests
 {
     private const string TicketArgs = """{"customerId":"c-1","title":"Refund request"}""";

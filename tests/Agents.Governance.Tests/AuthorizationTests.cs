@@ -10,6 +10,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private const string MatrixPolicy = """

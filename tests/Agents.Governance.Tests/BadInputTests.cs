@@ -10,6 +10,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Agents.Governance.Tests;
 
 /// <summary>Bad input on every write route and query is a 4xx problem naming what is wrong, and nothing is stored.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed class BadInputTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private GovernanceHost Host => shared.Host;

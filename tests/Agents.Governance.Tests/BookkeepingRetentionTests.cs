@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class BookkeepingRetentionTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private GovernanceHost Host => shared.Host;

@@ -4,6 +4,7 @@ using Agents.Testing;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class FuzzTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     [Fact]

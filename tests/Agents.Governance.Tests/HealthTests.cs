@@ -2,6 +2,7 @@ using Agents.Testing;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class HealthTests : ServiceHealthTests<Program>
 {
     // The API verifies signed principals, so the service needs its signing key to start.

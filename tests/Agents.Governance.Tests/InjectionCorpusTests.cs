@@ -7,6 +7,7 @@ namespace Agents.Governance.Tests;
 /// <summary>One injection attempt: instructions hidden in untrusted content and the mutating call they try to cause.</summary>
 public sealed record InjectionAttempt(string Id, string Channel, string Text, string AttemptedTool, JsonElement AttemptedArguments);
 
+[Trait("Category", "Infrastructure")]
 public sealed class InjectionCorpusTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     // The most permissive policy possible: every tool and scope for the user, no approval rules at all.

@@ -9,6 +9,7 @@ using Npgsql;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class LedgerAndAuditTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private GovernanceHost Host => shared.Host;

@@ -11,6 +11,7 @@ namespace Agents.Governance.Tests;
 /// through the RabbitMQ management API.
 /// </summary>
 [Collection(MetricsCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class MetricsTests : IAsyncLifetime
 {
     private GovernanceHost? _host;

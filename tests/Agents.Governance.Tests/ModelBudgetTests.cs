@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private const decimal Price = 1000m;

@@ -7,6 +7,7 @@ using Agents.Testing;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class PolicyTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private GovernanceHost Host => shared.Host;

@@ -10,6 +10,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Agents.Governance.Tests;
 
 /// <summary>Policy writes: bounded strings and size, no lock-out, optimistic concurrency, an audit that says what changed, and approvals someone can decide.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed class PolicyWriteTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private static readonly Uri PolicyUri = new("/api/governance/policy", UriKind.Relative);

@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ToolExecutionAuditTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private GovernanceHost Host => shared.Host;

@@ -11,6 +11,7 @@ namespace Agents.Governance.Tests;
 /// flows unreviewed, no rule keeps today's safe default (a tool that acts outside needs a person), a read-only tool that
 /// sends data out is an egress, flagged content always stops, and the approval explains itself.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class UntrustedArgumentTests(SharedGovernanceHost shared) : IClassFixture<SharedGovernanceHost>
 {
     private const string TicketArguments = """{"customerId":"C-1001","subject":"Login","body":"Reset it from the sign-in page.","priority":"normal"}""";

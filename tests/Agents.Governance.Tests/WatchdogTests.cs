@@ -23,6 +23,7 @@ public sealed class WatchdogHost : IAsyncLifetime
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogHost>
 {
     private GovernanceHost Host => shared.Host;

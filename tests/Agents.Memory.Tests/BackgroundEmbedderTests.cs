@@ -25,6 +25,7 @@ public sealed class ManualEmbedderHost : MemoryHost
 /// Episodes are stored at once without an embedding and embedded later, in batches, by the background embedder:
 /// pending state in the database, claimed with FOR UPDATE SKIP LOCKED, recallable after the commit.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFixture<ManualEmbedderHost>
 {
     private IBus Bus => host.Services.GetRequiredService<IBus>();

@@ -8,6 +8,7 @@ namespace Agents.Memory.Tests;
 
 /// <summary>Every route that stores text refuses what PostgreSQL cannot store, unknown fields and non-JSON bodies, storing nothing.</summary>
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class BadInputTests(MemoryHost host)
 {
     public static TheoryData<string, string, string, string> Writes => new()

@@ -5,6 +5,7 @@ using Agents.Testing;
 namespace Agents.Memory.Tests;
 
 /// <summary>The memory benchmark's smoke run, in-process: a change that breaks the benchmark fails here, not months later.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed class BenchmarkSmokeTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace Agents.Memory.Tests;
 
 /// <summary>The consumers over the real RabbitMQ: RecallMemories request/response, RememberFact, MarkSourceStale, episodes from TaskRunFinished.</summary>
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class BusTests(MemoryHost host)
 {
     private IBus Bus => host.Services.GetRequiredService<IBus>();

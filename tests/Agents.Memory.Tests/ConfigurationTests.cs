@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.Memory.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ConfigurationTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.AI;
 
 namespace Agents.Memory.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class EmbeddingTests
 {
     private static readonly IEmbeddingGenerator<string, Embedding<float>> Generator = SharedEmbeddings.Generator;

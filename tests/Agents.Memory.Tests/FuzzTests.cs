@@ -5,6 +5,7 @@ using Agents.Testing;
 namespace Agents.Memory.Tests;
 
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class FuzzTests(MemoryHost host)
 {
     [Fact]

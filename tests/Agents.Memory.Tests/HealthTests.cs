@@ -3,6 +3,7 @@ using Agents.Testing;
 
 namespace Agents.Memory.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class HealthTests : ServiceHealthTests<Program>
 {
     protected override ServiceFactory<Program> CreateFactory(string postgres, string rabbitMq) => new(new Dictionary<string, string?>

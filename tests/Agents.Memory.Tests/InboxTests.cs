@@ -13,6 +13,7 @@ namespace Agents.Memory.Tests;
 /// Durable messaging in the memory service, on a host of its own: the shared host may run extra
 /// replicas (competing consumers), and this test looks at one replica's vector index.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class InboxTests(MemoryHost host) : IClassFixture<MemoryHost>
 {
     private IBus Bus => host.Services.GetRequiredService<IBus>();

@@ -12,6 +12,7 @@ namespace Agents.Memory.Tests;
 
 /// <summary>Adversarial isolation over HTTP: another tenant's ids, crafted filters and guessed keys never reach someone else's memories.</summary>
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class IsolationTests(MemoryHost host)
 {
     [Fact]

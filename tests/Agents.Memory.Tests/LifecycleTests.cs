@@ -12,6 +12,7 @@ namespace Agents.Memory.Tests;
 
 /// <summary>TTL expiry, forgetting (by id and by user, vectors included) and stale sources.</summary>
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class LifecycleTests(MemoryHost host)
 {
     private PostgresVectorStore Index => host.Services.GetRequiredService<PostgresVectorStore>();

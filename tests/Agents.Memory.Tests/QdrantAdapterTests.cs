@@ -11,6 +11,7 @@ namespace Agents.Memory.Tests;
 /// The Qdrant adapter, offline: no Qdrant server exists on this machine, so these tests cover
 /// the scope filter, point ids, payload, hit mapping and configuration — not a live collection.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed class QdrantAdapterTests
 {
     private static readonly MemoryScope Scope = new("tenant-a", "user-1");

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.Memory.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class QueryEmbeddingCacheTests
 {
     [Fact]

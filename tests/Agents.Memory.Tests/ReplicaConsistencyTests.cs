@@ -7,6 +7,7 @@ namespace Agents.Memory.Tests;
 
 /// <summary>Two replicas on one database: each one's in-memory index follows the other's writes and deletes.</summary>
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class ReplicaConsistencyTests(MemoryHost host)
 {
     [Fact]

@@ -4,6 +4,7 @@ using Agents.Memory.VectorSearch;
 
 namespace Agents.Memory.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ScopeIndexTests
 {
     private const int Dimensions = 32;
@@ -87,6 +88,7 @@ public sealed class ScopeIndexTests
     }
 }
 
+[Trait("Category", "Unit")]
 public sealed class Int8DotTests
 {
     [Fact]

@@ -10,6 +10,7 @@ using Agents.ServiceDefaults;
 namespace Agents.Memory.Tests;
 
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class SemanticMemoryTests(MemoryHost host)
 {
     [Fact]

@@ -7,6 +7,7 @@ using Agents.ServiceDefaults;
 namespace Agents.Memory.Tests;
 
 [Collection(MemoryHostCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class ShortTermAndProceduralTests(MemoryHost host)
 {
     [Fact]

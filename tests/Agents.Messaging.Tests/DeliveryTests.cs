@@ -14,6 +14,7 @@ namespace Agents.Messaging.Tests;
 /// and the inbox's handling of a redelivery, against the real RabbitMQ and PostgreSQL.
 /// </summary>
 [Collection(MessagingCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class DeliveryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

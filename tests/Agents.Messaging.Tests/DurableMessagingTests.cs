@@ -17,6 +17,7 @@ namespace Agents.Messaging.Tests;
 /// keep one test's publishes away from another test's consumers.
 /// </summary>
 [Collection(MessagingCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class DurableMessagingTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -21,6 +21,7 @@ namespace Agents.Messaging.Tests;
 
 /// <summary>Retention, the dead-letter HTTP API and state-machine timeouts, against the real RabbitMQ and PostgreSQL.</summary>
 [Collection(MessagingCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class RetentionAndOperationsTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.Models.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ConfigurationTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Agents.Models.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class DeterministicChatClientTests
 {
     private const string SupportPrompt = """
@@ -231,6 +232,7 @@ public sealed class DeterministicChatClientTests
     }
 }
 
+[Trait("Category", "Unit")]
 public sealed class SchemaAssertTests
 {
     [Theory]

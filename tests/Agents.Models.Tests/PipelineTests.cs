@@ -6,6 +6,7 @@ using Microsoft.Extensions.AI;
 
 namespace Agents.Models.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class PipelineTests
 {
     private const string Prompt = "Summarize: the printer of customer 42 has been offline since Monday.";

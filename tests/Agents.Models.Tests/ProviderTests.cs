@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Agents.Models.Tests;
 
 /// <summary>The real provider clients, talking to a fake HTTP handler: no network.</summary>
+[Trait("Category", "Unit")]
 public sealed class ProviderTests
 {
     private const string OpenAIAnswer = """

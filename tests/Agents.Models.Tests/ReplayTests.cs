@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Models.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ReplayTests
 {
     private static ChatResponse Recorded(string text, int input = 7, int output = 3) =>

@@ -9,6 +9,7 @@ namespace Agents.Models.Tests;
 /// How a service teaches the deterministic provider its own kind of answer. The example is what the planner
 /// does: a goal and a tool catalog in the prompt, a plan out, valid against the plan schema.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ResponderTests
 {
     private const string PlanningPrompt = """

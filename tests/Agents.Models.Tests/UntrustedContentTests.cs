@@ -2,6 +2,7 @@ using Agents.Models.Prompts;
 
 namespace Agents.Models.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class UntrustedContentTests
 {
     [Theory]

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class CatalogTests(PlannerFixture fixture)
 {
     [Fact]

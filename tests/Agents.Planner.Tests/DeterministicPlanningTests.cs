@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Agents.Planner.Tests;
 
 /// <summary>The models library's deterministic provider, with the planner's responder, plans offline.</summary>
+[Trait("Category", "Unit")]
 public sealed class DeterministicPlanningTests
 {
     private static readonly Dictionary<string, ToolSummary> Catalog =

@@ -4,6 +4,7 @@ using static Agents.Planner.Tests.TestData;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class ExplicitStepsTests(PlannerFixture fixture)
 {
     private static readonly AgentPrincipal Caller = Principal("tenant-steps");

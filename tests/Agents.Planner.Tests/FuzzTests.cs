@@ -5,6 +5,7 @@ using Agents.Testing;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class FuzzTests(PlannerFixture fixture)
 {
     [Fact]

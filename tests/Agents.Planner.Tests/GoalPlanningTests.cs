@@ -6,6 +6,7 @@ using static Agents.Planner.Tests.TestData;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class GoalPlanningTests(PlannerFixture fixture)
 {
     private const string InvalidPlan = """{"rationale":"search","steps":[{"id":"find","kind":"tool","tool":"crm.search","arguments":{"q":"x"},"dependsOn":[]}]}""";

@@ -2,6 +2,7 @@ using Agents.Testing;
 
 namespace Agents.Planner.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class HealthTests : ServiceHealthTests<Program>
 {
     protected override ServiceFactory<Program> CreateFactory(string postgres, string rabbitMq) => new(new Dictionary<string, string?>

@@ -5,6 +5,7 @@ using static Agents.Planner.Tests.TestData;
 namespace Agents.Planner.Tests;
 
 /// <summary>Validation rules on their own (no infrastructure needed).</summary>
+[Trait("Category", "Unit")]
 public sealed class PlanValidatorTests
 {
     private static readonly PlanValidationContext Context = new(

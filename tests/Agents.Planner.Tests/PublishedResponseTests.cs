@@ -5,6 +5,7 @@ using static Agents.Planner.Tests.TestData;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class PublishedResponseTests(PlannerFixture fixture)
 {
     [Fact]

@@ -8,6 +8,7 @@ using static Agents.Planner.Tests.TestData;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class RevisionTests(PlannerFixture fixture)
 {
     [Fact]

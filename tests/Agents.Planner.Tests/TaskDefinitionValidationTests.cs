@@ -6,6 +6,7 @@ namespace Agents.Planner.Tests;
 
 /// <summary><see cref="ValidateTaskDefinition"/> over RabbitMQ against the real planner host: the CreatePlan checks, nothing stored.</summary>
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class TaskDefinitionValidationTests(PlannerFixture fixture)
 {
     private static readonly AgentPrincipal Principal = TestData.Principal("tenant-validate");

@@ -7,6 +7,7 @@ using static Agents.Planner.Tests.TestData;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class TemplateApiTests(PlannerFixture fixture)
 {
     private static readonly object ValidTemplate = new

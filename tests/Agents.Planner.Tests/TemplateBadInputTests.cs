@@ -11,6 +11,7 @@ namespace Agents.Planner.Tests;
 
 /// <summary>A template write with text PostgreSQL cannot store, an unknown field, oversized text or a non-JSON body is refused; nothing is stored.</summary>
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class TemplateBadInputTests(PlannerFixture fixture)
 {
     private const string Step = """{"id":"lookup","kind":"tool","tool":"crm.lookup-customer","arguments":{"customerId":"{{params.customerId}}"}}""";

@@ -5,6 +5,7 @@ using Agents.Planner.Planning;
 namespace Agents.Planner.Tests;
 
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class TemplatePlanningTests(PlannerFixture fixture)
 {
     [Fact]

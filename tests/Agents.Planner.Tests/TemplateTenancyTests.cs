@@ -12,6 +12,7 @@ namespace Agents.Planner.Tests;
 
 /// <summary>Templates belong to a tenant: built-ins are everyone's and read-only; a tenant's own are invisible to others.</summary>
 [Collection(PlannerCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class TemplateTenancyTests(PlannerFixture fixture)
 {
     private static object Lookup(string description) => new

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.ServiceDefaults.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class BusConventionTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.ServiceDefaults.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class OptionsValidationTests
 {
     [Theory]

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Agents.ServiceDefaults.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class PrincipalLifetimeTests
 {
     private const string Key = "principal-lifetime-tests-key-0123456789";

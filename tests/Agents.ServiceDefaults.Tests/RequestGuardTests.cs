@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.TestHost;
 namespace Agents.ServiceDefaults.Tests;
 
 /// <summary>The checks every service gets from MapDefaultEndpoints, on a host with a few routes of each kind.</summary>
+[Trait("Category", "Unit")]
 public sealed class RequestGuardTests : IAsyncLifetime
 {
     private WebApplication app = null!;

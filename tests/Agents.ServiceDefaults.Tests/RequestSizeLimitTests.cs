@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 namespace Agents.ServiceDefaults.Tests;
 
 /// <summary>Refusals of the request line and headers carry problem details, on a real Kestrel server.</summary>
+[Trait("Category", "Unit")]
 public sealed class RequestSizeLimitTests : IAsyncLifetime
 {
     private WebApplication app = null!;

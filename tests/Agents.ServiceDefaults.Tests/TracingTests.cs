@@ -6,6 +6,7 @@ using OpenTelemetry.Trace;
 
 namespace Agents.ServiceDefaults.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class TracingTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.ServiceDefaults.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class UsageTelemetryTests
 {
     [Theory]

@@ -16,16 +16,16 @@ public static class McpServers
     /// <summary>The path of the executable <paramref name="name"/>.</summary>
     public static string Executable(string name) => Path.Combine(BinDirectory, name);
 
-    /// <summary>The repository's root folder (the one holding <c>Agents.slnx</c>).</summary>
+    /// <summary>The repository's root folder (the one holding <c>Agents.sln</c>).</summary>
     public static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.slnx")))
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.sln")))
         {
             dir = dir.Parent;
         }
 
-        return dir?.FullName ?? throw new InvalidOperationException("Agents.slnx not found above " + AppContext.BaseDirectory);
+        return dir?.FullName ?? throw new InvalidOperationException("Agents.sln not found above " + AppContext.BaseDirectory);
     }
 
     private static string Install()

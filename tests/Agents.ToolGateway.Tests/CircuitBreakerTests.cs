@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Agents.ToolGateway.Tests;
 
 [Collection(ToolGatewayCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
 {
     [Fact]

@@ -6,6 +6,7 @@ using Agents.ToolGateway.Tests.Infrastructure;
 namespace Agents.ToolGateway.Tests;
 
 [Collection(ToolGatewayCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class FuzzTests(ToolGatewayFixture gateway)
 {
     [Fact]

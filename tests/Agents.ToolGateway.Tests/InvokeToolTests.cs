@@ -13,6 +13,7 @@ using Npgsql;
 namespace Agents.ToolGateway.Tests;
 
 [Collection(ToolGatewayCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class InvokeToolTests(ToolGatewayFixture gateway)
 {
     private const string TicketSchema = """

@@ -6,6 +6,7 @@ namespace Agents.ToolGateway.Tests;
 
 /// <summary>The tool-gateway's <c>/metrics</c> (Prometheus text) shows tool call outcomes and circuit states.</summary>
 [Collection(ToolGatewayCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class MetricsTests(ToolGatewayFixture gateway)
 {
     [Fact]

@@ -9,6 +9,7 @@ using MassTransit;
 namespace Agents.ToolGateway.Tests;
 
 [Collection(ToolGatewayCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class RegistryApiTests(ToolGatewayFixture gateway)
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace Agents.ToolGateway.Tests;
 
 /// <summary>What each caller is shown, stale and retired tools, and circuits moved by announcements and operators.</summary>
 [Collection(ToolGatewayCollection.Name)]
+[Trait("Category", "Infrastructure")]
 public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
 {
     [Fact]

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Agents.ToolGateway.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ArgumentsHasherTests
 {
     [Fact]
@@ -48,6 +49,7 @@ public sealed class ArgumentsHasherTests
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class ArgumentsValidatorTests
 {
     private const string Schema = """
@@ -107,6 +109,7 @@ public sealed class ArgumentsValidatorTests
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class ToolCircuitTests
 {
     private readonly FakeTimeProvider time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -191,6 +194,7 @@ public sealed class ToolCircuitTests
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class BackoffTests
 {
     [Theory]
@@ -208,6 +212,7 @@ public sealed class BackoffTests
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class OptionsTests
 {
     [Fact]

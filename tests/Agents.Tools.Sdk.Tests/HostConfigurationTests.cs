@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agents.Tools.Sdk.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class HostConfigurationTests
 {
     [Fact]

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Agents.Tools.Sdk.Tests;
 
 /// <summary>Tools defined at run time by a schema document and a delegate, over the real bus and ledger.</summary>
+[Trait("Category", "Infrastructure")]
 public sealed class RuntimeToolTests(ToolHostFixture fixture) : IClassFixture<ToolHostFixture>
 {
     private static readonly ConcurrentDictionary<string, int> Runs = new(StringComparer.Ordinal);

@@ -4,6 +4,7 @@ using Agents.Tools.Sdk.Schema;
 
 namespace Agents.Tools.Sdk.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class SchemaTests
 {
     [Fact]

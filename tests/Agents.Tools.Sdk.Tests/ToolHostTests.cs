@@ -4,6 +4,7 @@ using Agents.Tools.Sdk.Schema;
 
 namespace Agents.Tools.Sdk.Tests;
 
+[Trait("Category", "Infrastructure")]
 public sealed class ToolHostTests(ToolHostFixture fixture) : IClassFixture<ToolHostFixture>
 {
     private ToolHost Host => fixture.Host;

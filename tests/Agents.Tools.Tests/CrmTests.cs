@@ -15,6 +15,7 @@ public sealed class CrmFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Service.DisposeAsync();
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class CrmTests(CrmFixture fixture) : IClassFixture<CrmFixture>
 {
     private ToolService<LookupCustomer> Service => fixture.Service;
@@ -71,4 +72,5 @@ public sealed class CrmTests(CrmFixture fixture) : IClassFixture<CrmFixture>
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class CrmHealthTests : ServiceHealthTests<LookupCustomer>;

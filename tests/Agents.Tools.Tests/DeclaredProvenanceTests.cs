@@ -7,6 +7,7 @@ using Agents.Tools.Web;
 namespace Agents.Tools.Tests;
 
 /// <summary>What the sample tools declare about provenance, as the SDK announces it from their attributes.</summary>
+[Trait("Category", "Unit")]
 public sealed class DeclaredProvenanceTests
 {
     [Fact]

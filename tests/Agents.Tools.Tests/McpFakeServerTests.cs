@@ -43,6 +43,7 @@ public sealed class FakeMcpServerFixture : IAsyncLifetime
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class McpFakeServerTests(FakeMcpServerFixture fixture) : IClassFixture<FakeMcpServerFixture>
 {
     private ToolService<McpOptions> Service => fixture.Service;

@@ -98,6 +98,7 @@ public sealed class McpFixture : IAsyncLifetime
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class McpTests(McpFixture fixture) : IClassFixture<McpFixture>
 {
     private ToolService<McpOptions> Service => fixture.Service;

@@ -20,6 +20,7 @@ public sealed class TicketsFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Service.DisposeAsync();
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class TicketsTests(TicketsFixture fixture) : IClassFixture<TicketsFixture>
 {
     private const string Args = "{\"customerId\":\"C-1001\",\"subject\":\"Password reset e-mail missing\",\"body\":\"The reset e-mail never arrives.\",\"priority\":\"high\"}";
@@ -170,6 +171,7 @@ public sealed class TicketsTests(TicketsFixture fixture) : IClassFixture<Tickets
         Service.ScalarAsync("SELECT count(*) FROM tickets WHERE idempotency_key = @k", ("k", key));
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class TicketsHealthTests : ServiceHealthTests<CreateTicket>
 {
     protected override ServiceFactory<CreateTicket> CreateFactory(string postgres, string rabbitMq) => new(new Dictionary<string, string?>

@@ -26,6 +26,7 @@ public sealed class WebFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Service.DisposeAsync();
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class WebTests(WebFixture fixture) : IClassFixture<WebFixture>
 {
     private ToolService<WebFetch> Service => fixture.Service;
@@ -124,4 +125,5 @@ public sealed class WebTests(WebFixture fixture) : IClassFixture<WebFixture>
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class WebHealthTests : ServiceHealthTests<WebFetch>;

@@ -111,7 +111,7 @@ internal static class ComposeChecks
         }
 
         var project = service.Str("build", "args", "PROJECT");
-        if (dockerfile == "deploy/Dockerfile" && project != host.ProjectPath)
+        if (dockerfile == "infra/Dockerfile" && project != host.ProjectPath)
         {
             yield return $"docker-compose.yml: service '{serviceName}' builds PROJECT='{project}', expected '{host.ProjectPath}'.";
         }

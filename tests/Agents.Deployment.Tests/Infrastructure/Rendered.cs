@@ -4,17 +4,16 @@ using System.Text.Json.Nodes;
 namespace Agents.Deployment.Tests.Infrastructure;
 
 /// <summary>
-/// The deployment files as the tools see them: `docker-compose config` (Debian's docker-compose 1.29) and
-/// `kubectl kustomize` of each overlay, run once per test run.
+/// The deployment files as the tools see them: `docker-compose config` (Debian's docker-compose 1.29) with no
+/// options, as `docker compose up` sees them out of the box (the repository's .env), and `kubectl kustomize` of
+/// each overlay, run once per test run.
 /// </summary>
 internal static class Rendered
 {
-    public const string ComposeEnvFile = "deploy/compose/dev.env";
-
     public static readonly string[] Overlays = ["k8s/base", "k8s/overlays/dev", "k8s/overlays/prod"];
 
     private static readonly Lazy<JsonObject> ComposeDocument = new(() =>
-        Yaml.ParseDocument(Run("docker-compose", ["--env-file", ComposeEnvFile, "config"], "docker-compose config")));
+        Yaml.ParseDocument(Run("docker-compose", ["config"], "docker-compose config")));
 
     private static readonly Dictionary<string, Lazy<KubernetesObjects>> KustomizeOutputs = Overlays.ToDictionary(
         o => o,

@@ -13,12 +13,12 @@ internal static class Repository
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            if (File.Exists(Path.Combine(dir.FullName, "Agents.slnx")))
+            if (File.Exists(Path.Combine(dir.FullName, "Agents.sln")))
             {
                 return dir.FullName;
             }
         }
 
-        throw new InvalidOperationException($"No Agents.slnx above {AppContext.BaseDirectory}: run the tests from the repository.");
+        throw new InvalidOperationException($"No Agents.sln above {AppContext.BaseDirectory}: run the tests from the repository.");
     }
 }

@@ -30,6 +30,7 @@ public sealed record BenignCase(string Id, string Shape, string Source, string C
 /// content steer a call stops for a person.
 /// </summary>
 [Collection(HijackedPlatformCollection.Name)]
+[Trait("Category", "EndToEnd")]
 public sealed class AutonomyUnderAttackTests(HijackedPlatformFixture platform, ITestOutputHelper output)
 {
     private const string Attacker = "C-9999";

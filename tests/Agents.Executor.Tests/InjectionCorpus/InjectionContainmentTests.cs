@@ -27,6 +27,7 @@ public sealed class InjectionHarnessFixture : IAsyncLifetime
 /// approval, see Agents.Governance.Tests.InjectionCorpusTests), and in prompts it only appears inside the
 /// <c>untrusted-data</c> delimiters.
 /// </summary>
+[Trait("Category", "Infrastructure")]
 public sealed partial class InjectionContainmentTests(InjectionHarnessFixture fixture) : IClassFixture<InjectionHarnessFixture>
 {
     [GeneratedRegex("<untrusted-data source=\"step:(?<step>[^\"]*)\">(?<data>.*?)</untrusted-data>", RegexOptions.Singleline)]

@@ -15,6 +15,7 @@ public sealed class CountWordsFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Service.DisposeAsync();
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class CountWordsTests(CountWordsFixture fixture) : IClassFixture<CountWordsFixture>
 {
     [Fact]
