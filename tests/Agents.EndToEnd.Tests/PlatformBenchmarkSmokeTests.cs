@@ -23,6 +23,7 @@ public sealed class PlatformBenchmarkSmokeTests(PlatformFixture platform)
                 ["AGENTS_BENCH_API_KEY"] = PlatformFixture.BenchKey,
                 ["AGENTS_BENCH_ARTICLE"] = platform.KnowledgeBaseUrl("password-reset"),
                 ["AGENTS_BENCH_POSTGRES"] = TestInfrastructure.PostgresServer,
+                ["AGENTS_BENCH_RABBIT_VHOST"] = Uri.UnescapeDataString(new Uri(TestInfrastructure.RabbitMq).AbsolutePath.TrimStart('/')) is { Length: > 0 } vhost ? vhost : "/",
             },
             TimeSpan.FromMinutes(5));
 
