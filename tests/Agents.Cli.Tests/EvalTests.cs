@@ -130,6 +130,33 @@ public sealed class EvalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Repeat_runs_every_case_that_many_times_and_json_output_is_the_stored_run()
+    {
+        var suite = WriteSuite("""
+            { "name": "canned", "cases": [ { "id": "lookup",
+                "task": { "steps": [ { "id": "lookup", "kind": "tool", "tool": "crm.lookup-customer", "arguments": { "customerId": "C-1001" }, "dependsOn": [] } ] },
+                "expect": { "status": "Completed", "calls": [ { "tool": "crm.lookup-customer", "arguments": { "customerId": "C-1001" }, "outcome": "Succeeded" } ] } } ] }
+            """);
+        var gateway = new CannedGateway()
+            .Answer("POST", "/api/tasks", HttpStatusCode.Accepted, $$"""{"id":"{{TaskId}}","status":"Submitted"}""")
+            .Answer("GET", $"/api/tasks/{TaskId}", HttpStatusCode.OK, $$$"""{"id":"{{{TaskId}}}","status":"Completed","usage":{"steps":1,"tokens":0,"cost":0}}""")
+            .Answer("GET", $"/api/tasks/{TaskId}/log", HttpStatusCode.OK, """
+                {"events":[{"kind":"tool-call","stepId":"lookup","data":{"tool":"crm.lookup-customer","arguments":"{\"customerId\":\"C-1001\"}","outcome":"Succeeded"}}]}
+                """);
+        var results = Path.Combine(_folder, "repeated.json");
+
+        var run = await CliRun.RunAsync(gateway, null, null, "eval", "run", suite, "--repeat", "3", "--out", results, "-o", "json");
+
+        Assert.True(run.ExitCode == 0, run.Out + run.Error);
+        Assert.Equal(3, gateway.Requests.Count(r => r.Method == HttpMethod.Post));
+        Assert.Equal(3, gateway.Requests.Select(r => r.Headers.GetValueOrDefault("Idempotency-Key")).OfType<string>().Distinct().Count());
+        var printed = JsonNode.Parse(run.Out)!;
+        Assert.Equal((3, 3, 1.0, 1.0), (printed["summary"]!["runs"]!.GetValue<int>(), printed["summary"]!["passed"]!.GetValue<int>(),
+            printed["summary"]!["precision"]!.GetValue<double>(), printed["summary"]!["recall"]!.GetValue<double>()));
+        Assert.Equal([1, 2, 3], EvalRun.Load(results).Cases[0].Runs.Select(r => r.Attempt));
+    }
+
+    [Fact]
     public async Task A_suite_with_mistakes_is_a_usage_error_naming_each_and_nothing_is_sent()
     {
         var suite = WriteSuite("""

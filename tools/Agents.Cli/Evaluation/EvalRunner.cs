@@ -128,14 +128,14 @@ internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<st
     }
 
     /// <summary>
-    /// Polls the task until it ends, or waits for a person: then the case's approver decides (when it has one) and the
-    /// task is followed on, else the waiting state is where the run ends.
+    /// Polls the task until it ends, or waits for a person: then the case's approver decides each request of the task
+    /// (when the case has one) and the task is followed on, else the waiting state is where the run ends.
     /// </summary>
     private async Task<JsonNode?> FollowAsync(EvalCase @case, GatewayClient client, Guid id, List<string> failures, CancellationToken cancellationToken)
     {
         var timeout = @case.Timeout ?? EvalCase.DefaultTimeout;
         var clock = time.GetTimestamp();
-        var decided = false;
+        var decided = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
             var task = (await client.GetAsync($"/api/tasks/{id}", cancellationToken)).Body;
@@ -145,14 +145,14 @@ internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<st
                 return task;
             }
 
-            if (status == "AwaitingApproval" && !decided)
+            if (status == "AwaitingApproval")
             {
                 if (@case.Approval is not { } approval)
                 {
                     return task;
                 }
 
-                decided = await DecideAsync(approval, id, cancellationToken);
+                await DecideAsync(approval, id, decided, failures, cancellationToken);
             }
 
             if (time.GetElapsedTime(clock) > timeout)
@@ -165,19 +165,26 @@ internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<st
         }
     }
 
-    /// <summary>Decides the task's pending approval as the case says; false while governance does not list it yet.</summary>
-    private async Task<bool> DecideAsync(EvalApproval approval, Guid taskId, CancellationToken cancellationToken)
+    /// <summary>Decides the task's pending approval requests not decided yet (governance may list a request a moment after the task waits).</summary>
+    private async Task DecideAsync(EvalApproval approval, Guid taskId, HashSet<string> decided, List<string> failures, CancellationToken cancellationToken)
     {
         var approver = clientFor(approval.As);
         var pending = (await approver.GetAsync("/api/governance/approvals?status=Pending", cancellationToken)).Body;
-        var request = (pending as JsonArray ?? pending?["items"] as JsonArray ?? []).FirstOrDefault(a => Output.Text(a, "taskId") == taskId.ToString());
-        if (Output.Text(request, "id") is not { } approvalId)
+        foreach (var request in pending as JsonArray ?? pending?["items"] as JsonArray ?? [])
         {
-            return false;
+            if (Output.Text(request, "taskId") == taskId.ToString() && Output.Text(request, "id") is { } approvalId && decided.Add(approvalId))
+            {
+                try
+                {
+                    await approver.PostAsync($"/api/governance/approvals/{approvalId}/{approval.Decision}",
+                        new JsonObject { ["comment"] = approval.Comment ?? "evaluation suite " + suite.Name }, cancellationToken);
+                }
+                catch (CliException ex) when (ex.ExitCode == ExitCodes.Refused)
+                {
+                    failures.Add($"{approval.As} could not {approval.Decision} request {approvalId}: {ex.Message}");
+                }
+            }
         }
-
-        await approver.PostAsync($"/api/governance/approvals/{approvalId}/{approval.Decision}", new JsonObject { ["comment"] = approval.Comment ?? "evaluation suite " + suite.Name }, cancellationToken);
-        return true;
     }
 
     private static async Task CancelAsync(GatewayClient client, Guid id, CancellationToken cancellationToken)
