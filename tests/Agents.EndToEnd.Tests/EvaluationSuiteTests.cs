@@ -22,7 +22,7 @@ public sealed class EvaluationSuiteTests(PlatformFixture platform)
         ["unknown-customer"] = ("Failed", 1, 1),
         ["missing-article"] = ("Failed", 1, 1),
         ["url-not-allowlisted"] = ("Failed", 1, 1),
-        ["article-gone-during-triage"] = ("Failed", 2, 2),
+        ["article-gone-before-ticket"] = ("Failed", 2, 2),
         ["transient-article-recovers"] = ("Completed", 3, 2),
         ["slow-article-recovers"] = ("Completed", 1, 1),
         ["transient-then-ticket"] = ("Completed", 4, 3),
@@ -63,7 +63,7 @@ public sealed class EvaluationSuiteTests(PlatformFixture platform)
 
         // Tokens only where a model step ran; the deterministic model counts the same prompt the same way.
         string[] withoutModel = ["lookup-customer", "fetch-billing-article", "unknown-customer", "missing-article", "url-not-allowlisted",
-            "article-gone-during-triage", "slow-article-recovers", "step-budget-stops", "tool-call-budget-stops", "unknown-template-rejected"];
+            "article-gone-before-ticket", "slow-article-recovers", "step-budget-stops", "tool-call-budget-stops", "unknown-template-rejected"];
         var tokens = run.Cases.ToDictionary(c => c.Id, c => c.Runs[0].Tokens);
         Assert.All(withoutModel, id => Assert.Equal(0, tokens[id]));
         Assert.All(Expected.Keys.Except(withoutModel), id => Assert.True(tokens[id] > 0, $"{id}: no tokens"));

@@ -99,7 +99,7 @@ internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<st
         foreach (var assertion in @case.Expect.Assertions ?? [])
         {
             var path = assertion["path"]!.GetValue<string>();
-            var matcher = Expand(new JsonObject(assertion.Where(p => p.Key != "path").Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))), values)!.AsObject();
+            var matcher = Expand(EvalExpectation.MatcherOf(assertion), values)!.AsObject();
             var actual = JsonPath.Select(task, path);
             if (!JsonMatch.Holds(matcher, actual))
             {

@@ -239,13 +239,16 @@ internal sealed record EvalExpectation(
                 yield return $"assertions[{index}].path: {(path is null ? "missing" : JsonPath.Problem(path))}";
             }
 
-            var rest = new JsonObject(assertion.Where(p => p.Key != "path").Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
-            if (JsonMatch.Problem(rest) is { } problem)
+            if (JsonMatch.Problem(MatcherOf(assertion)) is { } problem)
             {
                 yield return $"assertions[{index}]: {problem}";
             }
         }
     }
+
+    /// <summary>The check of an assertion: the assertion without its path.</summary>
+    public static JsonObject MatcherOf(JsonObject assertion) =>
+        new(assertion.Where(p => p.Key != "path").Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
 }
 
 /// <summary>
