@@ -184,6 +184,22 @@ public sealed class EvalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_variable_the_suite_does_not_define_is_a_usage_error_before_anything_is_sent()
+    {
+        var suite = WriteSuite("""
+            { "name": "vars", "variables": { "kb": "http://kb.test/kb/" },
+              "cases": [ { "id": "one", "task": { "goal": "Read ${kb}${article} for ${customer}" }, "expect": { "status": "Completed" } } ] }
+            """);
+        var gateway = new CannedGateway();
+
+        var missing = await CliRun.RunAsync(gateway, null, null, "eval", "run", suite, "--var", "article=password-reset");
+
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("The suite uses ${customer}, which it does not define", missing.Error, StringComparison.Ordinal);
+        Assert.Empty(gateway.Requests);
+    }
+
+    [Fact]
     public void The_sample_suite_is_valid_with_every_kind_of_case_the_issue_asks_for()
     {
         var suite = EvalSuite.Load(Path.Combine(Root(), "samples", "eval", "sample-tools.json"));

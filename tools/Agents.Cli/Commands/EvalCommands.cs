@@ -56,6 +56,12 @@ internal static class EvalCommands
                 values[variable[..at]] = variable[(at + 1)..];
             }
 
+            if (suite.UnknownVariables([.. values.Keys, "run", "faults"]) is { Count: > 0 } unknown)
+            {
+                throw new CliException(ExitCodes.Usage,
+                    $"The suite uses {string.Join(", ", unknown.Select(u => "${" + u + "}"))}, which it does not define: give them with --var name=value.");
+            }
+
             var clients = new Dictionary<string, GatewayClient>(StringComparer.Ordinal);
             try
             {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Agents.Cli.Commands;
 
 namespace Agents.Cli.Evaluation;
@@ -10,7 +9,7 @@ namespace Agents.Cli.Evaluation;
 /// Runs a suite's cases one after another through the gateway, as the case's user, and checks each run against its
 /// expectations from what the API shows: the task (status, result, usage, times) and its event log (the tool calls).
 /// </summary>
-internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, string> variables, Func<string?, GatewayClient> clientFor, TextWriter progress, TimeProvider time)
+internal sealed class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, string> variables, Func<string?, GatewayClient> clientFor, TextWriter progress, TimeProvider time)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
@@ -258,7 +257,7 @@ internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<st
     };
 
     internal static string Expand(string text, IReadOnlyDictionary<string, string> values) =>
-        VariablePattern().Replace(text, m => values.TryGetValue(m.Groups[1].Value, out var value)
+        EvalSuite.VariablePattern().Replace(text, m => values.TryGetValue(m.Groups[1].Value, out var value)
             ? value
             : throw new CliException(ExitCodes.Usage, $"'${{{m.Groups[1].Value}}}' is not a variable of the suite (variables: {string.Join(", ", values.Keys)}; give others with --var name=value)."));
 
@@ -276,7 +275,4 @@ internal sealed partial class EvalRunner(EvalSuite suite, IReadOnlyDictionary<st
 
         return body;
     }
-
-    [GeneratedRegex(@"\$\{([A-Za-z0-9_.-]+)\}")]
-    private static partial Regex VariablePattern();
 }

@@ -11,7 +11,7 @@ namespace Agents.Cli.Evaluation;
 /// <c>${run}</c> (an id unique to one run of the case) or <c>${faults}</c> (the query string that asks the sample
 /// knowledge base for the case's faults).
 /// </summary>
-internal sealed record EvalSuite(
+internal sealed partial record EvalSuite(
     string Name,
     IReadOnlyList<EvalCase> Cases,
     string? Description = null,
@@ -68,6 +68,20 @@ internal sealed record EvalSuite(
 
         return problems;
     }
+
+    /// <summary>The names of <c>${name}</c> in the cases that are none of <paramref name="known"/>, each once.</summary>
+    public List<string> UnknownVariables(IEnumerable<string> known)
+    {
+        var names = known.ToHashSet(StringComparer.Ordinal);
+        return [.. Cases
+            .SelectMany(c => VariablePattern().Matches(JsonSerializer.Serialize(c, Options)).Select(m => m.Groups[1].Value))
+            .Where(name => !names.Contains(name))
+            .Distinct(StringComparer.Ordinal)];
+    }
+
+    /// <summary><c>${name}</c>: a variable in a string of a case.</summary>
+    [GeneratedRegex(@"\$\{([A-Za-z0-9_.-]+)\}")]
+    internal static partial Regex VariablePattern();
 
     /// <summary>The API key of <paramref name="user"/> (a <c>$VARIABLE</c> value is read from the environment); null: the CLI's own key.</summary>
     public string? KeyOf(string? user, Func<string, string?> variable)
