@@ -96,6 +96,34 @@ public sealed class WebTests(WebFixture fixture) : IClassFixture<WebFixture>
     }
 
     [Fact]
+    public async Task An_injected_fault_of_the_knowledge_base_fails_the_first_fetches_of_its_run_only()
+    {
+        var url = $"{fixture.BaseUrl}/kb/password-reset?run={Guid.NewGuid():N}&fail=2";
+
+        var first = await Service.SendAsync(ToolService<WebFetch>.Call("web.fetch", JsonSerializer.Serialize(new { url })));
+        var second = await Service.SendAsync(ToolService<WebFetch>.Call("web.fetch", JsonSerializer.Serialize(new { url })));
+        var third = await Service.SendAsync(ToolService<WebFetch>.Call("web.fetch", JsonSerializer.Serialize(new { url })));
+        var otherRun = await Service.SendAsync(ToolService<WebFetch>.Call("web.fetch", JsonSerializer.Serialize(new { url = $"{fixture.BaseUrl}/kb/password-reset?run={Guid.NewGuid():N}" })));
+
+        Assert.All([first, second], r => Assert.True(!r.Succeeded && r.Transient, r.Error));
+        Assert.Contains("answered HTTP 503", first.Error, StringComparison.Ordinal);
+        Assert.True(third.Succeeded, third.Error);
+        Assert.True(otherRun.Succeeded, otherRun.Error);
+    }
+
+    [Fact]
+    public async Task An_article_injected_as_gone_is_a_permanent_failure()
+    {
+        var url = $"{fixture.BaseUrl}/kb/password-reset?run={Guid.NewGuid():N}&gone=true";
+
+        var result = await Service.SendAsync(ToolService<WebFetch>.Call("web.fetch", JsonSerializer.Serialize(new { url })));
+
+        Assert.False(result.Succeeded);
+        Assert.False(result.Transient);
+        Assert.Contains("answered HTTP 410", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Descriptor_marks_the_output_untrusted()
     {
         var descriptor = ToolDefinition.For<WebFetch>().ToDescriptor();

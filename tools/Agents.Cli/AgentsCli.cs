@@ -3,8 +3,8 @@ using Agents.Cli.Commands;
 
 namespace Agents.Cli;
 
-/// <summary>What a command runs with: where it writes and the gateway it talks to.</summary>
-internal sealed record CommandContext(Output Output, GatewayClient Gateway);
+/// <summary>What a command runs with: where it writes, the gateway it talks to and how it reached it.</summary>
+internal sealed record CommandContext(Output Output, GatewayClient Gateway, Connection Connection);
 
 /// <summary>The <c>agents</c> command line: options every command shares, the command tree, exit codes.</summary>
 internal static class AgentsCli
@@ -48,6 +48,7 @@ internal static class AgentsCli
         root.Add(OperationsCommands.Tools(environment));
         root.Add(OperationsCommands.Policy(environment));
         root.Add(OperationsCommands.Audit(environment));
+        root.Add(EvalCommands.Eval(environment));
         return root;
     }
 
@@ -70,13 +71,20 @@ internal static class AgentsCli
 
     /// <summary>Runs <paramref name="handler"/> with the connection resolved and turns failures into messages and exit codes.</summary>
     public static void Handle(this Command command, CliEnvironment environment, Func<ParseResult, CommandContext, CancellationToken, Task<int>> handler) =>
+        command.HandleLocally(environment, async (parse, output, cancellationToken) =>
+        {
+            var connection = Connection.Resolve(parse.GetValue(Url), parse.GetValue(ApiKey), parse.GetValue(Profile), environment);
+            using var gateway = new GatewayClient(connection, environment.Handler);
+            return await handler(parse, new CommandContext(output, gateway, connection), cancellationToken);
+        });
+
+    /// <summary>Like <see cref="Handle"/>, for a command that works on local files only and needs no gateway.</summary>
+    public static void HandleLocally(this Command command, CliEnvironment environment, Func<ParseResult, Output, CancellationToken, Task<int>> handler) =>
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
-                var connection = Connection.Resolve(parse.GetValue(Url), parse.GetValue(ApiKey), parse.GetValue(Profile), environment);
-                using var gateway = new GatewayClient(connection, environment.Handler);
-                return await handler(parse, new CommandContext(new Output(environment.Out, environment.Error, parse.GetValue(OutputOption), environment.Width), gateway), cancellationToken);
+                return await handler(parse, new Output(environment.Out, environment.Error, parse.GetValue(OutputOption), environment.Width), cancellationToken);
             }
             catch (CliException ex)
             {

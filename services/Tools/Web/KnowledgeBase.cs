@@ -5,7 +5,8 @@ namespace Agents.Tools.Web;
 
 /// <summary>
 /// A tiny local knowledge-base site (static articles embedded in the assembly), served under
-/// <c>/kb/</c> so that <c>web.fetch</c> has something real to fetch without the internet.
+/// <c>/kb/</c> so that <c>web.fetch</c> has something real to fetch without the internet. Evaluation suites make it
+/// fail or slow down per run (<see cref="KnowledgeBaseFaults"/>).
 /// </summary>
 internal static class KnowledgeBase
 {
@@ -22,8 +23,14 @@ internal static class KnowledgeBase
     public static WebApplication MapKnowledgeBase(this WebApplication app)
     {
         app.MapGet("/kb/", () => Results.Content(Index(), "text/html; charset=utf-8"));
-        app.MapGet("/kb/{slug}", (string slug) =>
+        var faults = new KnowledgeBaseFaults();
+        app.MapGet("/kb/{slug}", async (string slug, HttpRequest request, CancellationToken cancellationToken) =>
         {
+            if (await faults.ApplyAsync(slug, request.Query, cancellationToken) is { } fault)
+            {
+                return fault;
+            }
+
             var html = Slugs.Contains(slug, StringComparer.Ordinal) ? Read(slug) : null;
             return html is null
                 ? Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Article not found", detail: $"The knowledge base has no article '{slug}'. See /kb/ for the list.", type: ProblemTypes.NotFound)
