@@ -290,6 +290,69 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_branch_that_fails_for_good_waits_for_the_parallel_tool_call_in_flight_and_compensates_what_it_did()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 0;
+        });
+        await run.AnnounceAsync("tickets.create", SideEffectClass.Mutating, compensable: true);
+        await run.AnnounceAsync("crm.lookup-customer", SideEffectClass.ReadOnly);
+        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
+
+        // Two branches at once: the ticket is being created while the lookup fails for good.
+        var id = await run.StartRunningAsync(
+        [
+            Tool("ticket", "tickets.create", """{"title":"one"}"""),
+            Tool("lookup", "crm.lookup-customer", "{}"),
+            Tool("after", "crm.lookup-customer", "{}", "ticket", "lookup"),
+        ]);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "ticket");
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "lookup");
+        await run.CompleteToolAsync(id, "lookup", "crm.lookup-customer", ToolCallOutcome.InvalidArguments);
+
+        // Not ended: the ticket's call is still in flight, and nothing new is dispatched.
+        var waiting = await run.WaitForAsync(id, s => s.CurrentState == "Compensating");
+        Assert.Equal(StepStatus.Running, waiting.Steps["ticket"].Status);
+        Assert.Empty(run.PublishedNow<TaskRunFinished>(m => m.TaskId == id));
+
+        // The ticket was created after all: it is undone, then the run ends compensated, its log holding the ticket.
+        await run.CompleteToolAsync(id, "ticket", "tickets.create", output: """{"ticket":7}""", untrusted: false);
+        var undo = Assert.Single(await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.Compensate));
+        Assert.Equal("ticket", undo.StepId);
+        await run.CompleteToolAsync(id, "ticket", "tickets.create", compensation: true);
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Compensated");
+        Assert.Equal(StepStatus.Compensated, state.Steps["ticket"].Status);
+        Assert.Equal(StepStatus.Pending, state.Steps["after"].Status);
+        Assert.Contains("lookup", state.Reason, StringComparison.Ordinal);
+        Assert.Empty(run.PublishedNow<InvokeTool>(m => m.TaskId == id && m.StepId == "after"));
+        Assert.Contains(run.Journal.For(id), e => e.Kind == "tool-call" && e.StepId == "ticket");
+    }
+
+    [Fact]
+    public async Task A_branch_that_fails_for_good_while_a_read_only_call_is_in_flight_ends_Failed_once_that_call_answers()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 0;
+        });
+        await run.AnnounceAsync("crm.lookup-customer", SideEffectClass.ReadOnly);
+        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
+        var id = await run.StartRunningAsync([Tool("one", "crm.lookup-customer", "{}"), Tool("two", "crm.lookup-customer", "{}")]);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "two");
+        await run.CompleteToolAsync(id, "one", "crm.lookup-customer", ToolCallOutcome.InvalidArguments);
+        await run.WaitForAsync(id, s => s.CurrentState == "Compensating" && s.Steps["one"].Status == StepStatus.Failed);
+
+        await run.CompleteToolAsync(id, "two", "crm.lookup-customer", output: """{"name":"Ada"}""", untrusted: false);
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Failed");
+        Assert.Equal(StepStatus.Succeeded, state.Steps["two"].Status);
+        Assert.Contains("one", state.Reason, StringComparison.Ordinal);
+        Assert.Empty(run.PublishedNow<InvokeTool>(m => m.TaskId == id && m.Compensate));
+    }
+
+    [Fact]
     public async Task Exhausted_revisions_compensate_completed_mutating_steps_in_reverse_order()
     {
         await using var run = await TaskRunHarness.StartAsync(o =>

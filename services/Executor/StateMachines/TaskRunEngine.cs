@@ -300,6 +300,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
                 break;
         }
 
+        RunningStepSettled(s);
         Advance(s);
     }
 
@@ -432,6 +433,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
 
         Log("step-timed-out", step.Id, new { attempt = step.Attempts });
         StepFailed(s, step, $"Step '{step.Id}' did not finish within its timeout.", retryable: true);
+        RunningStepSettled(s);
         Advance(s);
     }
 
@@ -546,30 +548,56 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
             .Where(id => s.Steps.TryGetValue(id, out var st) && st.Status == StepStatus.Succeeded)
             .Distinct(StringComparer.Ordinal)
             .ToList();
-        if (queue.Count == 0)
+        var running = ToolCallsInFlight(s);
+        if (queue.Count == 0 && running.Count == 0)
         {
             Finish(s, TaskRunStatus.Failed, reason);
             return;
         }
 
+        // Tool calls still in flight (parallel branches) are waited for: a side effect one of them makes is compensated
+        // like the others, and its result is in the log. Nothing new is dispatched meanwhile.
         s.Compensating = true;
         s.CompensationQueue = queue;
-        Log("compensation-started", null, new { steps = queue, reason });
+        Log("compensation-started", null, new { steps = queue, reason, waitingFor = running });
         CompensateNext(s);
+    }
+
+    /// <summary>Steps whose tool call is in flight (model steps make no side effect and are not waited for).</summary>
+    private static List<string> ToolCallsInFlight(TaskRunState s) =>
+        s.Steps.Values.Where(x => x.Status == StepStatus.Running && x.Kind == StepKind.Tool).Select(x => x.Id).ToList();
+
+    /// <summary>While compensating: a step that was running has ended; go on unless a compensation is already in flight.</summary>
+    private void RunningStepSettled(TaskRunState s)
+    {
+        if (s.Compensating && !s.IsTerminal && !s.Steps.Values.Any(x => x.Status == StepStatus.Compensating))
+        {
+            CompensateNext(s);
+        }
     }
 
     private void CompensateNext(TaskRunState s)
     {
         if (s.CompensationQueue.Count == 0)
         {
+            if (ToolCallsInFlight(s).Count > 0)
+            {
+                // The last tool call in flight decides what is left to compensate.
+                return;
+            }
+
             var failed = s.Steps.Values.Where(x => x.Status == StepStatus.CompensationFailed).Select(x => x.Id).ToList();
-            if (failed.Count == 0)
+            if (failed.Count > 0)
+            {
+                Finish(s, TaskRunStatus.Failed, $"{s.Reason} Compensation failed for: {string.Join(", ", failed)}.");
+            }
+            else if (s.Steps.Values.Any(x => x.Status == StepStatus.Compensated))
             {
                 Finish(s, TaskRunStatus.Compensated, s.Reason);
             }
             else
             {
-                Finish(s, TaskRunStatus.Failed, $"{s.Reason} Compensation failed for: {string.Join(", ", failed)}.");
+                Finish(s, TaskRunStatus.Failed, s.Reason);
             }
 
             return;
