@@ -173,14 +173,8 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
 
         Assert.Empty(belowThreshold);
         Assert.Equal(AuthorizationDecision.Allow, before.Decision);
-        var alert = Assert.Single(await AlertsAsync(tenant));
-        Assert.Equal(TenantWatchdog.ToolFailure, alert.Decision);
-        Assert.Equal("tool/crm.lookup-customer", alert.Subject);
-        Assert.Contains("3 of 4 executions of tool 'crm.lookup-customer' failed in the window (75%; 1 timed out)", alert.Reason, StringComparison.Ordinal);
-        var switched = await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().SingleAsync(k => k.TenantId == tenant));
-        Assert.Equal("crm.lookup-customer", switched.Tool);
-        Assert.Equal(AuthorizationDecision.Deny, afterwards.Decision);
-        Assert.Contains("kill switch is on for tool 'crm.lookup-customer'", afterwards.Reason, StringComparison.Ordinal);
+        await AssertToolAlertTrippedItsSwitchAsync(
+            tenant, TenantWatchdog.ToolFailure, "crm.lookup-customer", "3 of 4 executions of tool 'crm.lookup-customer' failed in the window (75%; 1 timed out)", afterwards);
     }
 
     [Fact]
@@ -225,14 +219,8 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         await Task.Delay(WatchdogHost.Interval * 5);
 
         Assert.Empty(belowThreshold);
-        var alert = Assert.Single(await AlertsAsync(tenant));
-        Assert.Equal(TenantWatchdog.ApprovalRejections, alert.Decision);
-        Assert.Equal("tool/tickets.create", alert.Subject);
-        Assert.Contains("3 of 4 approvals of tool 'tickets.create' decided in the window were rejected (75%)", alert.Reason, StringComparison.Ordinal);
-        var switched = await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().SingleAsync(k => k.TenantId == tenant));
-        Assert.Equal("tickets.create", switched.Tool);
-        Assert.Equal(AuthorizationDecision.Deny, afterwards.Decision);
-        Assert.Contains("kill switch is on for tool 'tickets.create'", afterwards.Reason, StringComparison.Ordinal);
+        await AssertToolAlertTrippedItsSwitchAsync(
+            tenant, TenantWatchdog.ApprovalRejections, "tickets.create", "3 of 4 approvals of tool 'tickets.create' decided in the window were rejected (75%)", afterwards);
         Assert.Equal(AuthorizationDecision.RequireApproval, otherTool.Decision);
         Assert.True((await AuditOf(tenant)).Ok);
         var scrape = await PrometheusText.ScrapeUntilAsync(
@@ -316,6 +304,19 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         Assert.Equal(5, watchdog.GetProperty("taskCost").GetProperty("factor").GetDecimal());
         Assert.Equal("None", watchdog.GetProperty("toolFailure").GetProperty("killSwitch").GetString());
         Assert.Equal(5, watchdog.GetProperty("approvalRejection").GetProperty("minRejected").GetInt32());
+    }
+
+    /// <summary>One alert of <paramref name="rule"/> on the tool, whose kill switch it turned on and which denies the call after it.</summary>
+    private async Task AssertToolAlertTrippedItsSwitchAsync(string tenant, string rule, string tool, string reason, ToolCallAuthorization afterwards)
+    {
+        var alert = Assert.Single(await AlertsAsync(tenant));
+        Assert.Equal(rule, alert.Decision);
+        Assert.Equal($"tool/{tool}", alert.Subject);
+        Assert.Contains(reason, alert.Reason, StringComparison.Ordinal);
+        var switched = await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().SingleAsync(k => k.TenantId == tenant));
+        Assert.Equal(tool, switched.Tool);
+        Assert.Equal(AuthorizationDecision.Deny, afterwards.Decision);
+        Assert.Contains($"kill switch is on for tool '{tool}'", afterwards.Reason, StringComparison.Ordinal);
     }
 
     private Task FinishAsync(AgentPrincipal user, Guid task, decimal cost) =>
