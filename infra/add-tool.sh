@@ -3,7 +3,7 @@
 # gets its database from infra/local.sh and passes the deployment-consistency tests:
 #   Agents.sln, dev.sh (SERVICES), infra/local.sh (DATABASES), docker-compose.yml (image, migration, service,
 #   database), compose's Prometheus targets, k8s/base (Deployment & co, copied from tool-crm), both overlays' images, the dev database list
-#   and the dev connection-string secret.
+#   the dev connection-string secret and the gateway's tool hosts (Gateway:ToolHosts: their dead letters).
 # Idempotent: whatever is already there is left as it is.
 #   infra/add-tool.sh <name> [port]      e.g. infra/add-tool.sh weather  (project services/Tools/Weather)
 # The project must exist (infra/new-tool.sh creates one from the template and calls this).
@@ -103,4 +103,16 @@ grep -Eq "value: .*\b$db\b" k8s/overlays/dev/infra/postgres.yaml || die "could n
 secret=k8s/overlays/dev/secrets/postgres.dev.env
 grep -q "^$svc=" "$secret" || sed -n 's/^tool-crm=/'"$svc"'=/p' "$secret" | sed "s/agents_tool_crm/$db/" >>"$secret"
 
-log "$svc is wired in: dev.sh, infra/local.sh, docker-compose.yml, k8s (base, dev, prod), dev secrets, Agents.sln"
+# 8. gateway: lists the host's dead letters (Gateway:ToolHosts) locally, in compose and in the cluster
+if ! grep -q "\"$svc\": \"http" services/Gateway/appsettings.json; then
+  insert_before services/Gateway/appsettings.json '^      "tool-crm": "http' "      \"$svc\": \"http://127.0.0.1:$port/\","
+fi
+if ! grep -q "Gateway__ToolHosts__$svc:" docker-compose.yml; then
+  insert_before docker-compose.yml '^      Gateway__ToolHosts__tool-crm:' "      Gateway__ToolHosts__$svc: http://$svc:8080/"
+fi
+if ! grep -q "name: Gateway__ToolHosts__$svc$" k8s/base/services/gateway.yaml; then
+  insert_before k8s/base/services/gateway.yaml '^            - name: Gateway__ToolHosts__tool-crm$' \
+    "            - name: Gateway__ToolHosts__$svc"$'\n'"              value: \"http://$svc:8080/\""
+fi
+
+log "$svc is wired in: dev.sh, infra/local.sh, docker-compose.yml, k8s (base, dev, prod), dev secrets, the gateway's tool hosts, Agents.sln"

@@ -16,6 +16,13 @@ internal static class Extensions
         builder.Services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.Section)
             .ValidateDataAnnotations()
+            .Validate(
+                o => o.ToolHosts.Values.All(a => Uri.TryCreate(a, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"),
+                "Gateway:ToolHosts:<name> must be the tool host's absolute http(s) address, e.g. http://127.0.0.1:5201/.")
+            .ValidateOnStart();
+        builder.Services.AddOptions<WebConsole.ConsoleOptions>()
+            .BindConfiguration(WebConsole.ConsoleOptions.Section)
+            .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.AddPrincipalSigning();
 

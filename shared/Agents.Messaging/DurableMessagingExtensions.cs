@@ -14,6 +14,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
+using Agents.Messaging.DeadLetters;
+
 namespace Agents.Messaging;
 
 /// <summary>Registers durable messaging on PostgreSQL for a service's bus.</summary>
@@ -54,9 +56,7 @@ public static class DurableMessagingExtensions
         services.TryAddScoped<IMessageScheduler>(sp => new MessageScheduler(
             new DurableScheduleMessageProvider(sp.GetRequiredService<ISendEndpointProvider>(), sp.GetRequiredService<TDbContext>()),
             sp.GetRequiredService<IBus>().Topology));
-        services.TryAddSingleton<DeadLetters.DeadLetterQueue>();
-        services.TryAddSingleton<DeadLetters.ServiceQueues>();
-        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<DeadLetters.ServiceQueues>());
+        services.AddAgentsDeadLetters();
         services.TryAddSingleton<OutboxDeliveryService<TDbContext>>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDeliveryService<TDbContext>>());
         services.TryAddSingleton<MessagingRetentionService<TDbContext>>();

@@ -41,6 +41,12 @@ public static class ProblemTypes
     /// <summary>The request has more, or larger, headers than accepted.</summary>
     public const string HeadersTooLarge = Base + "headers-too-large";
 
+    /// <summary>
+    /// The server could not parse the request at all (its request line, headers or framing, e.g. a NUL in the path);
+    /// nothing was processed.
+    /// </summary>
+    public const string MalformedRequest = Base + "malformed-request";
+
     /// <summary>A service this request depends on did not answer; nothing was changed, retry later.</summary>
     public const string Unavailable = Base + "unavailable";
 

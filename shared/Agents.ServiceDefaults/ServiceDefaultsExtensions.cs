@@ -40,6 +40,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         builder.Services.Configure<KestrelServerOptions>(RequestSizeLimits.ConfigureKestrel);
+        builder.Services.AddTransient<Microsoft.AspNetCore.Hosting.IStartupFilter, KestrelRejections.TrackingStartupFilter>();
 
         // Binding failures become exceptions in every environment, so the handler above answers them with the
         // parameter named (without it, production answers a bare 400 and development an unhandled 500).

@@ -31,6 +31,14 @@ public sealed class NewToolTemplateTests
             Assert.Contains("\"weather.count-words\"", created, StringComparison.Ordinal);
             Assert.Contains("\"weather.read\"", created, StringComparison.Ordinal);
             Assert.Contains("\"tool-weather:services/Tools/Weather:", File.ReadAllText(Path.Combine(scratch, "dev.sh")), StringComparison.Ordinal);
+            Assert.Contains("\"tool-weather\": \"http://127.0.0.1:", File.ReadAllText(Path.Combine(scratch, "services", "Gateway", "appsettings.json")), StringComparison.Ordinal);
+            Assert.Contains("Gateway__ToolHosts__tool-weather: http://tool-weather:8080/", File.ReadAllText(Path.Combine(scratch, "docker-compose.yml")), StringComparison.Ordinal);
+            Assert.Contains("name: Gateway__ToolHosts__tool-weather", File.ReadAllText(Path.Combine(scratch, "k8s", "base", "services", "gateway.yaml")), StringComparison.Ordinal);
+
+            // Wiring it again changes nothing.
+            var gatewaySettings = File.ReadAllText(Path.Combine(scratch, "services", "Gateway", "appsettings.json"));
+            Run("bash", ["infra/add-tool.sh", "weather"], scratch, TimeSpan.FromMinutes(2));
+            Assert.Equal(gatewaySettings, File.ReadAllText(Path.Combine(scratch, "services", "Gateway", "appsettings.json")));
 
             var tested = Run("dotnet", ["test", "tests/Agents.Tools.Weather.Tests", "-c", "Debug", "-v:q", "-nologo"], scratch, TimeSpan.FromMinutes(20));
             Assert.Contains("Passed!", tested, StringComparison.Ordinal);

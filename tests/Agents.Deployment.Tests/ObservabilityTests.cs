@@ -102,7 +102,7 @@ public sealed partial class ObservabilityTests
             new HashSet<string>
             {
                 "AgentsTaskErrorBudgetFastBurn", "AgentsErrorQueueGrowing", "AgentsOutboxBacklogOld", "AgentsApprovalsWaitingTooLong",
-                "AgentsCostPerTaskDrift", "AgentsToolCircuitOpen", "AgentsKillSwitchOn",
+                "AgentsCostPerTaskDrift", "AgentsToolCircuitOpen", "AgentsKillSwitchOn", "AgentsWatchdogAlert", "AgentsWatchdogTrippedKillSwitch",
             },
             alerts);
     }

@@ -67,6 +67,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await Expect(alice.Locator("#result")).ToContainTextAsync("ticket");
         var task = await TaskClient.GetAsync(platform.CreateClient(PlatformFixture.AliceKey), taskId);
         await Expect(alice.Locator("#trace-id")).ToHaveTextAsync(task.GetProperty("traceId").GetString()!);
+        await Expect(alice.Locator("#trace-link")).ToHaveAttributeAsync("href", PlatformFixture.TraceUiUrl.Replace("{traceId}", task.GetProperty("traceId").GetString(), StringComparison.Ordinal));
         await Expect(alice.Locator("#audit-unavailable")).ToContainTextAsync("admin role");
         await Expect(alice.Locator("details.step[data-step='draft'] summary")).ToContainTextAsync("tokens");
         await alice.Locator("details.step[data-step='ticket'] summary").ClickAsync();
@@ -104,6 +105,30 @@ public sealed class ConsoleTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task The_task_list_shows_a_new_task_and_its_end_without_a_reload_by_waiting_for_changes()
+    {
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
+        await Expect(alice.Locator("#task-list .pager")).ToBeVisibleAsync();
+
+        // The open list waits at the executor for a change, naming the list it shows.
+        var waiting = await alice.WaitForRequestAsync(
+            r => r.Url.Contains("/api/tasks?", StringComparison.Ordinal) && r.Url.Contains("wait=", StringComparison.Ordinal) && r.Headers.ContainsKey("if-none-match"),
+            new() { Timeout = 30_000 });
+        Assert.StartsWith("W/\"", waiting.Headers["if-none-match"], StringComparison.Ordinal);
+
+        using var api = platform.CreateClient(PlatformFixture.AliceKey);
+        var taskId = await TaskClient.SubmitAsync(api, new { template = "lookup-and-summarize", parameters = new { customerId = "C-1001" } });
+
+        // Nobody touches the page: the task appears, then the state it ended in.
+        var row = alice.Locator($"#task-list tr[data-task='{taskId}']");
+        await Expect(row).ToBeVisibleAsync();
+        var ended = await TaskClient.WaitUntilAsync(api, taskId, t => TaskClient.TerminalStatuses.Contains(TaskClient.Status(t)), TimeSpan.FromSeconds(120), "ended");
+        await Expect(row.Locator("td:nth-child(2)")).ToHaveTextAsync(TaskClient.Status(ended));
+        await Expect(alice.Locator("#live")).ToContainTextAsync("live");
+    }
+
+    [Fact]
     public async Task A_poison_message_is_found_inspected_and_redelivered_from_the_dead_letters_page()
     {
         using var api = platform.CreateClient(PlatformFixture.CarolKey);
@@ -117,15 +142,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
         var carol = await browser.SignInAsync(PlatformFixture.CarolKey, "carol");
 
         // The overview counts it once it has failed its retries; the queue page lists it with its failure.
-        var link = carol.Locator($"#dead-letter-queues tr[data-queue='{queue}'] a");
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        do
-        {
-            await browser.GoAsync(carol, $"#/dead-letters?seen={DateTime.UtcNow.Ticks}");
-            await Expect(carol.Locator("#dead-letter-queues")).ToBeVisibleAsync();
-        }
-        while (await link.CountAsync() == 0 && DateTime.UtcNow < deadline && await Delay());
-
+        var link = await DeadLetterQueueLinkAsync(browser, carol, queue);
         await ConsoleBrowser.ScreenshotAsync(carol, "10-dead-letters");
         await link.ClickAsync();
         var row = carol.Locator($"#dead-letter-messages tr[data-message='{messageId}']");
@@ -139,13 +156,47 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await row.Locator("button.redeliver").ClickAsync();
         await Expect(carol.Locator("#dead-letter-outcome")).ToContainTextAsync("Redelivered 1 message(s).");
         var redelivered = row.Locator("td:nth-child(8)");
-        deadline = DateTime.UtcNow.AddSeconds(90);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
         while (await row.CountAsync() == 0 || await redelivered.InnerTextAsync() != "1")
         {
             Assert.True(DateTime.UtcNow < deadline, "the redelivered message did not come back to the error queue");
             await Delay();
             await carol.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
         }
+    }
+
+    [Fact]
+    public async Task A_sample_tool_hosts_dead_letter_is_listed_shown_and_redelivered_like_a_services()
+    {
+        // The CRM tool host's own queue, as the gateway lists it under the host's name.
+        using var api = platform.CreateClient(PlatformFixture.CarolKey);
+        var overview = JsonNode.Parse(await api.GetStringAsync(new Uri("api/dead-letters", UriKind.Relative)))!;
+        Assert.Empty(overview["unavailable"]!.AsArray());
+        var queue = overview["queues"]!.AsArray().Where(q => q!["service"]!.GetValue<string>() == "tool-crm")
+            .Select(q => q!["queue"]!.GetValue<string>()).Single(q => q.Contains("crm", StringComparison.Ordinal));
+        var messageId = Guid.NewGuid().ToString();
+        await OperatorSurfaceTests.PublishPoisonAsync(queue, messageId, "ExecuteTool");
+
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var carol = await browser.SignInAsync(PlatformFixture.CarolKey, "carol");
+        var link = await DeadLetterQueueLinkAsync(browser, carol, queue);
+        await Expect(carol.Locator($"#dead-letter-queues tr[data-queue='{queue}']")).ToContainTextAsync("tool-crm");
+        await link.ClickAsync();
+        var row = carol.Locator($"#dead-letter-messages tr[data-message='{messageId}']");
+        await Expect(row).ToContainTextAsync("ExecuteTool");
+        await Expect(row).ToContainTextAsync("demo");
+        await row.Locator("button.inspect").ClickAsync();
+        await Expect(carol.Locator("#dead-letter-body")).ToContainTextAsync("not-a-call-id");
+        await ConsoleBrowser.ScreenshotAsync(carol, "14-tool-host-dead-letter");
+
+        // Another tenant's admin does not see it; deleted through the gateway, it is gone.
+        using var erin = platform.CreateClient(PlatformFixture.ErinKey);
+        using var hidden = await erin.GetAsync(new Uri($"api/dead-letters/tool-crm/{queue}/{messageId}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
+        using var deleted = await api.DeleteAsync(new Uri($"api/dead-letters/tool-crm/{queue}/{messageId}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        using var gone = await api.GetAsync(new Uri($"api/dead-letters/tool-crm/{queue}/{messageId}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
     }
 
     [Fact]
@@ -193,6 +244,21 @@ public sealed class ConsoleTests(PlatformFixture platform)
 
         using var rejected = await TaskClient.DecideAsync(bobApi, approvalId, approve: false, "not needed");
         Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+    }
+
+    /// <summary>The dead-letters page, opened again until it lists <paramref name="queue"/> with messages (or 90 s passed).</summary>
+    private static async Task<ILocator> DeadLetterQueueLinkAsync(ConsoleBrowser browser, IPage page, string queue)
+    {
+        var link = page.Locator($"#dead-letter-queues tr[data-queue='{queue}'] a");
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        do
+        {
+            await browser.GoAsync(page, $"#/dead-letters?seen={DateTime.UtcNow.Ticks}");
+            await Expect(page.Locator("#dead-letter-queues")).ToBeVisibleAsync();
+        }
+        while (await link.CountAsync() == 0 && DateTime.UtcNow < deadline && await Delay());
+
+        return link;
     }
 
     private static async Task<bool> Delay()

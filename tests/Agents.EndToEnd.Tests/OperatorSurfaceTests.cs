@@ -214,7 +214,7 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         Assert.Equal(listed["firstFaultedAt"]!.GetValue<string>(), back["firstFaultedAt"]!.GetValue<string>());
     }
 
-    internal static async Task PublishPoisonAsync(string queue, string messageId)
+    internal static async Task PublishPoisonAsync(string queue, string messageId, string messageType = "CancelTask")
     {
         var broker = new Uri(TestInfrastructure.RabbitMq);
         var user = Uri.UnescapeDataString(broker.UserInfo.Split(':')[0]);
@@ -231,10 +231,11 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         var envelope = new JsonObject
         {
             ["messageId"] = messageId,
-            ["messageType"] = new JsonArray("urn:message:Agents.Contracts:CancelTask"),
+            ["messageType"] = new JsonArray($"urn:message:Agents.Contracts:{messageType}"),
             ["message"] = new JsonObject
             {
                 ["taskId"] = "not-a-task-id",
+                ["callId"] = "not-a-call-id",
                 ["principal"] = new JsonObject { ["tenantId"] = "demo", ["userId"] = "mallory", ["roles"] = new JsonArray() },
                 ["reason"] = "poison",
             },

@@ -57,6 +57,9 @@ public class PlatformFixture : IAsyncLifetime
 
     public Uri GatewayAddress => _processes["gateway"].BaseAddress;
 
+    /// <summary>The trace UI the console links task trace ids to (no trace UI runs here; the link is what is checked).</summary>
+    public const string TraceUiUrl = "http://127.0.0.1:16686/trace/{traceId}";
+
     /// <summary>
     /// Settings of one service for this run, as environment variables; <c>{port}</c> stands for the
     /// service's own port. A derived fixture adds its own (fault injection, thresholds).
@@ -89,6 +92,7 @@ public class PlatformFixture : IAsyncLifetime
                     }
                 }
 
+                settings["Gateway__Console__TraceUrl"] = TraceUiUrl;
                 break;
             case "tool-web":
                 settings["WebFetch__Allowlist__0"] = "http://127.0.0.1:{port}/kb/";
@@ -175,6 +179,13 @@ public class PlatformFixture : IAsyncLifetime
                     {
                         environment[$"ReverseProxy__Clusters__{cluster}__Destinations__{cluster}-1__Address"] = $"http://127.0.0.1:{port}/";
                     }
+                }
+
+                foreach (var tool in new[] { "tool-crm", "tool-tickets", "tool-web", "tool-mcp" })
+                {
+                    environment[$"Gateway__ToolHosts__{tool}"] = ports.TryGetValue(tool, out var port)
+                        ? $"http://127.0.0.1:{port}/"
+                        : $"http://127.0.0.1:{TestInfrastructure.ClosedPort()}/";
                 }
             }
 

@@ -483,6 +483,51 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         Assert.Equal(HttpStatusCode.BadRequest, notATime.StatusCode);
     }
 
+    [Fact]
+    public async Task The_list_is_304_while_it_is_what_the_caller_has_and_a_waiting_request_answers_when_a_task_arrives()
+    {
+        using var client = fixture.ClientFor(Tenant());
+        using var empty = await client.GetAsync(Url("/api/tasks"));
+        var etag = empty.Headers.ETag;
+        Assert.NotNull(etag);
+
+        using var unchanged = new HttpRequestMessage(HttpMethod.Get, "/api/tasks");
+        unchanged.Headers.IfNoneMatch.Add(etag);
+        using (var response = await client.SendAsync(unchanged))
+        {
+            Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+            Assert.Equal(etag, response.Headers.ETag);
+        }
+
+        // Nothing changes for this tenant: the wait runs out and the answer is still 304.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (var quiet = new HttpRequestMessage(HttpMethod.Get, "/api/tasks?wait=1"))
+        {
+            quiet.Headers.IfNoneMatch.Add(etag);
+            using var response = await client.SendAsync(quiet);
+            Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+            Assert.True(started.Elapsed >= TimeSpan.FromSeconds(0.9), $"answered after {started.Elapsed}");
+        }
+
+        // A request waiting for a change answers with the new list as soon as a task is submitted, long before its wait.
+        using var waiting = new HttpRequestMessage(HttpMethod.Get, "/api/tasks?wait=30");
+        waiting.Headers.IfNoneMatch.Add(etag);
+        started.Restart();
+        var answer = client.SendAsync(waiting);
+        await Task.Delay(300);
+        Assert.False(answer.IsCompleted);
+        var id = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Show up in the waiting list" });
+        using var changed = await answer;
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(25), $"answered after {started.Elapsed}");
+        Assert.NotEqual(etag, changed.Headers.ETag);
+        Assert.Equal([id], ListIds(await changed.Content.ReadAsStringAsync()));
+
+        using var tooLong = await client.GetAsync(Url("/api/tasks?wait=31"));
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        Assert.NotNull(JsonNode.Parse(await tooLong.Content.ReadAsStringAsync())!["errors"]!["wait"]);
+    }
+
     private static async Task<int> CountTasksAsync(HttpClient client) =>
         JsonNode.Parse(await client.GetStringAsync(Url("/api/tasks")))!["total"]!.GetValue<int>();
 

@@ -159,6 +159,39 @@ public sealed class GatewaySecurityTests
         Assert.Contains("X-Note", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("nul-in-path", 400, "https://agents.dev/problems/malformed-request")]
+    [InlineData("request-line-beyond-kestrel", 414, "https://agents.dev/problems/uri-too-long")]
+    [InlineData("query-of-thousands-of-parameters", 414, "https://agents.dev/problems/uri-too-long")]
+    [InlineData("headers-beyond-kestrel", 431, "https://agents.dev/problems/headers-too-large")]
+    [InlineData("header-without-a-colon", 400, "https://agents.dev/problems/malformed-request")]
+    public async Task Requests_the_server_refuses_before_the_pipeline_get_problem_details(string kind, int status, string type)
+    {
+        await using var backend = await EchoBackend.StartAsync();
+        await using var factory = new ServiceFactory<Program>(EchoBackend.Settings(backend));
+        factory.UseKestrel(0);
+        factory.StartServer();
+        using var client = factory.CreateClient();
+        await using var raw = await RawHttp.ConnectAsync(client.BaseAddress!);
+        var key = "X-Api-Key: " + AliceKey;
+
+        var response = kind switch
+        {
+            "nul-in-path" => await raw.SendAsync("GET", "/api/tasks/a%00b", key),
+            "request-line-beyond-kestrel" => await raw.SendAsync("GET", "/api/tasks?q=" + new string('a', 300 * 1024), key),
+            "query-of-thousands-of-parameters" => await raw.SendAsync("GET", "/api/tasks?" + string.Join('&', Enumerable.Range(0, 30_000).Select(i => $"p{i}=1")), key),
+            "headers-beyond-kestrel" => await raw.SendAsync("GET", "/api/tasks", [key, .. Enumerable.Range(0, 1000).Select(i => $"X-Extra-{i}: 1")]),
+            _ => await raw.SendAsync("GET", "/api/tasks", key, "X-Broken header"),
+        };
+
+        Assert.True(status == response.Status, $"{response.Status}: {response.Body}");
+        Assert.Equal("application/problem+json", response.ContentType);
+        var problem = JsonSerializer.Deserialize<JsonElement>(response.Body);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
+        Assert.Equal(status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("title").GetString()));
+    }
+
     [Fact]
     public async Task An_unreachable_backend_gets_problem_details_naming_the_service()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Agents.Contracts;
 using Agents.Governance.Consumers;
@@ -173,14 +174,60 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
 
         Assert.Empty(belowThreshold);
         Assert.Equal(AuthorizationDecision.Allow, before.Decision);
-        var alert = Assert.Single(await AlertsAsync(tenant));
-        Assert.Equal(TenantWatchdog.ToolFailure, alert.Decision);
-        Assert.Equal("tool/crm.lookup-customer", alert.Subject);
-        Assert.Contains("3 of 4 executions of tool 'crm.lookup-customer' failed in the window (75%; 1 timed out)", alert.Reason, StringComparison.Ordinal);
-        var switched = await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().SingleAsync(k => k.TenantId == tenant));
-        Assert.Equal("crm.lookup-customer", switched.Tool);
-        Assert.Equal(AuthorizationDecision.Deny, afterwards.Decision);
-        Assert.Contains("kill switch is on for tool 'crm.lookup-customer'", afterwards.Reason, StringComparison.Ordinal);
+        await AssertToolAlertTrippedItsSwitchAsync(
+            tenant, TenantWatchdog.ToolFailure, "crm.lookup-customer", "3 of 4 executions of tool 'crm.lookup-customer' failed in the window (75%; 1 timed out)", afterwards);
+    }
+
+    [Fact]
+    public async Task Approvals_people_mostly_reject_raise_a_rejection_alert_for_the_tool_and_trip_its_kill_switch_by_policy()
+    {
+        var tenant = TestInfrastructure.UniqueName("wd-reject");
+        await Host.PutPolicyAsync(tenant, $$"""
+            {
+              "enabled": true, "adminRole": "admin", "approverRoles": ["approver"],
+              "roles": { "writer": { "tools": ["tickets.*", "crm.*"], "scopes": ["tickets.*", "crm.*"] } },
+              "approvalRules": [ { "sideEffect": "Mutating", "minRisk": "Low" } ],
+              "watchdog": { "approvalRejection": { "minRejected": 3, "minShare": 0.6, "killSwitch": "tool" } }
+            }
+            """);
+        var user = new AgentPrincipal(tenant, "u1", ["writer"]);
+        using var approver = Host.ClientFor(new AgentPrincipal(tenant, "a1", ["approver"]));
+        async Task DecideAsync(string tool, bool approve)
+        {
+            var gate = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), tool, """{"title":"t"}""", SideEffectClass.Mutating, RiskTier.Medium, tool.Split('.')[0] + ".write"));
+            Assert.Equal(AuthorizationDecision.RequireApproval, gate.Decision);
+            using var decided = await approver.PostAsJsonAsync(
+                new Uri($"/api/governance/approvals/{gate.ApprovalId}/{(approve ? "approve" : "reject")}", UriKind.Relative), new { comment = "judged" });
+            await decided.BodyAsync(HttpStatusCode.OK);
+        }
+
+        // One approved and two rejected: under the count. Another tool's approvals are mostly granted.
+        await DecideAsync("tickets.create", approve: true);
+        await DecideAsync("tickets.create", approve: false);
+        await DecideAsync("tickets.create", approve: false);
+        foreach (var approve in new[] { true, true, true, false })
+        {
+            await DecideAsync("crm.update-customer", approve);
+        }
+
+        var belowThreshold = await EvaluateAsync(tenant);
+
+        // A third rejection: 3 of 4 (75 %).
+        await DecideAsync("tickets.create", approve: false);
+        await Poll.UntilAsync(async () => (await AlertsAsync(tenant)).Count > 0);
+        var afterwards = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", """{"title":"t"}""", SideEffectClass.Mutating, RiskTier.Medium, "tickets.write"));
+        var otherTool = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.update-customer", """{"title":"t"}""", SideEffectClass.Mutating, RiskTier.Medium, "crm.write"));
+        await Task.Delay(WatchdogHost.Interval * 5);
+
+        Assert.Empty(belowThreshold);
+        await AssertToolAlertTrippedItsSwitchAsync(
+            tenant, TenantWatchdog.ApprovalRejections, "tickets.create", "3 of 4 approvals of tool 'tickets.create' decided in the window were rejected (75%)", afterwards);
+        Assert.Equal(AuthorizationDecision.RequireApproval, otherTool.Decision);
+        Assert.True((await AuditOf(tenant)).Ok);
+        var scrape = await PrometheusText.ScrapeUntilAsync(
+            approver, s => s.Has("agents_watchdog_alerts_total", ("agents_tenant", tenant)), TimeSpan.FromSeconds(30), "the watchdog alert counter");
+        Assert.Equal(1, scrape.Sum(
+            "agents_watchdog_alerts_total", ("agents_tenant", tenant), ("agents_watchdog_rule", TenantWatchdog.ApprovalRejections), ("agents_watchdog_kill_switch", "tool")));
     }
 
     [Fact]
@@ -227,6 +274,8 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
     [InlineData("""{ "taskCost": { "minSamples": 1 } }""", "/watchdog/taskCost/minSamples")]
     [InlineData("""{ "toolFailure": { "minShare": 0 } }""", "/watchdog/toolFailure/minShare")]
     [InlineData("""{ "toolFailure": { "minFailures": "ten" } }""", "/watchdog/toolFailure/minFailures")]
+    [InlineData("""{ "approvalRejection": { "minRejected": 0 } }""", "/watchdog/approvalRejection/minRejected")]
+    [InlineData("""{ "approvalRejection": { "minShare": 1.5 } }""", "/watchdog/approvalRejection/minShare")]
     [InlineData("""{ "taskcost": {} }""", "/watchdog/taskcost")]
     [InlineData("[]", "/watchdog")]
     public async Task A_bad_watchdog_section_is_a_400_naming_the_field(string section, string pointer)
@@ -255,6 +304,20 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         Assert.Equal(20, watchdog.GetProperty("denialSpike").GetProperty("minDenied").GetInt32());
         Assert.Equal(5, watchdog.GetProperty("taskCost").GetProperty("factor").GetDecimal());
         Assert.Equal("None", watchdog.GetProperty("toolFailure").GetProperty("killSwitch").GetString());
+        Assert.Equal(5, watchdog.GetProperty("approvalRejection").GetProperty("minRejected").GetInt32());
+    }
+
+    /// <summary>One alert of <paramref name="rule"/> on the tool, whose kill switch it turned on and which denies the call after it.</summary>
+    private async Task AssertToolAlertTrippedItsSwitchAsync(string tenant, string rule, string tool, string reason, ToolCallAuthorization afterwards)
+    {
+        var alert = Assert.Single(await AlertsAsync(tenant));
+        Assert.Equal(rule, alert.Decision);
+        Assert.Equal($"tool/{tool}", alert.Subject);
+        Assert.Contains(reason, alert.Reason, StringComparison.Ordinal);
+        var switched = await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().SingleAsync(k => k.TenantId == tenant));
+        Assert.Equal(tool, switched.Tool);
+        Assert.Equal(AuthorizationDecision.Deny, afterwards.Decision);
+        Assert.Contains($"kill switch is on for tool '{tool}'", afterwards.Reason, StringComparison.Ordinal);
     }
 
     private Task FinishAsync(AgentPrincipal user, Guid task, decimal cost) =>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Agents.ServiceDefaults.Http;
+using Agents.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -70,6 +71,78 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
         using var response = await client.GetAsync(new Uri("/items/x?q=1&r=2", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_nul_in_the_path_refused_by_kestrel_is_400_problem_details()
+    {
+        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+
+        var response = await raw.SendAsync("GET", "/items/a%00b");
+
+        AssertRawProblem(response, 400, ProblemTypes.MalformedRequest);
+        Assert.Contains("%00", Json(response).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_request_line_beyond_kestrels_own_limit_is_414_problem_details()
+    {
+        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+
+        var response = await raw.SendAsync("GET", "/items/x?q=" + new string('a', 300 * 1024));
+
+        AssertRawProblem(response, 414, ProblemTypes.UriTooLong);
+    }
+
+    [Fact]
+    public async Task Headers_beyond_kestrels_own_limits_are_431_problem_details()
+    {
+        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+
+        var response = await raw.SendAsync("GET", "/items/x", [.. Enumerable.Range(0, 1000).Select(i => $"X-Extra-{i}: 1")]);
+
+        AssertRawProblem(response, 431, ProblemTypes.HeadersTooLarge);
+    }
+
+    [Fact]
+    public async Task The_applications_answers_on_a_connection_pass_untouched_and_a_later_refusal_gets_its_body()
+    {
+        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+
+        var found = await raw.SendAsync("GET", "/items/x");
+        var head = await raw.SendAsync("HEAD", "/nothing-here");
+        var refused = await raw.SendAsync("GET", "/items/%00");
+
+        Assert.Equal(200, found.Status);
+        Assert.Equal("x", Json(found).GetProperty("id").GetString());
+        Assert.Equal(404, head.Status);
+        Assert.Equal("", head.Body);
+        AssertRawProblem(refused, 400, ProblemTypes.MalformedRequest);
+        Assert.Equal("close", refused.Headers["Connection"]);
+    }
+
+    [Fact]
+    public void Only_a_bare_error_head_is_replaced()
+    {
+        static byte[] Bytes(string text) => System.Text.Encoding.ASCII.GetBytes(text);
+
+        Assert.NotNull(KestrelRejections.ProblemResponseFor(Bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")));
+        Assert.Null(KestrelRejections.ProblemResponseFor(Bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")));
+        Assert.Null(KestrelRejections.ProblemResponseFor(Bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}")));
+        Assert.Null(KestrelRejections.ProblemResponseFor(Bytes("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n")));
+        Assert.Null(KestrelRejections.ProblemResponseFor(Bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n")));
+    }
+
+    private static JsonElement Json(RawResponse response) => JsonSerializer.Deserialize<JsonElement>(response.Body);
+
+    private static void AssertRawProblem(RawResponse response, int status, string type)
+    {
+        Assert.True(status == response.Status, $"{response.Status}: {response.Body}");
+        Assert.Equal("application/problem+json", response.ContentType);
+        var problem = Json(response);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
+        Assert.Equal(status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
     }
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string type)

@@ -32,7 +32,7 @@ internal static class TaskApi
         var tasks = app.MapGroup("/api/tasks").RequireAgentPrincipal();
         tasks.MapPost("/", SubmitAsync).DescribesJsonBody(typeof(SubmitTaskRequest))
             .Produces<TaskAccepted>(StatusCodes.Status202Accepted).Produces<TaskAccepted>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
-        tasks.MapGet("/", ListAsync).Produces<TaskPage>().ProducesValidationProblem();
+        tasks.MapGet("/", ListAsync).Produces<TaskPage>().Produces(StatusCodes.Status304NotModified).ProducesValidationProblem();
         tasks.MapGet("/{id:guid}", GetAsync).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
         tasks.MapGet("/{id:guid}/log", GetLogAsync).Produces<TaskLog>().ProducesProblem(StatusCodes.Status404NotFound);
         tasks.MapGet("/{id:guid}/events", TaskEventStream.StreamAsync).Produces<TaskEventView>(StatusCodes.Status200OK, "text/event-stream")
@@ -240,7 +240,10 @@ internal static class TaskApi
         DateTimeOffset? to,
         int? page,
         int? pageSize,
+        int? wait,
         TenantAccessCache access,
+        TaskChangeFeed changes,
+        TimeProvider time,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -272,6 +275,11 @@ internal static class TaskApi
         if (from is not null && to is not null && from > to)
         {
             errors["to"] = ["must not be earlier than 'from'."];
+        }
+
+        if (wait is < 0 or > MaxListWaitSeconds)
+        {
+            errors["wait"] = [$"must be between 0 and {MaxListWaitSeconds} seconds."];
         }
 
         if (errors.Count > 0)
@@ -318,14 +326,51 @@ internal static class TaskApi
             query = query.Where(t => t.CreatedAt < until);
         }
 
-        var total = await query.CountAsync(cancellationToken);
-        var items = await query
-            .OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id)
-            .Skip((p - 1) * size).Take(size)
-            .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.TraceId, t.CreatedAt, t.UpdatedAt, t.FinishedAt, t.UserId))
-            .ToListAsync(cancellationToken);
-        return Results.Ok(new TaskPage(items, p, size, total));
+        async Task<(TaskPage Page, string ETag)> ReadAsync()
+        {
+            var total = await query.CountAsync(cancellationToken);
+            var items = await query
+                .OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id)
+                .Skip((p - 1) * size).Take(size)
+                .Select(t => new TaskSummary(t.Id, t.Status, t.State, t.Goal, t.TemplateName, t.Reason, t.TraceId, t.CreatedAt, t.UpdatedAt, t.FinishedAt, t.UserId))
+                .ToListAsync(cancellationToken);
+            var read = new TaskPage(items, p, size, total);
+            return (read, $"W/\"{Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(read))).AsSpan(0, 32)}\"");
+        }
+
+        // A list that the caller already has (If-None-Match) is 304. With `wait`, the request is held until the list
+        // differs or the wait is over: a console follows the list with one request per change instead of polling. The
+        // wake-up is the same PostgreSQL notification the event streams use (any task's change); reads are spaced by
+        // ListChangeReadInterval so that a busy executor answers waiting lists at a bounded rate.
+        string? known = http.Request.Headers.IfNoneMatch;
+        using var changed = wait > 0 && known is not null ? changes.WatchAny() : null;
+        var (current, etag) = await ReadAsync();
+        if (changed is not null && etag == known)
+        {
+            var deadline = time.GetUtcNow().AddSeconds(wait!.Value);
+            while (etag == known && !cancellationToken.IsCancellationRequested)
+            {
+                var left = deadline - time.GetUtcNow();
+                var next = changes.Listening ? left : TimeSpan.FromTicks(Math.Min(left.Ticks, ListChangeReadInterval.Ticks));
+                if (next <= TimeSpan.Zero || (!await changed.WaitAsync(next, cancellationToken) && changes.Listening))
+                {
+                    break;
+                }
+
+                await Task.Delay(ListChangeReadInterval, time, cancellationToken);
+                (current, etag) = await ReadAsync();
+            }
+        }
+
+        http.Response.Headers.ETag = etag;
+        http.Response.Headers.CacheControl = "no-cache";
+        return etag == known ? Results.StatusCode(StatusCodes.Status304NotModified) : Results.Ok(current);
     }
+
+    /// <summary>The longest a list request may wait for a change (<c>wait</c>, seconds).</summary>
+    public const int MaxListWaitSeconds = 30;
+
+    private static readonly TimeSpan ListChangeReadInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
     /// The task, when the caller may act on it: its owner, and the tenant's admins and approvers (approvers must see what

@@ -13,6 +13,9 @@ internal sealed partial class TaskChangeFeed(NpgsqlDataSource dataSource, ILogge
 {
     public const string Channel = "agents_task_changed";
 
+    // No task has the empty id: waiters under it are woken by every task's change.
+    private static readonly Guid AnyTask = Guid.Empty;
+
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<Waiter, byte>> _waiters = new();
 
     /// <summary>True while notifications arrive; streams may then wait longer between reads.</summary>
@@ -36,12 +39,10 @@ internal sealed partial class TaskChangeFeed(NpgsqlDataSource dataSource, ILogge
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
                 connection.Notification += (_, e) =>
                 {
-                    if (Guid.TryParse(e.Payload, out var id) && _waiters.TryGetValue(id, out var waiting))
+                    if (Guid.TryParse(e.Payload, out var id))
                     {
-                        foreach (var waiter in waiting.Keys)
-                        {
-                            waiter.Set();
-                        }
+                        Signal(id);
+                        Signal(AnyTask);
                     }
                 };
                 await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
@@ -78,6 +79,20 @@ internal sealed partial class TaskChangeFeed(NpgsqlDataSource dataSource, ILogge
             finally
             {
                 Listening = false;
+            }
+        }
+    }
+
+    /// <summary>A signal that is set when any task changes after this call (task lists waiting for a change).</summary>
+    public Waiter WatchAny() => Watch(AnyTask);
+
+    private void Signal(Guid key)
+    {
+        if (_waiters.TryGetValue(key, out var waiting))
+        {
+            foreach (var waiter in waiting.Keys)
+            {
+                waiter.Set();
             }
         }
     }

@@ -2,6 +2,7 @@ using Agents.Contracts.Operations;
 using Agents.Gateway.Mcp;
 using Agents.Gateway.Security;
 using Agents.ServiceDefaults;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy;
 
 namespace Agents.Gateway.DeadLetters;
@@ -11,7 +12,7 @@ public sealed record DeadLetterOverview(IReadOnlyList<DeadLetterQueueInfo> Queue
 
 /// <summary>
 /// Every service's dead-letter API in one place, at <c>/api/dead-letters/{service}/...</c> (the service is the backend
-/// cluster's name). The caller's principal goes to the service, which decides what they may see; the gateway refuses
+/// cluster's name, or a tool host's name in <c>Gateway:ToolHosts</c>). The caller's principal goes to the service, which decides what they may see; the gateway refuses
 /// early anyone with neither the tenant admin nor the platform operator role.
 /// </summary>
 internal static class DeadLetterAggregation
@@ -48,10 +49,11 @@ internal static class DeadLetterAggregation
         return app;
     }
 
-    private static async Task<IResult> OverviewAsync(HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, ILoggerFactory logs, CancellationToken cancellationToken)
+    private static async Task<IResult> OverviewAsync(
+        HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, IOptions<GatewayOptions> options, ILoggerFactory logs, CancellationToken cancellationToken)
     {
         var principal = PrincipalForwarding.ToPrincipal(http.User)!;
-        var services = proxy.GetClusters().Select(c => c.ClusterId).Order(StringComparer.Ordinal).ToList();
+        var services = proxy.GetClusters().Select(c => c.ClusterId).Concat(options.Value.ToolHosts.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var answers = await Task.WhenAll(services.Select(async service =>
         {
             try
@@ -77,18 +79,19 @@ internal static class DeadLetterAggregation
     /// <c>{queue}</c>, <c>{messageId}</c> when the pattern has one, then <paramref name="suffix"/>, with the query string.
     /// </summary>
     private static RouteHandlerBuilder Forward(this RouteGroupBuilder group, string method, string pattern, string suffix) =>
-        group.MapMethods(pattern, [method], (string service, string queue, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken) =>
+        group.MapMethods(pattern, [method], (string service, string queue, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, IOptions<GatewayOptions> options, CancellationToken cancellationToken) =>
             {
                 var messageId = http.Request.RouteValues.TryGetValue("messageId", out var id) && id is string text ? $"/{Escape(text)}" : string.Empty;
                 var path = $"{Escape(queue)}{messageId}{suffix}{http.Request.QueryString}";
-                return ForwardAsync(service, new HttpMethod(method), path, http, backends, proxy, cancellationToken);
+                return ForwardAsync(service, new HttpMethod(method), path, http, backends, proxy, options.Value, cancellationToken);
             })
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-    private static async Task<IResult> ForwardAsync(string service, HttpMethod method, string path, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, CancellationToken cancellationToken)
+    private static async Task<IResult> ForwardAsync(
+        string service, HttpMethod method, string path, HttpContext http, PlatformBackends backends, IProxyStateLookup proxy, GatewayOptions options, CancellationToken cancellationToken)
     {
-        if (!proxy.TryGetCluster(service, out _))
+        if (!proxy.TryGetCluster(service, out _) && !options.ToolHosts.ContainsKey(service))
         {
             return Results.Problem(
                 statusCode: StatusCodes.Status404NotFound,

@@ -1,14 +1,17 @@
 using Agents.Contracts;
 using Agents.ServiceDefaults.Identity;
+using Agents.Gateway.Security;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy;
 
 namespace Agents.Gateway.Mcp;
 
 /// <summary>
 /// Calls the platform's services on behalf of an MCP caller, as the proxied routes do: to the cluster's
-/// address from the <c>ReverseProxy</c> configuration, with the caller as the signed principal.
+/// address from the <c>ReverseProxy</c> configuration (or a tool host's from <c>Gateway:ToolHosts</c>), with the caller
+/// as the signed principal.
 /// </summary>
-internal sealed class PlatformBackends(IHttpClientFactory clients, IProxyStateLookup proxy, PrincipalSigner signer)
+internal sealed class PlatformBackends(IHttpClientFactory clients, IProxyStateLookup proxy, PrincipalSigner signer, IOptions<GatewayOptions> options)
 {
     public const string HttpClientName = "mcp-backends";
 
@@ -28,6 +31,11 @@ internal sealed class PlatformBackends(IHttpClientFactory clients, IProxyStateLo
     {
         if (!proxy.TryGetCluster(cluster, out var state))
         {
+            if (options.Value.ToolHosts.TryGetValue(cluster, out var toolHost))
+            {
+                return new Uri(toolHost);
+            }
+
             throw new InvalidOperationException($"The gateway has no '{cluster}' cluster in ReverseProxy:Clusters.");
         }
 

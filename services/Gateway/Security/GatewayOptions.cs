@@ -23,6 +23,12 @@ public sealed class GatewayOptions
 
     /// <summary>Token-bucket policies by name; a route names one in its <c>RateLimiterPolicy</c>.</summary>
     public Dictionary<string, TokenBucketSettings> RateLimits { get; set; } = [];
+
+    /// <summary>
+    /// Tool hosts by name (e.g. <c>tool-crm</c>) and base address: nothing is routed to them, but their dead letters are
+    /// listed and handled through <c>/api/dead-letters/{name}/...</c> like the services' (their queues are their own).
+    /// </summary>
+    public Dictionary<string, string> ToolHosts { get; set; } = [];
 }
 
 /// <summary>One API key: the hash of the secret and who it stands for.</summary>

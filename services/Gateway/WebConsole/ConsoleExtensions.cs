@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using Agents.Gateway.Security;
 using Agents.ServiceDefaults;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Agents.Gateway.WebConsole;
@@ -50,6 +51,12 @@ internal static class ConsoleExtensions
             .RequireAuthorization(AuthenticationExtensions.PolicyName)
             .WithTags("Identity")
             .WithSummary("Who the credentials belong to: tenant, user and roles.")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+
+        app.MapGet("/api/console/settings", (IOptions<ConsoleOptions> options) => TypedResults.Ok(new ConsoleSettingsView(options.Value.TraceUrl)))
+            .RequireAuthorization(AuthenticationExtensions.PolicyName)
+            .WithTags("Identity")
+            .WithSummary("The web console's settings: the trace UI's URL template (Gateway:Console:TraceUrl), when configured.")
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         return app;
     }

@@ -147,10 +147,16 @@ public enum WatchdogKillSwitch
 /// <summary>
 /// The watchdog's thresholds for a tenant (null section: <see cref="WatchdogPolicy.Default"/>, which alerts and trips nothing).
 /// </summary>
-public sealed record WatchdogPolicy(DenialSpikeRule DenialSpike, TaskCostRule TaskCost, ToolFailureRule ToolFailure)
+public sealed record WatchdogPolicy(DenialSpikeRule DenialSpike, TaskCostRule TaskCost, ToolFailureRule ToolFailure, ApprovalRejectionRule ApprovalRejection)
 {
-    public static WatchdogPolicy Default { get; } = new(new DenialSpikeRule(), new TaskCostRule(), new ToolFailureRule());
+    public static WatchdogPolicy Default { get; } = new(new DenialSpikeRule(), new TaskCostRule(), new ToolFailureRule(), new ApprovalRejectionRule());
 }
+
+/// <summary>
+/// People rejecting a tool's approval requests in the watchdog's window: at least <see cref="MinRejected"/> rejections,
+/// and at least <see cref="MinShare"/> of the tool's decided approvals (expired ones are not decisions).
+/// </summary>
+public sealed record ApprovalRejectionRule(int MinRejected = 5, decimal MinShare = 0.5m, WatchdogKillSwitch KillSwitch = WatchdogKillSwitch.None);
 
 /// <summary>
 /// A tool's executions in the watchdog's window that failed or timed out: at least <see cref="MinFailures"/> of them,

@@ -101,10 +101,11 @@ public static class PolicyValidator
         private static readonly string[] ApprovalProps = ["timeoutSeconds", "onExpiry", "escalateTo"];
         private static readonly string[] LoopProps = ["maxIdenticalCalls"];
         private static readonly string[] UntrustedProps = ["tool", "class", "decision"];
-        private static readonly string[] WatchdogProps = ["denialSpike", "taskCost", "toolFailure"];
+        private static readonly string[] WatchdogProps = ["denialSpike", "taskCost", "toolFailure", "approvalRejection"];
         private static readonly string[] ToolFailureProps = ["minFailures", "minShare", "killSwitch"];
         private static readonly string[] DenialSpikeProps = ["minDenied", "minShare", "killSwitch"];
         private static readonly string[] TaskCostProps = ["factor", "minSamples", "killSwitch"];
+        private static readonly string[] ApprovalRejectionProps = ["minRejected", "minShare", "killSwitch"];
 
         public WatchdogPolicy? Watchdog(JsonElement root)
         {
@@ -118,6 +119,8 @@ public static class PolicyValidator
             var denial = ShareRule(watchdog, "denialSpike", "minDenied", DenialSpikeProps, (denialDefaults.MinDenied, denialDefaults.MinShare, denialDefaults.KillSwitch));
             var failureDefaults = new ToolFailureRule();
             var failure = ShareRule(watchdog, "toolFailure", "minFailures", ToolFailureProps, (failureDefaults.MinFailures, failureDefaults.MinShare, failureDefaults.KillSwitch));
+            var rejectionDefaults = new ApprovalRejectionRule();
+            var rejection = ShareRule(watchdog, "approvalRejection", "minRejected", ApprovalRejectionProps, (rejectionDefaults.MinRejected, rejectionDefaults.MinShare, rejectionDefaults.KillSwitch));
 
             var cost = new TaskCostRule();
             if (Object(watchdog, "/watchdog", "taskCost") is { } taskCost)
@@ -132,10 +135,11 @@ public static class PolicyValidator
             return new WatchdogPolicy(
                 new DenialSpikeRule(denial.Count, denial.Share, denial.KillSwitch),
                 cost,
-                new ToolFailureRule(failure.Count, failure.Share, failure.KillSwitch));
+                new ToolFailureRule(failure.Count, failure.Share, failure.KillSwitch),
+                new ApprovalRejectionRule(rejection.Count, rejection.Share, rejection.KillSwitch));
         }
 
-        /// <summary>A rule that fires on a count and a share of a tool's entries (denials, failures).</summary>
+        /// <summary>A rule that fires on a count and a share of a tool's entries (denials, failures, rejected approvals).</summary>
         private (int Count, decimal Share, WatchdogKillSwitch KillSwitch) ShareRule(
             JsonElement watchdog, string name, string countName, string[] props, (int Count, decimal Share, WatchdogKillSwitch KillSwitch) defaults)
         {

@@ -33,6 +33,18 @@ internal static class GovernanceTelemetry
         "agents.approval.wait", "s", "Time an approval waited for a person, by tenant, tool and how it ended.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 86400] });
 
+    private static readonly Counter<long> WatchdogAlerts = Meter.CreateCounter<long>(
+        "agents.watchdog.alerts", "{alert}", "Watchdog alerts raised, by tenant, rule and the kill switch it turned on (tool, tenant or none).");
+
+    /// <summary>Counts one watchdog alert once it is committed.</summary>
+    public static void WatchdogAlerted(string tenant, string rule, string? killSwitch) =>
+        WatchdogAlerts.Add(1, new TagList
+        {
+            { TenantTag, tenant },
+            { "agents.watchdog.rule", rule },
+            { "agents.watchdog.kill_switch", killSwitch is null ? "none" : killSwitch == KillSwitch.TenantWide ? "tenant" : "tool" },
+        });
+
     /// <summary>Counts one audited decision (called by the audit log for every entry).</summary>
     public static void Decided(string tenant, string action, string? decision, string? reason) =>
         Decisions.Add(1, new TagList

@@ -4,6 +4,7 @@ using Agents.Governance.Audit;
 using Agents.Governance.Data;
 using Agents.Governance.Decisions;
 using Agents.Governance.Policies;
+using Agents.Governance.Telemetry;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,7 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
     public const string DenialSpike = "denial-spike";
     public const string TaskCost = "task-cost";
     public const string ToolFailure = "tool-failure";
+    public const string ApprovalRejections = "approval-rejections";
 
     /// <summary>At most this many of a tenant's latest audit entries are read per pass (a bounded primary-key range).</summary>
     internal const int MaxEntriesScanned = 5000;
@@ -48,6 +50,7 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
         findings.AddRange(DenialSpikes(recent, rules.DenialSpike));
         findings.AddRange(ToolFailures(recent, rules.ToolFailure));
         findings.AddRange(await ExpensiveTasksAsync(tenantId, now, rules.TaskCost, cancellationToken));
+        findings.AddRange(await RejectedApprovalsAsync(tenantId, recent, rules.ApprovalRejection, cancellationToken));
 
         var raised = new List<WatchdogFinding>();
         foreach (var finding in findings)
@@ -112,6 +115,48 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
                 $"{failures} of {total} executions of tool '{toolName}' failed in the window ({share * 100:0}%; {timedOut} timed out); threshold {rule.MinFailures} and {rule.MinShare * 100:0}%");
             yield return new WatchdogFinding(ToolFailure, tool.Key, reason, null, SwitchFor(rule.KillSwitch, toolName), new { tool = toolName, failures, total, timedOut, rule.MinFailures, rule.MinShare });
         }
+    }
+
+    /// <summary>
+    /// Tools whose approval requests people mostly reject: agents keep asking for calls that people judge wrong. The
+    /// <c>approval.decided</c> entries name the approval; its tool is read from the approvals by primary key, for the
+    /// decisions of the window only.
+    /// </summary>
+    private async Task<IEnumerable<WatchdogFinding>> RejectedApprovalsAsync(string tenantId, List<Recent> recent, ApprovalRejectionRule rule, CancellationToken cancellationToken)
+    {
+        var decided = recent
+            .Where(e => e.Action == "approval.decided" && e.Decision is ApprovalStatus.Approved or ApprovalStatus.Rejected)
+            .Select(e => (Id: Guid.TryParse(e.Subject.AsSpan("approval/".Length), out var id) ? id : Guid.Empty, Rejected: e.Decision == ApprovalStatus.Rejected))
+            .Where(d => d.Id != Guid.Empty)
+            .ToList();
+        if (decided.Count(d => d.Rejected) < rule.MinRejected)
+        {
+            return [];
+        }
+
+        var ids = decided.Select(d => d.Id).ToList();
+        var tools = await db.Approvals.AsNoTracking()
+            .Where(a => a.TenantId == tenantId && ids.Contains(a.Id))
+            .Select(a => new { a.Id, a.Tool })
+            .ToDictionaryAsync(a => a.Id, a => a.Tool, cancellationToken);
+        var findings = new List<WatchdogFinding>();
+        foreach (var tool in decided.Where(d => tools.ContainsKey(d.Id)).GroupBy(d => tools[d.Id], StringComparer.Ordinal))
+        {
+            var total = tool.Count();
+            var rejected = tool.Count(d => d.Rejected);
+            var share = (decimal)rejected / total;
+            if (rejected < rule.MinRejected || share < rule.MinShare)
+            {
+                continue;
+            }
+
+            var reason = string.Create(
+                CultureInfo.InvariantCulture,
+                $"{rejected} of {total} approvals of tool '{tool.Key}' decided in the window were rejected ({share * 100:0}%); threshold {rule.MinRejected} and {rule.MinShare * 100:0}%");
+            findings.Add(new WatchdogFinding(ApprovalRejections, $"tool/{tool.Key}", reason, null, SwitchFor(rule.KillSwitch, tool.Key), new { tool = tool.Key, rejected, total, rule.MinRejected, rule.MinShare }));
+        }
+
+        return findings;
     }
 
     private static string? SwitchFor(WatchdogKillSwitch action, string tool) => action switch
@@ -213,6 +258,7 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
         await publisher.Publish(new WatchdogAlert(tenantId, finding.Rule, finding.Subject, finding.Reason, finding.TaskId, tripped, now), cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        GovernanceTelemetry.WatchdogAlerted(tenantId, finding.Rule, tripped);
         return true;
     }
 }

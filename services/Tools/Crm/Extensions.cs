@@ -1,3 +1,4 @@
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Tools.Crm.Data;
 using Agents.Tools.Sdk.Hosting;
@@ -11,6 +12,7 @@ internal static class Extensions
     public static IHostApplicationBuilder AddCrmTool(this IHostApplicationBuilder builder)
     {
         builder.Services.AddDbContext<CrmDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.AddPrincipalSigning();
         builder.AddAgentsTool<LookupCustomer>();
         builder.AddAgentsBus(x => x.AddAgentsTools());
         return builder;

@@ -1,3 +1,4 @@
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 using Agents.Tools.Crm;
 
@@ -14,4 +15,5 @@ if (args.Contains("migrate"))
 }
 
 app.MapDefaultEndpoints();
+app.MapDeadLetterApi();
 app.Run();

@@ -1,3 +1,4 @@
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Tools.Sdk.Hosting;
 
@@ -15,6 +16,7 @@ internal static class Extensions
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<McpOptions>, McpOptionsValidator>();
         builder.Services.AddSingleton<McpBridge>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<McpBridge>());
+        builder.AddPrincipalSigning();
         builder.AddAgentsRuntimeTools();
         builder.AddAgentsBus(x => x.AddAgentsTools());
         return builder;

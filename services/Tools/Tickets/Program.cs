@@ -1,3 +1,4 @@
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 using Agents.Tools.Tickets;
 
@@ -14,5 +15,6 @@ if (args.Contains("migrate"))
 }
 
 app.MapDefaultEndpoints();
+app.MapDeadLetterApi();
 app.MapTicketsApi();
 app.Run();

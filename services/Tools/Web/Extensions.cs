@@ -1,3 +1,4 @@
+using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Tools.Sdk.Hosting;
 
@@ -23,6 +24,7 @@ internal static class Extensions
                 ConnectTimeout = TimeSpan.FromSeconds(5),
                 UseCookies = false,
             });
+        builder.AddPrincipalSigning();
         builder.AddAgentsTool<WebFetch>();
         builder.AddAgentsBus(x => x.AddAgentsTools());
         return builder;

@@ -1,3 +1,4 @@
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 using Agents.Tools.Web;
 
@@ -14,5 +15,6 @@ if (args.Contains("migrate"))
 }
 
 app.MapDefaultEndpoints();
+app.MapDeadLetterApi();
 app.MapKnowledgeBase();
 app.Run();

@@ -6,6 +6,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using MassTransit;
 
 namespace Agents.Messaging.DeadLetters;
 
@@ -14,6 +17,25 @@ public static class DeadLetterEndpoints
 {
     /// <summary>Where the API is mapped; the gateway aggregates it at <c>/api/dead-letters/{service}/...</c>.</summary>
     public const string Prefix = "/api/dead-letters";
+
+    /// <summary>
+    /// Registers what <see cref="MapDeadLetterApi"/> needs: the <see cref="DeadLetterQueue"/> and the record of this
+    /// service's queues (<see cref="ServiceQueues"/>, filled as its receive endpoints start). Done by
+    /// <c>AddAgentsDurableMessaging</c>; hosts without it (tool hosts) call this. Calling it again changes nothing.
+    /// </summary>
+    public static IServiceCollection AddAgentsDeadLetters(this IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(ServiceQueues)))
+        {
+            return services;
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<DeadLetterQueue>();
+        services.AddSingleton<ServiceQueues>();
+        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ServiceQueues>());
+        return services;
+    }
 
     /// <summary>
     /// Maps, under <see cref="Prefix"/>, behind the gateway's signed principal and the roles of <see cref="DeadLetterAccess"/>:

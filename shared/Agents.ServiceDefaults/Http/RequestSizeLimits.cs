@@ -5,8 +5,9 @@ namespace Agents.ServiceDefaults.Http;
 
 /// <summary>
 /// Limits on the request line and headers, enforced by the pipeline rather than by Kestrel so that a refusal carries
-/// problem details: Kestrel's own limits are set above these (<see cref="ConfigureKestrel"/>) and answer without a
-/// body only what is far beyond them (and what its parser refuses outright, such as <c>%00</c> in the path).
+/// problem details: Kestrel's own limits are set above these (<see cref="ConfigureKestrel"/>) and refuse
+/// only what is far beyond them (and what its parser refuses outright, such as <c>%00</c> in the path), and those
+/// refusals get their problem details from <see cref="KestrelRejections"/>.
 /// </summary>
 public sealed class RequestSizeLimits(RequestDelegate next)
 {
@@ -28,6 +29,7 @@ public sealed class RequestSizeLimits(RequestDelegate next)
         options.Limits.MaxRequestLineSize = 256 * 1024;
         options.Limits.MaxRequestHeaderCount = 2 * MaxHeaderCount;
         options.Limits.MaxRequestHeadersTotalSize = 2 * MaxHeadersBytes;
+        options.ConfigureEndpointDefaults(KestrelRejections.UseOn);
     }
 
     /// <summary>Refuses a request over a limit with problem details.</summary>

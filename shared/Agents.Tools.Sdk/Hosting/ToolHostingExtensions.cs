@@ -1,4 +1,5 @@
 using Agents.ServiceDefaults;
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults.Identity;
 using Agents.Tools.Sdk.Execution;
 using Agents.Tools.Sdk.Ledger;
@@ -163,6 +164,9 @@ public static class ToolHostingExtensions
             .ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ToolHostOptions>, ToolHostOptionsValidator>();
         services.AddSingleton<ToolLedger>();
+
+        // The host's queues' dead letters, for its dead-letter API (app.MapDeadLetterApi(); the gateway lists them).
+        services.AddAgentsDeadLetters();
         services.AddSingleton<FaultInjector>();
         services.AddSingleton<ToolCallRunner>();
         services.AddSingleton(new ToolConsumerRegistry());

@@ -1,7 +1,7 @@
 import { api, credential, signIn, signOut } from './api.js';
 import { h, fill, problemBox, queryOf } from './ui.js';
 
-// Each page: render(view, { params, query, me }) -> optional cleanup function. Loaded when first opened.
+// Each page: render(view, { params, query, me, settings }) -> optional cleanup function. Loaded when first opened.
 const routes = [
   [/^\/tasks\/?$/, 'tasks', () => import('./pages/tasks.js')],
   [/^\/tasks\/([0-9a-f-]{36})$/, 'tasks', () => import('./pages/task.js')],
@@ -18,6 +18,7 @@ const view = document.getElementById('view');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 let me = null;
+let settings = {};
 let cleanup = null;
 
 // Navigations can overlap (a slow page is still loading when the reader moves on): only the latest one shows.
@@ -32,6 +33,9 @@ async function route() {
     if (mine !== navigation) return;
     if (!result.ok) { showSignIn(result); return; }
     me = result.data;
+    const configured = await api('/api/console/settings');
+    if (mine !== navigation) return;
+    settings = configured.ok ? configured.data : {};
     fill(who, h('span', { id: 'whoami' }, `${me.userId} @ ${me.tenantId}`), h('span', { class: 'muted' }, ` (${me.roles.join(', ') || 'no roles'}) `),
       h('button', { type: 'button', class: 'link', onclick: () => { signOut(); me = null; location.hash = '#/tasks'; route(); } }, 'Sign out'));
     nav.hidden = false;
@@ -44,7 +48,7 @@ async function route() {
   fill(view, h('p', { class: 'muted' }, 'Loading…'));
   const page = await match.load();
   const container = h('div', { class: 'page' });
-  const result = await page.render(container, { params: match.m.slice(1).map(decodeURIComponent), query: queryOf(hash), me });
+  const result = await page.render(container, { params: match.m.slice(1).map(decodeURIComponent), query: queryOf(hash), me, settings });
   const stop = typeof result === 'function' ? result : null;
   if (mine !== navigation) { stop?.(); return; }
   view.replaceChildren(container);

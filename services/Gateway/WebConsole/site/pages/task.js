@@ -9,8 +9,8 @@ const terminal = ['Completed', 'Failed', 'Cancelled', 'BudgetExceeded', 'Compens
  * revisions and the approvals), with what (every step's input and output, untrusted parts marked with their source),
  * at what cost, and where to look further (trace id, audit entries). Follows the task's event stream while it runs.
  */
-export async function render(view, { params: [id], me }) {
-  const state = { task: null, events: [], audit: null, open: new Set() };
+export async function render(view, { params: [id], me, settings }) {
+  const state = { task: null, events: [], audit: null, open: new Set(), traceUrl: settings?.traceUrl };
   const [task, log] = await Promise.all([api(`/api/tasks/${id}`), api(`/api/tasks/${id}/log`)]);
   if (!task.ok) { fill(view, h('h1', {}, `Task ${shortId(id)}`), problemBox(task, 'Reading the task')); return; }
   state.task = task.data;
@@ -80,9 +80,16 @@ function summary(t, submitted, state) {
     ['usage', `${u.steps} steps, ${u.toolCalls} tool calls, ${u.inputTokens} + ${u.outputTokens} tokens, cost ${money(u.cost)}`],
     ['limits', t.limits ? Object.entries(t.limits).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(', ') : ''],
     ['approvals', approvals.length ? approvals.map(a => `${a.data.approved ? 'approved' : a.data.expired ? 'expired' : 'rejected'} by ${a.data.decidedBy ?? '—'} for ${a.stepId}${a.data.comment ? ` (“${a.data.comment}”)` : ''}`).join('; ') : 'none'],
-    ['trace id', h('code', { id: 'trace-id' }, t.traceId ?? '(none)'), h('span', { class: 'muted' }, ' — look it up in the trace backend (OTLP)')],
+    ['trace id', h('code', { id: 'trace-id' }, t.traceId ?? '(none)'), traceLink(t.traceId, state.traceUrl)],
   ];
   return section('Summary', h('dl', { class: 'facts', id: 'summary' }, rows.map(([k, ...v]) => [h('dt', {}, k), h('dd', {}, v)])));
+}
+
+/** A link to the run's trace in the configured trace UI (Gateway:Console:TraceUrl), or where to look without one. */
+function traceLink(traceId, template) {
+  if (!traceId) return '';
+  if (!template) return h('span', { class: 'muted' }, ' — look it up in the trace backend (OTLP)');
+  return [' ', h('a', { id: 'trace-link', href: template.replaceAll('{traceId}', encodeURIComponent(traceId)), target: '_blank', rel: 'noopener noreferrer' }, 'open the trace')];
 }
 
 function jsonInline(value) {

@@ -1,10 +1,11 @@
-import { api } from '../api.js';
+import { api, delay } from '../api.js';
 import { h, fill, time, badge, problemBox, table, section, shortId } from '../ui.js';
 
 const statuses = ['Submitted', 'Planning', 'Running', 'AwaitingApproval', 'Completed', 'Failed', 'Cancelled', 'BudgetExceeded', 'Compensated', 'Rejected'];
-const refreshEveryMs = 5000;
+// How long one list request waits at the executor for a change before it answers that nothing changed (304).
+const waitForChangeSeconds = 25;
 
-/** Tasks: the list (filters by state, user, template and time; refreshed every few seconds while visible) and a submit form. */
+/** Tasks: the list (filters by state, user, template and time; follows changes while visible) and a submit form. */
 export async function render(view, { query }) {
   const filters = {
     status: h('select', { name: 'status', id: 'filter-status' }, h('option', { value: '' }, 'any state'), statuses.map(s => h('option', { value: s, selected: query.get('status') === s }, s))),
@@ -27,15 +28,25 @@ export async function render(view, { query }) {
     location.hash = `#/tasks${q.size ? '?' + q : ''}`;
   }
 
-  async function load() {
+  let shown = null; // the ETag of the list on screen
+
+  /**
+   * Reads the list. Following (`follow`), the request names the list on screen (If-None-Match) and the executor holds
+   * it until the list differs or the wait is over: 304 means nothing changed. Returns false when the API refused.
+   */
+  async function load(follow = false, signal = undefined) {
     const q = new URLSearchParams({ page, pageSize: 25 });
     if (filters.status.value) q.set('status', filters.status.value);
     if (filters.user.value) q.set('user', filters.user.value.trim());
     if (filters.template.value) q.set('template', filters.template.value.trim());
     if (filters.from.value) q.set('from', new Date(filters.from.value).toISOString());
     if (filters.to.value) q.set('to', new Date(filters.to.value).toISOString());
-    const result = await api(`/api/tasks?${q}`);
-    if (!result.ok) { fill(list, problemBox(result, 'Listing tasks')); return; }
+    const headers = {};
+    if (follow && shown) { q.set('wait', waitForChangeSeconds); headers['If-None-Match'] = shown; }
+    const result = await api(`/api/tasks?${q}`, { headers, signal });
+    if (result.status === 304) { fill(live, `live · up to date at ${now()}`); return true; }
+    if (!result.ok) { fill(list, problemBox(result, 'Listing tasks')); return false; }
+    shown = result.headers.get('ETag');
     const { items, total, pageSize } = result.data;
     const rows = items.map(t => h('tr', { dataset: { task: t.id } },
       h('td', {}, h('a', { href: `#/tasks/${t.id}` }, shortId(t.id))),
@@ -53,19 +64,28 @@ export async function render(view, { query }) {
         h('button', { type: 'button', disabled: page <= 1, onclick: () => { page--; applyToHash(); } }, '‹ newer'),
         ` page ${page} of ${pages} (${total} tasks) `,
         h('button', { type: 'button', disabled: page >= pages, onclick: () => { page++; applyToHash(); } }, 'older ›')));
-    fill(live, `live · refreshed ${new Date().toLocaleTimeString(undefined, { hour12: false })}`);
+    fill(live, `live · updated ${now()}`);
+    return true;
   }
 
   fill(view, h('h1', {}, 'Tasks'), await submitForm(), section('Runs', filterForm, list));
   await load();
-  // Polite polling: only while the tab is visible, one request at a time.
-  let busy = false;
-  const timer = setInterval(async () => {
-    if (document.visibilityState !== 'visible' || busy) return;
-    busy = true;
-    try { await load(); } finally { busy = false; }
-  }, refreshEveryMs);
-  return () => clearInterval(timer);
+  // Follows the list while the tab is visible: one request waiting for a change at a time, instead of polling.
+  const following = new AbortController();
+  (async () => {
+    for (let failures = 0; !following.signal.aborted;) {
+      if (document.visibilityState !== 'visible') { await delay(1000, following.signal); continue; }
+      let answered = false;
+      try { answered = await load(true, following.signal); } catch { if (following.signal.aborted) return; }
+      failures = answered ? 0 : failures + 1;
+      if (failures) await delay(Math.min(2000 * failures, 30000), following.signal);
+    }
+  })();
+  return () => following.abort();
+}
+
+function now() {
+  return new Date().toLocaleTimeString(undefined, { hour12: false });
 }
 
 async function submitForm() {

@@ -1,3 +1,4 @@
+using Agents.Messaging.DeadLetters;
 using Agents.ServiceDefaults;
 using Agents.Tools.Sdk.Hosting;
 using Agents.Tools.Sample;
@@ -15,4 +16,5 @@ if (args.Contains("migrate"))
 }
 
 app.MapDefaultEndpoints();
+app.MapDeadLetterApi();
 app.Run();
