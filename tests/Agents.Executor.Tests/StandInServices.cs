@@ -127,11 +127,17 @@ internal sealed class StandInServices : IAsyncDisposable
         public Func<InvokeTool, bool> Hold { get; set; } = _ => false;
     }
 
-    /// <summary>Governance double: admits every task with the limits it asked for.</summary>
+    /// <summary>
+    /// Governance double: admits every task with the limits it asked for; like governance, passes a planning request
+    /// that came with the admission request on to the planner with the admission attached.
+    /// </summary>
     private sealed class AdmissionStandIn : IConsumer<AdmitTask>
     {
-        public Task Consume(ConsumeContext<AdmitTask> context) =>
-            context.Publish(new TaskAdmitted(context.Message.TaskId, context.Message.RequestedLimits ?? new TaskLimits(), context.Message.RequestedTools));
+        public Task Consume(ConsumeContext<AdmitTask> context)
+        {
+            var admitted = new TaskAdmitted(context.Message.TaskId, context.Message.RequestedLimits ?? new TaskLimits(), context.Message.RequestedTools);
+            return context.Message.ThenPlan is { } plan ? context.Publish(plan with { Admission = admitted }) : context.Publish(admitted);
+        }
     }
 
     /// <summary>Governance double: grants every model call the budget it asks for.</summary>
@@ -175,7 +181,7 @@ internal sealed class StandInServices : IAsyncDisposable
 
             if (errors.Count > 0)
             {
-                return context.Publish(new PlanRejected(message.TaskId, string.Join("; ", errors), errors));
+                return context.Publish(new PlanRejected(message.TaskId, string.Join("; ", errors), errors, message.Admission));
             }
 
             IReadOnlyList<PlanStep>? steps = message.Steps is { Count: > 0 } given ? given
@@ -183,7 +189,7 @@ internal sealed class StandInServices : IAsyncDisposable
                 : null;
             return steps is null
                 ? context.Publish(new PlanRejected(message.TaskId, "The planner stand-in only plans explicit steps and templates."))
-                : context.Publish(new PlanCreated(message.TaskId, new Plan(Guid.NewGuid(), 1, message.TemplateName is null ? "steps" : "template", steps)));
+                : context.Publish(new PlanCreated(message.TaskId, new Plan(Guid.NewGuid(), 1, message.TemplateName is null ? "steps" : "template", steps), message.Admission));
         }
     }
 

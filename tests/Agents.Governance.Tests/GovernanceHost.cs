@@ -176,6 +176,9 @@ public sealed class GovernanceHost : IAsyncDisposable
                 ["ConnectionStrings:RabbitMq"] = TestInfrastructure.RabbitMq,
                 ["Messaging:QueuePrefix"] = prefix,
                 ["Messaging:Retry:Limit"] = "3",
+
+                // Sent outbox rows are kept (marked delivered), so that tests can read what governance sent.
+                ["Messaging:Durable:RemoveSentRows"] = "false",
                 ["Identity:SigningKey"] = SigningKey,
                 ["Governance:SweepInterval"] = "00:00:00.200",
                 ["Governance:WatchdogInterval"] = (watchdogInterval ?? TimeSpan.FromHours(1)).ToString("c", System.Globalization.CultureInfo.InvariantCulture),
