@@ -14,7 +14,7 @@ public sealed class McpEndpointTests(PlatformFixture platform) : IAsyncLifetime
 {
     // mcpco's agent users may call the tools of the MCP server "everything" (held by scope mcp.everything);
     // every mutating call needs a person.
-    private const string Policy = """
+    internal const string Policy = """
         {
           "enabled": true,
           "adminRole": "admin",
@@ -24,7 +24,10 @@ public sealed class McpEndpointTests(PlatformFixture platform) : IAsyncLifetime
         }
         """;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => WritePolicyAsync(platform);
+
+    /// <summary>Writes <see cref="Policy"/> as mcpco's policy (the same document for every MCP client test).</summary>
+    internal static async Task WritePolicyAsync(PlatformFixture platform)
     {
         using var frank = platform.CreateClient(PlatformFixture.FrankKey);
         using var put = await frank.PutAsync(new Uri("api/governance/policy", UriKind.Relative), new StringContent(Policy, Encoding.UTF8, "application/json"));

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Text;
 using System.Text.Json;
 using Npgsql;
 
@@ -48,5 +50,90 @@ public sealed class ToolFailureTests(FaultyToolsFixture platform)
         Assert.Contains("CircuitOpen", log, StringComparison.Ordinal);
         using var tool = JsonDocument.Parse(await alice.GetStringAsync(new Uri("api/tools/web.fetch", UriKind.Relative)));
         Assert.Equal("Open", tool.RootElement.GetProperty("circuit").GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task An_mcp_server_that_crashes_on_every_call_opens_the_tools_circuit_until_it_is_back_and_a_trial_succeeds()
+    {
+        using var frank = platform.CreateClient(PlatformFixture.FrankKey);
+        const string policy = """
+            {
+              "enabled": true,
+              "adminRole": "admin",
+              "approverRoles": ["approver"],
+              "roles": { "agent-user": { "tools": ["mcp.fake.*"], "scopes": ["mcp.fake"] } }
+            }
+            """;
+        using (var put = await frank.PutAsync(new Uri("api/governance/policy", UriKind.Relative), new StringContent(policy, Encoding.UTF8, "application/json")))
+        {
+            Assert.True(put.IsSuccessStatusCode, $"PUT policy answered {(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
+        }
+
+        await WaitForToolAsync(frank, "mcp.fake.echo");
+
+        // Every call of this task makes the server exit mid-call: a read-only tool, so each attempt fails transiently
+        // and the tool-gateway retries it until the third consecutive failure opens the circuit; the executor's retries
+        // of the step are then refused without reaching the server.
+        var crashing = await SubmitEchoAsync(frank, crash: true);
+        await TaskClient.WaitForStatusAsync(frank, crashing, "Failed", TimeSpan.FromSeconds(120));
+        var crashLog = await frank.GetStringAsync(new Uri($"api/tasks/{crashing}/log", UriKind.Relative));
+        Assert.Contains("MCP server 'fake'", crashLog, StringComparison.Ordinal);
+        Assert.Contains("\"outcome\":\"CircuitOpen\"", crashLog, StringComparison.Ordinal);
+        var circuit = await CircuitAsync(frank);
+        Assert.True(circuit.GetProperty("consecutiveFailures").GetInt32() >= 3, circuit.ToString());
+
+        // The host starts the server again and announces its tools again, which ends the break: the next call is the
+        // trial, and a call that does not crash closes the circuit.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (circuit.GetProperty("state").GetString() != "HalfOpen")
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The circuit did not become half-open after the server restarted: {circuit}");
+            await Task.Delay(250);
+            circuit = await CircuitAsync(frank);
+        }
+
+        var healthy = await SubmitEchoAsync(frank, crash: false);
+        var task = await TaskClient.WaitForStatusAsync(frank, healthy, "Completed", TimeSpan.FromSeconds(120));
+        Assert.Contains("echo: healthy", task.GetProperty("result").GetProperty("echo").ToString(), StringComparison.Ordinal);
+        circuit = await CircuitAsync(frank);
+        Assert.Equal("Closed", circuit.GetProperty("state").GetString());
+        Assert.Equal(0, circuit.GetProperty("consecutiveFailures").GetInt32());
+    }
+
+    private static async Task<JsonElement> CircuitAsync(HttpClient client)
+    {
+        using var tool = JsonDocument.Parse(await client.GetStringAsync(new Uri("api/tools/mcp.fake.echo", UriKind.Relative)));
+        return tool.RootElement.GetProperty("circuit").Clone();
+    }
+
+    private static Task<Guid> SubmitEchoAsync(HttpClient client, bool crash) => TaskClient.SubmitAsync(client, new
+    {
+        steps = new[]
+        {
+            new
+            {
+                id = "echo",
+                kind = "tool",
+                tool = "mcp.fake.echo",
+                argumentsJson = JsonSerializer.Serialize(new { text = "healthy", crash }),
+                dependsOn = Array.Empty<string>(),
+            },
+        },
+    });
+
+    private static async Task WaitForToolAsync(HttpClient client, string name)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            using var response = await client.GetAsync(new Uri("api/tools/" + name, UriKind.Relative));
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{name} was not registered within 90 s (last answer {(int)response.StatusCode}).");
+            await Task.Delay(250);
+        }
     }
 }

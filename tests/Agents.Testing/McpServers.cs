@@ -13,6 +13,9 @@ public static class McpServers
     /// <summary>The folder with the servers' executables (<c>mcp-server-everything</c>, <c>mcp-server-filesystem</c>).</summary>
     public static string BinDirectory => Bin.Value;
 
+    /// <summary>The install folder itself (its <c>node_modules</c> also holds <c>@modelcontextprotocol/sdk</c>).</summary>
+    public static string InstallDirectory => Path.GetFullPath(Path.Combine(BinDirectory, "..", ".."));
+
     /// <summary>The path of the executable <paramref name="name"/>.</summary>
     public static string Executable(string name) => Path.Combine(BinDirectory, name);
 
