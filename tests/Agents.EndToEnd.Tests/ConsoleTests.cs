@@ -21,10 +21,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
         var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
 
         // Submit the triage task from the Tasks page, with the article whose hidden instruction keeps the ticket at the gate.
-        await alice.Locator("#submit-panel summary").ClickAsync();
-        await alice.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
-        await alice.Locator("#submit-parameters").FillAsync(
-            $"customerId=C-1002\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("outage-status")}");
+        await FillTriageAsync(alice, "C-1002", "outage-status");
         await ConsoleBrowser.ScreenshotAsync(alice, "01-tasks-submit");
         var taskId = await ConsoleBrowser.SubmitAndOpenTaskAsync(alice);
 
@@ -113,10 +110,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
 
         // As the demo submits it (samples/Agents.Demo): customer C-1001, the login question, and the template's plain
         // password-reset article (here served by this run's knowledge base).
-        await alice.Locator("#submit-panel summary").ClickAsync();
-        await alice.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
-        await alice.Locator("#submit-parameters").FillAsync(
-            $"customerId=C-1001\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("password-reset")}");
+        await FillTriageAsync(alice, "C-1001", "password-reset");
         var taskId = await ConsoleBrowser.SubmitAndOpenTaskAsync(alice);
 
         // It runs to the end on its own: every step succeeds and nothing waited for a person.
@@ -337,6 +331,15 @@ public sealed class ConsoleTests(PlatformFixture platform)
 
         using var rejected = await TaskClient.DecideAsync(bobApi, approvalId, approve: false, "not needed");
         Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+    }
+
+    /// <summary>Fills the Tasks page's submit form with the demo's triage task for <paramref name="customerId"/> and a knowledge-base article.</summary>
+    private async Task FillTriageAsync(IPage page, string customerId, string article)
+    {
+        await page.Locator("#submit-panel summary").ClickAsync();
+        await page.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
+        await page.Locator("#submit-parameters").FillAsync(
+            $"customerId={customerId}\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl(article)}");
     }
 
     /// <summary>The dead-letters page, opened again until it lists <paramref name="queue"/> with messages (or 90 s passed).</summary>
