@@ -16,7 +16,8 @@ public sealed class FaultyToolsCollection : ICollectionFixture<FaultyToolsFixtur
 /// The platform with failing tools: <c>crm.lookup-customer</c> fails transiently twice then works;
 /// <c>web.fetch</c> always fails; the tool-gateway opens a circuit after three consecutive failures
 /// (so the two transient failures of the first tool do not open its circuit); tool-mcp also runs a fake MCP server
-/// (<c>fake</c>) whose tools crash mid-call on demand.
+/// (<c>fake</c>) whose tools crash mid-call on demand. Tenant <c>demo</c> operates the registry (its admins reset
+/// circuits), as in development.
 /// </summary>
 public sealed class FaultyToolsFixture : PlatformFixture
 {
@@ -50,6 +51,7 @@ public sealed class FaultyToolsFixture : PlatformFixture
             case "toolgateway":
                 settings["ToolGateway__CircuitFailureThreshold"] = "3";
                 settings["ToolGateway__CircuitBreakDuration"] = "00:05:00";
+                settings["ToolGateway__OperatorTenants__0"] = "demo";
                 break;
         }
     }

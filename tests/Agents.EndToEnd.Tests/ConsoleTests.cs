@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -20,10 +21,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
         var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
 
         // Submit the triage task from the Tasks page, with the article whose hidden instruction keeps the ticket at the gate.
-        await alice.Locator("#submit-panel summary").ClickAsync();
-        await alice.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
-        await alice.Locator("#submit-parameters").FillAsync(
-            $"customerId=C-1002\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl("outage-status")}");
+        await FillTriageAsync(alice, "C-1002", "outage-status");
         await ConsoleBrowser.ScreenshotAsync(alice, "01-tasks-submit");
         var taskId = await ConsoleBrowser.SubmitAndOpenTaskAsync(alice);
 
@@ -102,6 +100,95 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await Expect(carol.Locator("#policy-document")).ToContainTextAsync("tickets.create");
         await Expect(carol.Locator("#policy-edit")).ToBeAttachedAsync();
         await ConsoleBrowser.ScreenshotAsync(carol, "09-policy");
+    }
+
+    [Fact]
+    public async Task The_demos_triage_task_completes_without_a_person_and_its_page_shows_each_step_and_where_its_untrusted_input_came_from()
+    {
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var alice = await browser.SignInAsync(PlatformFixture.AliceKey, "alice");
+
+        // As the demo submits it (samples/Agents.Demo): customer C-1001, the login question, and the template's plain
+        // password-reset article (here served by this run's knowledge base).
+        await FillTriageAsync(alice, "C-1001", "password-reset");
+        var taskId = await ConsoleBrowser.SubmitAndOpenTaskAsync(alice);
+
+        // It runs to the end on its own: every step succeeds and nothing waited for a person.
+        await Expect(alice.Locator("h1 .badge")).ToHaveTextAsync("Completed");
+        foreach (var step in new[] { "lookup", "kb", "draft", "ticket" })
+        {
+            await Expect(alice.Locator($"#timeline .lane[data-step='{step}'] .bar.b-ok").First).ToBeVisibleAsync();
+        }
+
+        await Expect(alice.Locator("#timeline .bar.b-gate")).ToHaveCountAsync(0);
+        await Expect(alice.Locator("#timeline .bar.b-wait")).ToHaveCountAsync(0);
+        await Expect(alice.Locator("#summary")).Not.ToContainTextAsync("approved by");
+        await Expect(alice.Locator("#result")).ToContainTextAsync("\"ticketId\": \"T-");
+
+        // Why the ticket needed no person: its body was built from the fetched page (marked untrusted, with the source),
+        // and the demo policy lets untrusted data reach a ticket's body.
+        await Expect(alice.Locator("details.step[data-step='draft'] .taint").First).ToContainTextAsync("web.fetch");
+        await alice.Locator("details.step[data-step='ticket'] summary").ClickAsync();
+        await Expect(alice.Locator("details.step[data-step='ticket'] .taint").First).ToContainTextAsync("step draft: model output built from");
+        var task = await TaskClient.GetAsync(platform.CreateClient(PlatformFixture.AliceKey), taskId);
+        Assert.Equal("Completed", TaskClient.Status(task));
+        await ConsoleBrowser.ScreenshotAsync(alice, "00-demo-task-completed");
+    }
+
+    [Fact]
+    public async Task An_admin_sees_what_a_policy_version_changed_and_a_save_over_a_newer_version_is_refused_with_412()
+    {
+        using var api = platform.CreateClient(PlatformFixture.CarolKey);
+        var current = JsonNode.Parse(await api.GetStringAsync(new Uri("api/governance/policy", UriKind.Relative)))!;
+        var version = current["version"]!.GetValue<int>();
+        var role = $"console-reader-{Guid.NewGuid():N}"[..24];
+        var edited = current["document"]!.DeepClone();
+        edited["roles"]![role] = new JsonObject { ["tools"] = new JsonArray("crm.lookup-customer"), ["scopes"] = new JsonArray() };
+
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var carol = await browser.SignInAsync(PlatformFixture.CarolKey, "carol");
+
+        // Carol adds a role (one no key holds) in the editor and saves it as a new version.
+        await browser.GoAsync(carol, "#/policy");
+        await Expect(carol.Locator("h1")).ToContainTextAsync($"version {version}");
+        await carol.Locator("#policy-edit summary").ClickAsync();
+        await carol.Locator("#policy-editor").FillAsync(edited.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        await carol.Locator("#policy-save").ClickAsync();
+        await Expect(carol.Locator("#policy-outcome")).ToContainTextAsync($"Saved as version {version + 1}.");
+
+        // The history lists the new version as written by her; "What changed" shows the added role as added lines.
+        await browser.GoAsync(carol, $"#/policy?seen={DateTime.UtcNow.Ticks}");
+        await Expect(carol.Locator("h1")).ToContainTextAsync($"version {version + 1}");
+        var newest = carol.Locator("#policy-versions tbody tr").Filter(new()
+        {
+            Has = carol.Locator("td:first-child").Filter(new() { HasTextRegex = new System.Text.RegularExpressions.Regex($"^{version + 1}$") }),
+        });
+        await Expect(newest).ToHaveCountAsync(1);
+        await Expect(newest).ToContainTextAsync("carol");
+        await newest.Locator("button.link").ClickAsync();
+        await Expect(carol.Locator("#policy-diff")).ToContainTextAsync($"Changes in version {version + 1} (against {(version == 0 ? "nothing" : version.ToString(System.Globalization.CultureInfo.InvariantCulture))})");
+        await Expect(carol.Locator("#policy-diff .added").Filter(new() { HasText = role })).ToHaveCountAsync(1);
+        await ConsoleBrowser.ScreenshotAsync(carol, "15-policy-diff");
+
+        // Someone else writes the next version (the role removed again) while her page still shows the one before.
+        var restored = current["document"]!.ToJsonString();
+        using (var request = new HttpRequestMessage(HttpMethod.Put, new Uri("api/governance/policy", UriKind.Relative)) { Content = new StringContent(restored, System.Text.Encoding.UTF8, "application/json") })
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", $"\"{version + 1}\"");
+            using var put = await api.SendAsync(request);
+            Assert.True(put.IsSuccessStatusCode, $"PUT policy answered {(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
+        }
+
+        // Her save is refused with the 412 problem, and nothing changed.
+        await carol.Locator("#policy-edit summary").ClickAsync();
+        await carol.Locator("#policy-save").ClickAsync();
+        var problem = carol.Locator("#policy-outcome .problem");
+        await Expect(problem).ToContainTextAsync("The policy has changed (412)");
+        await Expect(problem).ToContainTextAsync($"You edited version {version + 1}, but version {version + 2} is current now");
+        await ConsoleBrowser.ScreenshotAsync(carol, "16-policy-stale-save-refused");
+        var after = JsonNode.Parse(await api.GetStringAsync(new Uri("api/governance/policy", UriKind.Relative)))!;
+        Assert.Equal(version + 2, after["version"]!.GetValue<int>());
+        Assert.Null(after["document"]!["roles"]![role]);
     }
 
     [Fact]
@@ -244,6 +331,15 @@ public sealed class ConsoleTests(PlatformFixture platform)
 
         using var rejected = await TaskClient.DecideAsync(bobApi, approvalId, approve: false, "not needed");
         Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+    }
+
+    /// <summary>Fills the Tasks page's submit form with the demo's triage task for <paramref name="customerId"/> and a knowledge-base article.</summary>
+    private async Task FillTriageAsync(IPage page, string customerId, string article)
+    {
+        await page.Locator("#submit-panel summary").ClickAsync();
+        await page.Locator("#submit-template").SelectOptionAsync("triage-customer-issue");
+        await page.Locator("#submit-parameters").FillAsync(
+            $"customerId={customerId}\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl(article)}");
     }
 
     /// <summary>The dead-letters page, opened again until it lists <paramref name="queue"/> with messages (or 90 s passed).</summary>

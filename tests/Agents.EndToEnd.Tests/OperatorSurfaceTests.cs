@@ -101,6 +101,50 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task The_demo_run_with_the_cli_completes_without_a_person_and_its_session_is_kept_as_a_transcript()
+    {
+        var gateway = platform.GatewayAddress;
+        var transcript = new System.Text.StringBuilder();
+        async Task<CliProcess.Run> Agents(string key, string shown, params string[] args)
+        {
+            var run = await CliProcess.RunAsync(gateway, key, args);
+            transcript.Append("$ ").Append(shown).Append("agents ").AppendJoin(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"'{a}'" : a)).AppendLine();
+            transcript.Append(run.Out).Append(run.Error);
+            if (run.ExitCode != 0)
+            {
+                transcript.AppendLine($"$ echo $?\n{run.ExitCode}");
+            }
+
+            return run;
+        }
+
+        // The demo's task (samples/Agents.Demo), its plain password-reset article served by this run's knowledge base.
+        var submitted = await Agents(PlatformFixture.AliceKey, string.Empty,
+            "submit", "--template", "triage-customer-issue", "--param", "customerId=C-1001", "--param", "question=I cannot log in since yesterday",
+            "--param", $"article={platform.KnowledgeBaseUrl("password-reset")}");
+        Assert.True(submitted.ExitCode == 0, submitted.ToString());
+        Assert.Contains("Status:   Completed", submitted.Out, StringComparison.Ordinal);
+        var id = System.Text.RegularExpressions.Regex.Match(submitted.Out, "Task ([0-9a-f-]{36}) submitted").Groups[1].Value;
+        Assert.True(Guid.TryParse(id, out _), submitted.ToString());
+        Assert.Equal(1, await platform.TicketExecutionsAsync(Guid.Parse(id)));
+
+        var task = await Agents(PlatformFixture.AliceKey, string.Empty, "tasks", "get", id);
+        Assert.True(task.ExitCode == 0, task.ToString());
+        Assert.Contains("T-", task.Out, StringComparison.Ordinal);
+        var log = await Agents(PlatformFixture.AliceKey, string.Empty, "tasks", "log", id);
+        Assert.True(log.ExitCode == 0, log.ToString());
+        Assert.DoesNotContain("approval-required", log.Out, StringComparison.Ordinal);
+        var approvals = await Agents(PlatformFixture.BobKey, "AGENTS_API_KEY=demo-bob-approver-key ", "approvals", "list");
+        Assert.True(approvals.ExitCode == 0, approvals.ToString());
+        Assert.DoesNotContain(id, approvals.Out, StringComparison.Ordinal);
+        var verified = await Agents(PlatformFixture.CarolKey, "AGENTS_API_KEY=demo-carol-admin-key ", "audit", "verify");
+        Assert.True(verified.ExitCode == 0, verified.ToString());
+
+        var folder = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "cli-sessions"));
+        await File.WriteAllTextAsync(Path.Combine(folder.FullName, "demo.txt"), transcript.ToString());
+    }
+
+    [Fact]
     public async Task The_cli_submit_follows_a_task_to_its_end_and_policy_set_with_a_stale_version_fails_its_precondition()
     {
         var gateway = platform.GatewayAddress;

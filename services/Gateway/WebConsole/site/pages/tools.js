@@ -2,11 +2,11 @@ import { api } from '../api.js';
 import { h, fill, time, badge, problemBox, jsonBlock, table, section } from '../ui.js';
 
 /** The tool registry as the caller may see it: side effect, risk, scope, circuit, last seen; schemas on demand. */
-export async function render(view) {
+export async function render(view, context, message) {
   const result = await api('/api/tools');
   if (!result.ok) { fill(view, h('h1', {}, 'Tools'), problemBox(result, 'Listing tools')); return; }
   const detail = h('div', { id: 'tool-detail' });
-  const outcome = h('div', {});
+  const outcome = h('div', { id: 'tools-outcome' }, message);
   const show = async name => {
     const r = await api(`/api/tools/${encodeURIComponent(name)}`);
     fill(detail, r.ok ? section(`${name} v${r.data.version}`, h('p', {}, r.data.description),
@@ -16,7 +16,9 @@ export async function render(view) {
   };
   const reset = async name => {
     const r = await api(`/api/tools/${encodeURIComponent(name)}/circuit/reset`, { method: 'POST' });
-    fill(outcome, r.ok ? h('p', { class: 'ok' }, r.data.changed ? `Circuit of ${name} reset (${r.data.circuit}).` : `The circuit of ${name} was already closed.`) : problemBox(r, 'Resetting the circuit'));
+    if (!r.ok) { fill(outcome, problemBox(r, 'Resetting the circuit')); return; }
+    // Read the registry again so that the row shows the circuit as it is now.
+    await render(view, context, h('p', { class: 'ok' }, r.data.changed ? `Circuit of ${name} reset (${r.data.circuit}).` : `The circuit of ${name} was already closed.`));
   };
   fill(view, h('h1', {}, 'Tools'), outcome,
     section(`Registry (${result.data.length})`, table(['tool', 'side effect', 'risk', 'scope', 'compensable', 'untrusted output', 'circuit', 'status', 'last seen', 'you may call', ''],
