@@ -252,6 +252,16 @@ public class PlatformFixture : IAsyncLifetime
     });
 
     /// <summary>How many times tickets.create really executed for the task, from the tool's own ledger.</summary>
+    /// <summary>Tickets the tickets tool holds for a task (open or cancelled).</summary>
+    public async Task<int> TicketsOfAsync(Guid taskId)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnections["tool-tickets"]);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM tickets WHERE task_id = @task", connection);
+        command.Parameters.AddWithValue("task", taskId);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<int> TicketExecutionsAsync(Guid taskId)
     {
         await using var connection = new NpgsqlConnection(DatabaseConnections["tool-tickets"]);

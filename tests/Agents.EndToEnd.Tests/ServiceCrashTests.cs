@@ -35,7 +35,10 @@ public sealed class ServiceCrashTests(PlatformFixture platform)
 
         var task = await TaskClient.WaitForStatusAsync(alice, id, "Completed", TimeSpan.FromSeconds(120));
         Assert.StartsWith("T-", task.GetProperty("result").GetProperty("ticket").GetProperty("ticketId").GetString(), StringComparison.Ordinal);
-        Assert.Equal(1, await platform.TicketExecutionsAsync(id));
+        // One ticket. The tool's code ran once, or (on a machine so busy that its first run overran the tool's timeout,
+        // a transient failure the ledger records) once more, which found the ticket by its idempotency key.
+        Assert.Equal(1, await platform.TicketsOfAsync(id));
+        Assert.InRange(await platform.TicketExecutionsAsync(id), 1, 2);
 
         // The audit chain written across the crashes is whole.
         using var verify = JsonDocument.Parse(await carol.GetStringAsync(new Uri("api/governance/audit/verify", UriKind.Relative)));
