@@ -125,6 +125,32 @@ public sealed class McpEndpointTests(PlatformFixture platform) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
+    [Fact]
+    public async Task A_browser_page_from_another_origin_is_refused_even_with_a_key_and_this_machines_own_origin_is_not()
+    {
+        async Task<HttpResponseMessage> ListFromAsync(string origin)
+        {
+            using var client = platform.CreateClient(PlatformFixture.FrankKey);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "mcp")
+            {
+                Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            request.Headers.Add("Origin", origin);
+            return await client.SendAsync(request);
+        }
+
+        // A page on a rebound name (DNS rebinding): its browser sends the page's origin; nothing runs.
+        using var rebound = await ListFromAsync("http://attacker.example:5000");
+        Assert.Equal(HttpStatusCode.Forbidden, rebound.StatusCode);
+        Assert.Equal("application/problem+json", rebound.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("attacker.example", await rebound.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var local = await ListFromAsync("http://localhost:6274");
+        Assert.Equal(HttpStatusCode.OK, local.StatusCode);
+        Assert.Contains("mcp.everything.echo", await local.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private Task<McpClient> ConnectAsync(string apiKey) => McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
     {
         Endpoint = new Uri(platform.GatewayAddress, "mcp"),

@@ -1,4 +1,5 @@
 using Agents.Gateway.Security;
+using Agents.ServiceDefaults;
 using ModelContextProtocol.Protocol;
 
 namespace Agents.Gateway.Mcp;
@@ -32,6 +33,21 @@ internal static class McpEndpointExtensions
     public static WebApplication MapGatewayMcp(this WebApplication app)
     {
         var endpoint = app.MapMcp(Path).RequireAuthorization(AuthenticationExtensions.PolicyName);
+
+        // Origin is checked on every request of the endpoint (the MCP transport's guard against DNS rebinding).
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayMcpOptions>>().Value;
+        endpoint.Add(builder =>
+        {
+            var inner = builder.RequestDelegate!;
+            builder.RequestDelegate = context => context.Request.Headers.Origin is { Count: > 0 } origin && !OriginAllowed(origin.ToString(), options)
+                ? ProblemResponses.WriteAsync(
+                    context,
+                    StatusCodes.Status403Forbidden,
+                    "Origin not allowed",
+                    $"Pages from '{origin}' may not call the MCP endpoint; allowed are this machine's own origins and Gateway:Mcp:AllowedOrigins.",
+                    ProblemTypes.Forbidden)
+                : inner(context);
+        });
         var limits = app.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>()?.RateLimits;
         if (limits?.ContainsKey("tasks") == true)
         {
@@ -39,5 +55,23 @@ internal static class McpEndpointExtensions
         }
 
         return app;
+    }
+
+    /// <summary>True for an origin on this machine (localhost, 127.0.0.1, [::1]) or one listed in <see cref="GatewayMcpOptions.AllowedOrigins"/>.</summary>
+    internal static bool OriginAllowed(string origin, GatewayMcpOptions options)
+    {
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return false;
+        }
+
+        if (uri.IsLoopback || string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var normalized = uri.GetLeftPart(UriPartial.Authority);
+        return options.AllowedOrigins.Any(a => Uri.TryCreate(a, UriKind.Absolute, out var allowed)
+            && string.Equals(allowed.GetLeftPart(UriPartial.Authority), normalized, StringComparison.OrdinalIgnoreCase));
     }
 }

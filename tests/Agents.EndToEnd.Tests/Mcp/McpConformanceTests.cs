@@ -22,6 +22,7 @@ public sealed class McpConformanceTests(PlatformFixture platform, ITestOutputHel
         "logging-set-level",
         "tools-list",
         "tools-call-error",
+        "dns-rebinding-protection",
     };
 
     private Process? _forwarder;
