@@ -346,7 +346,9 @@ public sealed class DurableMessagingTests
             {
                 dead = await deadLetters.ListAsync(queue);
                 return dead.Any(d => d.MessageId == poisonMessageId.ToString());
-            }, Deadline), $"the poison message is not in {queue}_error");
+
+                // Its way there is long: the batch fails, each message runs alone, then the retry policy runs it again.
+            }, TimeSpan.FromSeconds(90)), $"the poison message is not in {queue}_error");
             Assert.Contains($"tally {poison} is poison", dead.Single(d => d.MessageId == poisonMessageId.ToString()).ExceptionMessage, StringComparison.Ordinal);
             Assert.True(await TestEnvironment.EventuallyAsync(async () =>
             {
