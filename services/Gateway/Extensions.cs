@@ -57,10 +57,18 @@ internal static class Extensions
     /// <summary>
     /// Refuses a header value with characters outside printable ASCII with 400 problem details naming the header:
     /// HTTP/1.1 headers are ASCII, and the forwarding client cannot send anything else (it would fail as if the
-    /// backend were down).
+    /// backend were down). A path holding a control character once decoded (<c>%01</c>…<c>%1F</c>, <c>%7F</c>; Kestrel
+    /// itself refuses <c>%00</c>) is refused the same way, so that no service sees one.
     /// </summary>
     private static void UseHeaderTextCheck(this WebApplication app) => app.Use(async (context, next) =>
     {
+        if (context.Request.Path.Value is { } path && path.Any(char.IsControl))
+        {
+            await ProblemResponses.WriteAsync(context, StatusCodes.Status400BadRequest, "Path not valid",
+                "The request path holds a control character; no resource is named that way.", ProblemTypes.Validation);
+            return;
+        }
+
         foreach (var (name, values) in context.Request.Headers)
         {
             foreach (var value in values)

@@ -160,6 +160,24 @@ public sealed class GatewaySecurityTests
     }
 
     [Theory]
+    [InlineData("/api/tasks/%01")]
+    [InlineData("/api/tasks/a%1Fb/log")]
+    [InlineData("/api/governance/policy%7F")]
+    public async Task A_path_with_a_control_character_gets_400_and_is_not_forwarded(string path)
+    {
+        await using var backend = await EchoBackend.StartAsync();
+        await using var factory = new ServiceFactory<Program>(EchoBackend.Settings(backend));
+        using var client = factory.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Add("X-Api-Key", AliceKey);
+
+        using var response = await client.SendAsync(request);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "https://agents.dev/problems/validation");
+        Assert.Contains("control character", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("nul-in-path", 400, "https://agents.dev/problems/malformed-request")]
     [InlineData("request-line-beyond-kestrel", 414, "https://agents.dev/problems/uri-too-long")]
     [InlineData("query-of-thousands-of-parameters", 414, "https://agents.dev/problems/uri-too-long")]
