@@ -35,6 +35,13 @@ public sealed class ExecutorOptions : IValidatableObject
     [Range(1, 1000, ErrorMessage = "Executor:MaxIdenticalToolCalls must be between {1} and {2}.")]
     public int MaxIdenticalToolCalls { get; set; } = 5;
 
+    /// <summary>
+    /// How long a submission with explicit steps waits for governance to say which tools the caller's roles allow (an
+    /// answer is kept for <c>TenantAccess:CacheDuration</c>, so this is rare). Without an answer in time the task is
+    /// queued all the same, and the planner refuses such a step when it plans (the task ends Rejected).
+    /// </summary>
+    public TimeSpan SubmitAccessWait { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long one request to governance to reserve a model step's budget waits before it is asked again.</summary>
     public TimeSpan BudgetReservationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -60,6 +67,11 @@ public sealed class ExecutorOptions : IValidatableObject
         if (MemoryRecallTimeout <= TimeSpan.Zero || MemoryRecallTimeout > TimeSpan.FromMinutes(10))
         {
             yield return new ValidationResult("Executor:MemoryRecallTimeout must be positive and at most 10 minutes.", [nameof(MemoryRecallTimeout)]);
+        }
+
+        if (SubmitAccessWait < TimeSpan.FromMilliseconds(100) || SubmitAccessWait > TimeSpan.FromSeconds(30))
+        {
+            yield return new ValidationResult("Executor:SubmitAccessWait must be between 100 ms and 30 s.", [nameof(SubmitAccessWait)]);
         }
 
         if (BudgetReservationTimeout < TimeSpan.FromMilliseconds(100) || BudgetReservationTimeout > TimeSpan.FromMinutes(1))

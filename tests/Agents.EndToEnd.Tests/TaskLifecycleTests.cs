@@ -206,16 +206,52 @@ public sealed class TaskLifecycleTests(PlatformFixture platform)
 
         // Submission waits on no other service: the planner refuses what it does not know when it plans the task.
         var template = await TaskClient.SubmitAsync(alice, new { template = "no-such-template", parameters = new { } });
-        var tool = await TaskClient.SubmitAsync(alice, new
+
+        // Carol's admin role allows every tool name ('*'), so her step reaches the planner, which knows no such tool.
+        using var carol = platform.CreateClient(PlatformFixture.CarolKey);
+        var tool = await TaskClient.SubmitAsync(carol, new
         {
             steps = new[] { new { id = "s1", kind = "tool", tool = "payments.wire-money", argumentsJson = "{}", dependsOn = Array.Empty<string>() } },
         });
 
         var rejectedTemplate = await TaskClient.WaitForStatusAsync(alice, template, "Rejected");
         Assert.Contains("no-such-template", rejectedTemplate.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        var rejectedTool = await TaskClient.WaitForStatusAsync(alice, tool, "Rejected");
+        var rejectedTool = await TaskClient.WaitForStatusAsync(carol, tool, "Rejected");
         Assert.Contains("payments.wire-money", rejectedTool.GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, rejectedTool.GetProperty("usage").GetProperty("toolCalls").GetInt32());
+    }
+
+    [Fact]
+    public async Task Tools_no_role_of_the_caller_allows_and_parameters_the_tool_refuses_are_refused_before_anything_runs()
+    {
+        // Tenant 'acme' has no policy: no role may call any tool there.
+        using var dave = platform.CreateClient(PlatformFixture.DaveKey);
+        using var refused = await dave.PostAsync(new Uri("api/tasks", UriKind.Relative), Json(new
+        {
+            steps = new[] { new { id = "lookup", kind = "tool", tool = "crm.lookup-customer", argumentsJson = """{"customerId":"C-1001"}""" } },
+        }));
+        var problem = await TaskClient.AssertProblemAsync(refused, HttpStatusCode.Forbidden);
+        Assert.Contains("crm.lookup-customer", problem.GetProperty("errors").GetProperty("steps[0].tool")[0].GetString(), StringComparison.Ordinal);
+
+        var template = await TaskClient.SubmitAsync(dave, new
+        {
+            template = "lookup-and-summarize",
+            parameters = new Dictionary<string, string> { ["customerId"] = "C-1001", ["article"] = platform.KnowledgeBaseUrl("password-reset") },
+        });
+        var notCallable = await TaskClient.WaitForStatusAsync(dave, template, "Rejected");
+        Assert.Contains("tool 'crm.lookup-customer' may not be called", notCallable.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, notCallable.GetProperty("usage").GetProperty("toolCalls").GetInt32());
+
+        // A parameter the tool's input schema refuses ends the task before any call, naming the parameter and its value.
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        var wrongId = await TaskClient.SubmitAsync(alice, new
+        {
+            template = "lookup-and-summarize",
+            parameters = new Dictionary<string, string> { ["customerId"] = "C-1", ["article"] = platform.KnowledgeBaseUrl("password-reset") },
+        });
+        var wrong = await TaskClient.WaitForStatusAsync(alice, wrongId, "Rejected");
+        Assert.Contains("parameter 'customerId' = \"C-1\"", wrong.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, wrong.GetProperty("usage").GetProperty("toolCalls").GetInt32());
     }
 
     [Fact]

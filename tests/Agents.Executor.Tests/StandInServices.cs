@@ -147,11 +147,18 @@ internal sealed class StandInServices : IAsyncDisposable
             context.RespondAsync(new ModelBudgetReservation(true, context.Message.MaxOutputTokens, null, false));
     }
 
-    /// <summary>Governance double: every tenant has the default policy's roles (admin 'admin', approver 'approver').</summary>
+    /// <summary>
+    /// Governance double: every tenant has admin 'admin' and approver 'approver'; 'agent-user' and 'admin' may call every
+    /// tool, any other role none.
+    /// </summary>
     private sealed class TenantAccessStandIn : IConsumer<GetTenantAccess>
     {
+        private static readonly RoleGrant Everything = new(["*"], ["*"]);
+
         public Task Consume(ConsumeContext<GetTenantAccess> context) =>
-            context.RespondAsync(new TenantAccess(context.Message.TenantId, 0, "admin", ["approver", "admin"], new Dictionary<string, RoleGrant>()));
+            context.RespondAsync(new TenantAccess(
+                context.Message.TenantId, 0, "admin", ["approver", "admin"],
+                new Dictionary<string, RoleGrant> { ["agent-user"] = Everything, ["admin"] = Everything }));
     }
 
     /// <summary>Memory double: nothing to recall.</summary>

@@ -84,6 +84,35 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
     }
 
     [Fact]
+    public async Task Steps_naming_a_tool_that_no_role_of_the_caller_allows_are_refused_with_403_naming_the_step()
+    {
+        var tenant = Tenant();
+        using var viewer = fixture.ClientFor(tenant, "viewer-1", "viewer");
+        const string steps = """
+            {"steps":[
+              {"id":"draft","kind":"model","prompt":"Say hello."},
+              {"id":"lookup","kind":"tool","tool":"crm.lookup-customer","argumentsJson":"{\"customerId\":\"C-1001\"}"}]}
+            """;
+        using var refused = await viewer.PostAsync(Url("/api/tasks"), Json(steps));
+
+        var text = await refused.Content.ReadAsStringAsync();
+        Assert.True(refused.StatusCode == HttpStatusCode.Forbidden, $"{(int)refused.StatusCode}: {text}");
+        var problem = JsonNode.Parse(text)!;
+        Assert.Equal(ProblemTypes.Forbidden, problem["type"]!.GetValue<string>());
+        Assert.Contains("crm.lookup-customer", problem["errors"]!["steps[1].tool"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(problem["errors"]!["steps[0].tool"]);
+        var list = JsonNode.Parse(await viewer.GetStringAsync(Url("/api/tasks")))!;
+        Assert.Empty(list["items"]!.AsArray());
+
+        // Model steps need no tool grant, and a role that allows the tool gets its task queued.
+        using var modelOnly = await viewer.PostAsync(Url("/api/tasks"), Json("""{"steps":[{"id":"draft","kind":"model","prompt":"Say hello."}]}"""));
+        Assert.Equal(HttpStatusCode.Accepted, modelOnly.StatusCode);
+        using var user = fixture.ClientFor(tenant, "user-1", "agent-user");
+        using var accepted = await user.PostAsync(Url("/api/tasks"), Json(steps));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
+    [Fact]
     public async Task Oversized_goal_and_oversized_body_are_refused()
     {
         using var client = fixture.ClientFor(Tenant());

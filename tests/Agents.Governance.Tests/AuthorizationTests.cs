@@ -175,6 +175,9 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
         Assert.Equal(2, admitted.Limits.MaxToolCalls);
         Assert.Equal(0.5m, admitted.Limits.MaxCost);
         Assert.Equal(["crm.lookup-customer"], admitted.AllowedTools);
+        Assert.Equal(["crm.*"], admitted.CallableTools);
+        var noRole = Assert.IsType<TaskAdmitted>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), new AgentPrincipal(tenant, "u3", ["visitor"]), "goal", null, null)));
+        Assert.Empty(noRole.CallableTools!);
 
         // Usage is recorded once per message id, even when the message is delivered twice.
         var usageId = Guid.NewGuid();
@@ -239,6 +242,11 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
             Assert.Equal("C-1001", passedOn.Parameters!["customerId"]);
             Assert.NotNull(passedOn.Admission);
             Assert.Equal(1000, passedOn.Admission.Limits.MaxTokens);
+
+            // The planner is told which tools the caller's roles allow ('reader': crm.*), to refuse a plan beyond them.
+            Assert.Equal(["crm.*"], passedOn.Admission.CallableTools);
+            Assert.True(passedOn.Admission.MayCall("crm.lookup-customer"));
+            Assert.False(passedOn.Admission.MayCall("web.fetch"));
             Assert.True(await Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == admittedId && t.Admitted)));
 
             // A refused task is answered; its planning request goes nowhere.

@@ -57,6 +57,37 @@ public sealed class TemplatePlanningTests(PlannerFixture fixture)
     }
 
     [Fact]
+    public async Task A_parameter_that_the_tools_schema_refuses_rejects_the_plan_naming_the_parameter_before_any_call()
+    {
+        var (created, rejected) = await fixture.PlanAsync(TestData.Template(TestData.Principal("tenant-t1"), "lookup-and-summarize", new() { ["customerId"] = "customer one" }));
+
+        Assert.Null(created);
+        Assert.Contains("'crm.lookup-customer' at '/customerId'", rejected!.Reason, StringComparison.Ordinal);
+        Assert.Contains("parameter 'customerId' = \"customer one\"", rejected.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_template_step_whose_tool_no_role_of_the_caller_allows_is_rejected_before_any_call()
+    {
+        var principal = TestData.Principal("tenant-t1");
+        var template = TestData.Template(principal, "lookup-and-summarize", new() { ["customerId"] = "C-1001" });
+        var limits = new TaskLimits(null, null, null, null, null);
+
+        var (refused, rejected) = await fixture.PlanAsync(template with { Admission = new TaskAdmitted(template.TaskId, limits, null, ["web.*"]) });
+        Assert.Null(refused);
+        Assert.Contains("tool 'crm.lookup-customer' may not be called: none of the caller's roles allows it", rejected!.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("'web.fetch'", rejected.Reason, StringComparison.Ordinal);
+
+        var noRoles = TestData.Template(principal, "lookup-and-summarize", new() { ["customerId"] = "C-1001" });
+        var (_, none) = await fixture.PlanAsync(noRoles with { Admission = new TaskAdmitted(noRoles.TaskId, limits, null, []) });
+        Assert.Contains("the caller's roles allow no tool", none!.Reason, StringComparison.Ordinal);
+
+        var everything = TestData.Template(principal, "lookup-and-summarize", new() { ["customerId"] = "C-1001" });
+        var (created, _) = await fixture.PlanAsync(everything with { Admission = new TaskAdmitted(everything.TaskId, limits, null, ["crm.*", "web.fetch"]) });
+        Assert.Equal(3, created!.Plan.Steps.Count);
+    }
+
+    [Fact]
     public async Task Unknown_template_is_rejected_naming_it()
     {
         var (created, rejected) = await fixture.PlanAsync(TestData.Template(TestData.Principal("tenant-t1"), "no-such-template", null));

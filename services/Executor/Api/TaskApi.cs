@@ -31,7 +31,7 @@ internal static class TaskApi
     {
         var tasks = app.MapGroup("/api/tasks").RequireAgentPrincipal();
         tasks.MapPost("/", SubmitAsync).DescribesJsonBody(typeof(SubmitTaskRequest))
-            .Produces<TaskAccepted>(StatusCodes.Status202Accepted).Produces<TaskAccepted>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+            .Produces<TaskAccepted>(StatusCodes.Status202Accepted).Produces<TaskAccepted>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status409Conflict);
         tasks.MapGet("/", ListAsync).Produces<TaskPage>().Produces(StatusCodes.Status304NotModified).ProducesValidationProblem();
         tasks.MapGet("/{id:guid}", GetAsync).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
         tasks.MapGet("/{id:guid}/log", GetLogAsync).Produces<TaskLog>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -45,6 +45,7 @@ internal static class TaskApi
     private static async Task<IResult> SubmitAsync(
         HttpContext http,
         ExecutorDbContext db,
+        TenantAccessCache access,
         IPublishEndpoint publish,
         ITaskJournal journal,
         ModelStepPrice price,
@@ -106,6 +107,16 @@ internal static class TaskApi
             {
                 return Replay(existing, hash);
             }
+        }
+
+        if (steps is { Count: > 0 } && await UncallableToolsAsync(access, principal, steps, options.Value.SubmitAccessWait, cancellationToken) is { Count: > 0 } uncallable)
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "The task names tools that the caller may not call.",
+                detail: $"None of the caller's roles ({string.Join(", ", principal.Roles)}) allows these tools under tenant '{principal.TenantId}''s policy; nothing was queued. See 'errors'.",
+                type: ProblemTypes.Forbidden,
+                extensions: new Dictionary<string, object?> { ["errors"] = uncallable });
         }
 
         // Submission waits on no other service: the request is checked here as far as it can be without the planner,
@@ -421,6 +432,31 @@ internal static class TaskApi
         : new LocatedResult(Results.Ok(new TaskAccepted(existing.Id, existing.Status)), Location(existing.Id));
 
     private static string Location(Guid id) => $"/api/tasks/{id}";
+
+    /// <summary>
+    /// The tool steps whose tool none of the caller's roles allows, by field (<c>steps[2].tool</c>); empty when all may
+    /// be called or when governance did not tell in time (the planner checks again with the admission).
+    /// </summary>
+    private static async Task<Dictionary<string, string[]>> UncallableToolsAsync(
+        TenantAccessCache access, AgentPrincipal principal, List<PlanStep> steps, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var refused = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (!steps.Exists(s => s.Kind == StepKind.Tool && !string.IsNullOrEmpty(s.Tool))
+            || await access.GetAsync(principal.TenantId, cancellationToken, wait) is not { } rules)
+        {
+            return refused;
+        }
+
+        for (var i = 0; i < steps.Count; i++)
+        {
+            if (steps[i] is { Kind: StepKind.Tool, Tool: { Length: > 0 } tool } && !rules.MayCall(principal, tool, requiredScope: null))
+            {
+                refused[$"steps[{i}].tool"] = [$"None of the caller's roles allows tool '{tool}'."];
+            }
+        }
+
+        return refused;
+    }
 
     private static IResult Invalid(Dictionary<string, string[]> errors) => Results.ValidationProblem(
         errors,

@@ -26,16 +26,16 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
 
         InboxTransaction.Require(db, "Admission");
         var existing = await ledger.LockTaskAsync(message.TaskId, cancellationToken);
+        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
+        var document = policy.Document;
         if (existing is not null)
         {
             // A redelivered request: answer with the decision already taken.
-            return ToResult(existing);
+            return ToResult(existing, document.CallableTools(principal.Roles));
         }
 
         var now = time.GetUtcNow();
         var day = Ledger.DayOf(now);
-        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
-        var document = policy.Document;
         string? reason = null;
         if (!document.Enabled)
         {
@@ -88,15 +88,16 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
             new { policyVersion = policy.Version, requestedLimits = message.RequestedLimits, limits, requestedTools = message.RequestedTools, allowedTools },
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        return ToResult(task);
+        return ToResult(task, document.CallableTools(principal.Roles));
     }
 
-    private static AdmissionResult ToResult(TaskBudget task) => task.Admitted
+    private static AdmissionResult ToResult(TaskBudget task, IReadOnlyList<string> callableTools) => task.Admitted
         ? new AdmissionResult(
             new TaskAdmitted(
                 task.TaskId,
                 new TaskLimits(task.MaxSteps, task.MaxToolCalls, task.MaxTokens, task.MaxCost, task.MaxWallClockSeconds is { } s ? TimeSpan.FromSeconds(s) : null),
-                task.AllowedTools),
+                task.AllowedTools,
+                callableTools),
             null)
         : new AdmissionResult(null, new TaskRejected(task.TaskId, task.RejectionReason ?? "rejected"));
 }

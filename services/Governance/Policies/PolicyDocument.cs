@@ -39,7 +39,12 @@ public sealed record PolicyDocument(
     /// <summary>Serializes the document (all defaults filled in).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>The tool name patterns that <paramref name="roles"/> allow together (what <see cref="RolesAllowTool"/> matches against).</summary>
+    public IReadOnlyList<string> CallableTools(IEnumerable<string> roles) =>
+        roles.Where(Roles.ContainsKey).SelectMany(r => Roles[r].Tools).Distinct(StringComparer.Ordinal).ToArray();
+
     /// <summary>True when one of <paramref name="roles"/> allows <paramref name="tool"/>.</summary>
+
     public bool RolesAllowTool(IEnumerable<string> roles, string tool) =>
         roles.Any(r => Roles.TryGetValue(r, out var role) && role.Tools.Any(p => Wildcard.IsMatch(p, tool)));
 

@@ -13,7 +13,14 @@ internal sealed record PlanValidationContext(
     IReadOnlyDictionary<string, ToolSummary>? Catalog,
     IReadOnlyCollection<string>? AllowedTools,
     IReadOnlySet<string> Parameters,
-    int MaxSteps);
+    int MaxSteps)
+{
+    /// <summary>The task's parameter values: a tool's arguments are checked with <c>{{params.name}}</c> resolved (null: unknown).</summary>
+    public IReadOnlyDictionary<string, string>? ParameterValues { get; init; }
+
+    /// <summary>The tool name patterns the caller's roles allow (governance's admission; null: not told).</summary>
+    public IReadOnlyList<string>? CallableTools { get; init; }
+}
 
 /// <summary>
 /// Checks a plan against its own structure and the tool catalog. Every error names the step and
@@ -192,9 +199,17 @@ internal static partial class PlanValidator
             return;
         }
 
+        if (context.CallableTools is { } callable && !callable.Any(p => Wildcard.IsMatch(p, step.Tool)))
+        {
+            errors.Add(callable.Count == 0
+                ? $"{label}: tool '{step.Tool}' may not be called: the caller's roles allow no tool under the tenant's policy."
+                : $"{label}: tool '{step.Tool}' may not be called: none of the caller's roles allows it under the tenant's policy (they allow: {string.Join(", ", callable.Take(MaxListedTools))}).");
+            return;
+        }
+
         if (arguments is { } value)
         {
-            foreach (var error in ToolArgumentChecker.Check(tool, value))
+            foreach (var error in ToolArgumentChecker.Check(tool, value, context.ParameterValues))
             {
                 errors.Add($"{label}: {error}");
             }

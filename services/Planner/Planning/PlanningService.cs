@@ -67,7 +67,12 @@ internal sealed class PlanningService(
         var settings = options.Value;
         var tools = await catalog.LoadAsync(cancellationToken);
         var parameters = message.Parameters ?? new Dictionary<string, string>();
-        var context = new PlanValidationContext(tools, message.AllowedTools, parameters.Keys.ToHashSet(StringComparer.Ordinal), settings.MaxSteps);
+        var callable = message.Admission?.CallableTools;
+        var context = new PlanValidationContext(tools, message.AllowedTools, parameters.Keys.ToHashSet(StringComparer.Ordinal), settings.MaxSteps)
+        {
+            ParameterValues = parameters,
+            CallableTools = callable,
+        };
         var record = new PlanVersionRecord
         {
             PlanId = Guid.NewGuid(),
@@ -127,7 +132,7 @@ internal sealed class PlanningService(
         {
             record.Source = SourceGoal;
             record.Goal = message.Goal;
-            var request = new PlanningRequest(message.Goal, VisibleTools(tools, message.AllowedTools), parameters, settings.MaxSteps);
+            var request = new PlanningRequest(message.Goal, VisibleTools(tools, message.AllowedTools, callable), parameters, settings.MaxSteps);
             var memories = (message.Memories ?? []).Take(settings.MaxMemoriesInPrompt).ToList();
             var result = await model.PlanAsync(request, memories, [], context, cancellationToken);
             activity?.SetTag("agents.plan.model_attempts", result.Attempts);
@@ -195,11 +200,11 @@ internal sealed class PlanningService(
             : JsonSerializer.Deserialize<Dictionary<string, string>>(current.ParametersJson, PlannerJson.Options) ?? [];
         var allowed = current.AllowedToolsJson is null ? null : JsonSerializer.Deserialize<List<string>>(current.AllowedToolsJson, PlannerJson.Options);
         var tools = await catalog.LoadAsync(cancellationToken);
-        var context = new PlanValidationContext(tools, allowed, parameters.Keys.ToHashSet(StringComparer.Ordinal), settings.MaxSteps);
+        var context = new PlanValidationContext(tools, allowed, parameters.Keys.ToHashSet(StringComparer.Ordinal), settings.MaxSteps) { ParameterValues = parameters };
         var goal = current.Goal ?? "Complete the task that the current plan describes.";
         var request = new PlanningRequest(
             goal,
-            VisibleTools(tools, allowed),
+            VisibleTools(tools, allowed, callable: null),
             parameters,
             settings.MaxSteps,
             new PlanRevisionRequest(current.Version, previous, kept.Select(s => s.Id).ToList(), message.FailedStepId, message.Error ?? string.Empty));
@@ -259,8 +264,13 @@ internal sealed class PlanningService(
     public static Plan ToPlan(PlanVersionRecord record) =>
         new(record.PlanId, record.Version, record.Source, JsonSerializer.Deserialize<List<PlanStep>>(record.StepsJson, PlannerJson.Options) ?? [], record.Rationale);
 
-    private static List<ToolSummary> VisibleTools(IReadOnlyDictionary<string, ToolSummary> tools, IReadOnlyCollection<string>? allowed) =>
-        tools.Values.Where(t => allowed is null || allowed.Contains(t.Name, StringComparer.Ordinal)).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+    /// <summary>The tools offered to the planner model: those the task allows and (when governance said) the caller's roles allow.</summary>
+    private static List<ToolSummary> VisibleTools(IReadOnlyDictionary<string, ToolSummary> tools, IReadOnlyCollection<string>? allowed, IReadOnlyList<string>? callable) =>
+        tools.Values
+            .Where(t => allowed is null || allowed.Contains(t.Name, StringComparer.Ordinal))
+            .Where(t => callable is null || callable.Any(p => Wildcard.IsMatch(p, t.Name)))
+            .OrderBy(t => t.Name, StringComparer.Ordinal)
+            .ToList();
 
     private static List<PlanStep> Normalise(IReadOnlyList<PlanStep> steps) =>
         steps.Select(s => s with

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Agents.Contracts;
+using Agents.Planner.Templates;
 using Json.Schema;
 
 namespace Agents.Planner.Planning;
@@ -14,13 +15,29 @@ internal static class ToolArgumentChecker
 {
     private static readonly ConcurrentDictionary<string, JsonSchema?> Schemas = new(StringComparer.Ordinal);
 
-    public static IEnumerable<string> Check(ToolSummary tool, JsonElement arguments)
+    /// <summary>
+    /// The schema errors of <paramref name="arguments"/>. With <paramref name="parameters"/> (the task's values), every
+    /// <c>{{params.name}}</c> is resolved first, as the executor will, and an error in a value made from a parameter
+    /// names the parameter and its value: a wrong parameter is refused before any call, not after the tool refuses it.
+    /// </summary>
+    public static IEnumerable<string> Check(ToolSummary tool, JsonElement arguments, IReadOnlyDictionary<string, string>? parameters = null)
     {
         var schema = Schemas.GetOrAdd(tool.InputSchema, Compile);
         if (schema is null)
         {
             // The tool's own schema is unusable; the tool-gateway reports that at call time.
             return [];
+        }
+
+        var parametersAt = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        if (parameters is { Count: > 0 })
+        {
+            CollectParameters(arguments, string.Empty, parameters, parametersAt);
+            if (parametersAt.Count > 0)
+            {
+                using var resolved = JsonDocument.Parse(TemplateRules.ReplaceInJson(arguments.GetRawText(), parameters));
+                arguments = resolved.RootElement.Clone();
+            }
         }
 
         var placeholders = new List<string>();
@@ -49,6 +66,11 @@ internal static class ToolArgumentChecker
             foreach (var message in detail.Errors.Values)
             {
                 var text = $"arguments for '{tool.Name}' {(location.Length == 0 ? "(top level)" : "at '" + location + "'")}: {message}";
+                if (parametersAt.TryGetValue(location, out var names))
+                {
+                    text += " (from " + string.Join(", ", names.Select(n => $"parameter '{n}' = \"{Shorten(parameters![n])}\"")) + ")";
+                }
+
                 if (!errors.Contains(text))
                 {
                     errors.Add(text);
@@ -71,6 +93,43 @@ internal static class ToolArgumentChecker
             return null;
         }
     }
+
+    /// <summary>Where (JSON pointer) the arguments' strings use given parameters, and which.</summary>
+    private static void CollectParameters(JsonElement element, string pointer, IReadOnlyDictionary<string, string> parameters, Dictionary<string, List<string>> found)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                var names = StepReferences.Find(element.GetString())
+                    .Where(r => r.ParameterName is not null && parameters.ContainsKey(r.ParameterName))
+                    .Select(r => r.ParameterName!)
+                    .Distinct(StringComparer.Ordinal)
+                    .ToList();
+                if (names.Count > 0)
+                {
+                    found[pointer] = names;
+                }
+
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    CollectParameters(property.Value, pointer + "/" + Escape(property.Name), parameters, found);
+                }
+
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    CollectParameters(item, pointer + "/" + index++, parameters, found);
+                }
+
+                break;
+        }
+    }
+
+    private static string Shorten(string value) => value.Length <= 100 ? value : value[..99] + "…";
 
     private static void CollectPlaceholders(JsonElement element, string pointer, List<string> placeholders)
     {

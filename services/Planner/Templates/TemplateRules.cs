@@ -109,7 +109,7 @@ internal static partial class TemplateRules
     }
 
     /// <summary>Replaces parameters inside the JSON's string values, so the values are escaped correctly.</summary>
-    private static string ReplaceInJson(string json, IReadOnlyDictionary<string, string> values)
+    internal static string ReplaceInJson(string json, IReadOnlyDictionary<string, string> values)
     {
         JsonNode? root;
         try

@@ -8,8 +8,17 @@ namespace Agents.Contracts;
 /// </summary>
 public sealed record AdmitTask(Guid TaskId, AgentPrincipal Principal, string? Goal, TaskLimits? RequestedLimits, IReadOnlyList<string>? RequestedTools, CreatePlan? ThenPlan = null);
 
-/// <summary>The task may start within <see cref="Limits"/>, using at most <see cref="AllowedTools"/> (null: whatever policy allows).</summary>
-public sealed record TaskAdmitted(Guid TaskId, TaskLimits Limits, IReadOnlyList<string>? AllowedTools);
+/// <summary>
+/// The task may start within <see cref="Limits"/>, using at most <see cref="AllowedTools"/> (null: whatever policy allows).
+/// <see cref="CallableTools"/>: the tool name patterns (<c>*</c> matches any run of characters) that the caller's roles
+/// allow under the tenant's current policy, so that the planner refuses a plan naming a tool no role of the caller may
+/// ever call before anything runs (empty: none; null: not told, as from a governance that predates it).
+/// </summary>
+public sealed record TaskAdmitted(Guid TaskId, TaskLimits Limits, IReadOnlyList<string>? AllowedTools, IReadOnlyList<string>? CallableTools = null)
+{
+    /// <summary>True when <see cref="CallableTools"/> is not given or one of its patterns matches <paramref name="tool"/>.</summary>
+    public bool MayCall(string tool) => CallableTools is null || CallableTools.Any(p => Wildcard.IsMatch(p, tool));
+}
 
 /// <summary>The task may not start; <see cref="Reason"/> says why, for a person.</summary>
 public sealed record TaskRejected(Guid TaskId, string Reason);

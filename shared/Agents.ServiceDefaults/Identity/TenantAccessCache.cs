@@ -37,8 +37,8 @@ public sealed class TenantAccessCache(IBus bus, IOptions<TenantAccessOptions> op
 {
     private readonly ConcurrentDictionary<string, (TenantAccess Access, DateTimeOffset ReadAt)> answers = new(StringComparer.Ordinal);
 
-    /// <summary>The tenant's access rules, or null when governance did not answer.</summary>
-    public async Task<TenantAccess?> GetAsync(string tenantId, CancellationToken cancellationToken)
+    /// <summary>The tenant's access rules, or null when governance did not answer (within <paramref name="timeout"/>, or <see cref="TenantAccessOptions.Timeout"/>).</summary>
+    public async Task<TenantAccess?> GetAsync(string tenantId, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var now = time.GetUtcNow();
         if (answers.TryGetValue(tenantId, out var known) && now - known.ReadAt < options.Value.CacheDuration)
@@ -47,8 +47,8 @@ public sealed class TenantAccessCache(IBus bus, IOptions<TenantAccessOptions> op
         }
 
         var client = bus.CreateRequestClient<GetTenantAccess>();
-        var timeout = RequestTimeout.After(ms: (int)options.Value.Timeout.TotalMilliseconds);
-        var answer = await client.AskAsync<GetTenantAccess, TenantAccess>(new GetTenantAccess(tenantId), timeout, cancellationToken);
+        var wait = RequestTimeout.After(ms: (int)(timeout ?? options.Value.Timeout).TotalMilliseconds);
+        var answer = await client.AskAsync<GetTenantAccess, TenantAccess>(new GetTenantAccess(tenantId), wait, cancellationToken);
         if (answer.Message is null)
         {
             logger.LogWarning("Governance did not tell the access rules of tenant {Tenant} ({Failure}: {Error}).", tenantId, answer.Failure, answer.Error);
