@@ -1,3 +1,4 @@
+using Agents.Contracts;
 using System.ComponentModel.DataAnnotations;
 
 namespace Agents.Executor;
@@ -59,9 +60,9 @@ public sealed class ExecutorOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (StepTimeout <= TimeSpan.Zero || StepTimeout > TimeSpan.FromHours(24))
+        if (!StepRules.IsValidTimeout(StepTimeout))
         {
-            yield return new ValidationResult("Executor:StepTimeout must be positive and at most 24 hours.", [nameof(StepTimeout)]);
+            yield return new ValidationResult($"Executor:StepTimeout must be positive and at most {StepRules.MaxTimeout.TotalMinutes:0} minutes (as a step's own timeout).", [nameof(StepTimeout)]);
         }
 
         if (MemoryRecallTimeout <= TimeSpan.Zero || MemoryRecallTimeout > TimeSpan.FromMinutes(10))

@@ -26,10 +26,6 @@ internal static partial class SubmitTaskValidation
     public const int MaxSteps = 50;
     public const int MaxStepTextLength = 16_000;
     public const int MaxAllowedTools = 100;
-    public const int MaxIdempotencyKeyLength = 200;
-
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,100}$")]
-    private static partial Regex StepId();
 
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,100}$")]
     private static partial Regex Name();
@@ -166,9 +162,9 @@ internal static partial class SubmitTaskValidation
                 continue;
             }
 
-            if (step.Id is null || !StepId().IsMatch(step.Id))
+            if (!StepRules.IsValidId(step.Id))
             {
-                add(at + ".id", "A step id must be 1 to 100 letters, digits, '-' or '_'.");
+                add(at + ".id", $"Not a valid step id: {StepRules.IdRule}.");
             }
             else if (!seen.Add(step.Id))
             {
@@ -215,14 +211,14 @@ internal static partial class SubmitTaskValidation
                 }
             }
 
-            if (step.MaxAttempts is < 1 or > 10)
+            if (step.MaxAttempts is { } attempts && !StepRules.IsValidAttempts(attempts))
             {
-                add(at + ".maxAttempts", "must be between 1 and 10.");
+                add(at + ".maxAttempts", $"must be between {StepRules.MinAttempts} and {StepRules.MaxAttempts}.");
             }
 
-            if (step.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromHours(24)))
+            if (step.Timeout is { } timeout && !StepRules.IsValidTimeout(timeout))
             {
-                add(at + ".timeout", "must be positive and at most 24 hours.");
+                add(at + ".timeout", $"must be positive and at most {StepRules.MaxTimeout.TotalMinutes:0} minutes.");
             }
         }
     }

@@ -1,3 +1,4 @@
+using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
@@ -29,7 +30,7 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
             task.HasKey(x => x.Id);
             task.Property(x => x.TenantId).HasMaxLength(100);
             task.Property(x => x.UserId).HasMaxLength(200);
-            task.Property(x => x.IdempotencyKey).HasMaxLength(200);
+            task.Property(x => x.IdempotencyKey).HasMaxLength(IdempotencyKeys.MaxLength);
             task.Property(x => x.RequestHash).HasMaxLength(64);
             task.Property(x => x.TemplateName).HasMaxLength(100);
             task.Property(x => x.TraceId).HasMaxLength(32);

@@ -1,3 +1,4 @@
+using Agents.Contracts;
 using System.Text.Json;
 using Json.Schema;
 
@@ -8,7 +9,7 @@ internal static class PlanSchema
 {
     public const string Name = "agents_plan";
 
-    public const string Text = """
+    public const string Text = $$"""
         {
           "type": "object",
           "properties": {
@@ -19,7 +20,7 @@ internal static class PlanSchema
               "items": {
                 "type": "object",
                 "properties": {
-                  "id": { "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,63}$" },
+                  "id": { "type": "string", "pattern": "{{StepRules.IdPattern}}" },
                   "kind": { "type": "string", "enum": ["tool", "model"] },
                   "tool": { "type": ["string", "null"], "description": "Tool name from the catalog (kind tool)." },
                   "arguments": { "type": ["object", "null"], "description": "Tool arguments matching the tool's input schema (kind tool)." },

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Agents.Contracts;
 
 namespace Agents.Planner.Planning;
@@ -26,7 +25,7 @@ internal sealed record PlanValidationContext(
 /// Checks a plan against its own structure and the tool catalog. Every error names the step and
 /// says what to change, because the errors are fed back to the planner model and shown to people.
 /// </summary>
-internal static partial class PlanValidator
+internal static class PlanValidator
 {
     private const int MaxListedTools = 25;
 
@@ -55,9 +54,9 @@ internal static partial class PlanValidator
             {
                 errors.Add($"step #{i + 1}: has no id.");
             }
-            else if (!StepIdPattern().IsMatch(id))
+            else if (!StepRules.IsValidId(id))
             {
-                errors.Add($"step '{id}': the id must start with a letter and contain only letters, digits, '-' and '_' (at most 64).");
+                errors.Add($"step '{id}': not a valid id: {StepRules.IdRule}.");
             }
             else if (indexById.TryGetValue(id, out var first))
             {
@@ -89,14 +88,14 @@ internal static partial class PlanValidator
             }
         }
 
-        if (step.MaxAttempts is { } attempts && (attempts < 1 || attempts > 10))
+        if (step.MaxAttempts is { } attempts && !StepRules.IsValidAttempts(attempts))
         {
-            errors.Add($"{label}: maxAttempts must be between 1 and 10 (was {attempts}).");
+            errors.Add($"{label}: maxAttempts must be between {StepRules.MinAttempts} and {StepRules.MaxAttempts} (was {attempts}).");
         }
 
-        if (step.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromHours(1)))
+        if (step.Timeout is { } timeout && !StepRules.IsValidTimeout(timeout))
         {
-            errors.Add($"{label}: timeout must be positive and at most one hour (was {timeout}).");
+            errors.Add($"{label}: timeout must be positive and at most {StepRules.MaxTimeout.TotalMinutes:0} minutes (was {timeout}).");
         }
 
         string? referenceText;
@@ -275,7 +274,4 @@ internal static partial class PlanValidator
             }
         }
     }
-
-    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
-    private static partial Regex StepIdPattern();
 }

@@ -184,9 +184,9 @@ internal sealed class InvokeToolConsumer(
             return "InvokeTool carries no principal (tenant and user); the call was refused.";
         }
 
-        if (string.IsNullOrWhiteSpace(call.IdempotencyKey) || call.IdempotencyKey.Length > 200)
+        if (string.IsNullOrWhiteSpace(call.IdempotencyKey) || call.IdempotencyKey.Length > IdempotencyKeys.MaxLength)
         {
-            return "InvokeTool needs an IdempotencyKey of 1 to 200 characters; the call was refused.";
+            return $"InvokeTool needs an IdempotencyKey of 1 to {IdempotencyKeys.MaxLength} characters; the call was refused.";
         }
 
         if (string.IsNullOrWhiteSpace(call.Tool) || call.ArgumentsJson is null)
