@@ -303,7 +303,7 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await Expect(dave.Locator("#task-list .pager")).ToBeVisibleAsync();
         await Expect(dave.Locator($"#task-list tr[data-task='{taskId}']")).ToHaveCountAsync(0);
         await browser.GoAsync(dave, $"#/tasks/{taskId}");
-        await Expect(dave.Locator(".problem")).ToContainTextAsync("Task not found");
+        await Expect(dave.Locator(".problem")).ToContainTextAsync($"There is no task {taskId} that you may see");
         await ConsoleBrowser.ScreenshotAsync(dave, "12-other-tenant-task");
         await browser.GoAsync(dave, "#/approvals");
         await Expect(dave.Locator("#approvals-refused")).ToContainTextAsync("403");

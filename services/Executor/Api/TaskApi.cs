@@ -88,9 +88,9 @@ internal static class TaskApi
 
         var errors = SubmitTaskValidation.Validate(request);
         string? idempotencyKey = http.Request.Headers["Idempotency-Key"];
-        if (idempotencyKey is not null && (idempotencyKey.Length == 0 || idempotencyKey.Length > SubmitTaskValidation.MaxIdempotencyKeyLength))
+        if (idempotencyKey is not null && (idempotencyKey.Length == 0 || idempotencyKey.Length > IdempotencyKeys.MaxLength))
         {
-            errors["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {SubmitTaskValidation.MaxIdempotencyKeyLength} characters."];
+            errors["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {IdempotencyKeys.MaxLength} characters."];
         }
 
         if (errors.Count > 0)
@@ -412,11 +412,7 @@ internal static class TaskApi
     internal static bool IsTerminal(TaskRunStatus status) => status is TaskRunStatus.Completed or TaskRunStatus.Failed or TaskRunStatus.Cancelled
         or TaskRunStatus.BudgetExceeded or TaskRunStatus.Compensated or TaskRunStatus.Rejected;
 
-    internal static IResult NotFound(Guid id) => Results.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        title: "Task not found.",
-        detail: $"There is no task {id} that you may see.",
-        type: ProblemTypes.NotFound);
+    internal static IResult NotFound(Guid id) => ApiProblems.NotFound($"There is no task {id} that you may see.");
 
     private static Task<TaskRecord?> FindByKeyAsync(ExecutorDbContext db, AgentPrincipal principal, string key, CancellationToken cancellationToken) =>
         db.Tasks.AsNoTracking().FirstOrDefaultAsync(
@@ -458,11 +454,7 @@ internal static class TaskApi
         return refused;
     }
 
-    private static IResult Invalid(Dictionary<string, string[]> errors) => Results.ValidationProblem(
-        errors,
-        title: "The request is not valid.",
-        detail: "See 'errors' for each problem.",
-        type: ProblemTypes.Validation);
+    private static IResult Invalid(Dictionary<string, string[]> errors) => ApiProblems.Validation(errors, "See 'errors' for each problem.");
 
     private static IResult PayloadTooLarge() => Results.Problem(
         statusCode: StatusCodes.Status413PayloadTooLarge,

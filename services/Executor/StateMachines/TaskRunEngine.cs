@@ -53,7 +53,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         Log("admitted", null, new { m.Limits, m.AllowedTools });
     }
 
-    public void Admitted(TaskRunState s, TaskAdmitted m)
+    public void TaskAdmitted(TaskRunState s, TaskAdmitted m)
     {
         if (s.Status != TaskRunStatus.Submitted)
         {
@@ -82,7 +82,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
     }
 
-    public void Rejected(TaskRunState s, TaskRejected m)
+    public void TaskRejected(TaskRunState s, TaskRejected m)
     {
         if (s.Status != TaskRunStatus.Submitted)
         {
@@ -223,7 +223,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
         }
     }
 
-    public void ToolCompleted(TaskRunState s, ToolCallCompleted m)
+    public void ToolCallCompleted(TaskRunState s, ToolCallCompleted m)
     {
         if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step))
         {
@@ -341,7 +341,7 @@ internal sealed class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot
     private static IReadOnlyList<TaintedArgument>? TaintedArguments(StepRun step) =>
         step.InputProvenance?.Where(a => a.Tainted).Select(a => a.ToTainted()).ToList();
 
-    public void ModelCompleted(TaskRunState s, ModelStepCompleted m)
+    public void ModelStepCompleted(TaskRunState s, ModelStepCompleted m)
     {
         if (!s.Steps.TryGetValue(m.StepId, out var step) || m.Attempt < 1 || m.Attempt > step.Dispatches)
         {

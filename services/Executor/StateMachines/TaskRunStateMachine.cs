@@ -17,55 +17,55 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
     {
         InstanceState(x => x.CurrentState);
 
-        Event(() => SubmitReceived, x => x.CorrelateById(m => m.Message.TaskId));
-        Event(() => CancelReceived, x => x.CorrelateById(m => m.Message.TaskId));
-        Event(() => Admitted, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => AdmissionRejected, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => MemoriesArrived, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => MemoryTimeout, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => PlanReady, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => PlanFailed, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => ToolCallDone, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => ModelStepDone, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => StepTimeout, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
-        Event(() => ApprovalReceived, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => SubmitTask, x => x.CorrelateById(m => m.Message.TaskId));
+        Event(() => CancelTask, x => x.CorrelateById(m => m.Message.TaskId));
+        Event(() => TaskAdmitted, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => TaskRejected, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => MemoriesRecalled, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => MemoryRecallTimedOut, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => PlanCreated, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => PlanRejected, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => ToolCallCompleted, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => ModelStepCompleted, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => StepTimedOut, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
+        Event(() => ApprovalDecided, x => ExistingOnly(x.CorrelateById(m => m.Message.TaskId)));
 
         // Late, duplicate and stale messages are expected (retries, redeliveries, parallel steps): ignore them.
         OnUnhandledEvent(x => x.Ignore());
 
         Initially(
-            Handle(SubmitReceived, (e, s, m) => e.Submit(s, m)),
-            Handle(CancelReceived, (e, s, m) => e.Cancel(s, m)));
+            Handle(SubmitTask, (e, s, m) => e.Submit(s, m)),
+            Handle(CancelTask, (e, s, m) => e.Cancel(s, m)));
 
         During(Submitted,
-            Handle(Admitted, (e, s, m) => e.Admitted(s, m)),
-            Handle(AdmissionRejected, (e, s, m) => e.Rejected(s, m)));
+            Handle(TaskAdmitted, (e, s, m) => e.TaskAdmitted(s, m)),
+            Handle(TaskRejected, (e, s, m) => e.TaskRejected(s, m)));
 
         During(Planning,
-            Handle(MemoriesArrived, (e, s, m) => e.MemoriesRecalled(s, m)),
-            Handle(MemoryTimeout, (e, s, _) => e.MemoryRecallTimedOut(s)));
+            Handle(MemoriesRecalled, (e, s, m) => e.MemoriesRecalled(s, m)),
+            Handle(MemoryRecallTimedOut, (e, s, _) => e.MemoryRecallTimedOut(s)));
 
         // A template's or explicit steps' plan comes with the admission (governance passes the planning request on), or
         // before it when an admission was answered without passing it on.
         During(Submitted, Planning, Running, AwaitingApproval,
-            Handle(PlanReady, (e, s, m) => e.PlanCreated(s, m)),
-            Handle(PlanFailed, (e, s, m) => e.PlanRejected(s, m)));
+            Handle(PlanCreated, (e, s, m) => e.PlanCreated(s, m)),
+            Handle(PlanRejected, (e, s, m) => e.PlanRejected(s, m)));
 
         During(Running, AwaitingApproval, Compensating,
-            Handle(ToolCallDone, (e, s, m) => e.ToolCompleted(s, m)),
-            Handle(ModelStepDone, (e, s, m) => e.ModelCompleted(s, m)),
-            Handle(StepTimeout, (e, s, m) => e.StepTimedOut(s, m)),
-            Handle(ApprovalReceived, (e, s, m) => e.ApprovalDecided(s, m)));
+            Handle(ToolCallCompleted, (e, s, m) => e.ToolCallCompleted(s, m)),
+            Handle(ModelStepCompleted, (e, s, m) => e.ModelStepCompleted(s, m)),
+            Handle(StepTimedOut, (e, s, m) => e.StepTimedOut(s, m)),
+            Handle(ApprovalDecided, (e, s, m) => e.ApprovalDecided(s, m)));
 
         // A model call answered after the task ended still reports what it used (and settles its budget reservation).
         During(Completed, Failed, Cancelled,
-            Handle(ModelStepDone, (e, s, m) => e.ModelCompleted(s, m)));
+            Handle(ModelStepCompleted, (e, s, m) => e.ModelStepCompleted(s, m)));
         During(BudgetExceeded, Compensated,
-            Handle(ModelStepDone, (e, s, m) => e.ModelCompleted(s, m)));
+            Handle(ModelStepCompleted, (e, s, m) => e.ModelStepCompleted(s, m)));
 
         // The engine ignores a cancel in a terminal state.
         DuringAny(
-            Handle(CancelReceived, (e, s, m) => e.Cancel(s, m)));
+            Handle(CancelTask, (e, s, m) => e.Cancel(s, m)));
     }
 
     public State Submitted { get; private set; } = null!;
@@ -90,29 +90,29 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
 
     public State Rejected { get; private set; } = null!;
 
-    public Event<SubmitTask> SubmitReceived { get; private set; } = null!;
+    public Event<SubmitTask> SubmitTask { get; private set; } = null!;
 
-    public Event<CancelTask> CancelReceived { get; private set; } = null!;
+    public Event<CancelTask> CancelTask { get; private set; } = null!;
 
-    public Event<TaskAdmitted> Admitted { get; private set; } = null!;
+    public Event<TaskAdmitted> TaskAdmitted { get; private set; } = null!;
 
-    public Event<TaskRejected> AdmissionRejected { get; private set; } = null!;
+    public Event<TaskRejected> TaskRejected { get; private set; } = null!;
 
-    public Event<MemoriesRecalled> MemoriesArrived { get; private set; } = null!;
+    public Event<MemoriesRecalled> MemoriesRecalled { get; private set; } = null!;
 
-    public Event<MemoryRecallTimedOut> MemoryTimeout { get; private set; } = null!;
+    public Event<MemoryRecallTimedOut> MemoryRecallTimedOut { get; private set; } = null!;
 
-    public Event<PlanCreated> PlanReady { get; private set; } = null!;
+    public Event<PlanCreated> PlanCreated { get; private set; } = null!;
 
-    public Event<PlanRejected> PlanFailed { get; private set; } = null!;
+    public Event<PlanRejected> PlanRejected { get; private set; } = null!;
 
-    public Event<ToolCallCompleted> ToolCallDone { get; private set; } = null!;
+    public Event<ToolCallCompleted> ToolCallCompleted { get; private set; } = null!;
 
-    public Event<ModelStepCompleted> ModelStepDone { get; private set; } = null!;
+    public Event<ModelStepCompleted> ModelStepCompleted { get; private set; } = null!;
 
-    public Event<StepTimedOut> StepTimeout { get; private set; } = null!;
+    public Event<StepTimedOut> StepTimedOut { get; private set; } = null!;
 
-    public Event<ApprovalDecided> ApprovalReceived { get; private set; } = null!;
+    public Event<ApprovalDecided> ApprovalDecided { get; private set; } = null!;
 
     private static void ExistingOnly<T>(IEventCorrelationConfigurator<TaskRunState, T> correlation)
         where T : class =>

@@ -1,3 +1,4 @@
+using Agents.ServiceDefaults;
 using Agents.Governance.Approvals;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
@@ -46,7 +47,7 @@ internal static class ApprovalsApi
         var deciderRoles = policy.ApprovalRoles;
         if (!deciderRoles.Any(principal.IsInRole))
         {
-            return Problems.Forbidden($"Listing approvals needs one of the approver roles: {string.Join(", ", deciderRoles)}.");
+            return ApiProblems.Forbidden($"Listing approvals needs one of the approver roles: {string.Join(", ", deciderRoles)}.");
         }
 
         status ??= ApprovalStatus.Pending;
@@ -74,12 +75,12 @@ internal static class ApprovalsApi
         var approval = await db.Approvals.AsNoTracking().SingleOrDefaultAsync(a => a.Id == id && a.TenantId == principal.TenantId, ct);
         if (approval is null)
         {
-            return Problems.NotFound($"Approval {id} does not exist.");
+            return ApiProblems.NotFound($"Approval {id} does not exist.");
         }
 
         return approval.RequestedBy == principal.UserId || approval.ApproverRoles.Any(principal.IsInRole)
             ? Results.Ok(ApprovalView.From(approval))
-            : Problems.Forbidden($"Approval {id} can be read by its requester and by the roles {string.Join(", ", approval.ApproverRoles)}.");
+            : ApiProblems.Forbidden($"Approval {id} can be read by its requester and by the roles {string.Join(", ", approval.ApproverRoles)}.");
     }
 
     private static async Task<IResult> DecideAsync(Guid id, bool approve, HttpContext http, ApprovalService service, CancellationToken ct)
@@ -106,11 +107,11 @@ internal static class ApprovalsApi
         return outcome switch
         {
             DecideOutcome.Decided => Results.Ok(ApprovalView.From(approval!)),
-            DecideOutcome.NotFound => Problems.NotFound($"Approval {id} does not exist."),
-            DecideOutcome.NotAnApprover => Problems.Forbidden($"Deciding approval {id} needs one of the roles {string.Join(", ", approval!.ApproverRoles)}."),
-            DecideOutcome.OwnRequest => Problems.Forbidden($"Approval {id} was requested by you; another approver must decide it."),
-            DecideOutcome.NotPending => Problems.Conflict($"Approval {id} is already {approval!.Status}."),
-            _ => Problems.Conflict($"Approval {id} expired at {approval!.ExpiresAt:O}."),
+            DecideOutcome.NotFound => ApiProblems.NotFound($"Approval {id} does not exist."),
+            DecideOutcome.NotAnApprover => ApiProblems.Forbidden($"Deciding approval {id} needs one of the roles {string.Join(", ", approval!.ApproverRoles)}."),
+            DecideOutcome.OwnRequest => ApiProblems.Forbidden($"Approval {id} was requested by you; another approver must decide it."),
+            DecideOutcome.NotPending => ApiProblems.Conflict($"Approval {id} is already {approval!.Status}."),
+            _ => ApiProblems.Conflict($"Approval {id} expired at {approval!.ExpiresAt:O}."),
         };
     }
 }

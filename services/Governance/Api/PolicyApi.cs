@@ -36,7 +36,7 @@ internal static class PolicyApi
     internal static IResult? RequireAdmin(AgentPrincipal principal, EffectivePolicy policy, string what) =>
         principal.IsInRole(policy.Document.AdminRole)
             ? null
-            : Problems.Forbidden($"{what} needs the tenant's admin role '{policy.Document.AdminRole}'.");
+            : ApiProblems.Forbidden($"{what} needs the tenant's admin role '{policy.Document.AdminRole}'.");
 
     private static async Task<IResult> GetAsync(HttpContext http, PolicyStore policies, CancellationToken ct)
     {
@@ -181,7 +181,7 @@ internal static class PolicyApi
         var principal = http.GetPrincipal();
         var stored = await db.Policies.AsNoTracking().SingleOrDefaultAsync(p => p.TenantId == principal.TenantId && p.Version == version, ct);
         return stored is null
-            ? Problems.NotFound($"Policy version {version} does not exist.")
+            ? ApiProblems.NotFound($"Policy version {version} does not exist.")
             : Results.Ok(new PolicyVersionView(stored.Version, stored.CreatedAt, stored.CreatedBy, JsonDocument.Parse(stored.Document).RootElement));
     }
 

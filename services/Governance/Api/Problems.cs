@@ -3,21 +3,12 @@ using Agents.ServiceDefaults;
 
 namespace Agents.Governance.Api;
 
+/// <summary>Body reading for governance's routes; refusals are <see cref="ApiProblems"/>.</summary>
 internal static class Problems
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static IResult Forbidden(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail, type: ProblemTypes.Forbidden);
-
-    public static IResult NotFound(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail, type: ProblemTypes.NotFound);
-
-    public static IResult Conflict(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail, type: ProblemTypes.Conflict);
-
-    public static IResult Validation(string detail, IDictionary<string, string[]> errors) =>
-        Results.ValidationProblem(errors, detail: detail, title: "Invalid request", type: ProblemTypes.Validation);
+    public static IResult Validation(string detail, IDictionary<string, string[]> errors) => ApiProblems.Validation(errors, detail);
 
     /// <summary>Reads a JSON body, answering malformed JSON with a 400 validation problem.</summary>
     public static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken)

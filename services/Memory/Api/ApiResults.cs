@@ -9,28 +9,9 @@ namespace Agents.Memory.Api;
 /// <summary>Problem details with the project's stable types, and body reading that turns bad JSON into a 400 a person can act on.</summary>
 internal static partial class ApiResults
 {
-    public static IResult Validation(string field, string message) =>
-        Results.ValidationProblem(
-            new Dictionary<string, string[]> { [field] = [message] },
-            detail: message,
-            title: "The request is not valid",
-            type: ProblemTypes.Validation);
+    public static IResult Validation(string field, string message) => ApiProblems.Validation(field, message);
 
-    public static IResult Validation(Dictionary<string, string[]> errors) =>
-        Results.ValidationProblem(
-            errors,
-            detail: string.Join(" ", errors.Values.SelectMany(v => v)),
-            title: "The request is not valid",
-            type: ProblemTypes.Validation);
-
-    public static IResult NotFound(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail, type: ProblemTypes.NotFound);
-
-    public static IResult Forbidden(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail, type: ProblemTypes.Forbidden);
-
-    public static IResult Conflict(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail, type: ProblemTypes.Conflict);
+    public static IResult Validation(Dictionary<string, string[]> errors) => ApiProblems.Validation(errors);
 
     /// <summary>Reads a JSON body; on failure returns the 400 problem to send instead.</summary>
     public static async Task<(T? Value, IResult? Error)> ReadBodyAsync<T>(HttpRequest request, CancellationToken cancellationToken)

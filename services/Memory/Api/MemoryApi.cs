@@ -1,3 +1,4 @@
+using Agents.ServiceDefaults;
 using Agents.Contracts;
 using Agents.Memory.Data;
 using Agents.Memory.Memories;
@@ -119,12 +120,12 @@ internal static class MemoryApi
     private static async Task<IResult> GetAsync(HttpContext context, Guid id, MemoryStore store, CancellationToken cancellationToken) =>
         await store.GetAsync(ScopeOf(context), id, cancellationToken) is { } memory
             ? Results.Ok(memory)
-            : ApiResults.NotFound($"You have no memory {id}.");
+            : ApiProblems.NotFound($"You have no memory {id}.");
 
     private static async Task<IResult> ForgetAsync(HttpContext context, Guid id, MemoryStore store, CancellationToken cancellationToken) =>
         await store.ForgetAsync(ScopeOf(context), id, cancellationToken)
             ? Results.NoContent()
-            : ApiResults.NotFound($"You have no memory {id}.");
+            : ApiProblems.NotFound($"You have no memory {id}.");
 
     private static async Task<IResult> RecallAsync(HttpContext context, MemoryStore store, IOptions<MemoryOptions> options, CancellationToken cancellationToken)
     {
@@ -170,7 +171,7 @@ internal static class MemoryApi
         var principal = context.GetPrincipal();
         if (!string.Equals(userId, principal.UserId, StringComparison.Ordinal) && !principal.IsInRole(AdminRole))
         {
-            return ApiResults.Forbidden($"Only the user themselves or a tenant '{AdminRole}' may erase a user's memories.");
+            return ApiProblems.Forbidden($"Only the user themselves or a tenant '{AdminRole}' may erase a user's memories.");
         }
 
         if (userId.Length > MemoryLimits.MaxKeyLength)
@@ -237,12 +238,12 @@ internal static class MemoryApi
     private static async Task<IResult> ReadSessionAsync(HttpContext context, string sessionId, ShortTermMemory shortTerm, CancellationToken cancellationToken) =>
         ApiResults.IsValidKey(sessionId) && await shortTerm.ReadAsync(ScopeOf(context), sessionId, cancellationToken) is { } session
             ? Results.Ok(session)
-            : ApiResults.NotFound($"You have no session '{sessionId}'.");
+            : ApiProblems.NotFound($"You have no session '{sessionId}'.");
 
     private static async Task<IResult> ForgetSessionAsync(HttpContext context, string sessionId, ShortTermMemory shortTerm, CancellationToken cancellationToken) =>
         ApiResults.IsValidKey(sessionId) && await shortTerm.ForgetSessionAsync(ScopeOf(context), sessionId, cancellationToken)
             ? Results.NoContent()
-            : ApiResults.NotFound($"You have no session '{sessionId}'.");
+            : ApiProblems.NotFound($"You have no session '{sessionId}'.");
 
     private static async Task<IResult> ListProceduresAsync(HttpContext context, string agent, ProceduralMemory procedures, CancellationToken cancellationToken) =>
         ApiResults.IsValidKey(agent)
@@ -258,7 +259,7 @@ internal static class MemoryApi
 
         return await procedures.GetAsync(context.GetPrincipal().TenantId, agent, name, version, cancellationToken) is { } procedure
             ? Results.Ok(procedure)
-            : ApiResults.NotFound(version is null ? $"Agent '{agent}' has no procedure '{name}'." : $"Agent '{agent}' has no version {version} of procedure '{name}'.");
+            : ApiProblems.NotFound(version is null ? $"Agent '{agent}' has no procedure '{name}'." : $"Agent '{agent}' has no version {version} of procedure '{name}'.");
     }
 
     private static async Task<IResult> PutProcedureAsync(HttpContext context, string agent, string name, ProceduralMemory procedures, CancellationToken cancellationToken)
@@ -266,7 +267,7 @@ internal static class MemoryApi
         var principal = context.GetPrincipal();
         if (!principal.IsInRole(AdminRole))
         {
-            return ApiResults.Forbidden($"Procedures are the tenant's instructions for its agents; writing one needs the '{AdminRole}' role.");
+            return ApiProblems.Forbidden($"Procedures are the tenant's instructions for its agents; writing one needs the '{AdminRole}' role.");
         }
 
         if (!ApiResults.IsValidKey(agent) || !ApiResults.IsValidKey(name))
@@ -288,6 +289,6 @@ internal static class MemoryApi
         var write = await procedures.PutAsync(principal.TenantId, agent, name, body.Content, body.ExpectedVersion, principal.UserId, cancellationToken);
         return write.Written is { } written
             ? Results.Created($"/api/memories/procedures/{agent}/{name}?version={written.Version}", written)
-            : ApiResults.Conflict($"Procedure '{name}' of agent '{agent}' is at version {write.CurrentVersion}, not {body.ExpectedVersion}: read it again and retry with expectedVersion {write.CurrentVersion}.");
+            : ApiProblems.Conflict($"Procedure '{name}' of agent '{agent}' is at version {write.CurrentVersion}, not {body.ExpectedVersion}: read it again and retry with expectedVersion {write.CurrentVersion}.");
     }
 }

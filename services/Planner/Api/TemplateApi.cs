@@ -101,11 +101,7 @@ internal static class TemplateApi
         };
     }
 
-    private static IResult Forbidden(string what) => Results.Problem(
-        statusCode: StatusCodes.Status403Forbidden,
-        title: "Forbidden",
-        detail: $"{what} needs the '{AdminRole}' role.",
-        type: ProblemTypes.Forbidden);
+    private static IResult Forbidden(string what) => ApiProblems.Forbidden($"{what} needs the '{AdminRole}' role.");
 
     private static IResult BuiltInReadOnly(string name) => Results.Problem(
         statusCode: StatusCodes.Status409Conflict,
@@ -119,9 +115,6 @@ internal static class TemplateApi
         detail: $"Another version of template '{name}' was stored at the same time; read it and try again.",
         type: ProblemTypes.Conflict);
 
-    private static IResult NotFound(string name) => Results.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        title: "Template not found",
-        detail: $"There is no workflow template '{name}' in your tenant. GET /api/templates lists them.",
-        type: ProblemTypes.NotFound);
+    private static IResult NotFound(string name) =>
+        ApiProblems.NotFound($"There is no workflow template '{name}' in your tenant. GET /api/templates lists them.");
 }

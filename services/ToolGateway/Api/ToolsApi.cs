@@ -204,14 +204,9 @@ internal static class ToolsApi
             : (by, Forbidden($"{what} needs the admin role '{rules.AdminRole}' of tenant '{principal.TenantId}'."));
     }
 
-    private static IResult Forbidden(string detail) => TypedResults.Problem(
-        statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail, type: ProblemTypes.Forbidden);
+    private static IResult Forbidden(string detail) => ApiProblems.Forbidden(detail);
 
-    private static IResult NotFound(string name) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        title: "Tool not found",
-        detail: $"No tool named '{name}' is registered that you may use. GET /api/tools lists them.",
-        type: ProblemTypes.NotFound);
+    private static IResult NotFound(string name) => ApiProblems.NotFound($"No tool named '{name}' is registered that you may use. GET /api/tools lists them.");
 
     // This instance's own view when it has used the tool; otherwise the last persisted change.
     private static ToolCircuitView Circuit(string tool, CircuitStateRecord? row, ToolCircuitBreakers breakers, TimeProvider time)
