@@ -57,7 +57,27 @@ internal sealed class ConsoleBrowser : IAsyncDisposable
     }
 
     /// <summary>A fresh context (its own session storage) signed in to the console with <paramref name="apiKey"/>.</summary>
-    public async Task<IPage> SignInAsync(string apiKey, string user)
+    public async Task<IPage> SignInAsync(string apiKey, string user) => await SignInAsync(apiKey, user, bearer: false);
+
+    /// <summary>Signs in with a credential of the given kind (an API key, or a JWT bearer token) and waits for the user's name.</summary>
+    public async Task<IPage> SignInAsync(string credential, string user, bool bearer)
+    {
+        var (page, errors) = await OpenAsync();
+        await SubmitCredentialAsync(page, credential, bearer);
+        await Assertions.Expect(page.Locator("#whoami")).ToContainTextAsync(user);
+        Assert.Empty(errors);
+        return page;
+    }
+
+    /// <summary>A fresh context's sign-in form, filled with <paramref name="credential"/> and submitted; what follows is the caller's to check.</summary>
+    public async Task<IPage> TrySignInAsync(string credential, bool bearer)
+    {
+        var (page, _) = await OpenAsync();
+        await SubmitCredentialAsync(page, credential, bearer);
+        return page;
+    }
+
+    private async Task<(IPage Page, List<string> Errors)> OpenAsync()
     {
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
         // The platform may be slow on a busy machine: waits are on what the page shows, bounded generously.
@@ -67,11 +87,18 @@ internal sealed class ConsoleBrowser : IAsyncDisposable
         page.PageError += (_, error) => errors.Add(error);
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
         await page.GotoAsync(new Uri(_gateway, "console/").ToString());
-        await page.Locator("#credential").FillAsync(apiKey);
+        return (page, errors);
+    }
+
+    private static async Task SubmitCredentialAsync(IPage page, string credential, bool bearer)
+    {
+        if (bearer)
+        {
+            await page.Locator("#credential-kind").SelectOptionAsync("bearer");
+        }
+
+        await page.Locator("#credential").FillAsync(credential);
         await page.Locator("#sign-in").ClickAsync();
-        await Assertions.Expect(page.Locator("#whoami")).ToContainTextAsync(user);
-        Assert.Empty(errors);
-        return page;
     }
 
     public Task GoAsync(IPage page, string route) => page.GotoAsync(new Uri(_gateway, "console/" + route).ToString());

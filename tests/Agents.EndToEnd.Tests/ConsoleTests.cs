@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
@@ -189,6 +191,45 @@ public sealed class ConsoleTests(PlatformFixture platform)
         var after = JsonNode.Parse(await api.GetStringAsync(new Uri("api/governance/policy", UriKind.Relative)))!;
         Assert.Equal(version + 2, after["version"]!.GetValue<int>());
         Assert.Null(after["document"]!["roles"]![role]);
+    }
+
+    [Fact]
+    public async Task A_person_signs_in_with_a_jwt_and_sees_what_the_api_lets_the_token_see_and_a_token_without_a_tenant_is_refused()
+    {
+        var token = Jwt(new { sub = "judy", tenant = "demo", roles = new[] { "agent-user" } });
+        using var api = new HttpClient { BaseAddress = platform.GatewayAddress, Timeout = TimeSpan.FromSeconds(30) };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        var mine = await TaskClient.SubmitAsync(api, new { goal = "Summarise what a password reset needs" });
+        using var alice = platform.CreateClient(PlatformFixture.AliceKey);
+        var alices = await TaskClient.SubmitAsync(alice, new { goal = "Summarise what an outage notice needs" });
+
+        await using var browser = await ConsoleBrowser.StartAsync(platform.GatewayAddress);
+        var judy = await browser.SignInAsync(token, "judy @ demo", bearer: true);
+        await Expect(judy.Locator($"#task-list tr[data-task='{mine}']")).ToHaveCountAsync(1);
+        await Expect(judy.Locator($"#task-list tr[data-task='{alices}']")).ToHaveCountAsync(0);
+        await ConsoleBrowser.ScreenshotAsync(judy, "19-jwt-signed-in");
+
+        // A token the gateway cannot place in a tenant is refused at sign-in with the gateway's problem details.
+        var page = await browser.TrySignInAsync(Jwt(new { sub = "judy", roles = new[] { "agent-user" } }), bearer: true);
+        await Expect(page.Locator(".problem")).ToContainTextAsync("Signing in failed");
+        await Expect(page.Locator(".problem")).ToContainTextAsync("(401)");
+    }
+
+    /// <summary>An HS256 token of the identity provider the end-to-end gateway trusts, valid for five minutes.</summary>
+    private static string Jwt(object claims)
+    {
+        static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var body = JsonSerializer.SerializeToNode(claims)!.AsObject();
+        body["iss"] = PlatformFixture.JwtIssuer;
+        body["aud"] = PlatformFixture.JwtAudience;
+        body["iat"] = now;
+        body["nbf"] = now - 5;
+        body["exp"] = now + 300;
+        var header = Base64Url(JsonSerializer.SerializeToUtf8Bytes(new { alg = "HS256", typ = "JWT" }));
+        var payload = Base64Url(Encoding.UTF8.GetBytes(body.ToJsonString()));
+        var signature = Base64Url(HMACSHA256.HashData(Encoding.UTF8.GetBytes(PlatformFixture.JwtSigningKey), Encoding.ASCII.GetBytes(header + "." + payload)));
+        return $"{header}.{payload}.{signature}";
     }
 
     [Fact]

@@ -28,6 +28,13 @@ public class PlatformFixture : IAsyncLifetime
     /// <summary>The platform benchmark's key (tenant <c>bench</c>, whose policy the benchmark writes), as in development.</summary>
     public const string BenchKey = "bench-admin-key";
 
+    /// <summary>The gateway also accepts HS256 bearer tokens of this issuer and audience, signed with this test-only key.</summary>
+    public const string JwtSigningKey = "end-to-end-tests-jwt-signing-key-0123456789";
+
+    public const string JwtIssuer = "https://idp.agents.test";
+
+    public const string JwtAudience = "agents";
+
     private static readonly (string Name, string Directory, bool HasDatabase)[] Services =
     [
         ("governance", "services/Governance", true),
@@ -93,6 +100,9 @@ public class PlatformFixture : IAsyncLifetime
                 }
 
                 settings["Gateway__Console__TraceUrl"] = TraceUiUrl;
+                settings["Gateway__Jwt__SigningKey"] = JwtSigningKey;
+                settings["Gateway__Jwt__Issuer"] = JwtIssuer;
+                settings["Gateway__Jwt__Audience"] = JwtAudience;
                 break;
             case "tool-web":
                 settings["WebFetch__Allowlist__0"] = "http://127.0.0.1:{port}/kb/";
