@@ -8,8 +8,8 @@ namespace Agents.EndToEnd.Tests;
 
 /// <summary>
 /// A stand-in for a trace backend: an OTLP/HTTP (protobuf) receiver on loopback that keeps every span it is sent, with the
-/// service that sent it. It reads only what the tests ask about (service name, trace id, span name) from the protobuf
-/// encoding of <c>ExportTraceServiceRequest</c>; metrics and logs are accepted and dropped.
+/// service that sent it. It reads only what the tests ask about (service name, trace id, span name, the span's attributes
+/// as text) from the protobuf encoding of <c>ExportTraceServiceRequest</c>; metrics and logs are accepted and dropped.
 /// </summary>
 internal sealed class OtlpTraceReceiver : IAsyncDisposable
 {
@@ -55,7 +55,7 @@ internal sealed class OtlpTraceReceiver : IAsyncDisposable
             }
 
             var service = "(unknown)";
-            var spans = new List<(string TraceId, string Name)>();
+            var spans = new List<(string TraceId, string Name, Dictionary<string, string> Attributes)>();
             foreach (var (part, value) in Fields(resourceSpans))
             {
                 if (part == 1)
@@ -77,23 +77,33 @@ internal sealed class OtlpTraceReceiver : IAsyncDisposable
                             var fields = Fields(span).ToList();
                             var traceId = fields.FirstOrDefault(f => f.Field == 1).Value;
                             var spanName = fields.FirstOrDefault(f => f.Field == 5).Value;
-                            spans.Add((traceId is null ? "" : Convert.ToHexStringLower(traceId), spanName is null ? "" : Encoding.UTF8.GetString(spanName)));
+                            var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+                            foreach (var (_, attribute) in fields.Where(f => f.Field == 9))
+                            {
+                                if (KeyValue(attribute) is ({ Length: > 0 } key, { } text))
+                                {
+                                    attributes[key] = text;
+                                }
+                            }
+
+                            spans.Add((traceId is null ? "" : Convert.ToHexStringLower(traceId), spanName is null ? "" : Encoding.UTF8.GetString(spanName), attributes));
                         }
                     }
                 }
             }
 
-            foreach (var (traceId, name) in spans)
+            foreach (var (traceId, name, attributes) in spans)
             {
-                yield return new ReceivedSpan(service, traceId, name);
+                yield return new ReceivedSpan(service, traceId, name, attributes);
             }
         }
     }
 
-    /// <summary>A <c>KeyValue</c> whose value is a string: key(1), value(2) → string_value(1).</summary>
+    /// <summary>A <c>KeyValue</c>: key(1), value(2) as text (a string, a bool, an int or a double; null for others).</summary>
     private static (string Key, string? Value) KeyValue(byte[] keyValue)
     {
-        string key = "", value = null!;
+        string key = "";
+        string? value = null;
         foreach (var (field, bytes) in Fields(keyValue))
         {
             if (field == 1)
@@ -102,12 +112,49 @@ internal sealed class OtlpTraceReceiver : IAsyncDisposable
             }
             else if (field == 2)
             {
-                var text = Fields(bytes).FirstOrDefault(f => f.Field == 1).Value;
-                value = text is null ? null! : Encoding.UTF8.GetString(text);
+                value = AnyValueText(bytes);
             }
         }
 
         return (key, value);
+    }
+
+    /// <summary>An <c>AnyValue</c> as text: string_value(1), bool_value(2), int_value(3), double_value(4).</summary>
+    private static string? AnyValueText(byte[] any)
+    {
+        var position = 0;
+        while (position < any.Length)
+        {
+            var tag = ReadVarint(any, ref position);
+            var field = (int)(tag >> 3);
+            switch (tag & 7)
+            {
+                case 0:
+                    var number = ReadVarint(any, ref position);
+                    return field == 2 ? (number != 0 ? "true" : "false") : ((long)number).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                case 1:
+                    var real = BitConverter.ToDouble(any, position);
+                    position += 8;
+                    return real.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                case 2:
+                    var length = (int)ReadVarint(any, ref position);
+                    var bytes = any[position..(position + length)];
+                    position += length;
+                    if (field == 1)
+                    {
+                        return Encoding.UTF8.GetString(bytes);
+                    }
+
+                    break;
+                case 5:
+                    position += 4;
+                    break;
+                default:
+                    return null;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The length-delimited fields of a protobuf message (others are skipped).</summary>
@@ -158,4 +205,4 @@ internal sealed class OtlpTraceReceiver : IAsyncDisposable
 }
 
 /// <summary>One span as received: the sending service (<c>service.name</c>), its trace id (hex) and its name.</summary>
-internal sealed record ReceivedSpan(string Service, string TraceId, string Name);
+internal sealed record ReceivedSpan(string Service, string TraceId, string Name, IReadOnlyDictionary<string, string> Attributes);

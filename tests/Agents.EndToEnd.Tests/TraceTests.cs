@@ -56,6 +56,26 @@ public sealed class TraceTests(TracedPlatformFixture platform)
         Assert.All(services, service => Assert.True(spans.Any(s => s.Service == service), $"{service} sent no span of trace {traceId}; the trace has {seen}"));
         Assert.Contains(spans, s => s.Service == "Agents.Executor" && s.Name == "invoke_workflow task-run");
 
+        // The span of the message that ended the run carries the run's quality signals: goal reached, steps, tool calls,
+        // approvals, plan revisions, tokens and cost (the triage task: lookup, fetch, draft and ticket, no person).
+        ReceivedSpan? end = null;
+        while ((end = platform.Receiver.Spans.FirstOrDefault(s => s.TraceId == traceId && s.Attributes.ContainsKey("agents.task.goal_reached"))) is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(250);
+        }
+
+        Assert.True(end is not null, $"no span of trace {traceId} carries agents.task.goal_reached; the trace has {seen}");
+        Assert.Equal("Agents.Executor", end.Service);
+        Assert.Equal("true", end.Attributes["agents.task.goal_reached"]);
+        Assert.Equal("Completed", end.Attributes["agents.task.status"]);
+        Assert.Equal("4", end.Attributes["agents.task.steps"]);
+        // Three calls, or more when a busy machine made one of them retry.
+        Assert.True(int.Parse(end.Attributes["agents.task.tool_calls"], System.Globalization.CultureInfo.InvariantCulture) >= 3);
+        Assert.Equal("0", end.Attributes["agents.task.approvals"]);
+        Assert.True(end.Attributes.ContainsKey("agents.task.plan_revisions"));
+        Assert.True(int.Parse(end.Attributes["gen_ai.usage.output_tokens"], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.True(double.Parse(end.Attributes["agents.cost"], System.Globalization.CultureInfo.InvariantCulture) > 0);
+
         // Another task is another trace.
         var other = await platform.SubmitTriageAsync(api, "C-1002", article: "password-reset");
         var otherTrace = (await TaskClient.WaitForStatusAsync(api, other, "Completed")).GetProperty("traceId").GetString();
