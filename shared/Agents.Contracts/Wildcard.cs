@@ -6,6 +6,9 @@ public static class Wildcard
     /// <summary>True when <paramref name="value"/> matches <paramref name="pattern"/> as a whole.</summary>
     public static bool IsMatch(string pattern, string value) => Match(pattern.AsSpan(), value.AsSpan());
 
+    /// <summary>True when <paramref name="value"/> matches one of <paramref name="patterns"/>.</summary>
+    public static bool MatchesAny(IEnumerable<string> patterns, string value) => patterns.Any(p => IsMatch(p, value));
+
     private static bool Match(ReadOnlySpan<char> pattern, ReadOnlySpan<char> value)
     {
         // Iterative glob match with backtracking to the last '*'.

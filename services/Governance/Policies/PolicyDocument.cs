@@ -46,12 +46,12 @@ public sealed record PolicyDocument(
     /// <summary>True when one of <paramref name="roles"/> allows <paramref name="tool"/>.</summary>
 
     public bool RolesAllowTool(IEnumerable<string> roles, string tool) =>
-        roles.Any(r => Roles.TryGetValue(r, out var role) && role.Tools.Any(p => Wildcard.IsMatch(p, tool)));
+        roles.Any(r => Roles.TryGetValue(r, out var role) && Wildcard.MatchesAny(role.Tools, tool));
 
     /// <summary>True when one of <paramref name="roles"/> grants <paramref name="scope"/> (an empty scope needs no grant).</summary>
     public bool RolesGrantScope(IEnumerable<string> roles, string scope) =>
         string.IsNullOrEmpty(scope)
-        || roles.Any(r => Roles.TryGetValue(r, out var role) && role.Scopes.Any(p => Wildcard.IsMatch(p, scope)));
+        || roles.Any(r => Roles.TryGetValue(r, out var role) && Wildcard.MatchesAny(role.Scopes, scope));
 
     /// <summary>The tool's risk tier after the policy's overrides (the first matching pattern wins; exact names first).</summary>
     public RiskTier EffectiveRisk(string tool, RiskTier announced)

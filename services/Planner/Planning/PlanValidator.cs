@@ -198,7 +198,7 @@ internal static class PlanValidator
             return;
         }
 
-        if (context.CallableTools is { } callable && !callable.Any(p => Wildcard.IsMatch(p, step.Tool)))
+        if (context.CallableTools is { } callable && !Wildcard.MatchesAny(callable, step.Tool))
         {
             errors.Add(callable.Count == 0
                 ? $"{label}: tool '{step.Tool}' may not be called: the caller's roles allow no tool under the tenant's policy."

@@ -268,7 +268,7 @@ internal sealed class PlanningService(
     private static List<ToolSummary> VisibleTools(IReadOnlyDictionary<string, ToolSummary> tools, IReadOnlyCollection<string>? allowed, IReadOnlyList<string>? callable) =>
         tools.Values
             .Where(t => allowed is null || allowed.Contains(t.Name, StringComparer.Ordinal))
-            .Where(t => callable is null || callable.Any(p => Wildcard.IsMatch(p, t.Name)))
+            .Where(t => callable is null || Wildcard.MatchesAny(callable, t.Name))
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .ToList();
 

@@ -31,9 +31,9 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
             tool.Property(t => t.Risk).HasConversion<string>().HasMaxLength(16);
             tool.Property(t => t.InputSchema).HasColumnType("text");
             tool.Property(t => t.OutputSchema).HasColumnType("text");
-            tool.Property(t => t.RequiredScope).HasMaxLength(IdempotencyKeys.MaxLength);
+            tool.Property(t => t.RequiredScope).HasMaxLength(200);
             tool.Property(t => t.Version).HasMaxLength(64);
-            tool.Property(t => t.Instance).HasMaxLength(IdempotencyKeys.MaxLength);
+            tool.Property(t => t.Instance).HasMaxLength(200);
             tool.Property(t => t.RetiredBy).HasMaxLength(401);
             tool.Property(t => t.UntrustedOutputFields).HasDefaultValueSql("'{}'::text[]");
             tool.Property(t => t.ArgumentClasses).HasColumnType("jsonb").HasDefaultValueSql("'{}'::jsonb").HasConversion(
@@ -50,9 +50,9 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
             call.ToTable("tool_calls");
             call.HasKey(c => new { c.IdempotencyKey, c.Compensation });
             call.Property(c => c.IdempotencyKey).HasMaxLength(IdempotencyKeys.MaxLength);
-            call.Property(c => c.StepId).HasMaxLength(IdempotencyKeys.MaxLength);
-            call.Property(c => c.TenantId).HasMaxLength(IdempotencyKeys.MaxLength);
-            call.Property(c => c.UserId).HasMaxLength(IdempotencyKeys.MaxLength);
+            call.Property(c => c.StepId).HasMaxLength(200);
+            call.Property(c => c.TenantId).HasMaxLength(200);
+            call.Property(c => c.UserId).HasMaxLength(200);
             call.Property(c => c.Tool).HasMaxLength(64);
             call.Property(c => c.ArgumentsHash).HasMaxLength(64);
             call.Property(c => c.Outcome).HasConversion<string>().HasMaxLength(32);
@@ -67,7 +67,7 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
             circuit.HasKey(c => c.Tool);
             circuit.Property(c => c.Tool).HasMaxLength(64);
             circuit.Property(c => c.State).HasConversion<string>().HasMaxLength(16);
-            circuit.Property(c => c.UpdatedBy).HasMaxLength(IdempotencyKeys.MaxLength);
+            circuit.Property(c => c.UpdatedBy).HasMaxLength(200);
         });
     }
 }

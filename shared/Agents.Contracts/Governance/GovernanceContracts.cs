@@ -17,7 +17,7 @@ public sealed record AdmitTask(Guid TaskId, AgentPrincipal Principal, string? Go
 public sealed record TaskAdmitted(Guid TaskId, TaskLimits Limits, IReadOnlyList<string>? AllowedTools, IReadOnlyList<string>? CallableTools = null)
 {
     /// <summary>True when <see cref="CallableTools"/> is not given or one of its patterns matches <paramref name="tool"/>.</summary>
-    public bool MayCall(string tool) => CallableTools is null || CallableTools.Any(p => Wildcard.IsMatch(p, tool));
+    public bool MayCall(string tool) => CallableTools is null || Wildcard.MatchesAny(CallableTools, tool);
 }
 
 /// <summary>The task may not start; <see cref="Reason"/> says why, for a person.</summary>

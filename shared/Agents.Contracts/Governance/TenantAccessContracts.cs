@@ -39,9 +39,9 @@ public sealed record TenantAccess(
     /// </summary>
     public bool MayCall(AgentPrincipal principal, string tool, string? requiredScope) =>
         principal.TenantId == TenantId
-        && principal.Roles.Any(r => Roles.TryGetValue(r, out var grant) && grant.Tools.Any(p => Wildcard.IsMatch(p, tool)))
+        && principal.Roles.Any(r => Roles.TryGetValue(r, out var grant) && Wildcard.MatchesAny(grant.Tools, tool))
         && (string.IsNullOrEmpty(requiredScope)
-            || principal.Roles.Any(r => Roles.TryGetValue(r, out var grant) && grant.Scopes.Any(p => Wildcard.IsMatch(p, requiredScope))));
+            || principal.Roles.Any(r => Roles.TryGetValue(r, out var grant) && Wildcard.MatchesAny(grant.Scopes, requiredScope)));
 }
 
 /// <summary>What one role of a tenant's policy may call: tool name patterns and permission scope patterns.</summary>

@@ -31,9 +31,9 @@ public sealed class ToolLedgerDbContext(DbContextOptions<ToolLedgerDbContext> op
         entry.Property(e => e.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(IdempotencyKeys.MaxLength);
         entry.Property(e => e.Operation).HasColumnName("operation").HasMaxLength(16);
         entry.Property(e => e.TenantId).HasColumnName("tenant_id").HasMaxLength(100);
-        entry.Property(e => e.UserId).HasColumnName("user_id").HasMaxLength(IdempotencyKeys.MaxLength);
+        entry.Property(e => e.UserId).HasColumnName("user_id").HasMaxLength(200);
         entry.Property(e => e.TaskId).HasColumnName("task_id");
-        entry.Property(e => e.StepId).HasColumnName("step_id").HasMaxLength(IdempotencyKeys.MaxLength);
+        entry.Property(e => e.StepId).HasColumnName("step_id").HasMaxLength(200);
         entry.Property(e => e.LastCallId).HasColumnName("last_call_id");
         entry.Property(e => e.ArgumentsHash).HasColumnName("arguments_hash").HasMaxLength(64);
         entry.Property(e => e.Arguments).HasColumnName("arguments");

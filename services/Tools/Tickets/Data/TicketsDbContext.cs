@@ -59,11 +59,11 @@ public sealed class TicketsDbContext(DbContextOptions<TicketsDbContext> options)
         ticket.Property(t => t.TenantId).HasColumnName("tenant_id").HasMaxLength(100);
         ticket.Property(t => t.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(IdempotencyKeys.MaxLength);
         ticket.Property(t => t.CustomerId).HasColumnName("customer_id").HasMaxLength(32);
-        ticket.Property(t => t.Subject).HasColumnName("subject").HasMaxLength(IdempotencyKeys.MaxLength);
+        ticket.Property(t => t.Subject).HasColumnName("subject").HasMaxLength(200);
         ticket.Property(t => t.Body).HasColumnName("body").HasMaxLength(5000);
         ticket.Property(t => t.Priority).HasColumnName("priority").HasMaxLength(16);
         ticket.Property(t => t.Status).HasColumnName("status").HasMaxLength(16);
-        ticket.Property(t => t.CreatedBy).HasColumnName("created_by").HasMaxLength(IdempotencyKeys.MaxLength);
+        ticket.Property(t => t.CreatedBy).HasColumnName("created_by").HasMaxLength(200);
         ticket.Property(t => t.TaskId).HasColumnName("task_id");
         ticket.Property(t => t.CreatedAt).HasColumnName("created_at");
         ticket.Property(t => t.CancelledAt).HasColumnName("cancelled_at");
