@@ -47,9 +47,10 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
 
     public override long? LastSequenceNumber => null;
 
-    // The inbox rows are attached unchanged, so marking them consumed is one more UPDATE each in the same
-    // SaveChanges batch as the consumer's own writes and its outgoing messages.
-    public override async Task SetConsumed()
+    // The inbox rows are attached unchanged: the consumed mark is one more UPDATE each in the unit of work's one
+    // SaveChanges batch (at the end of the consume, with the consumer's own writes and its outgoing messages), not a
+    // round trip of its own.
+    public override Task SetConsumed()
     {
         var now = _timeProvider.GetUtcNow().UtcDateTime;
         foreach (var inbox in _inbox)
@@ -57,7 +58,7 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
             inbox.Consumed = now;
         }
 
-        await _dbContext.SaveChangesAsync(CancellationToken);
+        return Task.CompletedTask;
     }
 
     public override Task SetDelivered() => Task.CompletedTask;

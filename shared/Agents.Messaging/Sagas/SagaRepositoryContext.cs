@@ -10,6 +10,13 @@ namespace Agents.Messaging.Sagas;
 /// Loads and stores one saga instance in the service's DbContext. Concurrency is optimistic: the
 /// row's version (PostgreSQL <c>xmin</c>) is checked on update, and a conflict surfaces as
 /// <see cref="DbUpdateConcurrencyException"/>, which the inbox retries with a fresh load.
+/// <para>
+/// Inside a unit of work that saves at its end (the inbox's transaction, whose one
+/// <c>SaveChanges</c> batch carries the consumer's writes, its outgoing messages and the consumed mark), saving,
+/// updating and deleting the instance only stage the change for that batch: a save of its own would be one more round
+/// trip, and the state's JSON columns, which count as changed on every save, would be written twice.
+/// An insert still saves at once: a duplicate must fail there, inside its savepoint.
+/// </para>
 /// </summary>
 internal sealed class DbSagaRepositoryContext<TSaga, TMessage> : ConsumeContextScope<TMessage>, SagaRepositoryContext<TSaga, TMessage>
     where TSaga : class, ISaga
@@ -18,13 +25,15 @@ internal sealed class DbSagaRepositoryContext<TSaga, TMessage> : ConsumeContextS
     private readonly DbContext _dbContext;
     private readonly ConsumeContext<TMessage> _consumeContext;
     private readonly ISagaConsumeContextFactory<DbContext, TSaga> _factory;
+    private readonly bool _saveAtEnd;
 
-    public DbSagaRepositoryContext(DbContext dbContext, ConsumeContext<TMessage> consumeContext, ISagaConsumeContextFactory<DbContext, TSaga> factory)
+    public DbSagaRepositoryContext(DbContext dbContext, ConsumeContext<TMessage> consumeContext, ISagaConsumeContextFactory<DbContext, TSaga> factory, bool saveAtEnd)
         : base(consumeContext, dbContext)
     {
         _dbContext = dbContext;
         _consumeContext = consumeContext;
         _factory = factory;
+        _saveAtEnd = saveAtEnd;
     }
 
     public Task<SagaConsumeContext<TSaga, TMessage>> Add(TSaga instance) =>
@@ -57,19 +66,21 @@ internal sealed class DbSagaRepositoryContext<TSaga, TMessage> : ConsumeContextS
             : await _factory.CreateSagaConsumeContext(_dbContext, _consumeContext, instance, SagaConsumeContextMode.Load);
     }
 
-    public async Task Save(SagaConsumeContext<TSaga> context)
+    public Task Save(SagaConsumeContext<TSaga> context)
     {
         _dbContext.Set<TSaga>().Add(context.Saga);
-        await _dbContext.SaveChangesAsync(CancellationToken);
+        return SaveUnlessAtEndAsync();
     }
 
-    public Task Update(SagaConsumeContext<TSaga> context) => _dbContext.SaveChangesAsync(CancellationToken);
+    public Task Update(SagaConsumeContext<TSaga> context) => SaveUnlessAtEndAsync();
 
-    public async Task Delete(SagaConsumeContext<TSaga> context)
+    public Task Delete(SagaConsumeContext<TSaga> context)
     {
         _dbContext.Set<TSaga>().Remove(context.Saga);
-        await _dbContext.SaveChangesAsync(CancellationToken);
+        return SaveUnlessAtEndAsync();
     }
+
+    private Task SaveUnlessAtEndAsync() => _saveAtEnd ? Task.CompletedTask : _dbContext.SaveChangesAsync(CancellationToken);
 
     public Task Discard(SagaConsumeContext<TSaga> context) => Task.CompletedTask;
 

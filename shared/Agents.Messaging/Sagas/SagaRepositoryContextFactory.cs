@@ -24,15 +24,15 @@ internal sealed class SagaRepositoryContextFactory<TDbContext, TSaga>(
 {
     public Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<TSaga, T>> next)
         where T : class =>
-        WithinTransactionAsync(context.CancellationToken, () =>
-            next.Send(new DbSagaRepositoryContext<TSaga, T>(dbContext, context, consumeContextFactory)));
+        WithinTransactionAsync(context.CancellationToken, saveAtEnd =>
+            next.Send(new DbSagaRepositoryContext<TSaga, T>(dbContext, context, consumeContextFactory, saveAtEnd)));
 
     public Task SendQuery<T>(ConsumeContext<T> context, ISagaQuery<TSaga> query, IPipe<SagaRepositoryQueryContext<TSaga, T>> next)
         where T : class =>
-        WithinTransactionAsync(context.CancellationToken, async () =>
+        WithinTransactionAsync(context.CancellationToken, async saveAtEnd =>
         {
             var instances = await dbContext.Set<TSaga>().AsTracking().Where(query.FilterExpression).ToListAsync(context.CancellationToken);
-            var repositoryContext = new DbSagaRepositoryContext<TSaga, T>(dbContext, context, consumeContextFactory);
+            var repositoryContext = new DbSagaRepositoryContext<TSaga, T>(dbContext, context, consumeContextFactory, saveAtEnd);
             await next.Send(new LoadedSagaRepositoryQueryContext<TSaga, T>(repositoryContext, instances));
         });
 
@@ -46,11 +46,15 @@ internal sealed class SagaRepositoryContextFactory<TDbContext, TSaga>(
 
     public void Probe(ProbeContext context) => context.Add("persistence", "agents-postgresql");
 
-    private async Task WithinTransactionAsync(CancellationToken cancellationToken, Func<Task> callback)
+    /// <summary>
+    /// Runs <paramref name="callback"/> in a transaction: the inbox's, when the message is consumed inside it (the
+    /// callback learns that the inbox saves at its end), or one of its own, committed here (the callback saves).
+    /// </summary>
+    private async Task WithinTransactionAsync(CancellationToken cancellationToken, Func<bool, Task> callback)
     {
         if (dbContext.Database.CurrentTransaction is not null)
         {
-            await callback();
+            await callback(true);
             return;
         }
 
@@ -63,7 +67,7 @@ internal sealed class SagaRepositoryContextFactory<TDbContext, TSaga>(
                 // which would be two more round trips every time.
                 dbContext.Database.AutoSavepointsEnabled = false;
                 await using var transaction = await dbContext.Database.BeginTransactionAsync(cancellationToken);
-                await callback();
+                await callback(false);
                 await transaction.CommitAsync(cancellationToken);
                 return;
             }
