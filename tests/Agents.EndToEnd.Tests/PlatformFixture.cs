@@ -107,6 +107,10 @@ public class PlatformFixture : IAsyncLifetime
             case "tool-web":
                 settings["WebFetch__Allowlist__0"] = "http://127.0.0.1:{port}/kb/";
                 break;
+            case "governance":
+                // Queue depths (work, _error) every 2 s instead of 30 s, so that a test sees a dead letter in the metrics soon.
+                settings["Messaging__QueueMetrics__Interval"] = "00:00:02";
+                break;
             case "tool-mcp":
                 // The real MCP servers from npm (infra/mcp-servers.sh installs them, pinned).
                 settings["Mcp__Servers__everything__Command"] = McpServers.Executable("mcp-server-everything");
@@ -325,7 +329,7 @@ public class PlatformFixture : IAsyncLifetime
         Directory.Delete(McpFiles, recursive: true);
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Agents.sln")))
