@@ -8,6 +8,8 @@
 #   ./dev.sh down    stop the services and the infrastructure
 #   ./dev.sh prometheus  Prometheus (Debian package, no container) scraping the services' /metrics, with the alert rules
 #                        (also at the end of `up` when AGENTS_PROMETHEUS=1)
+#   ./dev.sh dashboard   the Aspire dashboard (NuGet, no container): traces, logs and metrics in a browser; services
+#                        send to it when started by `AGENTS_DASHBOARD=1 ./dev.sh up`
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -128,6 +130,19 @@ stop_services() {
   done
 }
 
+# The Aspire dashboard (infra/dashboard-local.sh), and every service started after this sends it its traces, logs and
+# metrics over OTLP/HTTP; the console links a task's trace id to the dashboard's trace page. Services that already run
+# keep the settings they were started with.
+dashboard_for_services() {
+  local port=${AGENTS_DASHBOARD_PORT:-18888}
+  bash "$ROOT/infra/dashboard-local.sh"
+  export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$((port + 2))" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+  export Gateway__Console__TraceUrl="http://127.0.0.1:$port/traces/detail/{traceId}"
+  if ls "$RUN"/pids/*.pid >/dev/null 2>&1 && [ "$(ls "$RUN"/pids/*.pid | grep -cv -e dashboard.pid -e prometheus.pid)" -gt 0 ]; then
+    log "services that already run keep their settings and send the dashboard nothing: ./dev.sh stop, then up again"
+  fi
+}
+
 wait_for_tools() {
   local i listed
   for i in $(seq 1 120); do
@@ -209,16 +224,23 @@ case "${1:-}" in
     build
     mkdir -p "$RUN/logs"
     migrate
+    if [ "${AGENTS_DASHBOARD:-0}" = 1 ]; then dashboard_for_services; fi
     start_services
     wait_ready
     wait_for_tools
     status
     if [ "${AGENTS_PROMETHEUS:-0}" = 1 ]; then bash "$ROOT/infra/prometheus-local.sh"; fi
+    if [ "${AGENTS_DASHBOARD:-0}" = 1 ]; then
+      log "traces, logs and metrics of every service: http://127.0.0.1:${AGENTS_DASHBOARD_PORT:-18888} (the console's trace ids link there)"
+    else
+      log "a trace view: AGENTS_DASHBOARD=1 ./dev.sh up (after ./dev.sh stop); metrics: ./dev.sh prometheus"
+    fi
     if [ -f "$ROOT/infra/demo.sh" ]; then bash "$ROOT/infra/demo.sh"; fi
     ;;
   test) run_tests ;;
   demo) bash "$ROOT/infra/demo.sh" ;;
   prometheus) bash "$ROOT/infra/prometheus-local.sh" ;;
+  dashboard) bash "$ROOT/infra/dashboard-local.sh" ;;
   status) status ;;
   stop) stop_services ;;
   down) stop_services; sudo_if_needed bash "$ROOT/infra/local.sh" down ;;

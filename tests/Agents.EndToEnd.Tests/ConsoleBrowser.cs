@@ -101,6 +101,13 @@ internal sealed class ConsoleBrowser : IAsyncDisposable
         await page.Locator("#sign-in").ClickAsync();
     }
 
+    /// <summary>A page in a fresh context of its own, signed in nowhere: for a page that is not the console's.</summary>
+    public async Task<IPage> NewPageAsync()
+    {
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        return await context.NewPageAsync();
+    }
+
     public Task GoAsync(IPage page, string route) => page.GotoAsync(new Uri(_gateway, "console/" + route).ToString());
 
     public static async Task ScreenshotAsync(IPage page, string name)
