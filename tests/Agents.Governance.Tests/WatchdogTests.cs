@@ -153,6 +153,44 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
     }
 
     [Fact]
+    public async Task Each_template_has_its_own_cost_baseline_so_an_expensive_template_is_no_anomaly_and_a_cheap_one_run_dear_is()
+    {
+        var tenant = TestInfrastructure.UniqueName("wd-tpl");
+        await Host.PutPolicyAsync(tenant, Policy(""", "watchdog": { "taskCost": { "factor": 5, "minSamples": 5 } }"""));
+        var user = new AgentPrincipal(tenant, "u1", ["reader"]);
+        // Ten cheap lookups and six research tasks that always cost about fifty times as much: against the tenant's median
+        // (a lookup's) every research task would be an anomaly; against its own template's, none is.
+        var lookups = new[] { 0.0010m, 0.0011m, 0.0009m, 0.0010m, 0.0012m, 0.0010m, 0.0011m, 0.0009m, 0.0010m, 0.0010m };
+        var research = new[] { 0.050m, 0.055m, 0.048m, 0.052m, 0.050m, 0.051m };
+        // The research tasks first: a template with too few tasks of its own is judged against the tenant's median, and
+        // the watchdog runs in the background meanwhile.
+        foreach (var cost in research)
+        {
+            await FinishAsync(user, Guid.NewGuid(), cost, "research");
+        }
+
+        foreach (var cost in lookups)
+        {
+            await FinishAsync(user, Guid.NewGuid(), cost, "lookup");
+        }
+
+        await Poll.UntilAsync(async () => await FinishedAsync(tenant) == lookups.Length + research.Length);
+        var normal = await EvaluateAsync(tenant);
+
+        // A lookup that costs what a research task does is far above its own template's bar.
+        var dear = Guid.NewGuid();
+        await FinishAsync(user, dear, 0.020m, "lookup");
+        await Poll.UntilAsync(async () => (await AlertsAsync(tenant)).Count > 0);
+
+        Assert.Empty(normal);
+        var alert = Assert.Single(await AlertsAsync(tenant));
+        Assert.Equal(TenantWatchdog.TaskCost, alert.Decision);
+        Assert.Equal(dear, alert.TaskId);
+        Assert.Contains("task cost 0.020000 is 20x the median 0.001000 of 10 other tasks of template 'lookup'", alert.Reason, StringComparison.Ordinal);
+        Assert.Equal("lookup", await Host.QueryAsync(db => db.Tasks.Where(t => t.TaskId == dear).Select(t => t.Template).SingleAsync()));
+    }
+
+    [Fact]
     public async Task A_tool_failing_most_of_its_calls_raises_a_failure_alert_and_trips_its_kill_switch_by_policy()
     {
         var tenant = TestInfrastructure.UniqueName("wd-fail");
@@ -320,9 +358,9 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         Assert.Contains($"kill switch is on for tool '{tool}'", afterwards.Reason, StringComparison.Ordinal);
     }
 
-    private Task FinishAsync(AgentPrincipal user, Guid task, decimal cost) =>
+    private Task FinishAsync(AgentPrincipal user, Guid task, decimal cost, string? template = null) =>
         Host.SendAsync<TaskRunFinished, TaskRunFinishedConsumer>(
-            new TaskRunFinished(task, user, "goal", TaskRunStatus.Completed, "ok", null, new TaskUsage(2, 1, 100, 20, cost), DateTimeOffset.UtcNow));
+            new TaskRunFinished(task, user, template is null ? "goal" : null, TaskRunStatus.Completed, "ok", null, new TaskUsage(2, 1, 100, 20, cost), DateTimeOffset.UtcNow, Template: template));
 
     private Task<int> FinishedAsync(string tenant) =>
         Host.QueryAsync(db => db.Tasks.CountAsync(t => t.TenantId == tenant && t.FinishedStatus != null));

@@ -17,6 +17,9 @@ public sealed class PolicyVersion
 /// <summary>A task's admission and its per-task ledger (limits fixed at admission, usage so far).</summary>
 public sealed class TaskBudget
 {
+    /// <summary>Longest template name kept (a longer one is cut: it only groups the cost baselines).</summary>
+    public const int TemplateMaxLength = 200;
+
     public Guid TaskId { get; set; }
 
     public required string TenantId { get; set; }
@@ -53,6 +56,9 @@ public sealed class TaskBudget
     public int Steps { get; set; }
 
     public string? FinishedStatus { get; set; }
+
+    /// <summary>The workflow template the task ran (null for a goal or explicit steps), recorded when it finished: the watchdog's cost baselines are per template.</summary>
+    public string? Template { get; set; }
 }
 
 /// <summary>Usage of one user (or of the whole tenant, when <see cref="UserId"/> is empty) on one UTC day.</summary>

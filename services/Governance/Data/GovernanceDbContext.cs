@@ -46,6 +46,7 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
             e.HasIndex(x => new { x.TenantId, x.Day });
             e.Property(x => x.Cost).HasPrecision(18, 6);
             e.Property(x => x.MaxCost).HasPrecision(18, 6);
+            e.Property(x => x.Template).HasMaxLength(TaskBudget.TemplateMaxLength);
         });
         modelBuilder.Entity<DailyUsage>(e =>
         {

@@ -97,6 +97,9 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
         await AddAsync(task, tokens, cost, Ledger.DayOf(time.GetUtcNow()), cancellationToken);
         task.Steps = Math.Max(task.Steps, usage.Steps);
         task.FinishedStatus = message.Status.ToString();
+        task.Template = message.Template is { Length: > 0 } template
+            ? template[..Math.Min(template.Length, TaskBudget.TemplateMaxLength)]
+            : null;
         await audit.AppendAsync(
             task.TenantId,
             message.Principal.UserId,

@@ -166,6 +166,12 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
         _ => null,
     };
 
+    /// <summary>
+    /// Tasks that cost far more than their baseline: the median cost of the other tasks of the same workflow template (or of
+    /// the other goal and explicit-step tasks) finished since yesterday, when there are more than
+    /// <see cref="TaskCostRule.MinSamples"/> of them; otherwise the median of all the tenant's other tasks, so that a new
+    /// template is judged too. A cheap template and an expensive one of the same tenant each keep their own bar.
+    /// </summary>
     private async Task<IEnumerable<WatchdogFinding>> ExpensiveTasksAsync(string tenantId, DateTimeOffset now, TaskCostRule rule, CancellationToken cancellationToken)
     {
         var since = Ledger.DayOf(now).AddDays(-1);
@@ -173,7 +179,7 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
             .Where(t => t.TenantId == tenantId && t.Day >= since && t.FinishedStatus != null)
             .OrderByDescending(t => t.AdmittedAt)
             .Take(MaxTasksScanned)
-            .Select(t => new { t.TaskId, t.Cost })
+            .Select(t => new { t.TaskId, t.Cost, t.Template })
             .ToListAsync(cancellationToken);
         if (finished.Count <= rule.MinSamples)
         {
@@ -181,11 +187,15 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
         }
 
         var findings = new List<WatchdogFinding>();
-        var costs = finished.Select(t => t.Cost).Order().ToList();
+        var tenantCosts = finished.Select(t => t.Cost).Order().ToList();
+        var templateCosts = finished.GroupBy(t => t.Template, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key ?? string.Empty, g => g.Select(t => t.Cost).Order().ToList(), StringComparer.Ordinal);
         foreach (var task in finished)
         {
             // The baseline leaves the task itself out, so one huge task cannot raise its own bar.
-            var others = new List<decimal>(costs);
+            var sameTemplate = templateCosts[task.Template ?? string.Empty];
+            var perTemplate = sameTemplate.Count - 1 >= rule.MinSamples;
+            var others = new List<decimal>(perTemplate ? sameTemplate : tenantCosts);
             others.Remove(task.Cost);
             var median = Median(others);
             if (median <= 0 || task.Cost <= median * rule.Factor)
@@ -193,16 +203,19 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
                 continue;
             }
 
+            var baseline = !perTemplate ? $"the tenant's {others.Count} other tasks"
+                : task.Template is { } template ? $"{others.Count} other tasks of template '{template}'"
+                : $"the tenant's {others.Count} other goal and explicit-step tasks";
             var reason = string.Create(
                 CultureInfo.InvariantCulture,
-                $"task cost {task.Cost} is {task.Cost / median:0.#}x the median {median} of the tenant's {others.Count} other tasks finished since {since:yyyy-MM-dd}; threshold {rule.Factor}x");
+                $"task cost {task.Cost} is {task.Cost / median:0.#}x the median {median} of {baseline} finished since {since:yyyy-MM-dd}; threshold {rule.Factor}x");
             findings.Add(new WatchdogFinding(
                 TaskCost,
                 $"task/{task.TaskId}",
                 reason,
                 task.TaskId,
                 rule.KillSwitch == WatchdogKillSwitch.Tenant ? KillSwitch.TenantWide : null,
-                new { task.Cost, median, samples = others.Count, rule.Factor }));
+                new { task.Cost, median, samples = others.Count, baseline = perTemplate ? task.Template ?? "(goal or steps)" : "(tenant)", rule.Factor }));
         }
 
         return findings;

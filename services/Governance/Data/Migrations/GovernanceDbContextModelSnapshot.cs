@@ -443,6 +443,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("steps");
 
+                    b.Property<string>("Template")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("template");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasColumnType("text")
