@@ -1,15 +1,28 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Agents.Executor.Api;
 
 /// <summary>Server-Sent Events of a task's event log: replay from <c>Last-Event-ID</c>, then live until the task ends.</summary>
 internal static class TaskEventStream
 {
+    private const int PageSize = 500;
+
+    // Two statements, one round trip (and one implicit transaction). The status first: everything up to its LastSequence
+    // is committed with it, so the events read after it include them.
+    private const string StatusSql = """SELECT "Status", "LastSequence" FROM tasks WHERE "Id" = $1""";
+
+    private const string EventsSql = """
+        SELECT "Sequence", "At", "Kind", "StepId", "Status", "Data" FROM task_events
+        WHERE "TaskId" = $1 AND "Sequence" > $2 ORDER BY "Sequence" LIMIT $3
+        """;
+
     private static readonly JsonSerializerOptions Json = CreateJson();
 
     public static async Task StreamAsync(
@@ -46,14 +59,7 @@ internal static class TaskEventStream
         var keepAlive = time.GetTimestamp();
         while (!cancellationToken.IsCancellationRequested)
         {
-            // Read the status first: everything up to its LastSequence is committed with it.
-            var status = await db.Tasks.AsNoTracking().Where(t => t.Id == id)
-                .Select(t => new { t.Status, t.LastSequence }).FirstAsync(cancellationToken);
-            var events = await db.TaskEvents.AsNoTracking()
-                .Where(e => e.TaskId == id && e.Sequence > last)
-                .OrderBy(e => e.Sequence)
-                .Take(500)
-                .ToListAsync(cancellationToken);
+            var (status, lastSequence, events) = await ReadAsync(db, id, last, cancellationToken);
             foreach (var entry in events)
             {
                 var data = JsonSerializer.Serialize(TaskEventView.From(entry), Json);
@@ -67,12 +73,12 @@ internal static class TaskEventStream
                 keepAlive = time.GetTimestamp();
             }
 
-            if (TaskApi.IsTerminal(status.Status) && last >= status.LastSequence && events.Count < 500)
+            if (TaskApi.IsTerminal(status) && last >= lastSequence && events.Count < PageSize)
             {
                 return;
             }
 
-            if (events.Count < 500)
+            if (events.Count < PageSize)
             {
                 if (time.GetElapsedTime(keepAlive) > TimeSpan.FromSeconds(15))
                 {
@@ -87,6 +93,54 @@ internal static class TaskEventStream
                 var wait = changes.Listening ? keepAliveDue : options.Value.EventStreamPollInterval;
                 await changed.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>The task's status and last sequence, and its events after <paramref name="after"/> (a page at most).</summary>
+    private static async Task<(TaskRunStatus Status, long LastSequence, List<TaskEvent> Events)> ReadAsync(ExecutorDbContext db, Guid id, long after, CancellationToken cancellationToken)
+    {
+        // The connection goes back to the pool between wake-ups: a stream may wait for minutes.
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection());
+            var task = new NpgsqlBatchCommand(StatusSql);
+            task.Parameters.Add(new NpgsqlParameter { Value = id });
+            var page = new NpgsqlBatchCommand(EventsSql);
+            page.Parameters.Add(new NpgsqlParameter { Value = id });
+            page.Parameters.Add(new NpgsqlParameter { Value = after });
+            page.Parameters.Add(new NpgsqlParameter { Value = PageSize });
+            batch.BatchCommands.Add(task);
+            batch.BatchCommands.Add(page);
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException($"Task {id} is gone.");
+            }
+
+            var status = Enum.Parse<TaskRunStatus>(reader.GetString(0));
+            var lastSequence = reader.GetInt64(1);
+            await reader.NextResultAsync(cancellationToken);
+            var events = new List<TaskEvent>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                events.Add(new TaskEvent
+                {
+                    TaskId = id,
+                    Sequence = reader.GetInt64(0),
+                    At = reader.GetFieldValue<DateTimeOffset>(1),
+                    Kind = reader.GetString(2),
+                    StepId = reader.IsDBNull(3) ? null : reader.GetString(3),
+                    Status = Enum.Parse<TaskRunStatus>(reader.GetString(4)),
+                    Data = reader.GetString(5),
+                });
+            }
+
+            return (status, lastSequence, events);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
         }
     }
 
