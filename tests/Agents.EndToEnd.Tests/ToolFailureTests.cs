@@ -21,13 +21,16 @@ public sealed class ToolFailureTests(FaultyToolsFixture platform)
 
         var task = await TaskClient.WaitForStatusAsync(alice, id, "Completed");
         Assert.Equal("C-1004", task.GetProperty("result").GetProperty("lookup").GetProperty("id").GetString());
-        await using var connection = new NpgsqlConnection(platform.DatabaseConnections["tool-crm"]);
+        // The tool-gateway's record of the call: two injected transient failures, then the attempt that worked (a read-only
+        // tool keeps no ledger of its own in its host).
+        await using var connection = new NpgsqlConnection(platform.DatabaseConnections["toolgateway"]);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT attempts, executions FROM tool_ledger WHERE idempotency_key LIKE @key AND operation = 'execute'", connection);
-        command.Parameters.AddWithValue("key", $"{id:N}%");
+        await using var command = new NpgsqlCommand("""SELECT "Attempts", "Outcome" FROM tool_calls WHERE "TaskId" = @task AND "Tool" = 'crm.lookup-customer'""", connection);
+        command.Parameters.AddWithValue("task", id);
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         Assert.Equal(3, reader.GetInt32(0));
+        Assert.Equal("Succeeded", reader.GetString(1));
     }
 
     [Fact]

@@ -27,6 +27,28 @@ public sealed class HostConfigurationTests
     }
 
     [Fact]
+    public async Task By_default_a_read_only_tool_runs_each_time_without_the_ledger_and_a_mutating_one_still_runs_once()
+    {
+        await using var host = await ToolHost.StartAsync(new() { ["Tools:LedgerReadOnlyCalls"] = "false" });
+        var key = ToolHost.NewKey();
+
+        var first = await host.SendAsync(ToolHost.Call("test.greet", "{\"name\":\"Ada\"}", key));
+        var second = await host.SendAsync(ToolHost.Call("test.greet", "{\"name\":\"Ada\"}", key));
+        var order = ToolHost.NewKey();
+        var placed = await host.SendAsync(ToolHost.Call("test.place-order", "{\"item\":\"book\",\"quantity\":1}", order));
+        var again = await host.SendAsync(ToolHost.Call("test.place-order", "{\"item\":\"book\",\"quantity\":1}", order));
+
+        Assert.True(first.Succeeded && second.Succeeded, first.Error ?? second.Error);
+        Assert.False(first.Replayed);
+        Assert.False(second.Replayed);
+        Assert.Equal(2, host.Effects.ExecutionsOf(key));
+        Assert.Equal(0, await host.LedgerRowsAsync("test.greet"));
+        Assert.True(placed.Succeeded, placed.Error);
+        Assert.True(again.Replayed);
+        Assert.Equal(("succeeded", 1, 1, 1), await host.LedgerAsync("test.place-order", order));
+    }
+
+    [Fact]
     public async Task A_catalog_that_asks_gets_an_announcement_at_once_rather_than_at_the_next_interval()
     {
         await using var host = await ToolHost.StartAsync(new() { ["Tools:AnnounceInterval"] = "01:00:00" });

@@ -82,6 +82,8 @@ public sealed class ToolHost : IAsyncDisposable
             ["Tools:Instance"] = instance,
             ["Tools:AnnounceInterval"] = "00:00:01",
             ["Tools:DuplicateWait"] = "00:00:20",
+            // These tests check the ledger's rules with test.greet (ReadOnly) too; by default reads skip the ledger.
+            ["Tools:LedgerReadOnlyCalls"] = "true",
         };
         foreach (var (key, value) in extra ?? [])
         {
@@ -153,6 +155,16 @@ public sealed class ToolHost : IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), $"No ledger row for {tool}/{key}/{operation}.");
         return (reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3));
+    }
+
+    /// <summary>How many ledger rows the tool has (any key, any operation).</summary>
+    public async Task<long> LedgerRowsAsync(string tool)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM tool_ledger WHERE tool = @t", connection);
+        command.Parameters.AddWithValue("t", tool);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     public async Task ExecuteSqlAsync(string sql, params (string Name, object Value)[] parameters)

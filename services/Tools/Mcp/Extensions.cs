@@ -16,6 +16,9 @@ internal static class Extensions
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<McpOptions>, McpOptionsValidator>();
         builder.Services.AddSingleton<McpBridge>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<McpBridge>());
+        // A server's read-only hint is its own claim, not something this host can check: its "read-only" calls keep the
+        // ledger (once per key, the stored result replayed) unless Tools:LedgerReadOnlyCalls says otherwise.
+        builder.Services.Configure<ToolHostOptions>(options => options.LedgerReadOnlyCalls = true);
         builder.AddPrincipalSigning();
         builder.AddAgentsRuntimeTools();
         builder.AddAgentsBus(x => x.AddAgentsTools());

@@ -74,6 +74,19 @@ internal sealed class ToolCallRunner(
     /// </summary>
     public async Task<ToolExecutionResult> ExecuteAsync(ToolRunSettings tool, ExecuteTool request, Func<ToolContext, CancellationToken, Task<string>> work, CancellationToken cancellationToken)
     {
+        if (tool.SideEffect == SideEffectClass.ReadOnly && !options.Value.LedgerReadOnlyCalls)
+        {
+            // Not recorded (Tools:LedgerReadOnlyCalls): a read runs every time it is asked for.
+            var failure = faults.NextFailure(tool.Name);
+            if (failure is not null)
+            {
+                return Failure(request, failure, transient: true);
+            }
+
+            var readContext = new ToolContext(tool.Name, request, compensation: false, time, tool.Logger);
+            return await RunAsync(tool, null, LedgerOperations.Execute, request, token => work(readContext, token), cancellationToken);
+        }
+
         var hash = ToolJson.ArgumentsHash(request.ArgumentsJson);
         await using var held = await LockAsync(tool, request, cancellationToken);
         if (held is null)
@@ -144,7 +157,8 @@ internal sealed class ToolCallRunner(
     public static ToolExecutionResult StillRunning(ToolRunSettings tool, ExecuteTool request) =>
         Failure(request, $"Another call of '{tool.Name}' with idempotency key '{request.IdempotencyKey}' is still running; try again later.", transient: true);
 
-    public async Task<ToolExecutionResult> RunAsync(ToolRunSettings tool, LedgerLock held, string operation, ExecuteTool request, Func<CancellationToken, Task<string>> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> under the tool's timeout and records how it ended on <paramref name="held"/> (null: not recorded).</summary>
+    public async Task<ToolExecutionResult> RunAsync(ToolRunSettings tool, LedgerLock? held, string operation, ExecuteTool request, Func<CancellationToken, Task<string>> work, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(tool.Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -192,7 +206,10 @@ internal sealed class ToolCallRunner(
             : LedgerStatuses.Failed;
         try
         {
-            await held.CompleteAsync(operation, status, output, error, time.GetUtcNow(), CancellationToken.None);
+            if (held is not null)
+            {
+                await held.CompleteAsync(operation, status, output, error, time.GetUtcNow(), CancellationToken.None);
+            }
         }
         catch (Exception ex)
         {

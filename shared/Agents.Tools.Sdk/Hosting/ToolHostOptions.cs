@@ -20,6 +20,14 @@ public sealed class ToolHostOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Tools:DuplicateWait must be between 00:00:00.100 and 00:10:00.")]
     public TimeSpan DuplicateWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether calls of ReadOnly tools go through the ledger too (<c>Tools:LedgerReadOnlyCalls</c>). Default false: a read
+    /// changes nothing, so running it again is harmless, and the tool-gateway's call record already answers a repeated
+    /// call that succeeded; skipping the ledger spares each read five database round trips and two commits. Set it when
+    /// a read must be answered from a stored result (the same output for the same idempotency key, counted executions).
+    /// </summary>
+    public bool LedgerReadOnlyCalls { get; set; }
+
     /// <summary>This instance's name in announcements (<c>Tools:Instance</c>); default host name and process id.</summary>
     [MaxLength(200, ErrorMessage = "Tools:Instance must be at most 200 characters.")]
     public string? Instance { get; set; }
