@@ -67,8 +67,9 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         var afterwards = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", scope: "tickets.write"));
         var otherTool = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", scope: "crm.read"));
 
-        // Several more passes: the same anomaly raises no second alert within the window.
-        await Task.Delay(WatchdogHost.Interval * 5);
+        // Another pass finds the same anomaly and raises no second alert within the window.
+        var again = await EvaluateAsync(tenant);
+        Assert.Empty(again);
         var alerts = await AlertsAsync(tenant);
         var alert = Assert.Single(alerts);
         Assert.Equal(TenantWatchdog.DenialSpike, alert.Decision);
@@ -136,9 +137,10 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         await FinishAsync(user, expensive, 0.500m);
         await Poll.UntilAsync(async () => (await AlertsAsync(tenant)).Count > 0);
         var afterwards = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", scope: "crm.read"));
-        await Task.Delay(WatchdogHost.Interval * 5);
+        var again = await EvaluateAsync(tenant);
 
         Assert.Empty(normal);
+        Assert.Empty(again);
         var alert = Assert.Single(await AlertsAsync(tenant));
         Assert.Equal(TenantWatchdog.TaskCost, alert.Decision);
         Assert.Equal(expensive, alert.TaskId);
@@ -255,9 +257,10 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         await Poll.UntilAsync(async () => (await AlertsAsync(tenant)).Count > 0);
         var afterwards = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", """{"title":"t"}""", SideEffectClass.Mutating, RiskTier.Medium, "tickets.write"));
         var otherTool = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.update-customer", """{"title":"t"}""", SideEffectClass.Mutating, RiskTier.Medium, "crm.write"));
-        await Task.Delay(WatchdogHost.Interval * 5);
+        var again = await EvaluateAsync(tenant);
 
         Assert.Empty(belowThreshold);
+        Assert.Empty(again);
         await AssertToolAlertTrippedItsSwitchAsync(
             tenant, TenantWatchdog.ApprovalRejections, "tickets.create", "3 of 4 approvals of tool 'tickets.create' decided in the window were rejected (75%)", afterwards);
         Assert.Equal(AuthorizationDecision.RequireApproval, otherTool.Decision);
@@ -295,9 +298,10 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
 
         await Poll.UntilAsync(async () => await FinishedAsync(tenant) == costs.Length);
         var found = await EvaluateAsync(tenant);
-        await Task.Delay(WatchdogHost.Interval * 5);
+        var again = await EvaluateAsync(tenant);
 
         Assert.Empty(found);
+        Assert.Empty(again);
         Assert.Empty(await AlertsAsync(tenant));
         Assert.Empty(await Host.QueryAsync(db => db.KillSwitches.AsNoTracking().Where(k => k.TenantId == tenant).ToListAsync()));
     }
