@@ -26,8 +26,7 @@ public sealed class ConfigurationTests
         }
 
         settings.Remove("Memory:Embeddings:Model");
-        await using var missing = new MemoryFactory(settings, _ => { });
-        var error = Assert.ThrowsAny<OptionsValidationException>(() => missing.Services);
+        var error = await StartupFailure.OfAsync<OptionsValidationException, Program>(() => new MemoryFactory(settings, _ => { }));
         Assert.Contains("Memory:Embeddings:Model", error.Message, StringComparison.Ordinal);
     }
 
@@ -36,9 +35,7 @@ public sealed class ConfigurationTests
     {
         var settings = BaseSettings();
         settings["Memory:Recall:RecencyWeight"] = "1.5";
-        await using var factory = new MemoryFactory(settings, _ => { });
-
-        var error = Assert.ThrowsAny<OptionsValidationException>(() => factory.Services);
+        var error = await StartupFailure.OfAsync<OptionsValidationException, Program>(() => new MemoryFactory(settings, _ => { }));
 
         Assert.Contains("Memory:Recall:RecencyWeight", error.Message, StringComparison.Ordinal);
     }
@@ -52,9 +49,7 @@ public sealed class ConfigurationTests
     {
         var settings = BaseSettings();
         settings[key] = value;
-        await using var factory = new MemoryFactory(settings, _ => { });
-
-        var error = Assert.ThrowsAny<OptionsValidationException>(() => factory.Services);
+        var error = await StartupFailure.OfAsync<OptionsValidationException, Program>(() => new MemoryFactory(settings, _ => { }));
 
         Assert.Contains(key, error.Message, StringComparison.Ordinal);
     }

@@ -118,8 +118,7 @@ public sealed class QdrantAdapterTests
         Assert.IsType<QdrantVectorStore>(configured.Services.GetRequiredService<IVectorStore>());
 
         settings.Remove("Memory:VectorStore:QdrantEndpoint");
-        await using var missing = new MemoryFactory(settings, _ => { });
-        var error = Assert.ThrowsAny<OptionsValidationException>(() => missing.Services);
+        var error = await StartupFailure.OfAsync<OptionsValidationException, Program>(() => new MemoryFactory(settings, _ => { }));
         Assert.Contains("Memory:VectorStore:QdrantEndpoint", error.Message, StringComparison.Ordinal);
     }
 

@@ -229,7 +229,7 @@ public sealed class OptionsTests
     [Fact]
     public async Task Bad_settings_stop_the_service_at_start_naming_the_setting()
     {
-        await using var factory = new ServiceFactory<Program>(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Database=unused;Username=agents;Password=agents",
             ["ConnectionStrings:RabbitMq"] = TestInfrastructure.RabbitMq,
@@ -238,9 +238,9 @@ public sealed class OptionsTests
             ["ToolGateway:MaxAttempts"] = "0",
             ["ToolGateway:BaseDelay"] = "00:00:10",
             ["ToolGateway:MaxDelay"] = "00:00:01",
-        });
+        };
 
-        var error = Assert.Throws<OptionsValidationException>(() => factory.CreateClient());
+        var error = await StartupFailure.OfAsync<OptionsValidationException, Program>(() => new ServiceFactory<Program>(settings));
 
         Assert.Contains("ToolGateway:MaxAttempts must be between 1 and 10.", error.Message, StringComparison.Ordinal);
         Assert.Contains("ToolGateway:BaseDelay", error.Message, StringComparison.Ordinal);

@@ -14,6 +14,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Agents.Memory.Tests.Infrastructure;
@@ -32,6 +33,7 @@ public sealed class MemoryFactory(IReadOnlyDictionary<string, string?> settings,
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
+        builder.ConfigureLogging(logging => logging.AddProvider(new ServerErrors()));
         builder.ConfigureTestServices(services);
     }
 }
@@ -191,7 +193,7 @@ public static class HttpExtensions
     public static async Task<T> ReadAsync<T>(this HttpResponseMessage response)
     {
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}{((int)response.StatusCode >= 500 ? ServerErrors.Describe() : string.Empty)}");
         return JsonSerializer.Deserialize<T>(body, MemoryHost.Json)!;
     }
 
