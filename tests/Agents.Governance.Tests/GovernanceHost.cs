@@ -10,6 +10,7 @@ using Agents.Testing;
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using System.Net;
@@ -122,6 +123,15 @@ public sealed class GovernanceHost : IAsyncDisposable
             }
         });
     }
+
+    /// <summary>
+    /// Waits until the message <paramref name="messageId"/> is consumed (its inbox row is marked in the consumer's own
+    /// transaction). Not a check of a redelivery of the same id: a batch consumer drops a duplicate id within a batch
+    /// before the inbox sees it.
+    /// </summary>
+    public Task WaitUntilConsumedAsync(Guid messageId) =>
+        Poll.UntilAsync(() => QueryAsync(db => db.Set<Agents.Messaging.Data.InboxState>()
+            .AnyAsync(i => i.MessageId == messageId && i.Consumed != null)));
 
     public async Task PutPolicyAsync(string tenant, string json)
     {
