@@ -82,6 +82,10 @@ public sealed class NewToolTemplateTests
             start.ArgumentList.Add(argument);
         }
 
+        // The new tool's projects have no packages.lock.json before their first restore, which writes it: a locked-mode
+        // restore (CI's) would refuse them.
+        start.Environment.Remove("AGENTS_LOCKED_RESTORE");
+
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
