@@ -244,5 +244,5 @@ case "${1:-}" in
   status) status ;;
   stop) stop_services ;;
   down) stop_services; sudo_if_needed bash "$ROOT/infra/local.sh" down ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac
