@@ -74,7 +74,9 @@ public sealed class WatchdogTests(WatchdogHost shared) : IClassFixture<WatchdogH
         var alert = Assert.Single(alerts);
         Assert.Equal(TenantWatchdog.DenialSpike, alert.Decision);
         Assert.Equal("tool/tickets.create", alert.Subject);
-        Assert.Contains("6 of 6 authorizations", alert.Reason, StringComparison.Ordinal);
+        // The watchdog runs in the background while the calls are made: it may raise the spike at the fifth denial (the
+        // threshold) or after the sixth.
+        Assert.Matches("^(5 of 5|6 of 6) authorizations of tool 'tickets.create' denied", alert.Reason);
         Assert.Equal("tickets.create", switched.Tool);
         Assert.True(switched.Enabled);
         Assert.Equal(TenantWatchdog.Actor, switched.ChangedBy);
