@@ -188,8 +188,8 @@ public sealed class TenantWatchdog(GovernanceDbContext db, PolicyStore policies,
 
         var findings = new List<WatchdogFinding>();
         var tenantCosts = finished.Select(t => t.Cost).Order().ToList();
-        var templateCosts = finished.GroupBy(t => t.Template, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key ?? string.Empty, g => g.Select(t => t.Cost).Order().ToList(), StringComparer.Ordinal);
+        var templateCosts = finished.GroupBy(t => t.Template ?? string.Empty, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(t => t.Cost).Order().ToList(), StringComparer.Ordinal);
         foreach (var task in finished)
         {
             // The baseline leaves the task itself out, so one huge task cannot raise its own bar.
