@@ -46,6 +46,8 @@ public static class DurableMessagingExtensions
                 && o.RetentionInterval > TimeSpan.Zero && o.RetentionBatchSize > 0 && o.SendTimeout > TimeSpan.Zero
                 && o.SweepGracePeriod > TimeSpan.Zero && o.BacklogInterval > TimeSpan.Zero && o.DeliveryConcurrency > 0 && o.DeliveryQueueCapacity > 0,
             "Durable messaging: batch sizes, concurrency, capacities, intervals, timeouts, the grace period and the retention window must be positive.")
+            .Validate(o => o.SettleInterval >= TimeSpan.Zero && o.SettleInterval * 2 <= o.SweepGracePeriod,
+                "Durable messaging: SettleInterval must be from zero to half of SweepGracePeriod (a confirmed row must be settled before another replica's sweep may take it).")
             .Validate(o => o.AdditionalRetention.All(r => r.Problem is null), "Durable messaging: a retention rule names an invalid table or column, or has a window that is not positive.")
             .ValidateOnStart();
 

@@ -18,7 +18,7 @@ namespace Agents.Messaging.Outbox;
 /// <item>From memory: rows committed by a consumer or a scope of this process are handed over right after
 /// the commit (<see cref="Dispatch"/>) and sent at once, concurrently, with no query; the sent rows are
 /// marked delivered (or deleted, <see cref="DurableMessagingOptions.RemoveSentRows"/>) in batches: one
-/// statement for all rows confirmed since the last one.</item>
+/// statement for all rows confirmed in the last <see cref="DurableMessagingOptions.SettleInterval"/>.</item>
 /// <item>The sweep, every <see cref="DurableMessagingOptions.SweepInterval"/> or at the next due time:
 /// claims rows with <c>FOR UPDATE SKIP LOCKED</c>, sends them and settles them in the claiming transaction.
 /// It takes scheduled rows that became due, and unscheduled rows older than
@@ -39,7 +39,6 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
     where TDbContext : DbContext
 {
     private const int SettleBatchLimit = 1000;
-    private static readonly TimeSpan SettleLinger = TimeSpan.FromMilliseconds(100);
     private static readonly KeyValuePair<string, object?> MemoryPath = new("path", "memory");
     private static readonly KeyValuePair<string, object?> SweepPath = new("path", "sweep");
     private static readonly KeyValuePair<string, object?> ClaimPath = new("path", "claim");
@@ -186,7 +185,7 @@ internal sealed partial class OutboxDeliveryService<TDbContext>(
         {
             // Lets confirmations gather for a moment: one statement (and its transaction) for many rows. Only the
             // mark waits; the messages are already at the broker.
-            await Task.Delay(SettleLinger, timeProvider);
+            await Task.Delay(_options.SettleInterval, timeProvider);
             while (batch.Count < SettleBatchLimit && _sent.Reader.TryRead(out var sequenceNumber))
             {
                 batch.Add(sequenceNumber);
