@@ -144,7 +144,7 @@ internal sealed class StandInServices : IAsyncDisposable
     private sealed class ModelBudgetStandIn : IConsumer<ReserveModelBudget>
     {
         public Task Consume(ConsumeContext<ReserveModelBudget> context) =>
-            context.RespondAsync(new ModelBudgetReservation(true, context.Message.MaxOutputTokens, null, false));
+            ModelBudgetAnswers.AnswerAsync(context, new ModelBudgetReservation(true, context.Message.MaxOutputTokens, null, false));
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Models;
+using Agents.ServiceDefaults.Messaging;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.AI;
@@ -35,6 +36,9 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     public static AgentPrincipal Principal { get; } = new("tenant-a", "user-1", ["agent-user"]);
 
     public ITestHarness Harness { get; }
+
+    /// <summary>The address the saga gives governance for its model steps (the model worker's queue).</summary>
+    public string ModelWorkerQueue => _provider.GetRequiredService<ExecutorEndpoints>().ModelWorker.ToString();
 
     public ISagaStateMachineTestHarness<TaskRunStateMachine, TaskRunState> Saga { get; }
 
@@ -224,7 +228,7 @@ internal sealed class ModelBudgetDouble
         {
             budgets.Requests.Enqueue(context.Message);
             await budgets.Held.Task;
-            await context.RespondAsync(budgets.Answer(context.Message));
+            await ModelBudgetAnswers.AnswerAsync(context, budgets.Answer(context.Message));
         }
     }
 

@@ -497,7 +497,7 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
-    public async Task A_model_call_asks_governance_for_its_daily_budget_and_uses_no_more_output_than_granted()
+    public async Task A_model_call_goes_to_the_worker_by_way_of_governances_daily_budget_and_uses_no_more_output_than_granted()
     {
         await using var run = await TaskRunHarness.StartAsync();
         run.Budgets.Answer = r => new ModelBudgetReservation(true, 40, null, false);
@@ -511,6 +511,9 @@ public sealed class TaskRunStateMachineTests
         Assert.Equal(1024, request.MaxOutputTokens);
         Assert.Equal((RecordingChatClient.PricePerMillion, RecordingChatClient.PricePerMillion), (request.InputPerMillion, request.OutputPerMillion));
         Assert.Equal(40, options!.MaxOutputTokens);
+        // The saga sent the step by way of the reservation (governance sends it on with its answer); the worker used
+        // that answer and did not ask again.
+        Assert.Equal(("m", 1, run.ModelWorkerQueue), (request.ThenRun?.StepId, request.ThenRun?.Attempt, request.ThenRunAt?.ToString()));
 
         // The usage report names the call, so governance settles the reservation with what was really used.
         var usage = await run.UsageReportsAsync(m => m.TaskId == id && m.InputTokens > 0);

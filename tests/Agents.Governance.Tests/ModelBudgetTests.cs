@@ -3,6 +3,7 @@ using Agents.Contracts;
 using Agents.Governance.Consumers;
 using Agents.Governance.Policies;
 using Agents.Testing;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Tests;
@@ -222,6 +223,55 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
         var disabled = await Host.ReserveAsync(Reserve(user, Guid.NewGuid(), input: 10, output: 10));
         Assert.False(disabled.Granted);
         Assert.StartsWith($"tenant '{tenant}' is disabled by its policy", disabled.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_reservation_that_carries_its_model_step_sends_the_step_on_to_the_worker_with_the_answer()
+    {
+        var tenant = TestInfrastructure.UniqueName("mfwd");
+        await Host.PutPolicyAsync(tenant, PolicyWithDailyTokens(userTokens: 1_000_000, tenantTokens: 300));
+        var user = new AgentPrincipal(tenant, "u1", ["agent-user"]);
+        var steps = new System.Collections.Concurrent.ConcurrentQueue<RunModelStep>();
+        var answers = new System.Collections.Concurrent.ConcurrentQueue<ModelBudgetReservation>();
+        var worker = Host.Bus.ConnectReceiveEndpoint(e =>
+        {
+            e.Handler<RunModelStep>(context =>
+            {
+                steps.Enqueue(context.Message);
+                return Task.CompletedTask;
+            });
+            e.Handler<ModelBudgetReservation>(context =>
+            {
+                answers.Enqueue(context.Message);
+                return Task.CompletedTask;
+            });
+        });
+        var ready = await worker.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            RunModelStep Step(Guid task) => new(task, "m", 1, user, "system", "prompt", false, 200);
+            var first = Guid.NewGuid();
+            var second = Guid.NewGuid();
+            await Host.SendAsync<ReserveModelBudget, ReserveModelBudgetConsumer>(
+                Reserve(user, first, input: 50, output: 200) with { ThenRun = Step(first), ThenRunAt = ready.InputAddress });
+            await Poll.UntilAsync(() => Task.FromResult(steps.Count == 1));
+            // The day has 300 tokens: the second call's 250 do not fit beside the first's, so it is sent on with "retry later".
+            await Host.SendAsync<ReserveModelBudget, ReserveModelBudgetConsumer>(
+                Reserve(user, second, input: 50, output: 200) with { ThenRun = Step(second), ThenRunAt = ready.InputAddress });
+            await Poll.UntilAsync(() => Task.FromResult(steps.Count == 2));
+
+            var sent = steps.ToArray();
+            Assert.Equal((first, "prompt", new ModelBudgetReservation(true, 200, null, false)), (sent[0].TaskId, sent[0].Prompt, sent[0].Reservation));
+            Assert.Equal(second, sent[1].TaskId);
+            Assert.Equal((false, true), (sent[1].Reservation!.Granted, sent[1].Reservation!.RetryLater));
+            Assert.Equal((250L, 0.25m), await DailyAsync(tenant, "u1"));
+            // Nothing was answered to a requester: the step carried the answer.
+            Assert.Empty(answers);
+        }
+        finally
+        {
+            await worker.StopAsync();
+        }
     }
 
     private Task<(long Tokens, decimal Cost)> DailyAsync(string tenant, string user) =>

@@ -13,10 +13,11 @@ namespace Agents.Executor.Consumers;
 /// <summary>
 /// The executor's model worker: runs one model step on the "executor" chat client (<c>Models:Executor</c>, see
 /// Agents.Models) with bounded output tokens and answers with <see cref="ModelStepCompleted"/> (tokens and cost from
-/// the response's <see cref="ModelUsage"/>). Before the call it asks governance to reserve the call's tokens and cost
-/// from the user's and the tenant's daily budgets (<see cref="ReserveModelBudget"/>), and caps the output at what was
-/// granted; a refusal is answered without calling the model, and governance that cannot be asked fails the attempt
-/// (fail closed). A failed model call is an answer too (the saga decides about retries); only shutdown aborts.
+/// the response's <see cref="ModelUsage"/>). The call's tokens and cost are reserved from the user's and the tenant's
+/// daily budgets first (<see cref="ReserveModelBudget"/>): the saga sends the step by way of governance, which attaches its
+/// answer (<see cref="RunModelStep.Reservation"/>); a step without one (or with "retry later", or redelivered) is asked for
+/// here. The output is capped at what was granted; a refusal is answered without calling the model, and governance that
+/// cannot be asked fails the attempt (fail closed). A failed model call is an answer too (the saga decides about retries); only shutdown aborts.
 /// Its endpoint has no inbox (<see cref="ConfigureEndpoint"/>): no database transaction stays open during the call.
 /// </summary>
 public sealed class ModelStepConsumer(
@@ -42,9 +43,13 @@ public sealed class ModelStepConsumer(
         var message = context.Message;
         using var activity = ExecutorTelemetry.StartModelStep(message.TaskId, message.StepId);
         var started = time.GetTimestamp();
-        var inputTokens = StepInputs.EstimateInputTokens(message.SystemPrompt, message.Prompt);
         var maxOutputTokens = Math.Clamp(message.MaxOutputTokens, 1, options.Value.MaxOutputTokens);
-        var (reservation, unavailable) = await ReserveWaitingAsync(message, inputTokens, maxOutputTokens, context.CancellationToken);
+        // Governance's answer came with the step (the saga sent it by way of the reservation), unless it says "retry later"
+        // or this is a redelivery: a step run again after its first run may have reported asks afresh, as governance then
+        // reserves anew for the second call rather than letting it ride on a settled reservation.
+        var (reservation, unavailable) = message.Reservation is { RetryLater: false } attached && !context.ReceiveContext.Redelivered
+            ? (attached, null)
+            : await ReserveWaitingAsync(message, context.CancellationToken);
         ModelStepCompleted answer;
         if (unavailable is not null)
         {
@@ -112,13 +117,14 @@ public sealed class ModelStepConsumer(
     /// by other calls in flight, for at most <see cref="ExecutorOptions.BudgetWait"/>; then that answer counts as a budget refusal.
     /// Wall-clock time: this waits on another service, not on the task's clock.
     /// </summary>
-    private async Task<(ModelBudgetReservation? Answer, string? Unavailable)> ReserveWaitingAsync(RunModelStep message, int inputTokens, int maxOutputTokens, CancellationToken cancellationToken)
+    private async Task<(ModelBudgetReservation? Answer, string? Unavailable)> ReserveWaitingAsync(RunModelStep message, CancellationToken cancellationToken)
     {
+        var request = Reservation(message, price, options.Value);
         var waited = Stopwatch.StartNew();
         var delay = TimeSpan.FromMilliseconds(250);
         while (true)
         {
-            var (answer, unavailable, askAgain) = await ReserveAsync(message, inputTokens, maxOutputTokens, cancellationToken);
+            var (answer, unavailable, askAgain) = await ReserveAsync(request, cancellationToken);
             if (askAgain && waited.Elapsed < options.Value.BudgetReservationPatience)
             {
                 // Governance is slow or restarting: wait it out. Asking again for the same call returns the same
@@ -144,23 +150,32 @@ public sealed class ModelStepConsumer(
         }
     }
 
-    /// <summary>Governance's answer, or why it could not be had (and whether asking again may get one).</summary>
-    private async Task<(ModelBudgetReservation? Answer, string? Unavailable, bool AskAgain)> ReserveAsync(RunModelStep message, int inputTokens, int maxOutputTokens, CancellationToken cancellationToken)
+    /// <summary>
+    /// The budget reservation <paramref name="step"/> needs: its estimated input tokens, its output tokens within
+    /// <see cref="ExecutorOptions.MaxOutputTokens"/>, the current model's prices. The saga sends it with the step inside
+    /// (<see cref="ReserveModelBudget.ThenRun"/>); the worker asks with it when the step came without an answer.
+    /// </summary>
+    public static ReserveModelBudget Reservation(RunModelStep step, ModelStepPrice price, ExecutorOptions options)
     {
-        var timeout = options.Value.BudgetReservationTimeout;
         var modelPrice = price.Current;
-        var request = new ReserveModelBudget(
-            message.TaskId,
-            new ModelCallRef(message.StepId, message.Attempt),
-            message.Principal,
-            inputTokens,
-            maxOutputTokens,
+        return new ReserveModelBudget(
+            step.TaskId,
+            new ModelCallRef(step.StepId, step.Attempt),
+            step.Principal,
+            StepInputs.EstimateInputTokens(step.SystemPrompt, step.Prompt),
+            Math.Clamp(step.MaxOutputTokens, 1, options.MaxOutputTokens),
             modelPrice?.InputPerMillion ?? 0m,
             modelPrice?.OutputPerMillion ?? 0m);
+    }
+
+    /// <summary>Governance's answer, or why it could not be had (and whether asking again may get one).</summary>
+    private async Task<(ModelBudgetReservation? Answer, string? Unavailable, bool AskAgain)> ReserveAsync(ReserveModelBudget request, CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.BudgetReservationTimeout;
         var answer = await budgets.AskAsync<ReserveModelBudget, ModelBudgetReservation>(request, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds), cancellationToken);
         if (answer.Failure == RequestFailure.Unreachable)
         {
-            logger.LogWarning(answer.Exception, "Budget reservation for model step {StepId} of task {TaskId} failed", message.StepId, message.TaskId);
+            logger.LogWarning(answer.Exception, "Budget reservation for model step {StepId} of task {TaskId} failed", request.Call.StepId, request.TaskId);
         }
 
         var patience = options.Value.BudgetReservationPatience.TotalSeconds;

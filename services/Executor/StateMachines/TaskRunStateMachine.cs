@@ -216,11 +216,14 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
 
         if (effects.ModelSteps.Count > 0)
         {
-            var endpoint = await context.GetSendEndpoint(context.GetServiceOrCreateInstance<ExecutorEndpoints>().ModelWorker);
+            // A model step goes to the model worker by way of governance's budget reservation, which sends it on with its answer.
+            var worker = context.GetServiceOrCreateInstance<ExecutorEndpoints>().ModelWorker;
+            var price = context.GetServiceOrCreateInstance<ModelStepPrice>();
             foreach (var message in effects.ModelSteps.Cast<RunModelStep>())
             {
                 using var stepActivity = ExecutorTelemetry.StartStep(saga.CorrelationId, message.StepId, StepKind.Model, null);
-                await endpoint.Send(message, context.CancellationToken);
+                var reservation = Consumers.ModelStepConsumer.Reservation(message, price, options) with { ThenRun = message, ThenRunAt = worker };
+                await context.Publish(reservation, context.CancellationToken);
             }
         }
 

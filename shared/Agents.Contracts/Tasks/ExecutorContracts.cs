@@ -1,8 +1,8 @@
 namespace Agents.Contracts;
 
 /// <summary>
-/// The executor's <c>TaskRun</c> saga asks its own model worker (sent to the executor's model-step queue)
-/// to run one model step. <see cref="Attempt"/> lets the saga ignore answers to an earlier attempt.
+/// The executor's <c>TaskRun</c> saga asks its own model worker (sent to the executor's model-step queue, by way of
+/// governance's budget reservation: <see cref="ReserveModelBudget.ThenRun"/>) to run one model step. <see cref="Attempt"/> lets the saga ignore answers to an earlier attempt.
 /// </summary>
 /// <param name="TaskId">The task.</param>
 /// <param name="StepId">The plan step.</param>
@@ -12,6 +12,11 @@ namespace Agents.Contracts;
 /// <param name="Prompt">The step's prompt with references resolved; untrusted parts are delimited and labelled as data.</param>
 /// <param name="PromptTainted">True when the prompt includes untrusted content.</param>
 /// <param name="MaxOutputTokens">Upper bound on output tokens for this call.</param>
+/// <param name="Reservation">
+/// Governance's answer for this call's budget, when the saga sent the step through governance
+/// (<see cref="ReserveModelBudget.ThenRun"/>); null when the step came straight from the saga, and then the worker asks
+/// governance itself. A "retry later" answer is asked again by the worker.
+/// </param>
 public sealed record RunModelStep(
     Guid TaskId,
     string StepId,
@@ -20,7 +25,8 @@ public sealed record RunModelStep(
     string SystemPrompt,
     string Prompt,
     bool PromptTainted,
-    int MaxOutputTokens);
+    int MaxOutputTokens,
+    ModelBudgetReservation? Reservation = null);
 
 /// <summary>The executor's model worker's answer to <see cref="RunModelStep"/> (published; correlated by TaskId).</summary>
 /// <param name="TaskId">The task.</param>
