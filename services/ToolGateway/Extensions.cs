@@ -34,6 +34,7 @@ internal static class Extensions
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.Services.AddSingleton<ArgumentsValidator>();
         builder.Services.AddSingleton<ToolCircuitBreakers>();
+        builder.Services.AddSingleton<ToolLookup>();
         builder.Services.AddSingleton<ToolGatewayTelemetry>();
         builder.Services.AddScoped<ToolCallPipeline>();
         builder.Services.AddScoped<ToolCallRunner>();

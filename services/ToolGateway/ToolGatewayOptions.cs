@@ -12,6 +12,14 @@ public sealed class ToolGatewayOptions
     [Range(1, 10, ErrorMessage = "ToolGateway:MaxAttempts must be between {1} and {2}.")]
     public int MaxAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// How long a tool's registry row is used from memory before it is read again (<see cref="Invocation.ToolLookup"/>):
+    /// a change made through another replica (an announcement, a retirement) reaches this one at the latest after it.
+    /// Zero reads the row for every call.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00", ErrorMessage = "ToolGateway:RegistryCacheTtl must be between {1} and {2}.")]
+    public TimeSpan RegistryCacheTtl { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Backoff before the second attempt; doubles per attempt, capped by <see cref="MaxDelay"/>, with jitter.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00", ErrorMessage = "ToolGateway:BaseDelay must be between {1} and {2}.")]
     public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);

@@ -433,6 +433,44 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Single(gateway.Governance.RequestsFor(call.TaskId));
     }
 
+    [Fact]
+    public async Task A_read_of_a_new_key_writes_its_record_only_with_its_outcome_and_a_failed_run_of_one_is_still_answered()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.ReadOnly, timeoutSeconds: 1));
+        var tool = await gateway.StartToolAsync(name, (_, _) => null);
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name);
+
+        var invocation = gateway.InvokeAsync(call);
+        await tool.WaitUntilCalledAsync();
+
+        // The read is running and nothing was written for it: no claim is needed to run a read twice safely.
+        await using (var db = gateway.CreateDbContext())
+        {
+            Assert.False(await db.ToolCalls.AsNoTracking().AnyAsync(r => r.IdempotencyKey == call.IdempotencyKey));
+        }
+
+        var completed = await invocation;
+        Assert.Equal(ToolCallOutcome.TimedOut, completed.Outcome);
+        await using (var db = gateway.CreateDbContext())
+        {
+            var record = await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == call.IdempotencyKey);
+            Assert.Equal((ToolCallOutcome.TimedOut, completed.Attempts, 1), (record.Outcome!.Value, record.Attempts, record.Invocations));
+            Assert.Equal(ArgumentsHasher.Compute(call.ArgumentsJson), record.ArgumentsHash);
+        }
+
+        // A read whose run failed inside the gateway has no record, yet its fault is answered (else the step would wait for its timeout).
+        var failed = ToolGatewayFixture.Call(gateway.NewPrincipal(), name);
+        await gateway.TestBus.Publish<Fault<InvokeTool>>(FaultOf(failed, Guid.NewGuid(), "the database is gone"));
+        var answer = Assert.Single(await gateway.Observer.WaitForAsync(failed.TaskId, 1));
+        Assert.Equal(ToolCallOutcome.Failed, answer.Outcome);
+        Assert.Contains("could not complete the call: the database is gone", answer.Error, StringComparison.Ordinal);
+        await using (var db = gateway.CreateDbContext())
+        {
+            Assert.Equal(ToolCallOutcome.Failed, (await db.ToolCalls.AsNoTracking().SingleAsync(r => r.IdempotencyKey == failed.IdempotencyKey)).Outcome);
+        }
+    }
+
     private static object FaultOf(InvokeTool call, Guid faultedMessageId, string reason) => new
     {
         FaultId = Guid.NewGuid(),

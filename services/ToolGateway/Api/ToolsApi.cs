@@ -77,11 +77,11 @@ internal static class ToolsApi
         var group = endpoints.MapGroup("/api/tools").RequireAgentPrincipal();
         group.MapGet("/", ListAsync).Produces<List<ToolListItem>>();
         group.MapGet("/{name}", GetAsync).Produces<ToolDetails>().ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPost("/{name}/retire", (string name, HttpContext http, ToolGatewayDbContext db, TenantAccessCache access, IOptions<ToolGatewayOptions> options, TimeProvider time, CancellationToken ct) =>
-                RetireAsync(name, retire: true, http, db, access, options, time, ct))
+        group.MapPost("/{name}/retire", (string name, HttpContext http, ToolGatewayDbContext db, TenantAccessCache access, ToolLookup lookup, IOptions<ToolGatewayOptions> options, TimeProvider time, CancellationToken ct) =>
+                RetireAsync(name, retire: true, http, db, access, lookup, options, time, ct))
             .Produces<ToolRetirement>().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPost("/{name}/reinstate", (string name, HttpContext http, ToolGatewayDbContext db, TenantAccessCache access, IOptions<ToolGatewayOptions> options, TimeProvider time, CancellationToken ct) =>
-                RetireAsync(name, retire: false, http, db, access, options, time, ct))
+        group.MapPost("/{name}/reinstate", (string name, HttpContext http, ToolGatewayDbContext db, TenantAccessCache access, ToolLookup lookup, IOptions<ToolGatewayOptions> options, TimeProvider time, CancellationToken ct) =>
+                RetireAsync(name, retire: false, http, db, access, lookup, options, time, ct))
             .Produces<ToolRetirement>().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{name}/circuit/reset", ResetCircuitAsync)
             .Produces<CircuitReset>().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
@@ -136,7 +136,7 @@ internal static class ToolsApi
     }
 
     private static async Task<IResult> RetireAsync(
-        string name, bool retire, HttpContext http, ToolGatewayDbContext db, TenantAccessCache access, IOptions<ToolGatewayOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        string name, bool retire, HttpContext http, ToolGatewayDbContext db, TenantAccessCache access, ToolLookup lookup, IOptions<ToolGatewayOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var (by, refused) = await RequireOperatorAsync(http, access, options.Value, retire ? "Retiring a tool" : "Reinstating a tool", cancellationToken);
         if (refused is not null)
@@ -162,6 +162,7 @@ internal static class ToolsApi
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        lookup.Forget(name);
         return TypedResults.Ok(new ToolRetirement(name, ToolRegistry.StatusOf(tool, options.Value.StaleAfter, time.GetUtcNow()), tool.RetiredAt, tool.RetiredBy));
     }
 

@@ -6,7 +6,6 @@ using Agents.ServiceDefaults.Messaging;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Consumers;
@@ -15,7 +14,8 @@ namespace Agents.ToolGateway.Consumers;
 /// Handles one <see cref="InvokeTool"/>, which gets exactly one <see cref="ToolCallCompleted"/> (published, or
 /// sent to the requester when there is one). Its endpoint has no inbox (decision 0004): in one short transaction it
 /// answers at once what needs no tool (a malformed message; a call that already succeeded with the same arguments,
-/// from its record; a reused key), leaves a call that is already running to its run, or starts the call record; then,
+/// from its record; a reused key), leaves a call that is already running to its run, or starts the call record (a read
+/// of a new key starts none: its record is written with its outcome); then,
 /// with no transaction open, <see cref="ToolCallRunner"/> asks governance and the tool and commits the outcome with the
 /// answer. The record is the message's idempotence: a message whose record it started and closed is answered already
 /// (through the outbox, with the outcome); a second delivery of it while its run is going is left to that run; a
@@ -25,6 +25,7 @@ namespace Agents.ToolGateway.Consumers;
 internal sealed class InvokeToolConsumer(
     ToolGatewayDbContext db,
     ToolCallRunner runner,
+    ToolLookup lookup,
     IOptions<ToolGatewayOptions> options,
     ToolGatewayTelemetry telemetry,
     TimeProvider time,
@@ -99,7 +100,7 @@ internal sealed class InvokeToolConsumer(
             if (IsSameSucceededCall(record, call, argumentsHash))
             {
                 logger.LogInformation("InvokeTool {Key} for tool {Tool} was already answered ({Outcome}); republishing the stored result.", call.IdempotencyKey, call.Tool, record.Outcome);
-                var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == record.Tool, cancellationToken);
+                var tool = await lookup.FindAsync(record.Tool, cancellationToken);
                 var (untrusted, untrustedFields) = RegisteredTool.OutputTrust(tool);
                 await AnswerAsync(context, record.ToCompleted() with { SideEffect = tool?.SideEffect, Compensable = tool?.Compensable, Untrusted = untrusted, UntrustedFields = untrustedFields }, record.CallId, replayed: true);
                 return null;
@@ -114,46 +115,28 @@ internal sealed class InvokeToolConsumer(
         }
 
         var callId = Guid.NewGuid();
+        if (record is null && !call.Compensate && (await lookup.FindAsync(call.Tool, cancellationToken))?.SideEffect == SideEffectClass.ReadOnly)
+        {
+            // A read of a new key claims nothing before it runs (two commits fewer per read): a second delivery meanwhile
+            // runs the read again, which changes nothing, and the first outcome written answers (see ToolCallRunner).
+            return new RunToolCall(callId, call, argumentsHash, now, context.ResponseAddress, context.RequestId, Recorded: false, MessageId: context.MessageId);
+        }
+
         await StartRecordAsync(record, call, argumentsHash, callId, context.MessageId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new RunToolCall(callId, call, argumentsHash, now, context.ResponseAddress, context.RequestId);
     }
 
-    private async Task<ToolCallRecord> StartRecordAsync(ToolCallRecord? record, InvokeTool call, string argumentsHash, Guid callId, Guid? messageId, CancellationToken cancellationToken)
+    private async Task StartRecordAsync(ToolCallRecord? record, InvokeTool call, string argumentsHash, Guid callId, Guid? messageId, CancellationToken cancellationToken)
     {
         if (record is null)
         {
-            record = new ToolCallRecord
-            {
-                IdempotencyKey = call.IdempotencyKey,
-                Compensation = call.Compensate,
-                StepId = call.StepId,
-                TenantId = call.Principal.TenantId,
-                UserId = call.Principal.UserId,
-                Tool = call.Tool,
-                ArgumentsHash = argumentsHash,
-            };
+            record = ToolCallRecord.For(call, argumentsHash);
             db.ToolCalls.Add(record);
         }
 
-        record.CallId = callId;
-        record.TaskId = call.TaskId;
-        record.StepId = call.StepId;
-        record.TenantId = call.Principal.TenantId;
-        record.UserId = call.Principal.UserId;
-        record.Tool = call.Tool;
-        record.ArgumentsHash = argumentsHash;
-        record.LastMessageId = messageId;
-        record.Outcome = null;
-        record.OutputJson = null;
-        record.Error = null;
-        record.Attempts = 0;
-        record.ApprovalId = call.ApprovalId;
-        record.Invocations++;
-        record.StartedAt = time.GetUtcNow();
-        record.CompletedAt = null;
+        record.Start(call, argumentsHash, callId, messageId, time.GetUtcNow());
         await db.SaveChangesAsync(cancellationToken);
-        return record;
     }
 
     /// <summary>Answers without running the tool (straight to the broker: a repeated answer is ignored by the executor, which takes one result per running step).</summary>
@@ -197,7 +180,8 @@ internal sealed class InvokeToolConsumer(
         return call.StepId.Length > 200 ? "InvokeTool's StepId is longer than 200 characters; the call was refused." : null;
     }
 
-    private static string HashArguments(string argumentsJson)
+    /// <summary>The record's hash of the arguments: canonical JSON, or the raw text when it is not JSON.</summary>
+    internal static string HashArguments(string argumentsJson)
     {
         try
         {

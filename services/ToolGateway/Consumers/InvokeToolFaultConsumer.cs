@@ -8,7 +8,7 @@ namespace Agents.ToolGateway.Consumers;
 /// <summary>
 /// An <see cref="InvokeTool"/> whose run failed inside the gateway after the bus's retries (the message is in the
 /// <c>_error</c> queue) still gets its one answer: the record that this message started, if still running, is closed
-/// <c>Failed</c> with the reason, and <see cref="ToolCallCompleted"/> is published in this consumer's inbox
+/// <c>Failed</c> with the reason (a key without a record, such as a read's, gets one, closed <c>Failed</c>), and <see cref="ToolCallCompleted"/> is published in this consumer's inbox
 /// transaction. Without it the step would wait for its timeout. (A requester that sent InvokeTool as a request gets
 /// the fault itself: MassTransit sends it to the request's response address.)
 /// </summary>
@@ -24,7 +24,21 @@ internal sealed class InvokeToolFaultConsumer(ToolGatewayDbContext db, TimeProvi
         }
 
         var record = await db.LockCallAsync(call.IdempotencyKey, call.Compensate, context.CancellationToken);
-        if (record is not { Outcome: null } || record.LastMessageId != context.Message.FaultedMessageId)
+        if (record is null)
+        {
+            // No run of this key wrote a record: a read (its record comes with its outcome), or a run that failed before
+            // starting one. Nothing else will answer, and nothing ran that a record would have to cover.
+            if (call.TaskId == Guid.Empty || string.IsNullOrWhiteSpace(call.StepId) || call.Principal is null || call.Tool is null || call.ArgumentsJson is null)
+            {
+                return;
+            }
+
+            var hash = InvokeToolConsumer.HashArguments(call.ArgumentsJson);
+            record = ToolCallRecord.For(call, hash);
+            record.Start(call, hash, Guid.NewGuid(), context.Message.FaultedMessageId, context.Message.Timestamp);
+            db.ToolCalls.Add(record);
+        }
+        else if (record.Outcome is not null || record.LastMessageId != context.Message.FaultedMessageId)
         {
             return;
         }

@@ -12,7 +12,7 @@ namespace Agents.ToolGateway.Consumers;
 /// Keeps the registry: upserts the announced tool by name (version, schemas, last seen, instance).
 /// An announcement older than the stored one is ignored; an invalid one is faulted with the reason.
 /// </summary>
-internal sealed class ToolAnnouncedConsumer(ToolGatewayDbContext db, TimeProvider time, ILogger<ToolAnnouncedConsumer> logger) : IConsumer<ToolAnnounced>
+internal sealed class ToolAnnouncedConsumer(ToolGatewayDbContext db, ToolLookup lookup, TimeProvider time, ILogger<ToolAnnouncedConsumer> logger) : IConsumer<ToolAnnounced>
 {
     public async Task Consume(ConsumeContext<ToolAnnounced> context)
     {
@@ -58,6 +58,7 @@ internal sealed class ToolAnnouncedConsumer(ToolGatewayDbContext db, TimeProvide
 
         // A concurrent first announcement of the same tool loses the insert race; the bus retry then updates.
         await db.SaveChangesAsync(context.CancellationToken);
+        lookup.Forget(descriptor.Name);
     }
 
     private static string? Check(ToolAnnounced announced)

@@ -52,6 +52,39 @@ public sealed class ToolCallRecord
 
     public DateTimeOffset? CompletedAt { get; set; }
 
+    /// <summary>A record for a call of <paramref name="call"/> that has not started before (its outcome still to come).</summary>
+    public static ToolCallRecord For(InvokeTool call, string argumentsHash) => new()
+    {
+        IdempotencyKey = call.IdempotencyKey,
+        Compensation = call.Compensate,
+        StepId = call.StepId,
+        TenantId = call.Principal.TenantId,
+        UserId = call.Principal.UserId,
+        Tool = call.Tool,
+        ArgumentsHash = argumentsHash,
+    };
+
+    /// <summary>Makes this the record of the run <paramref name="callId"/> of <paramref name="call"/> (message <paramref name="messageId"/>), started at <paramref name="startedAt"/> and not yet answered.</summary>
+    public void Start(InvokeTool call, string argumentsHash, Guid callId, Guid? messageId, DateTimeOffset startedAt)
+    {
+        CallId = callId;
+        TaskId = call.TaskId;
+        StepId = call.StepId;
+        TenantId = call.Principal.TenantId;
+        UserId = call.Principal.UserId;
+        Tool = call.Tool;
+        ArgumentsHash = argumentsHash;
+        LastMessageId = messageId;
+        Outcome = null;
+        OutputJson = null;
+        Error = null;
+        Attempts = 0;
+        ApprovalId = call.ApprovalId;
+        Invocations++;
+        StartedAt = startedAt;
+        CompletedAt = null;
+    }
+
     public ToolCallCompleted ToCompleted() => new(
         TaskId, StepId, Tool, Outcome ?? throw new InvalidOperationException("The call has not completed."),
         OutputJson, Error, Untrusted: true, Attempts, DurationMs, ApprovalId, Compensation);

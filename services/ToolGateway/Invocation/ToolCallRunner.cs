@@ -1,7 +1,6 @@
 using Agents.Contracts;
 using Agents.ToolGateway.Data;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Invocation;
@@ -9,14 +8,15 @@ namespace Agents.ToolGateway.Invocation;
 /// <summary>
 /// Runs a tool call whose record <see cref="Consumers.InvokeToolConsumer"/> has just started: registry lookup, schema
 /// validation, then <see cref="ToolCallPipeline"/> (authorization, timeouts, retries, circuit breaker), with no
-/// database transaction open. Then, in one short transaction, the call record gets its outcome and the
+/// database transaction open. Then, in one short transaction, the call record gets its outcome (a read's record is
+/// written only now) and the
 /// <see cref="ToolCallCompleted"/> answer becomes an outbox row. A run whose record was meanwhile closed or taken
 /// over (a newer InvokeTool for the same key, or a redelivery of its own message after this one's connection was
 /// lost) writes nothing.
 /// </summary>
 internal sealed partial class ToolCallRunner(
     IServiceScopeFactory scopes,
-    ToolGatewayDbContext db,
+    ToolLookup lookup,
     ArgumentsValidator validator,
     ToolCallPipeline pipeline,
     ToolGatewayTelemetry telemetry,
@@ -29,7 +29,7 @@ internal sealed partial class ToolCallRunner(
         var call = run.Call;
         using var activity = ToolGatewayTelemetry.StartExecuteTool(call.Tool ?? string.Empty);
 
-        var tool = await db.Tools.AsNoTracking().SingleOrDefaultAsync(t => t.Name == call.Tool, cancellationToken);
+        var tool = await lookup.FindAsync(call.Tool, cancellationToken);
         var result = await DecideAsync(call, tool, run.ArgumentsHash, run.CallId, cancellationToken);
         var (untrusted, untrustedFields) = RegisteredTool.OutputTrust(tool);
         var completed = new ToolCallCompleted(
@@ -43,7 +43,20 @@ internal sealed partial class ToolCallRunner(
         await using (var transaction = await scoped.Database.BeginTransactionAsync(cancellationToken))
         {
             var record = await scoped.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
-            if (!record.IsRunning(run.CallId))
+            if (!run.Recorded)
+            {
+                if (record is not null)
+                {
+                    // Another run of this read (a second delivery) wrote its outcome first: that one answered.
+                    LogStale(run.CallId, call.IdempotencyKey, "answered by another run of the read");
+                    return;
+                }
+
+                record = ToolCallRecord.For(call, run.ArgumentsHash);
+                record.Start(call, run.ArgumentsHash, run.CallId, run.MessageId, run.ReceivedAt);
+                scoped.ToolCalls.Add(record);
+            }
+            else if (!record.IsRunning(run.CallId))
             {
                 LogStale(run.CallId, call.IdempotencyKey, record is null ? "no record" : record.Outcome?.ToString() ?? "taken over");
                 return;
