@@ -32,6 +32,9 @@ public sealed class HostSettings
     /// <summary>How old an unscheduled outbox row must be before the sweep takes it (the library's default when null).</summary>
     public TimeSpan? SweepGracePeriod { get; set; }
 
+    /// <summary>How long confirmations gather before sent rows are settled (the library's default when null).</summary>
+    public TimeSpan? SettleInterval { get; set; }
+
     /// <summary>Delete sent outbox rows instead of marking them delivered.</summary>
     public bool RemoveSentRows { get; set; }
 
@@ -104,6 +107,11 @@ public static class MessagingHost
                     if (settings.SweepGracePeriod is { } grace)
                     {
                         o.SweepGracePeriod = grace;
+                    }
+
+                    if (settings.SettleInterval is { } settle)
+                    {
+                        o.SettleInterval = settle;
                     }
                 });
             }

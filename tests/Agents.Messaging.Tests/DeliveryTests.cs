@@ -141,6 +141,7 @@ public sealed class DeliveryTests
             s.DeliveryBatchSize = 7;
             s.SweepInterval = TimeSpan.FromMilliseconds(20);
             s.SweepGracePeriod = TimeSpan.FromMilliseconds(200);
+            s.SettleInterval = TimeSpan.FromMilliseconds(50);
             s.RemoveSentRows = true;
         })).ToList();
         await Task.WhenAll(sweepers.Select(h => h.StartAsync()));
