@@ -32,10 +32,6 @@ public sealed class ExecutorOptions : IValidatableObject
     /// </summary>
     public TimeSpan EventStreamPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>The same tool with the same arguments dispatched more often than this in one task stops the task (loop detector).</summary>
-    [Range(1, 1000, ErrorMessage = "Executor:MaxIdenticalToolCalls must be between {1} and {2}.")]
-    public int MaxIdenticalToolCalls { get; set; } = 5;
-
     /// <summary>
     /// How long a submission with explicit steps waits for governance to say which tools the caller's roles allow (an
     /// answer is kept for <c>TenantAccess:CacheDuration</c>, so this is rare). Without an answer in time the task is

@@ -62,6 +62,7 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
     [InlineData("""{"goal":"   "}""", "goal")]
     [InlineData("""{"goal":"a","limits":{"maxSteps":-1}}""", "limits.maxSteps")]
     [InlineData("""{"goal":"a","limits":{"maxCost":-0.5}}""", "limits.maxCost")]
+    [InlineData("""{"goal":"a","limits":{"maxIdenticalCalls":0}}""", "limits.maxIdenticalCalls")]
     [InlineData("""{"template":"bad name!"}""", "template")]
     [InlineData("""{"steps":[{"id":"a","kind":"tool","tool":"crm.lookup-customer","dependsOn":["zzz"]}]}""", "steps[0].dependsOn")]
     [InlineData("""{"steps":[{"id":"a","kind":"model","dependsOn":[]}]}""", "steps[0].prompt")]

@@ -855,13 +855,14 @@ public sealed class TaskRunStateMachineTests
     [Fact]
     public async Task Same_tool_with_same_arguments_too_often_stops_the_task()
     {
-        await using var run = await TaskRunHarness.StartAsync(o => o.MaxIdenticalToolCalls = 2);
+        // The loop limit comes with the admission (the tenant's policy, or the task's own stricter one).
+        await using var run = await TaskRunHarness.StartAsync();
         var id = await run.StartRunningAsync(
         [
             Tool("a", "web.fetch", """{"url":"http://kb/1"}"""),
             Tool("b", "web.fetch", """{"url":"http://kb/1"}"""),
             Tool("c", "web.fetch", """{"url":"http://kb/1"}"""),
-        ]);
+        ], new TaskLimits(MaxIdenticalCalls: 2));
 
         var state = await run.WaitForAsync(id, s => s.CurrentState == "Failed");
         Assert.Contains("Loop detected", state.Reason, StringComparison.Ordinal);

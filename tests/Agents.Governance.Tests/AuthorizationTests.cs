@@ -174,10 +174,13 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
         Assert.Equal(1000, admitted.Limits.MaxTokens);
         Assert.Equal(2, admitted.Limits.MaxToolCalls);
         Assert.Equal(0.5m, admitted.Limits.MaxCost);
+        // The loop limit is the policy's (3), given with the admission so that the executor stops where governance would deny.
+        Assert.Equal(3, admitted.Limits.MaxIdenticalCalls);
         Assert.Equal(["crm.lookup-customer"], admitted.AllowedTools);
         Assert.Equal(["crm.*"], admitted.CallableTools);
-        var noRole = Assert.IsType<TaskAdmitted>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), new AgentPrincipal(tenant, "u3", ["visitor"]), "goal", null, null)));
+        var noRole = Assert.IsType<TaskAdmitted>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), new AgentPrincipal(tenant, "u3", ["visitor"]), "goal", new TaskLimits(MaxIdenticalCalls: 2), null)));
         Assert.Empty(noRole.CallableTools!);
+        Assert.Equal(2, noRole.Limits.MaxIdenticalCalls);
 
         // Usage is recorded once per message id, even when the message is delivered twice.
         var usageId = Guid.NewGuid();

@@ -121,6 +121,11 @@ internal static partial class SubmitTaskValidation
             {
                 Add("limits.maxWallClock", "must not be negative.");
             }
+
+            if (limits.MaxIdenticalCalls < 1)
+            {
+                Add("limits.maxIdenticalCalls", "must be at least 1 (one step may always make a call).");
+            }
         }
 
         if (request.AllowedTools is { } tools)

@@ -94,9 +94,9 @@ internal sealed partial class TaskRunEngine
             var key = plan.Tool + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(input.Text)));
             var count = s.ToolCallCounts.GetValueOrDefault(key) + 1;
             s.ToolCallCounts[key] = count;
-            if (count > options.MaxIdenticalToolCalls)
+            if (s.Limits.MaxIdenticalCalls is { } maxIdenticalCalls && count > maxIdenticalCalls)
             {
-                Log("loop-detected", run.Id, new { plan.Tool, arguments = input.Text, count, options.MaxIdenticalToolCalls });
+                Log("loop-detected", run.Id, new { plan.Tool, arguments = input.Text, count, maxIdenticalCalls });
                 Finish(s, TaskRunStatus.Failed, $"Loop detected: tool '{plan.Tool}' was called with the same arguments {count} times.");
                 return DispatchResult.Stopped;
             }

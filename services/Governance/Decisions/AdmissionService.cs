@@ -31,7 +31,7 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
         if (existing is not null)
         {
             // A redelivered request: answer with the decision already taken.
-            return ToResult(existing, document.CallableTools(principal.Roles));
+            return ToResult(existing, document.CallableTools(principal.Roles), LoopLimit(document, message.RequestedLimits));
         }
 
         var now = time.GetUtcNow();
@@ -55,7 +55,7 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
             }
         }
 
-        var limits = document.Budgets.PerTask.ToTaskLimits().Intersect(message.RequestedLimits);
+        var limits = (document.Budgets.PerTask.ToTaskLimits() with { MaxIdenticalCalls = document.LoopDetection.MaxIdenticalCalls }).Intersect(message.RequestedLimits);
         var allowedTools = message.RequestedTools?
             .Where(t => document.RolesAllowTool(principal.Roles, t))
             .Distinct(StringComparer.Ordinal)
@@ -88,14 +88,18 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
             new { policyVersion = policy.Version, requestedLimits = message.RequestedLimits, limits, requestedTools = message.RequestedTools, allowedTools },
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        return ToResult(task, document.CallableTools(principal.Roles));
+        return ToResult(task, document.CallableTools(principal.Roles), limits.MaxIdenticalCalls);
     }
 
-    private static AdmissionResult ToResult(TaskBudget task, IReadOnlyList<string> callableTools) => task.Admitted
+    /// <summary>The loop limit the executor applies: the policy's, or the task's own when it asked for a stricter one.</summary>
+    private static int? LoopLimit(PolicyDocument document, TaskLimits? requested) =>
+        new TaskLimits(MaxIdenticalCalls: document.LoopDetection.MaxIdenticalCalls).Intersect(requested).MaxIdenticalCalls;
+
+    private static AdmissionResult ToResult(TaskBudget task, IReadOnlyList<string> callableTools, int? maxIdenticalCalls) => task.Admitted
         ? new AdmissionResult(
             new TaskAdmitted(
                 task.TaskId,
-                new TaskLimits(task.MaxSteps, task.MaxToolCalls, task.MaxTokens, task.MaxCost, task.MaxWallClockSeconds is { } s ? TimeSpan.FromSeconds(s) : null),
+                new TaskLimits(task.MaxSteps, task.MaxToolCalls, task.MaxTokens, task.MaxCost, task.MaxWallClockSeconds is { } s ? TimeSpan.FromSeconds(s) : null, maxIdenticalCalls),
                 task.AllowedTools,
                 callableTools),
             null)

@@ -36,14 +36,18 @@ public enum TaskRunStatus
 
 /// <summary>
 /// Hard limits for one task. Null means "no limit from this source"; the effective limit is
-/// the smallest of what the task asked for and what the tenant's policy allows.
+/// the smallest of what the task asked for and what the tenant's policy allows. <see cref="MaxIdenticalCalls"/> is the
+/// loop limit: how many steps of the task may call the same tool with the same arguments (the policy's
+/// <c>loopDetection.maxIdenticalCalls</c>, given with the admission; governance denies the call after it, and the
+/// executor stops the task before dispatching it).
 /// </summary>
 public sealed record TaskLimits(
     int? MaxSteps = null,
     int? MaxToolCalls = null,
     int? MaxTokens = null,
     decimal? MaxCost = null,
-    TimeSpan? MaxWallClock = null)
+    TimeSpan? MaxWallClock = null,
+    int? MaxIdenticalCalls = null)
 {
     /// <summary>The stricter of two limits, field by field.</summary>
     public TaskLimits Intersect(TaskLimits? other) => other is null
@@ -53,7 +57,8 @@ public sealed record TaskLimits(
             Min(MaxToolCalls, other.MaxToolCalls),
             Min(MaxTokens, other.MaxTokens),
             MaxCost is null ? other.MaxCost : other.MaxCost is null ? MaxCost : Math.Min(MaxCost.Value, other.MaxCost.Value),
-            MaxWallClock is null ? other.MaxWallClock : other.MaxWallClock is null ? MaxWallClock : MaxWallClock < other.MaxWallClock ? MaxWallClock : other.MaxWallClock);
+            MaxWallClock is null ? other.MaxWallClock : other.MaxWallClock is null ? MaxWallClock : MaxWallClock < other.MaxWallClock ? MaxWallClock : other.MaxWallClock,
+            Min(MaxIdenticalCalls, other.MaxIdenticalCalls));
 
     private static int? Min(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 }
