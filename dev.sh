@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The platform on one machine.
 #   ./dev.sh up      infrastructure, build, migrations, every service, then a demo task end to end
-#   ./dev.sh test    infrastructure, build, every test (what CI runs)
+#   ./dev.sh test    infrastructure, build, every test and the code's layout check (what CI runs)
+#   ./dev.sh format  fix the code's layout (whitespace and indentation, .editorconfig)
 #   ./dev.sh demo    submit the demo task through the gateway and stream its progress
 #   ./dev.sh status  which services run and whether they are ready
 #   ./dev.sh stop    stop the services (infrastructure keeps running)
@@ -199,8 +200,11 @@ run_tests() {
   log "building (Debug)"
   dotnet build Agents.sln -c Debug -nologo -clp:ErrorsOnly -v:q
   if [ -f "$ROOT/infra/validate-deploy.sh" ]; then bash "$ROOT/infra/validate-deploy.sh"; fi
+  local out rc=0 layout=0
+  # The code's layout (.editorconfig): a change that leaves it off fails the run (`./dev.sh format` fixes it).
+  log "checking the code's layout (dotnet format whitespace --verify-no-changes)"
+  dotnet format whitespace Agents.sln --verify-no-changes -v q || layout=1
   log "running tests"
-  local out rc=0
   out=$(mktemp)
   # Every test project in parallel (categories Unit and Infrastructure), then the end-to-end tests on their own:
   # they start the whole suite twice as real processes and are the most sensitive to a saturated 2-core machine.
@@ -210,6 +214,10 @@ run_tests() {
   awk '/(Passed|Failed)!  -/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
        END { gsub(",", "", p); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
   grep -q "Failed!  -" "$out" && rc=1
+  if [ "$layout" = 1 ]; then
+    log "the code's layout differs from .editorconfig (listed above): run ./dev.sh format"
+    rc=1
+  fi
   rm -f "$out"
   if [ "$sweep" = 1 ]; then
     sudo_if_needed bash "$ROOT/infra/local.sh" sweep-tests || log "could not remove the test virtual hosts and databases (infra/local.sh sweep-tests)"
@@ -238,11 +246,12 @@ case "${1:-}" in
     if [ -f "$ROOT/infra/demo.sh" ]; then bash "$ROOT/infra/demo.sh"; fi
     ;;
   test) run_tests ;;
+  format) dotnet format whitespace Agents.sln -v q ;;
   demo) bash "$ROOT/infra/demo.sh" ;;
   prometheus) bash "$ROOT/infra/prometheus-local.sh" ;;
   dashboard) bash "$ROOT/infra/dashboard-local.sh" ;;
   status) status ;;
   stop) stop_services ;;
   down) stop_services; sudo_if_needed bash "$ROOT/infra/local.sh" down ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

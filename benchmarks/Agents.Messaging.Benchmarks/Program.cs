@@ -238,16 +238,16 @@ static async Task SendOneAsync(Case kind, Guid id, IBus bus, IServiceScopeFactor
             await bus.Publish(new BenchPing(id));
             break;
         case Case.BusOutbox:
-        {
-            // One unit of scoped work: the row and the message commit in one transaction; the clock starts when SaveChanges returns.
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<TestDbContext>();
-            db.Effects.Add(new Effect { Key = id, Kind = "bench", At = DateTime.UtcNow });
-            await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(new BenchPing(id));
-            await db.SaveChangesAsync();
-            clock.Started(id);
-            break;
-        }
+            {
+                // One unit of scoped work: the row and the message commit in one transaction; the clock starts when SaveChanges returns.
+                await using var scope = scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<TestDbContext>();
+                db.Effects.Add(new Effect { Key = id, Kind = "bench", At = DateTime.UtcNow });
+                await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(new BenchPing(id));
+                await db.SaveChangesAsync();
+                clock.Started(id);
+                break;
+            }
 
         case Case.Inbox:
             // Plain publish to a consumer that runs through the inbox (one transaction per message).

@@ -34,24 +34,24 @@ public static class ModelProviderFactory
                     services.GetService<TimeProvider>());
 
             case ModelProvider.OpenAI:
-            {
-                var http = CreateHttpClient(role, services, timeout);
-                var clientOptions = new OpenAIClientOptions
                 {
-                    Endpoint = new Uri(options.Endpoint!),
-                    Transport = new HttpClientPipelineTransport(http),
-                    NetworkTimeout = timeout,
-                };
-                var credential = new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey);
-                return new OpenAIClient(credential, clientOptions).GetChatClient(options.Model).AsIChatClient();
-            }
+                    var http = CreateHttpClient(role, services, timeout);
+                    var clientOptions = new OpenAIClientOptions
+                    {
+                        Endpoint = new Uri(options.Endpoint!),
+                        Transport = new HttpClientPipelineTransport(http),
+                        NetworkTimeout = timeout,
+                    };
+                    var credential = new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey);
+                    return new OpenAIClient(credential, clientOptions).GetChatClient(options.Model).AsIChatClient();
+                }
 
             case ModelProvider.Ollama:
-            {
-                var http = CreateHttpClient(role, services, timeout);
-                http.BaseAddress = new Uri(options.Endpoint!);
-                return new OllamaApiClient(http, options.Model!);
-            }
+                {
+                    var http = CreateHttpClient(role, services, timeout);
+                    http.BaseAddress = new Uri(options.Endpoint!);
+                    return new OllamaApiClient(http, options.Model!);
+                }
 
             default:
                 throw new InvalidOperationException($"{ModelRoles.SectionOf(role)}:Provider '{options.Provider}' is not supported.");

@@ -181,19 +181,19 @@ public sealed class GovernanceHost : IAsyncDisposable
     private static async Task<GovernanceFactory> CreateFactoryAsync(TestDatabase database, string prefix, FakeTimeProvider? time, bool measureOften, TimeSpan? watchdogInterval)
     {
         var settings = new Dictionary<string, string?>
-            {
-                ["ConnectionStrings:Postgres"] = database.ConnectionString,
-                ["ConnectionStrings:RabbitMq"] = TestInfrastructure.RabbitMq,
-                ["Messaging:QueuePrefix"] = prefix,
-                ["Messaging:Retry:Limit"] = "3",
+        {
+            ["ConnectionStrings:Postgres"] = database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = TestInfrastructure.RabbitMq,
+            ["Messaging:QueuePrefix"] = prefix,
+            ["Messaging:Retry:Limit"] = "3",
 
-                // Sent outbox rows are kept (marked delivered), so that tests can read what governance sent.
-                ["Messaging:Durable:RemoveSentRows"] = "false",
-                ["Identity:SigningKey"] = SigningKey,
-                ["Governance:SweepInterval"] = "00:00:00.200",
-                ["Governance:WatchdogInterval"] = (watchdogInterval ?? TimeSpan.FromHours(1)).ToString("c", System.Globalization.CultureInfo.InvariantCulture),
-                ["Logging:LogLevel:Default"] = "Warning",
-            };
+            // Sent outbox rows are kept (marked delivered), so that tests can read what governance sent.
+            ["Messaging:Durable:RemoveSentRows"] = "false",
+            ["Identity:SigningKey"] = SigningKey,
+            ["Governance:SweepInterval"] = "00:00:00.200",
+            ["Governance:WatchdogInterval"] = (watchdogInterval ?? TimeSpan.FromHours(1)).ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
         if (measureOften)
         {
             settings["Governance:MetricsInterval"] = "00:00:01";

@@ -40,7 +40,8 @@ public sealed class UntrustedArgumentTests(SharedGovernanceHost shared) : IClass
 
     private static AuthorizeToolCall Ticket(AgentPrincipal user, params TaintedArgument[] tainted) =>
         GovernanceHost.Call(user, Guid.NewGuid(), "tickets.create", TicketArguments, SideEffectClass.Mutating, tainted: tainted.Length > 0, scope: "tickets.write")
-        with { TaintedArguments = tainted.Length > 0 ? tainted : null, ArgumentClasses = TicketClasses };
+        with
+        { TaintedArguments = tainted.Length > 0 ? tainted : null, ArgumentClasses = TicketClasses };
 
     private static TaintedArgument Body(bool flagged = false) => new("/body", ["step:draft (model)", "step:kb (web.fetch)"], "Reset it from the sign-in page.", flagged);
 
@@ -119,9 +120,11 @@ public sealed class UntrustedArgumentTests(SharedGovernanceHost shared) : IClass
         var url = new TaintedArgument("/url", ["step:kb (web.fetch)"], "http://kb/x?leak=C-1001");
 
         var egress = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "web.fetch", """{"url":"http://kb/x?leak=C-1001"}""", tainted: true, scope: "web.read")
-            with { TaintedArguments = [url], SendsDataOut = true });
+            with
+        { TaintedArguments = [url], SendsDataOut = true });
         var read = await Host.AuthorizeAsync(GovernanceHost.Call(user, Guid.NewGuid(), "crm.lookup-customer", """{"customerId":"C-1001"}""", tainted: true, scope: "crm.read")
-            with { TaintedArguments = [url with { Argument = "/customerId" }] });
+            with
+        { TaintedArguments = [url with { Argument = "/customerId" }] });
 
         Assert.Equal(AuthorizationDecision.RequireApproval, egress.Decision);
         Assert.Contains("reaches a tool that sends data out", egress.Reason, StringComparison.Ordinal);

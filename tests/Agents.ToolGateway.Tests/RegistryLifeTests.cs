@@ -198,8 +198,13 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
         {
             db.Circuits.Add(new CircuitStateRecord
             {
-                Tool = name, State = CircuitState.Open, ConsecutiveFailures = ToolGatewayFixture.CircuitFailureThreshold,
-                OpenedAt = now, OpenUntil = now.AddHours(1), UpdatedAt = now, UpdatedBy = "test",
+                Tool = name,
+                State = CircuitState.Open,
+                ConsecutiveFailures = ToolGatewayFixture.CircuitFailureThreshold,
+                OpenedAt = now,
+                OpenUntil = now.AddHours(1),
+                UpdatedAt = now,
+                UpdatedBy = "test",
             });
             await db.SaveChangesAsync();
         }

@@ -176,8 +176,13 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
             var earlier = existing?.Dispatches ?? 0;
             s.Steps[step.Id] = new StepRun
             {
-                Id = step.Id, Kind = step.Kind, Tool = step.Tool, Status = StepStatus.Pending, PlanVersion = plan.Version,
-                Dispatches = earlier, EarlierDispatches = earlier,
+                Id = step.Id,
+                Kind = step.Kind,
+                Tool = step.Tool,
+                Status = StepStatus.Pending,
+                PlanVersion = plan.Version,
+                Dispatches = earlier,
+                EarlierDispatches = earlier,
             };
         }
     }

@@ -19,10 +19,10 @@ internal static class McpEndpointExtensions
         builder.Services.AddSingleton<PlatformBackends>();
         builder.Services.AddSingleton<PlatformMcpTools>();
         builder.Services.AddMcpServer(o => o.ServerInfo = new Implementation
-            {
-                Name = "agents-platform",
-                Version = typeof(McpEndpointExtensions).Assembly.GetName().Version?.ToString(3) ?? "1.0.0",
-            })
+        {
+            Name = "agents-platform",
+            Version = typeof(McpEndpointExtensions).Assembly.GetName().Version?.ToString(3) ?? "1.0.0",
+        })
             // Stateless: any gateway replica can answer any request; nothing is kept between them.
             .WithHttpTransport(o => o.Stateless = true)
             .WithListToolsHandler((request, ct) => request.Services!.GetRequiredService<PlatformMcpTools>().ListAsync(request, ct))

@@ -50,7 +50,12 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
                 // call, so that a reservation request still on its way is refused instead of charging the day for good.
                 db.ModelReservations.Add(new ModelReservation
                 {
-                    TaskId = message.TaskId, StepId = call.StepId, Attempt = call.Attempt, Day = day, ReservedAt = now, SettledAt = now,
+                    TaskId = message.TaskId,
+                    StepId = call.StepId,
+                    Attempt = call.Attempt,
+                    Day = day,
+                    ReservedAt = now,
+                    SettledAt = now,
                     Reason = "the call's usage was reported before its budget was reserved",
                 });
             }

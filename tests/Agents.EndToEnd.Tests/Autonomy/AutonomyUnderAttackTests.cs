@@ -283,7 +283,9 @@ public sealed class AutonomyUnderAttackTests(HijackedPlatformFixture platform, I
         object Model(string id, string question) => new { id, kind = "model", prompt = question + "\n{{steps.source.output}}", dependsOn = new[] { "source" } };
         object Ticket(string customerId, string priority, string body, string dependsOn) => new
         {
-            id = "ticket", kind = "tool", tool = "tickets.create",
+            id = "ticket",
+            kind = "tool",
+            tool = "tickets.create",
             argumentsJson = JsonSerializer.Serialize(new { customerId, subject = "Follow-up on the customer's message", body, priority }),
             dependsOn = new[] { dependsOn },
         };
