@@ -6,6 +6,7 @@ using Agents.ServiceDefaults.Messaging;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Agents.ToolGateway.Consumers;
@@ -62,6 +63,15 @@ internal sealed class InvokeToolConsumer(
     {
         var call = context.Message;
         var cancellationToken = context.CancellationToken;
+        var read = !call.Compensate && (await lookup.FindAsync(call.Tool, cancellationToken))?.SideEffect == SideEffectClass.ReadOnly;
+        if (read && !await db.ToolCalls.AsNoTracking().AnyAsync(r => r.IdempotencyKey == call.IdempotencyKey && r.Compensation == call.Compensate, cancellationToken))
+        {
+            // A read of a new key claims nothing before it runs (no transaction, two commits fewer per read): a second
+            // delivery meanwhile runs the read again, which changes nothing, and the first outcome written answers (see
+            // ToolCallRunner). A key with a record goes the locked way below.
+            return new RunToolCall(Guid.NewGuid(), call, argumentsHash, time.GetUtcNow(), context.ResponseAddress, context.RequestId, Recorded: false, MessageId: context.MessageId);
+        }
+
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         // Locked until this transaction commits: a run that is finishing, or another InvokeTool, waits here.
         var record = await db.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
@@ -115,13 +125,6 @@ internal sealed class InvokeToolConsumer(
         }
 
         var callId = Guid.NewGuid();
-        if (record is null && !call.Compensate && (await lookup.FindAsync(call.Tool, cancellationToken))?.SideEffect == SideEffectClass.ReadOnly)
-        {
-            // A read of a new key claims nothing before it runs (two commits fewer per read): a second delivery meanwhile
-            // runs the read again, which changes nothing, and the first outcome written answers (see ToolCallRunner).
-            return new RunToolCall(callId, call, argumentsHash, now, context.ResponseAddress, context.RequestId, Recorded: false, MessageId: context.MessageId);
-        }
-
         await StartRecordAsync(record, call, argumentsHash, callId, context.MessageId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new RunToolCall(callId, call, argumentsHash, now, context.ResponseAddress, context.RequestId);
