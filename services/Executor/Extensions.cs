@@ -84,9 +84,9 @@ internal static class Extensions
     }
 
     /// <summary>Applies the EF Core migrations to the executor's database (the <c>migrate</c> argument).</summary>
-    public static async Task MigrateExecutorDatabaseAsync(this WebApplication app)
+    public static async Task MigrateExecutorDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
-        await using var scope = app.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<ExecutorDbContext>().Database.MigrateAsync();
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<ExecutorDbContext>().Database.MigrateAsync(cancellationToken);
     }
 }

@@ -7,9 +7,8 @@ builder.AddServiceDefaults();
 builder.AddExecutor();
 
 var app = builder.Build();
-if (args.Contains("migrate"))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateExecutorDatabaseAsync(ct)))
 {
-    await app.MigrateExecutorDatabaseAsync();
     return;
 }
 

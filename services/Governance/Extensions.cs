@@ -73,7 +73,7 @@ internal static class Extensions
     /// <summary>Handles <c>migrate</c>: applies migrations (and the demo seed) and tells the caller to exit.</summary>
     public static async Task<bool> TryRunMigrateCommandAsync(string[] args, IConfiguration configuration)
     {
-        if (!args.Contains("migrate", StringComparer.OrdinalIgnoreCase))
+        if (!MigrateCommand.IsRequested(args))
         {
             return false;
         }

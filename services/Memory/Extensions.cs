@@ -102,11 +102,9 @@ internal static class Extensions
     }
 
     /// <summary>Applies the EF Core migrations of agents_memory (the <c>migrate</c> command).</summary>
-    public static async Task MigrateMemoryDatabaseAsync(this WebApplication app)
+    public static async Task MigrateMemoryDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
-        await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<MemoryDbContext>();
-        await db.Database.MigrateAsync();
-        app.Logger.LogInformation("agents_memory is at the latest migration.");
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<MemoryDbContext>().Database.MigrateAsync(cancellationToken);
     }
 }

@@ -7,9 +7,8 @@ builder.AddServiceDefaults();
 builder.AddMemory();
 
 var app = builder.Build();
-if (args.Contains("migrate", StringComparer.OrdinalIgnoreCase))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateMemoryDatabaseAsync(ct)))
 {
-    await app.MigrateMemoryDatabaseAsync();
     return;
 }
 

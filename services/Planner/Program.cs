@@ -7,9 +7,8 @@ builder.AddServiceDefaults();
 builder.AddPlanner();
 
 var app = builder.Build();
-if (args.Contains("migrate", StringComparer.Ordinal))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigratePlannerDatabaseAsync(ct)))
 {
-    await app.Services.MigratePlannerDatabaseAsync();
     return;
 }
 

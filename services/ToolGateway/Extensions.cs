@@ -73,11 +73,9 @@ internal static class Extensions
     }
 
     /// <summary>Applies the EF Core migrations to the configured database (the <c>migrate</c> command).</summary>
-    public static async Task MigrateToolGatewayDatabaseAsync(this WebApplication app)
+    public static async Task MigrateToolGatewayDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
-        await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ToolGatewayDbContext>();
-        await db.Database.MigrateAsync();
-        app.Logger.LogInformation("Database migrated.");
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<ToolGatewayDbContext>().Database.MigrateAsync(cancellationToken);
     }
 }

@@ -7,9 +7,8 @@ builder.AddServiceDefaults();
 builder.AddToolGateway();
 
 var app = builder.Build();
-if (args.Contains("migrate", StringComparer.Ordinal))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateToolGatewayDatabaseAsync(ct)))
 {
-    await app.MigrateToolGatewayDatabaseAsync();
     return;
 }
 

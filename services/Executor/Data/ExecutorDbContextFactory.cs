@@ -1,12 +1,6 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
+using Agents.Messaging.Data;
 
 namespace Agents.Executor.Data;
 
 /// <summary>Lets <c>dotnet ef</c> create migrations without starting the service.</summary>
-internal sealed class ExecutorDbContextFactory : IDesignTimeDbContextFactory<ExecutorDbContext>
-{
-    public ExecutorDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<ExecutorDbContext>()
-        .UseNpgsql("Host=127.0.0.1;Database=agents_executor;Username=agents;Password=agents")
-        .Options);
-}
+internal sealed class ExecutorDbContextFactory() : LocalDesignTimeFactory<ExecutorDbContext>("agents_executor");

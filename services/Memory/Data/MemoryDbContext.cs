@@ -1,6 +1,5 @@
 using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
 
 namespace Agents.Memory.Data;
 
@@ -92,9 +91,4 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
 }
 
 /// <summary>Lets <c>dotnet ef</c> build the model without starting the host.</summary>
-internal sealed class MemoryDbContextDesignTimeFactory : IDesignTimeDbContextFactory<MemoryDbContext>
-{
-    public MemoryDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<MemoryDbContext>()
-        .UseNpgsql("Host=127.0.0.1;Database=agents_memory;Username=agents;Password=agents")
-        .Options);
-}
+internal sealed class MemoryDbContextDesignTimeFactory() : LocalDesignTimeFactory<MemoryDbContext>("agents_memory");

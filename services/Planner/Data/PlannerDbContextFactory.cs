@@ -1,13 +1,6 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
+using Agents.Messaging.Data;
 
 namespace Agents.Planner.Data;
 
 /// <summary>Lets <c>dotnet ef</c> build the model without starting the service.</summary>
-internal sealed class PlannerDbContextFactory : IDesignTimeDbContextFactory<PlannerDbContext>
-{
-    public PlannerDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<PlannerDbContext>()
-            .UseNpgsql("Host=127.0.0.1;Database=agents_planner;Username=agents;Password=agents")
-            .Options);
-}
+internal sealed class PlannerDbContextFactory() : LocalDesignTimeFactory<PlannerDbContext>("agents_planner");

@@ -4,7 +4,6 @@ using Agents.Contracts;
 using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
-using Microsoft.EntityFrameworkCore.Design;
 
 namespace Agents.ToolGateway.Data;
 
@@ -73,9 +72,4 @@ public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> 
 }
 
 /// <summary>Lets <c>dotnet ef</c> build the model without starting the service.</summary>
-internal sealed class DesignTimeToolGatewayDbContextFactory : IDesignTimeDbContextFactory<ToolGatewayDbContext>
-{
-    public ToolGatewayDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<ToolGatewayDbContext>()
-        .UseNpgsql("Host=127.0.0.1;Database=agents_toolgateway;Username=agents;Password=agents")
-        .Options);
-}
+internal sealed class DesignTimeToolGatewayDbContextFactory() : LocalDesignTimeFactory<ToolGatewayDbContext>("agents_toolgateway");

@@ -8,9 +8,8 @@ builder.AddAgentsDatabase();
 builder.AddCrmTool();
 
 var app = builder.Build();
-if (args.Contains("migrate"))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateCrmAsync(ct)))
 {
-    await app.Services.MigrateCrmAsync();
     return;
 }
 

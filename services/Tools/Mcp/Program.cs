@@ -8,9 +8,8 @@ builder.AddAgentsDatabase();
 builder.AddMcpTools();
 
 var app = builder.Build();
-if (args.Contains("migrate"))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateMcpAsync(ct)))
 {
-    await app.Services.MigrateMcpAsync();
     return;
 }
 

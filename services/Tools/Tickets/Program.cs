@@ -8,9 +8,8 @@ builder.AddAgentsDatabase();
 builder.AddTicketsTool();
 
 var app = builder.Build();
-if (args.Contains("migrate"))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateTicketsAsync(ct)))
 {
-    await app.Services.MigrateTicketsAsync();
     return;
 }
 

@@ -8,9 +8,8 @@ builder.AddAgentsDatabase();
 builder.AddWebTool();
 
 var app = builder.Build();
-if (args.Contains("migrate"))
+if (await app.MigrateIfRequestedAsync(args, (services, ct) => services.MigrateWebAsync(ct)))
 {
-    await app.Services.MigrateWebAsync();
     return;
 }
 

@@ -1,6 +1,7 @@
+using Agents.Messaging.Data;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Infrastructure;
 using Agents.Contracts;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
 
 namespace Agents.Tools.Sdk.Ledger;
 
@@ -51,9 +52,7 @@ public sealed class ToolLedgerDbContext(DbContextOptions<ToolLedgerDbContext> op
 }
 
 /// <summary>Lets <c>dotnet ef</c> build the ledger model without a host.</summary>
-internal sealed class ToolLedgerDesignTimeFactory : IDesignTimeDbContextFactory<ToolLedgerDbContext>
+internal sealed class ToolLedgerDesignTimeFactory() : LocalDesignTimeFactory<ToolLedgerDbContext>("agents_tools_design")
 {
-    public ToolLedgerDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<ToolLedgerDbContext>()
-        .UseNpgsql("Host=127.0.0.1;Database=agents_tools_design", o => o.MigrationsHistoryTable(ToolLedgerDbContext.HistoryTable))
-        .Options);
+    protected override void Configure(NpgsqlDbContextOptionsBuilder npgsql) => npgsql.MigrationsHistoryTable(ToolLedgerDbContext.HistoryTable);
 }

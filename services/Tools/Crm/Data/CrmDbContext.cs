@@ -1,5 +1,5 @@
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
 
 namespace Agents.Tools.Crm.Data;
 
@@ -44,8 +44,4 @@ public sealed class CrmDbContext(DbContextOptions<CrmDbContext> options) : DbCon
     }
 }
 
-internal sealed class CrmDesignTimeFactory : IDesignTimeDbContextFactory<CrmDbContext>
-{
-    public CrmDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<CrmDbContext>().UseNpgsql("Host=127.0.0.1;Database=agents_tool_crm").Options);
-}
+internal sealed class CrmDesignTimeFactory() : LocalDesignTimeFactory<CrmDbContext>("agents_tool_crm");

@@ -1,6 +1,6 @@
+using Agents.Messaging.Data;
 using Agents.Contracts;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
 
 namespace Agents.Tools.Tickets.Data;
 
@@ -72,8 +72,4 @@ public sealed class TicketsDbContext(DbContextOptions<TicketsDbContext> options)
     }
 }
 
-internal sealed class TicketsDesignTimeFactory : IDesignTimeDbContextFactory<TicketsDbContext>
-{
-    public TicketsDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<TicketsDbContext>().UseNpgsql("Host=127.0.0.1;Database=agents_tool_tickets").Options);
-}
+internal sealed class TicketsDesignTimeFactory() : LocalDesignTimeFactory<TicketsDbContext>("agents_tool_tickets");
