@@ -382,16 +382,3 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
         Assert.Equal(AuthorizationDecision.Deny, afterFinish.Decision);
     }
 }
-
-public static class Poll
-{
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(15));
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
-            await Task.Delay(100);
-        }
-    }
-}

@@ -1,4 +1,5 @@
 using Agents.Contracts;
+using Agents.Testing;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Planner.Tests;
@@ -22,7 +23,7 @@ public sealed class CatalogTests(PlannerFixture fixture)
         var now = DateTimeOffset.UtcNow;
         var descriptor = SampleTools.Fetch with { Name = name, Description = "new" };
         await fixture.Bus.Publish(new ToolAnnounced(descriptor, "a", now));
-        await PlannerFixture.WaitUntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             await using var db = fixture.CreateDbContext();
             return await db.CatalogTools.AnyAsync(t => t.Name == name);
@@ -30,7 +31,7 @@ public sealed class CatalogTests(PlannerFixture fixture)
 
         await fixture.Bus.Publish(new ToolAnnounced(descriptor with { Description = "old" }, "b", now.AddMinutes(-5)));
         await fixture.Bus.Publish(new ToolAnnounced(descriptor with { Description = "newer" }, "c", now.AddMinutes(1)));
-        await PlannerFixture.WaitUntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             await using var db = fixture.CreateDbContext();
             return await db.CatalogTools.AnyAsync(t => t.Name == name && t.Description == "newer");

@@ -67,7 +67,7 @@ public sealed class PlannerFixture : IAsyncLifetime
             await Bus.Publish(new ToolAnnounced(tool, "test-instance", DateTimeOffset.UtcNow));
         }
 
-        await WaitUntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             await using var db = CreateDbContext();
             return await db.CatalogTools.CountAsync() == SampleTools.All.Count;
@@ -97,20 +97,6 @@ public sealed class PlannerFixture : IAsyncLifetime
         }
 
         return client;
-    }
-
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("The condition did not become true in time.");
-            }
-
-            await Task.Delay(100);
-        }
     }
 
     public async Task DisposeAsync()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Agents.Contracts;
 using Agents.Planner.Planning;
+using Agents.Testing;
 
 namespace Agents.Planner.Tests;
 
@@ -39,7 +40,7 @@ public sealed class TemplatePlanningTests(PlannerFixture fixture)
         Assert.Contains("{{steps.draft.output}}", plan.Steps[3].ArgumentsJson, StringComparison.Ordinal);
         Assert.Equal(["draft"], plan.Steps[3].DependsOn);
 
-        await PlannerFixture.WaitUntilAsync(() => Task.FromResult(spans.Exists(s => (string?)s.GetTagItem("agents.task.id") == request.TaskId.ToString())));
+        await Poll.UntilAsync(() => Task.FromResult(spans.Exists(s => (string?)s.GetTagItem("agents.task.id") == request.TaskId.ToString())));
         var span = spans.Find(s => (string?)s.GetTagItem("agents.task.id") == request.TaskId.ToString())!;
         Assert.Equal("plan", span.OperationName);
         Assert.Equal("plan", span.GetTagItem("gen_ai.operation.name"));

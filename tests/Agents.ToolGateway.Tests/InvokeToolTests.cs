@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Agents.Contracts;
 using Agents.Messaging.Data;
+using Agents.Testing;
 using MassTransit;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Invocation;
@@ -336,12 +337,7 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
 
         // Governance says nothing to the first request (slow); once it has been asked, it starts answering.
         var invoked = gateway.InvokeAsync(call);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (gateway.Governance.RequestsFor(call.TaskId).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "governance was never asked");
-            await Task.Delay(20);
-        }
+        await Poll.UntilAsync(() => gateway.Governance.RequestsFor(call.TaskId).Count > 0, TimeSpan.FromSeconds(10), "governance to be asked", TimeSpan.FromMilliseconds(20));
 
         gateway.Governance.Allow(principal.TenantId);
         var completed = await invoked;

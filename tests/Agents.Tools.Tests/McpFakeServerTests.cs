@@ -33,7 +33,7 @@ public sealed class FakeMcpServerFixture : IAsyncLifetime
                 ["Mcp:Servers:fake:Arguments:0"] = Path.Combine(AppContext.BaseDirectory, "Fakes", "fake-mcp-server.mjs"),
                 ["Mcp:Servers:fake:Arguments:1"] = State,
             });
-        await McpFixture.WaitForAsync(() => Catalog.Tools.Any(t => t.Name == "mcp.fake.write"), "the fake server's tools");
+        await Poll.UntilAsync(() => Catalog.Tools.Any(t => t.Name == "mcp.fake.write"), TimeSpan.FromSeconds(60), "the fake server's tools");
     }
 
     public async Task DisposeAsync()
@@ -57,7 +57,7 @@ public sealed class McpFakeServerTests(FakeMcpServerFixture fixture) : IClassFix
         Assert.True(added.Succeeded, added.Error);
 
         // Nothing but the server's notification tells the host to list the tools again.
-        await McpFixture.WaitForAsync(() => fixture.Catalog.Tools.Any(t => t.Name == "mcp.fake.extra"), "the added tool", seconds: 30);
+        await Poll.UntilAsync(() => fixture.Catalog.Tools.Any(t => t.Name == "mcp.fake.extra"), TimeSpan.FromSeconds(30), "the added tool");
         var extra = fixture.Catalog.Tools.Single(t => t.Name == "mcp.fake.extra");
         Assert.Equal(Agents.Contracts.SideEffectClass.ReadOnly, extra.SideEffect);
         var result = await Service.SendAsync(ToolService<McpOptions>.Call("mcp.fake.extra", """{"text":"hi"}"""));

@@ -66,9 +66,9 @@ public sealed class McpFixture : IAsyncLifetime
                 ["Mcp:Servers:filesystem:Scope"] = "files.write",
                 ["Mcp:Servers:remote:Url"] = $"http://127.0.0.1:{port}/mcp",
             });
-        await WaitForAsync(
+        await Poll.UntilAsync(
             () => Catalog.Tools.Count(t => t.Name.StartsWith("mcp.", StringComparison.Ordinal)) >= 40 && Catalog.Tools.Any(t => t.Name == "mcp.remote.echo"),
-            "the four servers' tools");
+            TimeSpan.FromSeconds(60), "the four servers' tools");
     }
 
     public async Task DisposeAsync()
@@ -86,16 +86,6 @@ public sealed class McpFixture : IAsyncLifetime
     }
 
     public RuntimeTool Tool(string name) => Catalog.Tools.Single(t => t.Name == name);
-
-    public static async Task WaitForAsync(Func<bool> condition, string what, int seconds = 60)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(seconds), $"Timed out waiting for {what}.");
-            await Task.Delay(50);
-        }
-    }
 }
 
 [Trait("Category", "Infrastructure")]
