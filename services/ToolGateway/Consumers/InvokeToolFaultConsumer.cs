@@ -35,7 +35,7 @@ internal sealed class InvokeToolFaultConsumer(ToolGatewayDbContext db, TimeProvi
 
             var hash = InvokeToolConsumer.HashArguments(call.ArgumentsJson);
             record = ToolCallRecord.For(call, hash);
-            record.Start(call, hash, Guid.NewGuid(), context.Message.FaultedMessageId, context.Message.Timestamp);
+            record.Start(call, hash, Guid.NewGuid(), context.Message.FaultedMessageId, time.GetUtcNow());
             db.ToolCalls.Add(record);
         }
         else if (record.Outcome is not null || record.LastMessageId != context.Message.FaultedMessageId)
