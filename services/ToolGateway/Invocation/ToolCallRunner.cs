@@ -45,16 +45,23 @@ internal sealed partial class ToolCallRunner(
             var record = await scoped.LockCallAsync(call.IdempotencyKey, call.Compensate, cancellationToken);
             if (!run.Recorded)
             {
-                if (record is not null)
+                if (record is not null && (record.LastMessageId == run.MessageId || record.Outcome is null))
                 {
-                    // Another run of this read (a second delivery) wrote its outcome first: that one answered.
-                    LogStale(run.CallId, call.IdempotencyKey, "answered by another run of the read");
+                    // Another run of this very message (a second delivery) wrote its outcome first and answered, or a
+                    // recorded run of the key is going and will answer.
+                    LogStale(run.CallId, call.IdempotencyKey, record.Outcome is null ? "a recorded run is going" : "answered by another run of the read");
                     return;
                 }
 
-                record = ToolCallRecord.For(call, run.ArgumentsHash);
+                // A new key, or one whose record another InvokeTool (an earlier attempt of the step) closed while this
+                // read ran: this message gets its own answer, and the record the latest outcome.
+                if (record is null)
+                {
+                    record = ToolCallRecord.For(call, run.ArgumentsHash);
+                    scoped.ToolCalls.Add(record);
+                }
+
                 record.Start(call, run.ArgumentsHash, run.CallId, run.MessageId, run.ReceivedAt);
-                scoped.ToolCalls.Add(record);
             }
             else if (!record.IsRunning(run.CallId))
             {
