@@ -7,6 +7,7 @@
 #   infra/local.sh status   print what is listening
 #   infra/local.sh test-vhost   remove test leftovers, make the tests' virtual host (agents-test-run)
 #   infra/local.sh sweep-tests  remove test leftovers (agents-test-* virtual hosts, t_* databases)
+#   infra/local.sh reset-databases  drop and recreate the services' databases (all their data is lost)
 set -euo pipefail
 
 PG_VERSION="${PG_VERSION:-15}"
@@ -144,6 +145,17 @@ SQL
   log "PostgreSQL ready on 127.0.0.1:5432 (user ${PG_USER}; databases ${DATABASES[*]})"
 }
 
+# Drops every service database and makes it again, empty: for a development database whose schema no longer matches
+# the migrations (the services' migrate step says so), or to start the demo from nothing.
+pg_reset() {
+  local db
+  for db in "${DATABASES[@]}"; do
+    su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS \"${db}\" WITH (FORCE)'" >/dev/null
+  done
+  log "dropped ${DATABASES[*]}"
+  pg_up
+}
+
 pg_down() {
   if command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
     log "stopping PostgreSQL"; pg_ctlcluster "$PG_VERSION" main stop || true
@@ -186,5 +198,6 @@ case "${1:-up}" in
   status) status ;;
   test-vhost) need_root; test_vhost ;;
   sweep-tests) need_root; sweep_tests ;;
-  *) die "usage: $0 up|down|status|test-vhost|sweep-tests" ;;
+  reset-databases) need_root; pg_reset ;;
+  *) die "usage: $0 up|down|status|test-vhost|sweep-tests|reset-databases" ;;
 esac

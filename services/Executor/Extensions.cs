@@ -4,6 +4,7 @@ using Agents.Executor.Consumers;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 using Agents.Messaging;
+using Agents.Messaging.Data;
 using Agents.Models;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
@@ -87,6 +88,6 @@ internal static class Extensions
     public static async Task MigrateExecutorDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<ExecutorDbContext>().Database.MigrateAsync(cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<ExecutorDbContext>().Database.ApplyMigrationsAsync(cancellationToken);
     }
 }

@@ -7,6 +7,7 @@ using Agents.Memory.Lifecycle;
 using Agents.Memory.Memories;
 using Agents.Memory.VectorSearch;
 using Agents.Messaging;
+using Agents.Messaging.Data;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
@@ -105,6 +106,6 @@ internal static class Extensions
     public static async Task MigrateMemoryDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<MemoryDbContext>().Database.MigrateAsync(cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<MemoryDbContext>().Database.ApplyMigrationsAsync(cancellationToken);
     }
 }

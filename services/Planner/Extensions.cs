@@ -1,4 +1,5 @@
 using Agents.Messaging;
+using Agents.Messaging.Data;
 using Agents.Models;
 using Agents.Planner.Api;
 using Agents.Planner.Catalog;
@@ -64,7 +65,7 @@ internal static class Extensions
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<PlannerDbContext>();
-        await db.Database.MigrateAsync(cancellationToken);
+        await db.Database.ApplyMigrationsAsync(cancellationToken);
         await scope.ServiceProvider.GetRequiredService<TemplateStore>().SeedAsync(cancellationToken);
     }
 }

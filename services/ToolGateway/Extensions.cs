@@ -1,6 +1,7 @@
-using Agents.Messaging;
 using System.Text.Json.Serialization;
 using Agents.Contracts;
+using Agents.Messaging;
+using Agents.Messaging.Data;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
@@ -76,6 +77,6 @@ internal static class Extensions
     public static async Task MigrateToolGatewayDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<ToolGatewayDbContext>().Database.MigrateAsync(cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<ToolGatewayDbContext>().Database.ApplyMigrationsAsync(cancellationToken);
     }
 }

@@ -25,7 +25,7 @@ public sealed class ToolFailureTests(FaultyToolsFixture platform)
         // tool keeps no ledger of its own in its host).
         await using var connection = new NpgsqlConnection(platform.DatabaseConnections["toolgateway"]);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("""SELECT "Attempts", "Outcome" FROM tool_calls WHERE "TaskId" = @task AND "Tool" = 'crm.lookup-customer'""", connection);
+        await using var command = new NpgsqlCommand("SELECT attempts, outcome FROM tool_calls WHERE task_id = @task AND tool = 'crm.lookup-customer'", connection);
         command.Parameters.AddWithValue("task", id);
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());

@@ -390,7 +390,7 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
     {
         await using var connection = new Npgsql.NpgsqlConnection(fixture.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand("""SELECT "Status", "LastSequence" FROM tasks WHERE "Id" = $1""", connection);
+        await using var command = new Npgsql.NpgsqlCommand("SELECT status, last_sequence FROM tasks WHERE id = $1", connection);
         command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());

@@ -16,11 +16,11 @@ internal static class TaskEventStream
 
     // Two statements, one round trip (and one implicit transaction). The status first: everything up to its LastSequence
     // is committed with it, so the events read after it include them.
-    private const string StatusSql = """SELECT "Status", "LastSequence" FROM tasks WHERE "Id" = $1""";
+    private const string StatusSql = "SELECT status, last_sequence FROM tasks WHERE id = $1";
 
     private const string EventsSql = """
-        SELECT "Sequence", "At", "Kind", "StepId", "Status", "Data" FROM task_events
-        WHERE "TaskId" = $1 AND "Sequence" > $2 ORDER BY "Sequence" LIMIT $3
+        SELECT sequence, at, kind, step_id, status, data FROM task_events
+        WHERE task_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3
         """;
 
     private static readonly JsonSerializerOptions Json = CreateJson();

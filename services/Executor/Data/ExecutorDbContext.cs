@@ -9,7 +9,7 @@ namespace Agents.Executor.Data;
 /// The executor's database (<c>agents_executor</c>): tasks, their event logs, the <c>TaskRun</c> saga state, the tool
 /// catalog and the durable-messaging inbox/outbox (so a saga step, its log entries and its messages commit together).
 /// </summary>
-public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> options) : DbContext(options)
+public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> options) : SnakeCaseDbContext(options)
 {
     public DbSet<TaskRecord> Tasks => Set<TaskRecord>();
 
@@ -43,7 +43,7 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
             task.HasIndex(x => new { x.TenantId, x.CreatedAt });
             task.HasIndex(x => new { x.TenantId, x.UserId, x.IdempotencyKey })
                 .IsUnique()
-                .HasFilter("\"IdempotencyKey\" IS NOT NULL");
+                .HasFilter("idempotency_key IS NOT NULL");
         });
 
         modelBuilder.Entity<TaskEvent>(entry =>
@@ -60,12 +60,9 @@ public sealed class ExecutorDbContext(DbContextOptions<ExecutorDbContext> option
         {
             tool.ToTable("tool_catalog");
             tool.HasKey(x => x.Name);
-            tool.Property(x => x.Name).HasColumnName("name").HasMaxLength(64);
-            tool.Property(x => x.SideEffect).HasColumnName("side_effect").HasConversion<string>().HasMaxLength(32);
-            tool.Property(x => x.Compensable).HasColumnName("compensable");
-            tool.Property(x => x.Version).HasColumnName("version").HasMaxLength(64);
-            tool.Property(x => x.AnnouncedAt).HasColumnName("announced_at");
-            tool.Property(x => x.ReceivedAt).HasColumnName("received_at");
+            tool.Property(x => x.Name).HasMaxLength(64);
+            tool.Property(x => x.SideEffect).HasConversion<string>().HasMaxLength(32);
+            tool.Property(x => x.Version).HasMaxLength(64);
         });
     }
 }

@@ -1,4 +1,5 @@
 using Agents.Governance.Policies;
+using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Data;
@@ -10,7 +11,7 @@ public static class DatabaseMigrator
     {
         var options = new DbContextOptionsBuilder<GovernanceDbContext>().UseNpgsql(connectionString).Options;
         await using var db = new GovernanceDbContext(options);
-        await db.Database.MigrateAsync(cancellationToken);
+        await db.Database.ApplyMigrationsAsync(cancellationToken);
         await SeedDemoPolicyAsync(db, time, cancellationToken);
     }
 

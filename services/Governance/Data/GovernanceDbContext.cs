@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Agents.Messaging.Data;
@@ -8,7 +7,7 @@ using Microsoft.EntityFrameworkCore.ChangeTracking;
 namespace Agents.Governance.Data;
 
 /// <summary>The governance service's own database (agents_governance).</summary>
-public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> options) : DbContext(options)
+public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> options) : SnakeCaseDbContext(options)
 {
     private static readonly JsonSerializerOptions TaintJson = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
     public DbSet<PolicyVersion> Policies => Set<PolicyVersion>();
@@ -104,30 +103,5 @@ public sealed class GovernanceDbContext(DbContextOptions<GovernanceDbContext> op
             e.HasKey(x => x.Key);
             e.HasIndex(x => x.ProcessedAt);
         });
-
-        // snake_case columns, so that the hand-written locking SQL reads naturally.
-        foreach (var entity in modelBuilder.Model.GetEntityTypes())
-        {
-            foreach (var property in entity.GetProperties())
-            {
-                property.SetColumnName(ToSnakeCase(property.Name));
-            }
-        }
-    }
-
-    internal static string ToSnakeCase(string name)
-    {
-        var builder = new StringBuilder(name.Length + 8);
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0)
-            {
-                builder.Append('_');
-            }
-
-            builder.Append(char.ToLowerInvariant(name[i]));
-        }
-
-        return builder.ToString();
     }
 }

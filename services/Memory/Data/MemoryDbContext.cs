@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Agents.Memory.Data;
 
 /// <summary>The memory service's own database (agents_memory).</summary>
-public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) : DbContext(options)
+public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) : SnakeCaseDbContext(options)
 {
     public const int KeyLength = 128;
 
@@ -25,21 +25,13 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
         {
             e.ToTable("memories");
             e.HasKey(m => new { m.TenantId, m.UserId, m.Id });
-            e.Property(m => m.TenantId).HasColumnName("tenant_id").HasMaxLength(KeyLength);
-            e.Property(m => m.UserId).HasColumnName("user_id").HasMaxLength(KeyLength);
-            e.Property(m => m.Id).HasColumnName("id");
-            e.Property(m => m.Kind).HasColumnName("kind").HasMaxLength(16);
-            e.Property(m => m.Text).HasColumnName("text");
-            e.Property(m => m.Source).HasColumnName("source").HasMaxLength(2048);
-            e.Property(m => m.SourceTaskId).HasColumnName("source_task_id");
-            e.Property(m => m.SourceStepId).HasColumnName("source_step_id").HasMaxLength(KeyLength);
-            e.Property(m => m.Trust).HasColumnName("trust").HasConversion<string>().HasMaxLength(16);
-            e.Property(m => m.CreatedAt).HasColumnName("created_at");
-            e.Property(m => m.ExpiresAt).HasColumnName("expires_at");
-            e.Property(m => m.StaleAt).HasColumnName("stale_at");
-            e.Property(m => m.Embedding).HasColumnName("embedding").HasColumnType("real[]");
-            e.Property(m => m.EmbeddingClaim).HasColumnName("embedding_claim");
-            e.Property(m => m.EmbeddingClaimedUntil).HasColumnName("embedding_claimed_until");
+            e.Property(m => m.TenantId).HasMaxLength(KeyLength);
+            e.Property(m => m.UserId).HasMaxLength(KeyLength);
+            e.Property(m => m.Kind).HasMaxLength(16);
+            e.Property(m => m.Source).HasMaxLength(2048);
+            e.Property(m => m.SourceStepId).HasMaxLength(KeyLength);
+            e.Property(m => m.Trust).HasConversion<string>().HasMaxLength(16);
+            e.Property(m => m.Embedding).HasColumnType("real[]");
             e.HasIndex(m => new { m.TenantId, m.UserId, m.Kind, m.CreatedAt });
             e.HasIndex(m => new { m.TenantId, m.Source });
             e.HasIndex(m => m.ExpiresAt).HasFilter("expires_at IS NOT NULL");
@@ -52,25 +44,19 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
         {
             e.ToTable("memory_scopes");
             e.HasKey(s => new { s.TenantId, s.UserId });
-            e.Property(s => s.TenantId).HasColumnName("tenant_id").HasMaxLength(KeyLength);
-            e.Property(s => s.UserId).HasColumnName("user_id").HasMaxLength(KeyLength);
-            e.Property(s => s.Version).HasColumnName("version");
+            e.Property(s => s.TenantId).HasMaxLength(KeyLength);
+            e.Property(s => s.UserId).HasMaxLength(KeyLength);
         });
 
         modelBuilder.Entity<ShortTermMessage>(e =>
         {
             e.ToTable("short_term_messages");
             e.HasKey(m => m.Id);
-            e.Property(m => m.Id).HasColumnName("id").UseIdentityAlwaysColumn();
-            e.Property(m => m.TenantId).HasColumnName("tenant_id").HasMaxLength(KeyLength);
-            e.Property(m => m.UserId).HasColumnName("user_id").HasMaxLength(KeyLength);
-            e.Property(m => m.SessionId).HasColumnName("session_id").HasMaxLength(KeyLength);
-            e.Property(m => m.Role).HasColumnName("role").HasMaxLength(32);
-            e.Property(m => m.Content).HasColumnName("content");
-            e.Property(m => m.Tokens).HasColumnName("tokens");
-            e.Property(m => m.IsSummary).HasColumnName("is_summary");
-            e.Property(m => m.CreatedAt).HasColumnName("created_at");
-            e.Property(m => m.ExpiresAt).HasColumnName("expires_at");
+            e.Property(m => m.Id).UseIdentityAlwaysColumn();
+            e.Property(m => m.TenantId).HasMaxLength(KeyLength);
+            e.Property(m => m.UserId).HasMaxLength(KeyLength);
+            e.Property(m => m.SessionId).HasMaxLength(KeyLength);
+            e.Property(m => m.Role).HasMaxLength(32);
             e.HasIndex(m => new { m.TenantId, m.UserId, m.SessionId, m.Id });
             e.HasIndex(m => m.ExpiresAt).HasFilter("expires_at IS NOT NULL");
         });
@@ -79,13 +65,10 @@ public sealed class MemoryDbContext(DbContextOptions<MemoryDbContext> options) :
         {
             e.ToTable("procedures");
             e.HasKey(p => new { p.TenantId, p.Agent, p.Name, p.Version });
-            e.Property(p => p.TenantId).HasColumnName("tenant_id").HasMaxLength(KeyLength);
-            e.Property(p => p.Agent).HasColumnName("agent").HasMaxLength(KeyLength);
-            e.Property(p => p.Name).HasColumnName("name").HasMaxLength(KeyLength);
-            e.Property(p => p.Version).HasColumnName("version");
-            e.Property(p => p.Content).HasColumnName("content");
-            e.Property(p => p.CreatedBy).HasColumnName("created_by").HasMaxLength(KeyLength);
-            e.Property(p => p.CreatedAt).HasColumnName("created_at");
+            e.Property(p => p.TenantId).HasMaxLength(KeyLength);
+            e.Property(p => p.Agent).HasMaxLength(KeyLength);
+            e.Property(p => p.Name).HasMaxLength(KeyLength);
+            e.Property(p => p.CreatedBy).HasMaxLength(KeyLength);
         });
     }
 }

@@ -1,11 +1,10 @@
-using System.Text;
 using Agents.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Planner.Data;
 
 /// <summary>The planner's database (agents_planner): plan versions, workflow templates, tool catalog.</summary>
-internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> options) : DbContext(options)
+internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> options) : SnakeCaseDbContext(options)
 {
     public DbSet<PlanVersionRecord> PlanVersions => Set<PlanVersionRecord>();
 
@@ -50,33 +49,7 @@ internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> option
             tool.Property(t => t.Risk).HasMaxLength(32);
         });
 
-        foreach (var entity in modelBuilder.Model.GetEntityTypes().Where(e => OwnTypes.Contains(e.ClrType)).ToList())
-        {
-            foreach (var property in entity.GetProperties())
-            {
-                property.SetColumnName(SnakeCase(property.Name));
-            }
-        }
-
         // Inbox and outbox tables of the durable messaging library (their own names).
         modelBuilder.AddAgentsMessaging();
-    }
-
-    private static readonly Type[] OwnTypes = [typeof(PlanVersionRecord), typeof(WorkflowTemplateRecord), typeof(CatalogToolRecord)];
-
-    private static string SnakeCase(string name)
-    {
-        var builder = new StringBuilder(name.Length + 8);
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0)
-            {
-                builder.Append('_');
-            }
-
-            builder.Append(char.ToLowerInvariant(name[i]));
-        }
-
-        return builder.ToString();
     }
 }

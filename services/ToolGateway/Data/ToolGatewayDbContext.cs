@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore.ChangeTracking;
 namespace Agents.ToolGateway.Data;
 
 /// <summary>The tool-gateway's own database: the registry, tool-call records and circuit states.</summary>
-public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> options) : DbContext(options)
+public sealed class ToolGatewayDbContext(DbContextOptions<ToolGatewayDbContext> options) : SnakeCaseDbContext(options)
 {
     private static readonly JsonSerializerOptions ArgumentClassJson = new() { Converters = { new JsonStringEnumConverter() } };
 

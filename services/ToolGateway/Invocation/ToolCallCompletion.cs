@@ -11,7 +11,7 @@ internal static class ToolCallCompletion
     /// <summary>The record of a key, locked until the current transaction ends.</summary>
     public static Task<ToolCallRecord?> LockCallAsync(this ToolGatewayDbContext db, string idempotencyKey, bool compensation, CancellationToken cancellationToken) =>
         db.ToolCalls
-            .FromSql($"SELECT * FROM tool_calls WHERE \"IdempotencyKey\" = {idempotencyKey} AND \"Compensation\" = {compensation} FOR UPDATE")
+            .FromSql($"SELECT * FROM tool_calls WHERE idempotency_key = {idempotencyKey} AND compensation = {compensation} FOR UPDATE")
             .AsTracking()
             .SingleOrDefaultAsync(cancellationToken);
 

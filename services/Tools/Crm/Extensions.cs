@@ -1,3 +1,4 @@
+using Agents.Messaging.Data;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Tools.Crm.Data;
@@ -23,6 +24,6 @@ internal static class Extensions
     {
         await services.MigrateAgentsToolLedgerAsync(cancellationToken);
         await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<CrmDbContext>().Database.MigrateAsync(cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<CrmDbContext>().Database.ApplyMigrationsAsync(cancellationToken);
     }
 }

@@ -1,3 +1,4 @@
+using Agents.Messaging.Data;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Tools.Sdk.Hosting;
@@ -32,6 +33,6 @@ internal static class Extensions
     {
         await services.MigrateAgentsToolLedgerAsync(cancellationToken);
         await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<TicketsDbContext>().Database.MigrateAsync(cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<TicketsDbContext>().Database.ApplyMigrationsAsync(cancellationToken);
     }
 }

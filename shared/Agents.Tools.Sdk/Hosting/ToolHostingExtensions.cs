@@ -1,5 +1,6 @@
-using Agents.ServiceDefaults;
+using Agents.Messaging.Data;
 using Agents.Messaging.DeadLetters;
+using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Agents.Tools.Sdk.Execution;
 using Agents.Tools.Sdk.Ledger;
@@ -100,7 +101,7 @@ public static class ToolHostingExtensions
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ToolLedgerDbContext>();
-        await db.Database.MigrateAsync(cancellationToken);
+        await db.Database.ApplyMigrationsAsync(cancellationToken);
     }
 
     /// <summary>

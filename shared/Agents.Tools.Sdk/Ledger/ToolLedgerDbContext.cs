@@ -9,7 +9,7 @@ namespace Agents.Tools.Sdk.Ledger;
 /// The tool SDK's ledger in the tool host's own database. Its migrations belong to the SDK and use
 /// their own history table (<see cref="HistoryTable"/>), so they sit beside the host's own DbContext.
 /// </summary>
-public sealed class ToolLedgerDbContext(DbContextOptions<ToolLedgerDbContext> options) : DbContext(options)
+public sealed class ToolLedgerDbContext(DbContextOptions<ToolLedgerDbContext> options) : SnakeCaseDbContext(options)
 {
     /// <summary>Name of the ledger table.</summary>
     public const string TableName = "tool_ledger";
@@ -28,25 +28,14 @@ public sealed class ToolLedgerDbContext(DbContextOptions<ToolLedgerDbContext> op
             "ck_tool_ledger_status",
             "status IN ('started','succeeded','failed','transient-failure','outcome-unknown')"));
         entry.HasKey(e => new { e.Tool, e.IdempotencyKey, e.Operation }).HasName("pk_tool_ledger");
-        entry.Property(e => e.Tool).HasColumnName("tool").HasMaxLength(64);
-        entry.Property(e => e.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(IdempotencyKeys.MaxLength);
-        entry.Property(e => e.Operation).HasColumnName("operation").HasMaxLength(16);
-        entry.Property(e => e.TenantId).HasColumnName("tenant_id").HasMaxLength(100);
-        entry.Property(e => e.UserId).HasColumnName("user_id").HasMaxLength(200);
-        entry.Property(e => e.TaskId).HasColumnName("task_id");
-        entry.Property(e => e.StepId).HasColumnName("step_id").HasMaxLength(200);
-        entry.Property(e => e.LastCallId).HasColumnName("last_call_id");
-        entry.Property(e => e.ArgumentsHash).HasColumnName("arguments_hash").HasMaxLength(64);
-        entry.Property(e => e.Arguments).HasColumnName("arguments");
-        entry.Property(e => e.Status).HasColumnName("status").HasMaxLength(32);
-        entry.Property(e => e.Output).HasColumnName("output");
-        entry.Property(e => e.Error).HasColumnName("error");
-        entry.Property(e => e.Attempts).HasColumnName("attempts");
-        entry.Property(e => e.Executions).HasColumnName("executions");
-        entry.Property(e => e.Replays).HasColumnName("replays");
-        entry.Property(e => e.CreatedAt).HasColumnName("created_at");
-        entry.Property(e => e.UpdatedAt).HasColumnName("updated_at");
-        entry.Property(e => e.CompletedAt).HasColumnName("completed_at");
+        entry.Property(e => e.Tool).HasMaxLength(64);
+        entry.Property(e => e.IdempotencyKey).HasMaxLength(IdempotencyKeys.MaxLength);
+        entry.Property(e => e.Operation).HasMaxLength(16);
+        entry.Property(e => e.TenantId).HasMaxLength(100);
+        entry.Property(e => e.UserId).HasMaxLength(200);
+        entry.Property(e => e.StepId).HasMaxLength(200);
+        entry.Property(e => e.ArgumentsHash).HasMaxLength(64);
+        entry.Property(e => e.Status).HasMaxLength(32);
         entry.HasIndex(e => new { e.TenantId, e.TaskId }).HasDatabaseName("ix_tool_ledger_tenant_task");
     }
 }

@@ -53,7 +53,8 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("version");
 
-                    b.HasKey("Name");
+                    b.HasKey("Name")
+                        .HasName("pk_tool_catalog");
 
                     b.ToTable("tool_catalog", (string)null);
                 });
@@ -61,33 +62,41 @@ namespace Agents.Executor.Data.Migrations
             modelBuilder.Entity("Agents.Executor.Data.TaskEvent", b =>
                 {
                     b.Property<Guid>("TaskId")
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("task_id");
 
                     b.Property<long>("Sequence")
-                        .HasColumnType("bigint");
+                        .HasColumnType("bigint")
+                        .HasColumnName("sequence");
 
                     b.Property<DateTimeOffset>("At")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at");
 
                     b.Property<string>("Data")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("data");
 
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("kind");
 
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("status");
 
                     b.Property<string>("StepId")
                         .HasMaxLength(100)
-                        .HasColumnType("character varying(100)");
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("step_id");
 
-                    b.HasKey("TaskId", "Sequence");
+                    b.HasKey("TaskId", "Sequence")
+                        .HasName("pk_task_events");
 
                     b.ToTable("task_events", (string)null);
                 });
@@ -96,87 +105,104 @@ namespace Agents.Executor.Data.Migrations
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
 
                     b.Property<string>("AllowedTools")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("allowed_tools");
 
                     b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
 
                     b.Property<DateTimeOffset?>("FinishedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
 
                     b.Property<string>("Goal")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("goal");
 
                     b.Property<string>("IdempotencyKey")
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
 
                     b.Property<long>("LastSequence")
-                        .HasColumnType("bigint");
-
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_sequence");
 
                     b.Property<string>("Parameters")
-                        .HasColumnType("jsonb");
-
+                        .HasColumnType("jsonb")
+                        .HasColumnName("parameters");
 
                     b.Property<string>("Reason")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
 
                     b.Property<string>("RequestHash")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("request_hash");
 
                     b.Property<string>("RequestedLimits")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("requested_limits");
 
                     b.Property<string>("RequestedSteps")
-                        .HasColumnType("jsonb");
-
+                        .HasColumnType("jsonb")
+                        .HasColumnName("requested_steps");
 
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("state");
 
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
-
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("status");
 
                     b.Property<string>("TemplateName")
                         .HasMaxLength(100)
-                        .HasColumnType("character varying(100)");
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("template_name");
 
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasMaxLength(100)
-                        .HasColumnType("character varying(100)");
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("tenant_id");
 
                     b.Property<string>("TraceId")
                         .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("trace_id");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
-                        .HasColumnType("timestamp with time zone");
-
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
 
                     b.Property<string>("UserId")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("user_id");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("pk_tasks");
 
-                    b.HasIndex("TenantId", "CreatedAt");
+                    b.HasIndex("TenantId", "CreatedAt")
+                        .HasDatabaseName("ix_tasks_tenant_id_created_at");
 
                     b.HasIndex("TenantId", "UserId", "IdempotencyKey")
                         .IsUnique()
-                        .HasFilter("\"IdempotencyKey\" IS NOT NULL");
+                        .HasDatabaseName("ix_tasks_tenant_id_user_id_idempotency_key")
+                        .HasFilter("idempotency_key IS NOT NULL");
 
                     b.ToTable("tasks", (string)null);
                 });
@@ -184,88 +210,114 @@ namespace Agents.Executor.Data.Migrations
             modelBuilder.Entity("Agents.Executor.StateMachines.TaskRunState", b =>
                 {
                     b.Property<Guid>("CorrelationId")
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("correlation_id");
 
                     b.Property<string>("AllowedTools")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("allowed_tools");
 
                     b.Property<string>("CompensableSteps")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("compensable_steps");
 
                     b.Property<bool>("Compensating")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("compensating");
 
                     b.Property<string>("CompensationQueue")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("compensation_queue");
 
                     b.Property<decimal>("Cost")
-                        .HasColumnType("numeric");
+                        .HasColumnType("numeric")
+                        .HasColumnName("cost");
 
                     b.Property<string>("CurrentState")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("current_state");
 
                     b.Property<long>("EventSequence")
-                        .HasColumnType("bigint");
+                        .HasColumnType("bigint")
+                        .HasColumnName("event_sequence");
 
                     b.Property<DateTimeOffset?>("FinishedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
 
                     b.Property<string>("Goal")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("goal");
 
                     b.Property<int>("InputTokens")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("input_tokens");
 
                     b.Property<string>("Limits")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("limits");
 
                     b.Property<int>("MemoryCount")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("memory_count");
 
                     b.Property<int>("OutputTokens")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("output_tokens");
 
                     b.Property<string>("Parameters")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("parameters");
 
                     b.Property<string>("Plan")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("plan");
 
                     b.Property<bool>("PlanRequested")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("plan_requested");
 
                     b.Property<bool>("PlannerSawUntrusted")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("planner_saw_untrusted");
 
                     b.Property<string>("Principal")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("principal");
 
                     b.Property<string>("Reason")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
 
                     b.Property<string>("RequestedLimits")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("requested_limits");
 
                     b.Property<string>("RequestedSteps")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("requested_steps");
 
                     b.Property<string>("RequestedTools")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("requested_tools");
 
                     b.Property<string>("Result")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("result");
 
                     b.Property<bool>("RevisionPending")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("revision_pending");
 
                     b.Property<int>("Revisions")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("revisions");
 
                     b.Property<uint>("RowVersion")
                         .IsConcurrencyToken()
@@ -276,32 +328,41 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("status");
 
                     b.Property<string>("Steps")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("steps");
 
                     b.Property<int>("StepsStarted")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("steps_started");
 
                     b.Property<DateTimeOffset>("SubmittedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("submitted_at");
 
                     b.Property<string>("TemplateName")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("template_name");
 
                     b.Property<string>("ToolCallCounts")
                         .IsRequired()
-                        .HasColumnType("jsonb");
+                        .HasColumnType("jsonb")
+                        .HasColumnName("tool_call_counts");
 
                     b.Property<int>("ToolCalls")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("tool_calls");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
 
-                    b.HasKey("CorrelationId");
+                    b.HasKey("CorrelationId")
+                        .HasName("pk_task_runs");
 
                     b.ToTable("task_runs", (string)null);
                 });
@@ -328,9 +389,11 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received");
 
-                    b.HasKey("MessageId", "ConsumerId");
+                    b.HasKey("MessageId", "ConsumerId")
+                        .HasName("pk_messaging_inbox_state");
 
-                    b.HasIndex("Received");
+                    b.HasIndex("Received")
+                        .HasDatabaseName("ix_messaging_inbox_state_received");
 
                     b.ToTable("messaging_inbox_state", (string)null);
                 });
@@ -444,9 +507,11 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("source_address");
 
-                    b.HasKey("SequenceNumber");
+                    b.HasKey("SequenceNumber")
+                        .HasName("pk_messaging_outbox_message");
 
                     b.HasIndex("Delivered")
+                        .HasDatabaseName("ix_messaging_outbox_message_delivered")
                         .HasFilter("delivered IS NOT NULL");
 
                     b.HasIndex("DueTime")
@@ -454,6 +519,7 @@ namespace Agents.Executor.Data.Migrations
                         .HasFilter("delivered IS NULL AND due_time IS NOT NULL");
 
                     b.HasIndex("ScheduleTokenId")
+                        .HasDatabaseName("ix_messaging_outbox_message_schedule_token_id")
                         .HasFilter("schedule_token_id IS NOT NULL");
 
                     b.HasIndex("SequenceNumber")

@@ -113,13 +113,17 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("tool");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("pk_approvals");
 
-                    b.HasIndex("Status", "ExpiresAt");
+                    b.HasIndex("Status", "ExpiresAt")
+                        .HasDatabaseName("ix_approvals_status_expires_at");
 
-                    b.HasIndex("TaskId", "StepId");
+                    b.HasIndex("TaskId", "StepId")
+                        .HasDatabaseName("ix_approvals_task_id_step_id");
 
-                    b.HasIndex("TenantId", "Status");
+                    b.HasIndex("TenantId", "Status")
+                        .HasDatabaseName("ix_approvals_tenant_id_status");
 
                     b.ToTable("approvals", (string)null);
                 });
@@ -180,9 +184,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("time");
 
-                    b.HasKey("TenantId", "Sequence");
+                    b.HasKey("TenantId", "Sequence")
+                        .HasName("pk_audit_entries");
 
-                    b.HasIndex("TenantId", "TaskId");
+                    b.HasIndex("TenantId", "TaskId")
+                        .HasDatabaseName("ix_audit_entries_tenant_id_task_id");
 
                     b.ToTable("audit_entries", (string)null);
                 });
@@ -202,7 +208,8 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("last_sequence");
 
-                    b.HasKey("TenantId");
+                    b.HasKey("TenantId")
+                        .HasName("pk_audit_heads");
 
                     b.ToTable("audit_heads", (string)null);
                 });
@@ -234,7 +241,8 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("tool_calls");
 
-                    b.HasKey("TenantId", "Day", "UserId");
+                    b.HasKey("TenantId", "Day", "UserId")
+                        .HasName("pk_daily_usage");
 
                     b.ToTable("daily_usage", (string)null);
                 });
@@ -266,7 +274,8 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("reason");
 
-                    b.HasKey("TenantId", "Tool");
+                    b.HasKey("TenantId", "Tool")
+                        .HasName("pk_kill_switches");
 
                     b.ToTable("kill_switches", (string)null);
                 });
@@ -322,12 +331,15 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("tokens");
 
-                    b.HasKey("TaskId", "StepId", "Attempt");
+                    b.HasKey("TaskId", "StepId", "Attempt")
+                        .HasName("pk_model_reservations");
 
                     b.HasIndex("Day")
+                        .HasDatabaseName("ix_model_reservations_day")
                         .HasFilter("settled_at IS NULL");
 
-                    b.HasIndex("ReservedAt");
+                    b.HasIndex("ReservedAt")
+                        .HasDatabaseName("ix_model_reservations_reserved_at");
 
                     b.ToTable("model_reservations", (string)null);
                 });
@@ -356,7 +368,8 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("document");
 
-                    b.HasKey("TenantId", "Version");
+                    b.HasKey("TenantId", "Version")
+                        .HasName("pk_policies");
 
                     b.ToTable("policies", (string)null);
                 });
@@ -375,9 +388,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("response");
 
-                    b.HasKey("Key");
+                    b.HasKey("Key")
+                        .HasName("pk_processed_messages");
 
-                    b.HasIndex("ProcessedAt");
+                    b.HasIndex("ProcessedAt")
+                        .HasDatabaseName("ix_processed_messages_processed_at");
 
                     b.ToTable("processed_messages", (string)null);
                 });
@@ -466,9 +481,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("user_id");
 
-                    b.HasKey("TaskId");
+                    b.HasKey("TaskId")
+                        .HasName("pk_task_budgets");
 
-                    b.HasIndex("TenantId", "Day");
+                    b.HasIndex("TenantId", "Day")
+                        .HasDatabaseName("ix_task_budgets_tenant_id_day");
 
                     b.ToTable("task_budgets", (string)null);
                 });
@@ -496,7 +513,8 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("step_ids");
 
-                    b.HasKey("TaskId", "Tool", "ArgumentsHash");
+                    b.HasKey("TaskId", "Tool", "ArgumentsHash")
+                        .HasName("pk_tool_call_counts");
 
                     b.ToTable("tool_call_counts", (string)null);
                 });
@@ -523,9 +541,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received");
 
-                    b.HasKey("MessageId", "ConsumerId");
+                    b.HasKey("MessageId", "ConsumerId")
+                        .HasName("pk_messaging_inbox_state");
 
-                    b.HasIndex("Received");
+                    b.HasIndex("Received")
+                        .HasDatabaseName("ix_messaging_inbox_state_received");
 
                     b.ToTable("messaging_inbox_state", (string)null);
                 });
@@ -639,9 +659,11 @@ namespace Agents.Governance.Data.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("source_address");
 
-                    b.HasKey("SequenceNumber");
+                    b.HasKey("SequenceNumber")
+                        .HasName("pk_messaging_outbox_message");
 
                     b.HasIndex("Delivered")
+                        .HasDatabaseName("ix_messaging_outbox_message_delivered")
                         .HasFilter("delivered IS NOT NULL");
 
                     b.HasIndex("DueTime")
@@ -649,6 +671,7 @@ namespace Agents.Governance.Data.Migrations
                         .HasFilter("delivered IS NULL AND due_time IS NOT NULL");
 
                     b.HasIndex("ScheduleTokenId")
+                        .HasDatabaseName("ix_messaging_outbox_message_schedule_token_id")
                         .HasFilter("schedule_token_id IS NOT NULL");
 
                     b.HasIndex("SequenceNumber")

@@ -44,9 +44,11 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received");
 
-                    b.HasKey("MessageId", "ConsumerId");
+                    b.HasKey("MessageId", "ConsumerId")
+                        .HasName("pk_messaging_inbox_state");
 
-                    b.HasIndex("Received");
+                    b.HasIndex("Received")
+                        .HasDatabaseName("ix_messaging_inbox_state_received");
 
                     b.ToTable("messaging_inbox_state", (string)null);
                 });
@@ -160,9 +162,11 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("source_address");
 
-                    b.HasKey("SequenceNumber");
+                    b.HasKey("SequenceNumber")
+                        .HasName("pk_messaging_outbox_message");
 
                     b.HasIndex("Delivered")
+                        .HasDatabaseName("ix_messaging_outbox_message_delivered")
                         .HasFilter("delivered IS NOT NULL");
 
                     b.HasIndex("DueTime")
@@ -170,6 +174,7 @@ namespace Agents.Planner.Data.Migrations
                         .HasFilter("delivered IS NULL AND due_time IS NOT NULL");
 
                     b.HasIndex("ScheduleTokenId")
+                        .HasDatabaseName("ix_messaging_outbox_message_schedule_token_id")
                         .HasFilter("schedule_token_id IS NOT NULL");
 
                     b.HasIndex("SequenceNumber")
@@ -231,7 +236,8 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("version");
 
-                    b.HasKey("Name");
+                    b.HasKey("Name")
+                        .HasName("pk_catalog_tools");
 
                     b.ToTable("catalog_tools", (string)null);
                 });
@@ -310,12 +316,15 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("user_id");
 
-                    b.HasKey("PlanId", "Version");
+                    b.HasKey("PlanId", "Version")
+                        .HasName("pk_plan_versions");
 
                     b.HasIndex("TaskId", "Version")
-                        .IsUnique();
+                        .IsUnique()
+                        .HasDatabaseName("ix_plan_versions_task_id_version");
 
-                    b.HasIndex("TenantId", "TaskId");
+                    b.HasIndex("TenantId", "TaskId")
+                        .HasDatabaseName("ix_plan_versions_tenant_id_task_id");
 
                     b.ToTable("plan_versions", (string)null);
                 });
@@ -365,7 +374,8 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("steps_json");
 
-                    b.HasKey("TenantId", "Name", "Version");
+                    b.HasKey("TenantId", "Name", "Version")
+                        .HasName("pk_workflow_templates");
 
                     b.ToTable("workflow_templates", (string)null);
                 });

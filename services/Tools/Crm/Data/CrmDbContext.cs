@@ -24,7 +24,7 @@ public sealed class Customer
 }
 
 /// <summary>The CRM's own database (agents_tool_crm).</summary>
-public sealed class CrmDbContext(DbContextOptions<CrmDbContext> options) : DbContext(options)
+public sealed class CrmDbContext(DbContextOptions<CrmDbContext> options) : SnakeCaseDbContext(options)
 {
     public DbSet<Customer> Customers => Set<Customer>();
 
@@ -33,14 +33,12 @@ public sealed class CrmDbContext(DbContextOptions<CrmDbContext> options) : DbCon
         var customer = modelBuilder.Entity<Customer>();
         customer.ToTable("customers");
         customer.HasKey(c => new { c.TenantId, c.Id }).HasName("pk_customers");
-        customer.Property(c => c.TenantId).HasColumnName("tenant_id").HasMaxLength(100);
-        customer.Property(c => c.Id).HasColumnName("id").HasMaxLength(32);
-        customer.Property(c => c.Name).HasColumnName("name").HasMaxLength(200);
-        customer.Property(c => c.Email).HasColumnName("email").HasMaxLength(320);
-        customer.Property(c => c.Plan).HasColumnName("plan").HasMaxLength(32);
-        customer.Property(c => c.Region).HasColumnName("region").HasMaxLength(32);
-        customer.Property(c => c.CustomerSince).HasColumnName("customer_since");
-        customer.Property(c => c.OpenIssues).HasColumnName("open_issues");
+        customer.Property(c => c.TenantId).HasMaxLength(100);
+        customer.Property(c => c.Id).HasMaxLength(32);
+        customer.Property(c => c.Name).HasMaxLength(200);
+        customer.Property(c => c.Email).HasMaxLength(320);
+        customer.Property(c => c.Plan).HasMaxLength(32);
+        customer.Property(c => c.Region).HasMaxLength(32);
     }
 }
 

@@ -45,7 +45,7 @@ public static class TicketStatuses
 }
 
 /// <summary>The tickets tool's own database (agents_tool_tickets).</summary>
-public sealed class TicketsDbContext(DbContextOptions<TicketsDbContext> options) : DbContext(options)
+public sealed class TicketsDbContext(DbContextOptions<TicketsDbContext> options) : SnakeCaseDbContext(options)
 {
     public DbSet<Ticket> Tickets => Set<Ticket>();
 
@@ -54,20 +54,17 @@ public sealed class TicketsDbContext(DbContextOptions<TicketsDbContext> options)
         var ticket = modelBuilder.Entity<Ticket>();
         ticket.ToTable("tickets", t => t.HasCheckConstraint("ck_tickets_status", "status IN ('open','cancelled')"));
         ticket.HasKey(t => t.Number).HasName("pk_tickets");
-        ticket.Property(t => t.Number).HasColumnName("number").UseIdentityAlwaysColumn();
+        ticket.Property(t => t.Number).UseIdentityAlwaysColumn();
         ticket.Ignore(t => t.TicketId);
-        ticket.Property(t => t.TenantId).HasColumnName("tenant_id").HasMaxLength(100);
-        ticket.Property(t => t.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(IdempotencyKeys.MaxLength);
-        ticket.Property(t => t.CustomerId).HasColumnName("customer_id").HasMaxLength(32);
-        ticket.Property(t => t.Subject).HasColumnName("subject").HasMaxLength(200);
-        ticket.Property(t => t.Body).HasColumnName("body").HasMaxLength(5000);
-        ticket.Property(t => t.Priority).HasColumnName("priority").HasMaxLength(16);
-        ticket.Property(t => t.Status).HasColumnName("status").HasMaxLength(16);
-        ticket.Property(t => t.CreatedBy).HasColumnName("created_by").HasMaxLength(200);
-        ticket.Property(t => t.TaskId).HasColumnName("task_id");
-        ticket.Property(t => t.CreatedAt).HasColumnName("created_at");
-        ticket.Property(t => t.CancelledAt).HasColumnName("cancelled_at");
-        ticket.Property(t => t.CancellationReason).HasColumnName("cancellation_reason").HasMaxLength(500);
+        ticket.Property(t => t.TenantId).HasMaxLength(100);
+        ticket.Property(t => t.IdempotencyKey).HasMaxLength(IdempotencyKeys.MaxLength);
+        ticket.Property(t => t.CustomerId).HasMaxLength(32);
+        ticket.Property(t => t.Subject).HasMaxLength(200);
+        ticket.Property(t => t.Body).HasMaxLength(5000);
+        ticket.Property(t => t.Priority).HasMaxLength(16);
+        ticket.Property(t => t.Status).HasMaxLength(16);
+        ticket.Property(t => t.CreatedBy).HasMaxLength(200);
+        ticket.Property(t => t.CancellationReason).HasMaxLength(500);
         ticket.HasIndex(t => new { t.TenantId, t.IdempotencyKey }).IsUnique().HasDatabaseName("ux_tickets_tenant_key");
     }
 }

@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.ToolGateway.Data.Migrations
 {
     [DbContext(typeof(ToolGatewayDbContext))]
-    [Migration("20261206104949_ToolLife")]
-    partial class ToolLife
+    [Migration("20261207043536_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -47,9 +47,11 @@ namespace Agents.ToolGateway.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received");
 
-                    b.HasKey("MessageId", "ConsumerId");
+                    b.HasKey("MessageId", "ConsumerId")
+                        .HasName("pk_messaging_inbox_state");
 
-                    b.HasIndex("Received");
+                    b.HasIndex("Received")
+                        .HasDatabaseName("ix_messaging_inbox_state_received");
 
                     b.ToTable("messaging_inbox_state", (string)null);
                 });
@@ -163,9 +165,11 @@ namespace Agents.ToolGateway.Data.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("source_address");
 
-                    b.HasKey("SequenceNumber");
+                    b.HasKey("SequenceNumber")
+                        .HasName("pk_messaging_outbox_message");
 
                     b.HasIndex("Delivered")
+                        .HasDatabaseName("ix_messaging_outbox_message_delivered")
                         .HasFilter("delivered IS NOT NULL");
 
                     b.HasIndex("DueTime")
@@ -173,6 +177,7 @@ namespace Agents.ToolGateway.Data.Migrations
                         .HasFilter("delivered IS NULL AND due_time IS NOT NULL");
 
                     b.HasIndex("ScheduleTokenId")
+                        .HasDatabaseName("ix_messaging_outbox_message_schedule_token_id")
                         .HasFilter("schedule_token_id IS NOT NULL");
 
                     b.HasIndex("SequenceNumber")
@@ -186,31 +191,39 @@ namespace Agents.ToolGateway.Data.Migrations
                 {
                     b.Property<string>("Tool")
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("tool");
 
                     b.Property<int>("ConsecutiveFailures")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("consecutive_failures");
 
                     b.Property<DateTimeOffset?>("OpenUntil")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("open_until");
 
                     b.Property<DateTimeOffset?>("OpenedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("opened_at");
 
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)
-                        .HasColumnType("character varying(16)");
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("state");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
 
                     b.Property<string>("UpdatedBy")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("updated_by");
 
-                    b.HasKey("Tool");
+                    b.HasKey("Tool")
+                        .HasName("pk_circuits");
 
                     b.ToTable("circuits", (string)null);
                 });
@@ -219,68 +232,103 @@ namespace Agents.ToolGateway.Data.Migrations
                 {
                     b.Property<string>("Name")
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("ArgumentClasses")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("argument_classes")
+                        .HasDefaultValueSql("'{}'::jsonb");
 
                     b.Property<bool>("Compensable")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("compensable");
 
                     b.Property<string>("Description")
                         .IsRequired()
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("description");
 
                     b.Property<DateTimeOffset>("FirstSeenAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("first_seen_at");
 
                     b.Property<string>("InputSchema")
                         .IsRequired()
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("input_schema");
 
                     b.Property<string>("Instance")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("instance");
 
                     b.Property<DateTimeOffset>("LastSeenAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_seen_at");
 
                     b.Property<string>("OutputSchema")
                         .IsRequired()
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("output_schema");
 
                     b.Property<string>("RequiredScope")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("required_scope");
 
                     b.Property<DateTimeOffset?>("RetiredAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("retired_at");
 
                     b.Property<string>("RetiredBy")
                         .HasMaxLength(401)
-                        .HasColumnType("character varying(401)");
+                        .HasColumnType("character varying(401)")
+                        .HasColumnName("retired_by");
 
                     b.Property<bool>("ReturnsUntrustedContent")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("returns_untrusted_content");
 
                     b.Property<string>("Risk")
                         .IsRequired()
                         .HasMaxLength(16)
-                        .HasColumnType("character varying(16)");
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("risk");
+
+                    b.Property<bool>("SendsDataOut")
+                        .HasColumnType("boolean")
+                        .HasColumnName("sends_data_out");
 
                     b.Property<string>("SideEffect")
                         .IsRequired()
                         .HasMaxLength(16)
-                        .HasColumnType("character varying(16)");
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("side_effect");
 
                     b.Property<int>("TimeoutSeconds")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("timeout_seconds");
+
+                    b.PrimitiveCollection<string[]>("UntrustedOutputFields")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("text[]")
+                        .HasColumnName("untrusted_output_fields")
+                        .HasDefaultValueSql("'{}'::text[]");
 
                     b.Property<string>("Version")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("version");
 
-                    b.HasKey("Name");
+                    b.HasKey("Name")
+                        .HasName("pk_tools");
 
                     b.ToTable("tools", (string)null);
                 });
@@ -289,78 +337,100 @@ namespace Agents.ToolGateway.Data.Migrations
                 {
                     b.Property<string>("IdempotencyKey")
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
 
                     b.Property<bool>("Compensation")
-                        .HasColumnType("boolean");
+                        .HasColumnType("boolean")
+                        .HasColumnName("compensation");
 
                     b.Property<Guid?>("ApprovalId")
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("approval_id");
 
                     b.Property<string>("ArgumentsHash")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("arguments_hash");
 
                     b.Property<int>("Attempts")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
 
                     b.Property<Guid>("CallId")
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("call_id");
 
                     b.Property<DateTimeOffset?>("CompletedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
 
                     b.Property<double>("DurationMs")
-                        .HasColumnType("double precision");
+                        .HasColumnType("double precision")
+                        .HasColumnName("duration_ms");
 
                     b.Property<string>("Error")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("error");
 
                     b.Property<int>("Invocations")
-                        .HasColumnType("integer");
+                        .HasColumnType("integer")
+                        .HasColumnName("invocations");
 
                     b.Property<Guid?>("LastMessageId")
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("last_message_id");
 
                     b.Property<string>("Outcome")
                         .HasMaxLength(32)
-                        .HasColumnType("character varying(32)");
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("outcome");
 
                     b.Property<string>("OutputJson")
-                        .HasColumnType("text");
+                        .HasColumnType("text")
+                        .HasColumnName("output_json");
 
                     b.Property<DateTimeOffset>("StartedAt")
-                        .HasColumnType("timestamp with time zone");
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
 
                     b.Property<string>("StepId")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("step_id");
 
                     b.Property<Guid>("TaskId")
-                        .HasColumnType("uuid");
+                        .HasColumnType("uuid")
+                        .HasColumnName("task_id");
 
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("tenant_id");
 
                     b.Property<string>("Tool")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("tool");
 
                     b.Property<string>("UserId")
                         .IsRequired()
                         .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("user_id");
 
-                    b.HasKey("IdempotencyKey", "Compensation");
+                    b.HasKey("IdempotencyKey", "Compensation")
+                        .HasName("pk_tool_calls");
 
-                    b.HasIndex("TaskId");
+                    b.HasIndex("TaskId")
+                        .HasDatabaseName("ix_tool_calls_task_id");
 
-                    b.HasIndex("TenantId", "StartedAt");
+                    b.HasIndex("TenantId", "StartedAt")
+                        .HasDatabaseName("ix_tool_calls_tenant_id_started_at");
 
                     b.ToTable("tool_calls", (string)null);
                 });

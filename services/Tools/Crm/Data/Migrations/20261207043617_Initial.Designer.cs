@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Tools.Crm.Data.Migrations
 {
     [DbContext(typeof(CrmDbContext))]
-    [Migration("20261128034822_Initial")]
+    [Migration("20261207043617_Initial")]
     partial class Initial
     {
         /// <inheritdoc />

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Tools.Tickets.Data.Migrations
 {
     [DbContext(typeof(TicketsDbContext))]
-    [Migration("20261128034207_Initial")]
+    [Migration("20261207043639_Initial")]
     partial class Initial
     {
         /// <inheritdoc />

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Tools.Sdk.Ledger.Migrations
 {
     [DbContext(typeof(ToolLedgerDbContext))]
-    [Migration("20261128033145_Initial")]
+    [Migration("20261207043653_Initial")]
     partial class Initial
     {
         /// <inheritdoc />

@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Planner.Data.Migrations
 {
     [DbContext(typeof(PlannerDbContext))]
-    [Migration("20261128035305_Messaging")]
-    partial class Messaging
+    [Migration("20261207043511_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -47,9 +47,11 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received");
 
-                    b.HasKey("MessageId", "ConsumerId");
+                    b.HasKey("MessageId", "ConsumerId")
+                        .HasName("pk_messaging_inbox_state");
 
-                    b.HasIndex("Received");
+                    b.HasIndex("Received")
+                        .HasDatabaseName("ix_messaging_inbox_state_received");
 
                     b.ToTable("messaging_inbox_state", (string)null);
                 });
@@ -163,9 +165,11 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("source_address");
 
-                    b.HasKey("SequenceNumber");
+                    b.HasKey("SequenceNumber")
+                        .HasName("pk_messaging_outbox_message");
 
                     b.HasIndex("Delivered")
+                        .HasDatabaseName("ix_messaging_outbox_message_delivered")
                         .HasFilter("delivered IS NOT NULL");
 
                     b.HasIndex("DueTime")
@@ -173,6 +177,7 @@ namespace Agents.Planner.Data.Migrations
                         .HasFilter("delivered IS NULL AND due_time IS NOT NULL");
 
                     b.HasIndex("ScheduleTokenId")
+                        .HasDatabaseName("ix_messaging_outbox_message_schedule_token_id")
                         .HasFilter("schedule_token_id IS NOT NULL");
 
                     b.HasIndex("SequenceNumber")
@@ -234,7 +239,8 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("version");
 
-                    b.HasKey("Name");
+                    b.HasKey("Name")
+                        .HasName("pk_catalog_tools");
 
                     b.ToTable("catalog_tools", (string)null);
                 });
@@ -313,18 +319,26 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("user_id");
 
-                    b.HasKey("PlanId", "Version");
+                    b.HasKey("PlanId", "Version")
+                        .HasName("pk_plan_versions");
 
                     b.HasIndex("TaskId", "Version")
-                        .IsUnique();
+                        .IsUnique()
+                        .HasDatabaseName("ix_plan_versions_task_id_version");
 
-                    b.HasIndex("TenantId", "TaskId");
+                    b.HasIndex("TenantId", "TaskId")
+                        .HasDatabaseName("ix_plan_versions_tenant_id_task_id");
 
                     b.ToTable("plan_versions", (string)null);
                 });
 
             modelBuilder.Entity("Agents.Planner.Data.WorkflowTemplateRecord", b =>
                 {
+                    b.Property<string>("TenantId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("tenant_id");
+
                     b.Property<string>("Name")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
@@ -354,12 +368,17 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("parameters_json");
 
+                    b.Property<bool>("Retired")
+                        .HasColumnType("boolean")
+                        .HasColumnName("retired");
+
                     b.Property<string>("StepsJson")
                         .IsRequired()
                         .HasColumnType("jsonb")
                         .HasColumnName("steps_json");
 
-                    b.HasKey("Name", "Version");
+                    b.HasKey("TenantId", "Name", "Version")
+                        .HasName("pk_workflow_templates");
 
                     b.ToTable("workflow_templates", (string)null);
                 });

@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Memory.Data.Migrations
 {
     [DbContext(typeof(MemoryDbContext))]
-    [Migration("20261128041959_Messaging")]
-    partial class Messaging
+    [Migration("20261207043440_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -46,9 +46,16 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnName("created_at");
 
                     b.PrimitiveCollection<float[]>("Embedding")
-                        .IsRequired()
                         .HasColumnType("real[]")
                         .HasColumnName("embedding");
+
+                    b.Property<Guid?>("EmbeddingClaim")
+                        .HasColumnType("uuid")
+                        .HasColumnName("embedding_claim");
+
+                    b.Property<DateTimeOffset?>("EmbeddingClaimedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("embedding_claimed_until");
 
                     b.Property<DateTimeOffset?>("ExpiresAt")
                         .HasColumnType("timestamp with time zone")
@@ -90,14 +97,22 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("trust");
 
-                    b.HasKey("TenantId", "UserId", "Id");
+                    b.HasKey("TenantId", "UserId", "Id")
+                        .HasName("pk_memories");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_memories_pending_embedding")
+                        .HasFilter("embedding IS NULL AND stale_at IS NULL");
 
                     b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_memories_expires_at")
                         .HasFilter("expires_at IS NOT NULL");
 
-                    b.HasIndex("TenantId", "Source");
+                    b.HasIndex("TenantId", "Source")
+                        .HasDatabaseName("ix_memories_tenant_id_source");
 
-                    b.HasIndex("TenantId", "UserId", "Kind", "CreatedAt");
+                    b.HasIndex("TenantId", "UserId", "Kind", "CreatedAt")
+                        .HasDatabaseName("ix_memories_tenant_id_user_id_kind_created_at");
 
                     b.ToTable("memories", (string)null);
                 });
@@ -118,7 +133,8 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("version");
 
-                    b.HasKey("TenantId", "UserId");
+                    b.HasKey("TenantId", "UserId")
+                        .HasName("pk_memory_scopes");
 
                     b.ToTable("memory_scopes", (string)null);
                 });
@@ -159,7 +175,8 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("created_by");
 
-                    b.HasKey("TenantId", "Agent", "Name", "Version");
+                    b.HasKey("TenantId", "Agent", "Name", "Version")
+                        .HasName("pk_procedures");
 
                     b.ToTable("procedures", (string)null);
                 });
@@ -218,12 +235,15 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("user_id");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("pk_short_term_messages");
 
                     b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_short_term_messages_expires_at")
                         .HasFilter("expires_at IS NOT NULL");
 
-                    b.HasIndex("TenantId", "UserId", "SessionId", "Id");
+                    b.HasIndex("TenantId", "UserId", "SessionId", "Id")
+                        .HasDatabaseName("ix_short_term_messages_tenant_id_user_id_session_id_id");
 
                     b.ToTable("short_term_messages", (string)null);
                 });
@@ -250,9 +270,11 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received");
 
-                    b.HasKey("MessageId", "ConsumerId");
+                    b.HasKey("MessageId", "ConsumerId")
+                        .HasName("pk_messaging_inbox_state");
 
-                    b.HasIndex("Received");
+                    b.HasIndex("Received")
+                        .HasDatabaseName("ix_messaging_inbox_state_received");
 
                     b.ToTable("messaging_inbox_state", (string)null);
                 });
@@ -366,9 +388,11 @@ namespace Agents.Memory.Data.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("source_address");
 
-                    b.HasKey("SequenceNumber");
+                    b.HasKey("SequenceNumber")
+                        .HasName("pk_messaging_outbox_message");
 
                     b.HasIndex("Delivered")
+                        .HasDatabaseName("ix_messaging_outbox_message_delivered")
                         .HasFilter("delivered IS NOT NULL");
 
                     b.HasIndex("DueTime")
@@ -376,6 +400,7 @@ namespace Agents.Memory.Data.Migrations
                         .HasFilter("delivered IS NULL AND due_time IS NOT NULL");
 
                     b.HasIndex("ScheduleTokenId")
+                        .HasDatabaseName("ix_messaging_outbox_message_schedule_token_id")
                         .HasFilter("schedule_token_id IS NOT NULL");
 
                     b.HasIndex("SequenceNumber")
