@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 
 namespace Agents.Executor.Tests;
@@ -8,7 +10,7 @@ namespace Agents.Executor.Tests;
 /// </summary>
 internal sealed class InMemoryTaskJournal : ITaskJournal
 {
-    private readonly List<(Guid TaskId, long Sequence, string Kind, string? StepId)> _entries = [];
+    private readonly List<(Guid TaskId, RecordedEntry Entry)> _entries = [];
 
     public void Append(TaskRunState state, IReadOnlyList<JournalEntry> entries, DateTimeOffset at)
     {
@@ -16,20 +18,28 @@ internal sealed class InMemoryTaskJournal : ITaskJournal
         {
             foreach (var entry in entries)
             {
-                _entries.Add((state.CorrelationId, ++state.EventSequence, entry.Kind, entry.StepId));
+                var data = JsonSerializer.Serialize(entry.Data ?? new { }, JsonColumn.Options);
+                _entries.Add((state.CorrelationId, new RecordedEntry(++state.EventSequence, entry.Kind, entry.StepId, data)));
             }
         }
     }
+
+    public Task<IReadOnlyList<RecordedEntry>> ReadAsync(Guid taskId, IReadOnlyCollection<string> kinds, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<RecordedEntry>>(Entries(taskId).Where(e => kinds.Contains(e.Kind)).ToList());
 
     public void Snapshot(TaskRunState state)
     {
     }
 
-    public IReadOnlyList<(long Sequence, string Kind, string? StepId)> For(Guid taskId)
+    public IReadOnlyList<(long Sequence, string Kind, string? StepId)> For(Guid taskId) =>
+        Entries(taskId).Select(e => (e.Sequence, e.Kind, e.StepId)).ToList();
+
+    /// <summary>The task's entries with their data as stored.</summary>
+    public IReadOnlyList<RecordedEntry> Entries(Guid taskId)
     {
         lock (_entries)
         {
-            return _entries.Where(e => e.TaskId == taskId).Select(e => (e.Sequence, e.Kind, e.StepId)).ToList();
+            return _entries.Where(e => e.TaskId == taskId).Select(e => e.Entry).ToList();
         }
     }
 }

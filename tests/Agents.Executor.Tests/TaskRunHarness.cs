@@ -122,6 +122,16 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         return id;
     }
 
+    /// <summary>Sends SubmitTask for a replay of <paramref name="original"/> with the original's goal or template.</summary>
+    public async Task<Guid> SubmitReplayAsync(Guid original, string? goal = "Help the customer", string? template = null, IReadOnlyDictionary<string, string>? parameters = null)
+    {
+        var id = Guid.NewGuid();
+        var endpoint = await Harness.Bus.GetSendEndpoint(_provider.GetRequiredService<ExecutorEndpoints>().TaskRun);
+        await endpoint.Send(new SubmitTask(id, Principal, goal, template, parameters, null, null, null, Time.GetUtcNow(), ReplayOf: original));
+        await WaitForAsync(id, s => s.CurrentState == "Submitted");
+        return id;
+    }
+
     public Task AnnounceAsync(string tool, SideEffectClass sideEffect, bool compensable = false, bool untrusted = false) =>
         PublishAsync(new ToolAnnounced(
             new ToolDescriptor(tool, tool, "{}", "{}", sideEffect, RiskTier.Low, "tools", compensable, untrusted, 10, "1"),

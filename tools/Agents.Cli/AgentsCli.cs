@@ -43,6 +43,8 @@ internal static class AgentsCli
         root.Add(OutputOption);
         root.Add(TaskCommands.Submit(environment));
         root.Add(TaskCommands.Tasks(environment));
+        root.Add(TaskCommands.Replay(environment));
+        root.Add(TaskCommands.ReplayReport(environment));
         root.Add(ApprovalCommands.Approvals(environment));
         root.Add(OperationsCommands.DeadLetters(environment));
         root.Add(OperationsCommands.Tools(environment));

@@ -38,6 +38,7 @@ internal static class TaskApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         tasks.MapPost("/{id:guid}/cancel", CancelAsync).Produces<TaskAccepted>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        tasks.MapTaskReplay();
         return app;
     }
 
@@ -121,41 +122,8 @@ internal static class TaskApi
         // Submission waits on no other service: the request is checked here as far as it can be without the planner,
         // and the task is queued. The planner validates a template or explicit steps when it plans them (in parallel with
         // admission); a definition it refuses ends the task Rejected with the planner's reason.
-        var now = time.GetUtcNow();
-        var task = new TaskRecord
-        {
-            Id = Guid.CreateVersion7(now),
-            TenantId = principal.TenantId,
-            UserId = principal.UserId,
-            IdempotencyKey = idempotencyKey,
-            RequestHash = hash,
-            Goal = request.Goal,
-            TemplateName = request.Template,
-            Parameters = request.Parameters,
-            RequestedSteps = steps,
-            RequestedLimits = request.Limits,
-            AllowedTools = request.AllowedTools,
-            Status = TaskRunStatus.Submitted,
-            State = nameof(TaskRunStatus.Submitted),
-            TraceId = Activity.Current?.TraceId.ToHexString(),
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-        db.Tasks.Add(task);
-
-        // The run starts here, in the same transaction as the task row: the saga's first step (its state, its log
-        // entries, and AdmitTask / CreatePlan as rows of the bus outbox) commits with the task in one SaveChanges, so
-        // there is never a task without its run, and no SubmitTask round trip through the broker.
-        var run = new TaskRunState { CorrelationId = task.Id, CurrentState = nameof(TaskRunStatus.Submitted), SubmittedAt = now, UpdatedAt = now };
-        var engine = new TaskRunEngine(options.Value, ToolCatalogSnapshot.Empty, now, price.Current);
-        engine.Submit(run, new SubmitTask(task.Id, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, now));
-        db.TaskRuns.Add(run);
-        journal.Append(run, engine.Effects.Journal, now);
-        task.LastSequence = run.EventSequence;
-        foreach (var message in engine.Effects.Published)
-        {
-            await publish.Publish(message, message.GetType(), cancellationToken);
-        }
+        var submitted = new SubmitTask(Guid.Empty, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, time.GetUtcNow());
+        var (task, run) = await StartRunAsync(db, journal, publish, options.Value, price, submitted, idempotencyKey, hash, cancellationToken);
 
         try
         {
@@ -383,6 +351,59 @@ internal static class TaskApi
     private static readonly TimeSpan ListChangeReadInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
+    /// Adds the task row and starts its run in the same unit of work (the caller saves): the saga's first step (its state,
+    /// its log entries, and AdmitTask / CreatePlan as rows of the bus outbox) commits with the task in one SaveChanges, so
+    /// there is never a task without its run, and no SubmitTask round trip through the broker. The task's id is made here.
+    /// </summary>
+    internal static async Task<(TaskRecord Task, TaskRunState Run)> StartRunAsync(
+        ExecutorDbContext db,
+        ITaskJournal journal,
+        IPublishEndpoint publish,
+        ExecutorOptions options,
+        ModelStepPrice price,
+        SubmitTask submitted,
+        string? idempotencyKey,
+        string hash,
+        CancellationToken cancellationToken)
+    {
+        var now = submitted.SubmittedAt;
+        var principal = submitted.Principal;
+        var task = new TaskRecord
+        {
+            Id = Guid.CreateVersion7(now),
+            TenantId = principal.TenantId,
+            UserId = principal.UserId,
+            IdempotencyKey = idempotencyKey,
+            RequestHash = hash,
+            Goal = submitted.Goal,
+            TemplateName = submitted.TemplateName,
+            Parameters = submitted.Parameters is null ? null : new Dictionary<string, string>(submitted.Parameters, StringComparer.Ordinal),
+            RequestedSteps = submitted.Steps?.ToList(),
+            RequestedLimits = submitted.Limits,
+            AllowedTools = submitted.AllowedTools?.ToList(),
+            Status = TaskRunStatus.Submitted,
+            State = nameof(TaskRunStatus.Submitted),
+            TraceId = Activity.Current?.TraceId.ToHexString(),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        db.Tasks.Add(task);
+
+        var run = new TaskRunState { CorrelationId = task.Id, CurrentState = nameof(TaskRunStatus.Submitted), SubmittedAt = now, UpdatedAt = now };
+        var engine = new TaskRunEngine(options, ToolCatalogSnapshot.Empty, now, price.Current);
+        engine.Submit(run, submitted with { TaskId = task.Id });
+        db.TaskRuns.Add(run);
+        journal.Append(run, engine.Effects.Journal, now);
+        task.LastSequence = run.EventSequence;
+        foreach (var message in engine.Effects.Published)
+        {
+            await publish.Publish(message, message.GetType(), cancellationToken);
+        }
+
+        return (task, run);
+    }
+
+    /// <summary>
     /// The task, when the caller may act on it: its owner, and the tenant's admins and approvers (approvers must see what
     /// they approve). Anyone else, in the tenant or not, is told it does not exist (404), not that it is someone else's.
     /// Only a caller who is not the owner needs governance's answer about roles; without one the answer is 503.
@@ -475,7 +496,7 @@ internal static class TaskApi
     }
 
     /// <summary>Adds a <c>Location</c> header to another result.</summary>
-    private sealed class LocatedResult(IResult inner, string location) : IResult
+    internal sealed class LocatedResult(IResult inner, string location) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {

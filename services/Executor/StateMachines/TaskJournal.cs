@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Agents.Executor.Data;
+using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Executor.StateMachines;
 
@@ -11,6 +12,9 @@ internal interface ITaskJournal
 {
     /// <summary>Appends <paramref name="entries"/> with the next sequence numbers of the task.</summary>
     void Append(TaskRunState state, IReadOnlyList<JournalEntry> entries, DateTimeOffset at);
+
+    /// <summary>The entries of <paramref name="taskId"/>'s log of the given kinds, in order (what a replay answers from).</summary>
+    Task<IReadOnlyList<RecordedEntry>> ReadAsync(Guid taskId, IReadOnlyCollection<string> kinds, CancellationToken cancellationToken);
 
     /// <summary>Brings the task list's row up to date with <paramref name="state"/> (called when the run changes state).</summary>
     void Snapshot(TaskRunState state);
@@ -35,6 +39,13 @@ internal sealed class EfTaskJournal(ExecutorDbContext db) : ITaskJournal
             });
         }
     }
+
+    public async Task<IReadOnlyList<RecordedEntry>> ReadAsync(Guid taskId, IReadOnlyCollection<string> kinds, CancellationToken cancellationToken) =>
+        await db.TaskEvents.AsNoTracking()
+            .Where(e => e.TaskId == taskId && kinds.Contains(e.Kind))
+            .OrderBy(e => e.Sequence)
+            .Select(e => new RecordedEntry(e.Sequence, e.Kind, e.StepId, e.Data))
+            .ToListAsync(cancellationToken);
 
     public void Snapshot(TaskRunState state)
     {

@@ -44,6 +44,12 @@ public sealed class TaskRunState : SagaStateMachineInstance
     /// <summary>True while completed mutating steps are being compensated.</summary>
     public bool Compensating { get; set; }
 
+    /// <summary>
+    /// The finished task this run replays: tool calls, model calls and model-written plans are answered from its event
+    /// log (<see cref="RecordedAnswers"/>) and never leave the executor.
+    /// </summary>
+    public Guid? ReplayOf { get; set; }
+
     /// <summary>True once CreatePlan was published (memories arrived or their timeout fired).</summary>
     public bool PlanRequested { get; set; }
 

@@ -184,6 +184,10 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         var engine = new TaskRunEngine(options, catalog, now, context.GetServiceOrCreateInstance<ModelStepPrice>().Current);
         handler(engine, saga, context.Message);
         var effects = engine.Effects;
+        var journal = context.GetServiceOrCreateInstance<ITaskJournal>();
+        var replayed = saga.ReplayOf is { } original && RecordedAnswers.Needed(effects)
+            ? RecordedAnswers.Substitute(saga, await journal.ReadAsync(original, RecordedAnswers.Kinds, context.CancellationToken), effects)
+            : null;
         var after = PhaseOf(saga);
         activity?.SetTag("agents.task.status", saga.Status.ToString());
         if (effects.Journal.Count == 0 && effects.Published.Count == 0 && before == after)
@@ -199,7 +203,6 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         }
 
         saga.UpdatedAt = now;
-        var journal = context.GetServiceOrCreateInstance<ITaskJournal>();
         journal.Append(saga, effects.Journal, now);
         if (before != after)
         {
@@ -212,6 +215,16 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             var step = message as InvokeTool;
             using var stepActivity = step is null ? null : ExecutorTelemetry.StartStep(saga.CorrelationId, step.StepId, StepKind.Tool, step.Tool);
             await context.Publish(message, message.GetType(), context.CancellationToken);
+        }
+
+        if (replayed is { Count: > 0 })
+        {
+            // A replay's answers come from the original's log and go to the run itself, never to another service.
+            var self = await context.GetSendEndpoint(context.GetServiceOrCreateInstance<ExecutorEndpoints>().TaskRun);
+            foreach (var answer in replayed)
+            {
+                await self.Send(answer, answer.GetType(), context.CancellationToken);
+            }
         }
 
         if (effects.ModelSteps.Count > 0)

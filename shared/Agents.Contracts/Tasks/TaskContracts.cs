@@ -73,7 +73,11 @@ public sealed record TaskUsage(int Steps, int ToolCalls, int InputTokens, int Ou
     public int Tokens => InputTokens + OutputTokens;
 }
 
-/// <summary>Starts a task run (sent by the executor's task API through its outbox to its own saga).</summary>
+/// <summary>
+/// Starts a task run (sent by the executor's task API through its outbox to its own saga). <see cref="ReplayOf"/> makes
+/// it a replay of that finished task: its tool calls, model calls and model-written plans are answered from the
+/// original's event log, never made live.
+/// </summary>
 public sealed record SubmitTask(
     Guid TaskId,
     AgentPrincipal Principal,
@@ -83,7 +87,8 @@ public sealed record SubmitTask(
     IReadOnlyList<PlanStep>? Steps,
     TaskLimits? Limits,
     IReadOnlyList<string>? AllowedTools,
-    DateTimeOffset SubmittedAt);
+    DateTimeOffset SubmittedAt,
+    Guid? ReplayOf = null);
 
 /// <summary>Asks a running task to stop; the saga cancels pending work and keeps the partial result.</summary>
 public sealed record CancelTask(Guid TaskId, AgentPrincipal Principal, string? Reason);

@@ -175,6 +175,82 @@ internal static class TaskCommands
     }
 
     /// <summary>
+    /// <c>agents replay &lt;id&gt;</c>: replays a finished task with zero live calls, waits for the replay to finish and prints
+    /// its comparison with the original. Exit code 0 when the replay matched the original, 1 when it diverged.
+    /// </summary>
+    public static Command Replay(CliEnvironment environment)
+    {
+        var id = TaskId();
+        var noWait = new Option<bool>("--no-wait") { Description = "Start the replay and print its id without waiting for the comparison." };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the replay to finish.", DefaultValueFactory = _ => 300 };
+        var command = new Command("replay", "Replay a finished task: the same request, every tool call, model call and goal plan answered from the original's log (nothing is called live), then compare step by step.")
+        {
+            id, noWait, timeout,
+        };
+        command.Handle(environment, async (parse, context, cancellationToken) =>
+        {
+            var started = await context.Gateway.PostAsync($"/api/tasks/{parse.GetValue(id)}/replay", null, cancellationToken);
+            var replay = Output.Text(started.Body, "id");
+            if (parse.GetValue(noWait))
+            {
+                return context.Output.Show(started.Body, () => context.Output.Line($"Replay {replay} of task {parse.GetValue(id)} started; compare with: agents replay-report {replay}"));
+            }
+
+            var deadline = DateTimeOffset.UtcNow.AddSeconds(parse.GetValue(timeout));
+            JsonNode? report;
+            while (true)
+            {
+                report = (await context.Gateway.GetAsync($"/api/tasks/{replay}/replay", cancellationToken)).Body;
+                if (Output.Text(report, "finished") == "true" || DateTimeOffset.UtcNow > deadline)
+                {
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
+
+            return PrintReplay(context.Output, report);
+        });
+        return command;
+    }
+
+    /// <summary><c>agents replay-report &lt;replay id&gt;</c>: the comparison of a replay with its original, as it stands.</summary>
+    public static Command ReplayReport(CliEnvironment environment)
+    {
+        var id = new Argument<Guid>("id") { Description = "The replay's task id." };
+        var command = new Command("replay-report", "Compare a replay with its original, step by step (exit code 1 when they diverge).") { id };
+        command.Handle(environment, async (parse, context, cancellationToken) =>
+            PrintReplay(context.Output, (await context.Gateway.GetAsync($"/api/tasks/{parse.GetValue(id)}/replay", cancellationToken)).Body));
+        return command;
+    }
+
+    private static int PrintReplay(Output output, JsonNode? report)
+    {
+        var matched = Output.Text(report, "finished") == "true" && Output.Text(report, "resultMatches") == "true" && report?["firstDivergence"] is null;
+        output.Show(report, () =>
+        {
+            output.Fields(
+                ("Replay", Output.Text(report, "taskId")),
+                ("Of", Output.Text(report, "replayOf")),
+                ("Status", $"{Output.Text(report, "status")} (original: {Output.Text(report, "originalStatus")})"),
+                ("Live calls", Output.Text(report, "liveCalls")),
+                ("Served", $"{Output.Text(report, "served")} answer(s) from the recording"),
+                ("Result", Output.Text(report, "resultMatches") == "true" ? "the same as the original's" : "differs from the original's"),
+                ("Divergence", report?["firstDivergence"] is { } d
+                    ? $"{Output.Text(d, "what")} at step {Output.Text(d, "stepId") ?? "-"}: original {Shorten(Output.Text(d, "original"), 60)}, replay {Shorten(Output.Text(d, "replay"), 60)}"
+                    : "none"));
+            output.Table(report?["steps"] as JsonArray ?? [],
+                ("STEP", s => Output.Text(s, "stepId")),
+                ("KIND", s => Output.Text(s, "kind")),
+                ("TOOL", s => Output.Text(s, "tool")),
+                ("SAME", s => Output.Text(s, "matches") == "true" ? "yes" : "NO"),
+                ("REPLAY INPUT", s => Shorten(Output.Text(s, "replayInput"), 50)),
+                ("REPLAY ANSWER", s => Shorten(Output.Text(s, "replayOutput"), 50)));
+        });
+        return matched ? ExitCodes.Success : ExitCodes.Unsuccessful;
+    }
+
+    /// <summary>
     /// Follows the task's event stream (<c>/api/tasks/{id}/events</c>), resuming after a dropped connection from the last
     /// event seen, until the task ends; then prints its outcome. Exit code 0 when it completed, 1 when it ended otherwise.
     /// </summary>

@@ -295,6 +295,10 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("reason");
 
+                    b.Property<Guid?>("ReplayOf")
+                        .HasColumnType("uuid")
+                        .HasColumnName("replay_of");
+
                     b.Property<string>("RequestedLimits")
                         .HasColumnType("jsonb")
                         .HasColumnName("requested_limits");

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Executor.Data.Migrations
 {
     [DbContext(typeof(ExecutorDbContext))]
-    [Migration("20261207043401_Initial")]
+    [Migration("20261207051640_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -297,6 +297,10 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<string>("Reason")
                         .HasColumnType("text")
                         .HasColumnName("reason");
+
+                    b.Property<Guid?>("ReplayOf")
+                        .HasColumnType("uuid")
+                        .HasColumnName("replay_of");
 
                     b.Property<string>("RequestedLimits")
                         .HasColumnType("jsonb")

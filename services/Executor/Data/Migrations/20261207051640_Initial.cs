@@ -100,6 +100,7 @@ namespace Agents.Executor.Data.Migrations
                     allowed_tools = table.Column<string>(type: "jsonb", nullable: true),
                     status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
                     compensating = table.Column<bool>(type: "boolean", nullable: false),
+                    replay_of = table.Column<Guid>(type: "uuid", nullable: true),
                     plan_requested = table.Column<bool>(type: "boolean", nullable: false),
                     revision_pending = table.Column<bool>(type: "boolean", nullable: false),
                     revisions = table.Column<int>(type: "integer", nullable: false),
