@@ -92,13 +92,9 @@ internal static class PolicyApi
                 errors.GroupBy(e => e.Pointer).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
         }
 
-        // A policy under which its writer is no longer an admin could lock the tenant out for good: no one left
-        // could change it through the API.
-        if (!principal.IsInRole(document.AdminRole))
+        if (LockoutProblem(principal, document) is { } lockout)
         {
-            return Problems.Validation(
-                $"Under this policy you would no longer be an admin (its adminRole is '{document.AdminRole}'; your roles are {string.Join(", ", principal.Roles.Select(r => $"'{r}'"))}); nothing was changed.",
-                new Dictionary<string, string[]> { ["/adminRole"] = ["Keep an adminRole that you hold, so that the policy can still be changed."] });
+            return lockout;
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -146,6 +142,17 @@ internal static class PolicyApi
         http.Response.Headers.ETag = ETagOf(version);
         return Results.Ok(new PolicyWritten(principal.TenantId, version, stored.CreatedAt, stored.CreatedBy));
     }
+
+    /// <summary>
+    /// A policy under which its writer is no longer an admin could lock the tenant out for good: no one left could change
+    /// it through the API. The one rule of a policy that depends on who writes it, so the schema cannot hold it.
+    /// </summary>
+    private static IResult? LockoutProblem(AgentPrincipal principal, PolicyDocument document) =>
+        principal.IsInRole(document.AdminRole)
+            ? null
+            : Problems.Validation(
+                $"Under this policy you would no longer be an admin (its adminRole is '{document.AdminRole}'; your roles are {string.Join(", ", principal.Roles.Select(r => $"'{r}'"))}); nothing was changed.",
+                new Dictionary<string, string[]> { ["/adminRole"] = ["Keep an adminRole that you hold, so that the policy can still be changed."] });
 
     /// <summary>The version an If-Match header names: none when absent or '*', invalid when it is not a policy ETag.</summary>
     private static (bool Valid, int? Version)? ParseIfMatch(Microsoft.Extensions.Primitives.StringValues header)
