@@ -32,6 +32,7 @@ public static class PolicyValidator
         Converters = { new WholeNumberConverter<int>(), new WholeNumberConverter<long>() },
     };
 
+    /// <summary>The document with its defaults filled in, or null and every problem (a JSON pointer and a message) when it is invalid.</summary>
     public static PolicyDocument? Validate(string json, out IReadOnlyList<PolicyError> errors)
     {
         JsonDocument parsed;
