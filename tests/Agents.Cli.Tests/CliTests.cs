@@ -166,6 +166,62 @@ public sealed class OutputTests
     }
 
     [Fact]
+    public async Task Policy_validate_checks_a_file_against_the_served_schema_and_prints_each_problem_with_its_pointer()
+    {
+        var schema = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policy.schema.json"));
+        var gateway = new CannedGateway().Answer("GET", "/api/governance/policy/schema", HttpStatusCode.OK, schema, "application/schema+json");
+        var bad = Path.GetTempFileName();
+        var good = Path.GetTempFileName();
+        await File.WriteAllTextAsync(bad, """
+            {"enabled": true, "adminRole": "admin", "approverRoles": ["approver"],
+             "approvalRules": [{}], "budgets": {"perTask": {"tokens": 0}}, "surprise": 1}
+            """);
+        await File.WriteAllTextAsync(good, """
+            {"enabled": true, "adminRole": "admin", "approverRoles": ["approver"],
+             "roles": {"agent-user": {"tools": ["crm.*"], "scopes": ["crm.*"]}}, "toolRiskTiers": {"crm.update": "High"}}
+            """);
+        try
+        {
+            var refused = await CliRun.RunAsync(gateway, null, null, "policy", "validate", bad);
+            var accepted = await CliRun.RunAsync(gateway, null, null, "policy", "validate", good);
+            var asJson = await CliRun.RunAsync(gateway, null, null, "policy", "validate", bad, "-o", "json");
+
+            Assert.Equal(1, refused.ExitCode);
+            var lines = refused.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.Contains("/approvalRules/0: A rule needs at least one of 'tool', 'sideEffect', 'minRisk' or 'argument'; an empty rule would match every call.", lines);
+            Assert.Contains("/budgets/perTask/tokens: Must be a positive whole number (at most 2147483647), or null for no limit.", lines);
+            Assert.Contains(lines, l => l.StartsWith("/surprise: Unknown property 'surprise'. Allowed here: enabled, adminRole,", StringComparison.Ordinal));
+            Assert.Equal(3, lines.Length);
+            Assert.Contains("3 problem(s)", refused.Error, StringComparison.Ordinal);
+            Assert.Equal(0, accepted.ExitCode);
+            Assert.Contains("matches the policy schema", accepted.Out, StringComparison.Ordinal);
+            Assert.Equal(1, asJson.ExitCode);
+            var json = JsonNode.Parse(asJson.Out)!;
+            Assert.False(json["valid"]!.GetValue<bool>());
+            Assert.Contains(json["errors"]!.AsArray(), e => e!["pointer"]!.GetValue<string>() == "/budgets/perTask/tokens");
+            Assert.All(gateway.Requests, r => Assert.Equal((HttpMethod.Get, "/api/governance/policy/schema"), (r.Method, r.PathAndQuery)));
+        }
+        finally
+        {
+            File.Delete(bad);
+            File.Delete(good);
+        }
+    }
+
+    [Fact]
+    public async Task Policy_schema_prints_the_served_schema()
+    {
+        var schema = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policy.schema.json"));
+        var gateway = new CannedGateway().Answer("GET", "/api/governance/policy/schema", HttpStatusCode.OK, schema, "application/schema+json");
+
+        var run = await CliRun.RunAsync(gateway, null, null, "policy", "schema");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("https://json-schema.org/draft/2020-12/schema", JsonNode.Parse(run.Out)!["$schema"]!.GetValue<string>());
+        Assert.Contains("a person's approval", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Watch_prints_each_event_of_the_stream_then_the_outcome_and_exits_by_it()
     {
         const string id = "0193a1f0-0000-7000-8000-000000000002";

@@ -25,7 +25,7 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         foreach (var expected in new[]
         {
             "/api/tasks/", "/api/tasks/{id}", "/api/tasks/{id}/events", "/api/plans/{taskId}", "/api/templates/{name}", "/api/tools/",
-            "/api/memories/recall", "/api/governance/policy", "/api/governance/approvals/{id}/approve", "/api/governance/audit/verify",
+            "/api/memories/recall", "/api/governance/policy", "/api/governance/policy/schema", "/api/governance/approvals/{id}/approve", "/api/governance/audit/verify",
             "/api/dead-letters/", "/api/dead-letters/{service}/{queue}/{messageId}/redeliver",
         })
         {
@@ -176,6 +176,41 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         var verified = await CliProcess.RunAsync(gateway, PlatformFixture.CarolKey, "audit", "verify");
         Assert.True(verified.ExitCode == 0, verified.ToString());
         Assert.Contains("Audit chain intact", verified.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_cli_validates_a_policy_file_against_the_schema_the_gateway_serves_in_the_words_of_a_refused_write()
+    {
+        var gateway = platform.GatewayAddress;
+        var schema = await CliProcess.RunAsync(gateway, PlatformFixture.AliceKey, "policy", "schema");
+        Assert.True(schema.ExitCode == 0, schema.ToString());
+        Assert.Equal("https://json-schema.org/draft/2020-12/schema", JsonNode.Parse(schema.Out)!["$schema"]!.GetValue<string>());
+
+        var policy = await CliProcess.RunAsync(gateway, PlatformFixture.AliceKey, "policy", "get", "-o", "json");
+        Assert.True(policy.ExitCode == 0, policy.ToString());
+        var good = Path.GetTempFileName();
+        var bad = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(good, JsonNode.Parse(policy.Out)!["document"]!.ToJsonString());
+            await File.WriteAllTextAsync(bad, """{"enabled": true, "adminRole": "admin", "approverRoles": ["approver"], "approvalRules": [{}]}""");
+
+            var accepted = await CliProcess.RunAsync(gateway, PlatformFixture.AliceKey, "policy", "validate", good);
+            var refused = await CliProcess.RunAsync(gateway, PlatformFixture.AliceKey, "policy", "validate", bad);
+            var written = await CliProcess.RunAsync(gateway, PlatformFixture.CarolKey, "policy", "set", bad, "--force");
+
+            Assert.True(accepted.ExitCode == 0, accepted.ToString());
+            Assert.True(refused.ExitCode == 1, refused.ToString());
+            const string Problem = "/approvalRules/0: A rule needs at least one of 'tool', 'sideEffect', 'minRisk' or 'argument'; an empty rule would match every call.";
+            Assert.Equal(Problem, refused.Out.Trim());
+            Assert.Equal(3, written.ExitCode);
+            Assert.Contains(Problem, written.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(good);
+            File.Delete(bad);
+        }
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Agents.Contracts;
 using Agents.Governance.Policies;
 using Agents.Testing;
+using Json.Schema;
 
 namespace Agents.Governance.Tests;
 
@@ -81,6 +82,35 @@ public sealed class PolicyTests(SharedGovernanceHost shared) : IClassFixture<Sha
         using var malformed = new StringContent("{ not json", Encoding.UTF8, "application/json");
         using var malformedResponse = await admin.PutAsync(new Uri("/api/governance/policy", UriKind.Relative), malformed);
         await malformedResponse.BodyAsync(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task The_schema_endpoint_serves_a_json_schema_that_the_default_and_demo_policies_satisfy()
+    {
+        var tenant = TestInfrastructure.UniqueName("schema");
+        using var reader = Host.ClientFor(new AgentPrincipal(tenant, "reader", ["agent-user"]));
+
+        using var response = await reader.GetAsync(new Uri("/api/governance/policy/schema", UriKind.Relative));
+
+        var body = await response.BodyAsync(HttpStatusCode.OK);
+        Assert.Equal("application/schema+json", response.Content.Headers.ContentType?.MediaType);
+        using var schemaDocument = JsonDocument.Parse(body);
+        Assert.Equal("https://json-schema.org/draft/2020-12/schema", schemaDocument.RootElement.GetProperty("$schema").GetString());
+        var schema = JsonSchema.Build(schemaDocument.RootElement, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+        using var shown = JsonDocument.Parse(await reader.GetStringAsync(new Uri("/api/governance/policy", UriKind.Relative)));
+        var demo = PolicyValidator.Validate(PolicyDefaults.DemoPolicyJson, out _)!;
+        string[] policies = [PolicyDefaults.Default.ToJson(), shown.RootElement.GetProperty("document").GetRawText(), PolicyDefaults.DemoPolicyJson, demo.ToJson()];
+        foreach (var policy in policies)
+        {
+            using var instance = JsonDocument.Parse(policy);
+            var result = schema.Evaluate(instance.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+            Assert.True(result.IsValid, $"{policy}\n{JsonSerializer.Serialize(result)}");
+        }
+
+        using var anonymous = Host.ClientFor(new AgentPrincipal("x", "y", []));
+        anonymous.DefaultRequestHeaders.Remove("X-Agents-Principal");
+        using var refused = await anonymous.GetAsync(new Uri("/api/governance/policy/schema", UriKind.Relative));
+        await refused.BodyAsync(HttpStatusCode.Unauthorized);
     }
 
     [Fact]

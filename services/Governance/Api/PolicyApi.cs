@@ -22,6 +22,7 @@ internal static class PolicyApi
         api.MapGet("/policy", GetAsync).Produces<PolicyView>();
         api.MapPut("/policy", PutAsync).DescribesJsonBody(typeof(JsonElement)).Produces<PolicyWritten>()
             .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem().ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        api.MapGet("/policy/schema", GetSchema).Produces<JsonElement>(StatusCodes.Status200OK, SchemaContentType);
         api.MapGet("/policy/versions", VersionsAsync).Produces<List<PolicyVersionInfo>>();
         api.MapGet("/policy/versions/{version:int}", VersionAsync).Produces<PolicyVersionView>().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/kill-switch", ListKillSwitchesAsync).Produces<List<KillSwitchView>>();
@@ -29,6 +30,9 @@ internal static class PolicyApi
             .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem();
         return api;
     }
+
+    /// <summary>The media type of a JSON schema.</summary>
+    public const string SchemaContentType = "application/schema+json";
 
     /// <summary>The longest reason a kill switch or an approval decision may carry.</summary>
     public const int MaxReasonLength = 2000;
@@ -45,6 +49,9 @@ internal static class PolicyApi
         http.Response.Headers.ETag = ETagOf(policy.Version);
         return Results.Ok(new PolicyView(policy.TenantId, policy.Version, policy.IsDefault, JsonDocument.Parse(policy.Document.ToJson()).RootElement));
     }
+
+    /// <summary>The policy's JSON schema: every property with its type, bounds and meaning (what a PUT is validated against).</summary>
+    private static IResult GetSchema() => Results.Text(PolicyValidator.SchemaJson, SchemaContentType, Encoding.UTF8);
 
     /// <summary>The policy version as an entity tag: <c>"3"</c> (the default policy of a tenant that never wrote one is <c>"0"</c>).</summary>
     internal static string ETagOf(int version) => $"\"{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}\"";
@@ -85,13 +92,9 @@ internal static class PolicyApi
                 errors.GroupBy(e => e.Pointer).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
         }
 
-        // A policy under which its writer is no longer an admin could lock the tenant out for good: no one left
-        // could change it through the API.
-        if (!principal.IsInRole(document.AdminRole))
+        if (LockoutProblem(principal, document) is { } lockout)
         {
-            return Problems.Validation(
-                $"Under this policy you would no longer be an admin (its adminRole is '{document.AdminRole}'; your roles are {string.Join(", ", principal.Roles.Select(r => $"'{r}'"))}); nothing was changed.",
-                new Dictionary<string, string[]> { ["/adminRole"] = ["Keep an adminRole that you hold, so that the policy can still be changed."] });
+            return lockout;
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -139,6 +142,17 @@ internal static class PolicyApi
         http.Response.Headers.ETag = ETagOf(version);
         return Results.Ok(new PolicyWritten(principal.TenantId, version, stored.CreatedAt, stored.CreatedBy));
     }
+
+    /// <summary>
+    /// A policy under which its writer is no longer an admin could lock the tenant out for good: no one left could change
+    /// it through the API. The one rule of a policy that depends on who writes it, so the schema cannot hold it.
+    /// </summary>
+    private static IResult? LockoutProblem(AgentPrincipal principal, PolicyDocument document) =>
+        principal.IsInRole(document.AdminRole)
+            ? null
+            : Problems.Validation(
+                $"Under this policy you would no longer be an admin (its adminRole is '{document.AdminRole}'; your roles are {string.Join(", ", principal.Roles.Select(r => $"'{r}'"))}); nothing was changed.",
+                new Dictionary<string, string[]> { ["/adminRole"] = ["Keep an adminRole that you hold, so that the policy can still be changed."] });
 
     /// <summary>The version an If-Match header names: none when absent or '*', invalid when it is not a policy ETag.</summary>
     private static (bool Valid, int? Version)? ParseIfMatch(Microsoft.Extensions.Primitives.StringValues header)

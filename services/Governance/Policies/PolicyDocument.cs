@@ -4,7 +4,7 @@ using Agents.Contracts;
 
 namespace Agents.Governance.Policies;
 
-/// <summary>A tenant's policy (schema in services/Governance/README.md). Built only from a validated document.</summary>
+/// <summary>A tenant's policy (its JSON schema: Policies/policy.schema.json). Built only from a validated document.</summary>
 public sealed record PolicyDocument(
     bool Enabled,
     string AdminRole,

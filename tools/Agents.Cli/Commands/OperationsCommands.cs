@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Agents.Governance.Policies;
+using Json.Schema;
 
 namespace Agents.Cli.Commands;
 
@@ -157,22 +160,92 @@ internal static class OperationsCommands
         });
         set.Handle(environment, async (parse, context, cancellationToken) =>
         {
-            string json;
-            try
-            {
-                json = await File.ReadAllTextAsync(parse.GetValue(file)!.FullName, cancellationToken);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException(ExitCodes.Usage, $"The policy file could not be read: {ex.Message}");
-            }
-
+            var json = await ReadPolicyFileAsync(parse.GetValue(file)!, cancellationToken);
             var ifMatch = parse.GetValue(version) is { } v ? $"\"{v.ToString(CultureInfo.InvariantCulture)}\"" : "*";
             var answer = await context.Gateway.SendAsync(HttpMethod.Put, "/api/governance/policy", json, new Dictionary<string, string> { ["If-Match"] = ifMatch }, cancellationToken);
             return context.Output.Show(answer.Body, () => context.Output.Line($"Policy version {Output.Text(answer.Body, "version")} written."));
         });
         command.Add(set);
+
+        var schema = new Command("schema", "Print the policy's JSON Schema: every property with its type, bounds, allowed values and meaning.");
+        schema.Handle(environment, async (_, context, cancellationToken) =>
+        {
+            // Unescaped, so that the descriptions read as written ('it's', not 'it\u0027s').
+            var schemaNode = (await context.Gateway.GetAsync(PolicySchemaPath, cancellationToken)).Body;
+            context.Output.Line(schemaNode?.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) ?? "{}");
+            return ExitCodes.Success;
+        });
+        command.Add(schema);
+
+        var draft = new Argument<FileInfo>("file") { Description = "The policy document (JSON)." };
+        var validate = new Command("validate", "Check a policy file against the platform's policy schema without writing it: each problem with its JSON pointer (exit code 1 when there is one).") { draft };
+        validate.Handle(environment, async (parse, context, cancellationToken) =>
+        {
+            var json = await ReadPolicyFileAsync(parse.GetValue(draft)!, cancellationToken);
+            var schemaText = (await context.Gateway.GetAsync(PolicySchemaPath, cancellationToken)).Body?.ToJsonString() ?? "{}";
+            var errors = PolicyFileErrors(schemaText, json);
+            if (context.Output.IsJson)
+            {
+                context.Output.Json(new JsonObject
+                {
+                    ["valid"] = errors.Count == 0,
+                    ["errors"] = new JsonArray([.. errors.Select(e => new JsonObject { ["pointer"] = e.Pointer, ["message"] = e.Message })]),
+                });
+            }
+            else if (errors.Count == 0)
+            {
+                context.Output.Line($"{parse.GetValue(draft)!.Name} matches the policy schema.");
+            }
+            else
+            {
+                foreach (var (pointer, message) in errors)
+                {
+                    context.Output.Line($"{(pointer.Length == 0 ? "(document)" : pointer)}: {message}");
+                }
+
+                context.Output.Error.WriteLine($"{errors.Count} problem(s) in {parse.GetValue(draft)!.Name}.");
+            }
+
+            return errors.Count == 0 ? ExitCodes.Success : ExitCodes.Unsuccessful;
+        });
+        command.Add(validate);
         return command;
+    }
+
+    private const string PolicySchemaPath = "/api/governance/policy/schema";
+
+    private static async Task<string> ReadPolicyFileAsync(FileInfo file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await File.ReadAllTextAsync(file.FullName, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException(ExitCodes.Usage, $"The policy file could not be read: {ex.Message}");
+        }
+    }
+
+    /// <summary>The problems of <paramref name="json"/> against the policy schema, explained as the governance service explains them.</summary>
+    private static List<(string Pointer, string Message)> PolicyFileErrors(string schemaText, string json)
+    {
+        using var schemaDocument = JsonDocument.Parse(schemaText);
+        var schema = JsonSchema.Build(schemaDocument.RootElement, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+        JsonDocument policy;
+        try
+        {
+            policy = JsonDocument.Parse(json);
+        }
+        catch (JsonException ex)
+        {
+            return [(string.Empty, $"The policy is not valid JSON: {ex.Message}")];
+        }
+
+        using (policy)
+        {
+            var results = schema.Evaluate(policy.RootElement, SchemaErrors.Options);
+            return results.IsValid ? [] : SchemaErrors.Explain(results, schemaDocument.RootElement, policy.RootElement);
+        }
     }
 
     public static Command Audit(CliEnvironment environment)

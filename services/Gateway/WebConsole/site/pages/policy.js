@@ -22,6 +22,11 @@ export async function render(view, { me }) {
       diffView(JSON.stringify(older.data.document, null, 2), JSON.stringify(newer.data.document, null, 2))));
   };
 
+  const schemaArea = h('div', { id: 'policy-schema' });
+  const showSchema = async () => {
+    const schema = await api('/api/governance/policy/schema');
+    fill(schemaArea, schema.ok ? jsonBlock(schema.data) : problemBox(schema, 'Reading the schema'));
+  };
   const editor = h('textarea', { id: 'policy-editor', rows: 24, cols: 100, spellcheck: 'false' }, text);
   const save = async () => {
     let body;
@@ -35,6 +40,9 @@ export async function render(view, { me }) {
     outcome,
     isAdmin ? h('details', { class: 'panel', id: 'policy-edit' }, h('summary', {}, 'Edit'),
       h('p', { class: 'muted' }, `Saved with If-Match: ${etag}; if someone saved another version meanwhile, the save is refused (412) and nothing changes.`),
+      h('p', { class: 'muted' }, 'A save is checked against the policy\'s JSON Schema, which describes every field; each problem is listed with its JSON pointer. ',
+        h('button', { type: 'button', class: 'link', id: 'policy-schema-show', onclick: showSchema }, 'Show the schema')),
+      schemaArea,
       editor, h('div', {}, h('button', { type: 'button', id: 'policy-save', onclick: save }, 'Save as a new version'))) : h('p', { class: 'muted' }, 'Only the tenant\'s admins may change the policy.'),
     section('Current document', jsonBlock(policy.document, { id: 'policy-document' })),
     versions.ok ? section('Versions', table(['version', 'written', 'by', ''], [...versions.data].reverse().map(v => h('tr', {},
