@@ -23,6 +23,9 @@ public sealed class RecordingChatClient(IChatClient inner) : DelegatingChatClien
 
     public List<(IReadOnlyList<ChatMessage> Messages, ChatOptions? Options, ChatResponse Response)> Calls { get; } = [];
 
+    /// <summary>When set, the answer's text is replaced by what this returns for it (another model's answer, say).</summary>
+    public Func<string, string>? Rewrite { get; set; }
+
     /// <summary>Deterministic provider + the library pipeline for the executor role, priced at <see cref="PricePerMillion"/>.</summary>
     public static RecordingChatClient CreateDeterministic()
     {
@@ -38,6 +41,10 @@ public sealed class RecordingChatClient(IChatClient inner) : DelegatingChatClien
     {
         var list = messages.ToList();
         var response = await base.GetResponseAsync(list, options, cancellationToken);
+        if (Rewrite is { } rewrite)
+        {
+            response.Messages = [new ChatMessage(ChatRole.Assistant, rewrite(response.Text))];
+        }
         lock (Calls)
         {
             Calls.Add((list, options, response));

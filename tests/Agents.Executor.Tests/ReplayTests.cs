@@ -71,6 +71,48 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public async Task A_what_if_asks_the_model_live_serves_recorded_tools_and_reports_the_ticket_it_would_file_without_filing_it()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        PlanStep[] steps =
+        [
+            .. Steps,
+            new("ticket", StepKind.Tool, "tickets.create", """{"body":"{{steps.draft.output}}"}""", null, ["draft"]),
+        ];
+        var original = await run.StartRunningAsync(steps);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == original);
+        await run.CompleteToolAsync(original, "lookup", "crm.lookup-customer", output: """{"name":"Ada"}""", untrusted: false);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == original && m.StepId == "ticket");
+        await run.CompleteToolAsync(original, "ticket", "tickets.create", output: """{"ticketId":"T-1"}""", untrusted: false);
+        await run.WaitForAsync(original, s => s.Status == TaskRunStatus.Completed, "the original completed");
+        var modelCalls = run.Chat.Calls.Count;
+
+        // Another model: the same prompt gets another answer, so the ticket would be filed with another body.
+        run.Chat.Rewrite = text => "A different draft.";
+        var whatIf = Guid.NewGuid();
+        await run.SendAsync(new SubmitTask(whatIf, TaskRunHarness.Principal, "Help the customer", null, null, null, null, null, run.Time.GetUtcNow(), ReplayOf: original, WhatIf: true));
+        await run.WaitForAsync(whatIf, s => s.CurrentState == "Submitted");
+        await run.PublishAsync(new TaskAdmitted(whatIf, new TaskLimits(), null));
+        await run.PublishAsync(new MemoriesRecalled(whatIf, []));
+
+        // A goal is planned again live (the planner's model): here the test plays the planner with the original's steps.
+        await run.PublishedAsync<CreatePlan>(m => m.TaskId == whatIf);
+        await run.PublishAsync(new PlanCreated(whatIf, new Plan(Guid.NewGuid(), 1, "model", steps)));
+        var finished = await run.WaitForAsync(whatIf, s => s.IsTerminal, "the what-if finished");
+
+        Assert.True(finished.WhatIf);
+        Assert.Equal(modelCalls + 1, run.Chat.Calls.Count);
+        Assert.Equal("A different draft.", finished.Steps["draft"].Output);
+        Assert.Empty(run.PublishedNow<InvokeTool>(m => m.TaskId == whatIf));
+        var log = run.Journal.Entries(whatIf);
+        Assert.Single(log, e => e.Kind == "replay-served");
+        var wouldCall = Assert.Single(log, e => e.Kind == "replay-would-call");
+        Assert.Equal("ticket", wouldCall.StepId);
+        Assert.Contains("A different draft.", JsonNode.Parse(wouldCall.Data)!["arguments"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("would call tickets.create", finished.Steps["ticket"].Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_approval_answer_in_the_recording_is_skipped_for_the_answer_after_the_approval()
     {
         var s = new TaskRunState { CorrelationId = Guid.NewGuid() };

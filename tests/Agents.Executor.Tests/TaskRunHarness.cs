@@ -122,6 +122,14 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         return id;
     }
 
+    /// <summary>Sends <paramref name="message"/> to the saga's own queue, as the task API does.</summary>
+    public async Task SendAsync<T>(T message)
+        where T : class
+    {
+        var endpoint = await Harness.Bus.GetSendEndpoint(_provider.GetRequiredService<ExecutorEndpoints>().TaskRun);
+        await endpoint.Send(message);
+    }
+
     /// <summary>Sends SubmitTask for a replay of <paramref name="original"/> with the original's goal or template.</summary>
     public async Task<Guid> SubmitReplayAsync(Guid original, string? goal = "Help the customer", string? template = null, IReadOnlyDictionary<string, string>? parameters = null)
     {

@@ -1,11 +1,13 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 using Agents.Executor.Telemetry;
 using Agents.ServiceDefaults;
+using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -23,8 +25,8 @@ internal static class TaskReplayApi
 {
     public static RouteGroupBuilder MapTaskReplay(this RouteGroupBuilder tasks)
     {
-        tasks.MapPost("/{id:guid}/replay", StartAsync).Produces<TaskAccepted>(StatusCodes.Status202Accepted)
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        tasks.MapPost("/{id:guid}/replay", StartAsync).DescribesJsonBody(typeof(ReplayRequest)).Produces<TaskAccepted>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         tasks.MapGet("/{id:guid}/replay", ReportAsync).Produces<ReplayReport>().ProducesProblem(StatusCodes.Status404NotFound);
         return tasks;
     }
@@ -41,6 +43,19 @@ internal static class TaskReplayApi
         TimeProvider time,
         CancellationToken cancellationToken)
     {
+        ReplayRequest? request = null;
+        try
+        {
+            if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+            {
+                request = await http.Request.ReadFromJsonAsync<ReplayRequest>(BodyJson, cancellationToken);
+            }
+        }
+        catch (JsonException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body must be empty or a JSON object like {{\"whatIf\": true}}: {ex.Message}"] });
+        }
+
         var (original, refused) = await TaskApi.FindAsync(db, http, access, id, cancellationToken);
         if (original is null)
         {
@@ -59,8 +74,8 @@ internal static class TaskReplayApi
         // The original's request, run by the caller; its answers come from the original's log.
         var submitted = new SubmitTask(
             Guid.Empty, http.GetPrincipal(), original.Goal, original.TemplateName, original.Parameters, original.RequestedSteps, original.RequestedLimits,
-            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id);
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"replay:{original.Id}:{original.RequestHash}")));
+            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: request?.WhatIf ?? false);
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"replay:{submitted.WhatIf}:{original.Id}:{original.RequestHash}")));
         var (task, run) = await TaskApi.StartRunAsync(db, journal, publish, options.Value, price, submitted, null, hash, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         ExecutorTelemetry.Submitted(run);
@@ -90,31 +105,47 @@ internal static class TaskReplayApi
         return Results.Ok(ReplayReport.Compare(task, original, recorded, replay));
     }
 
+    private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+
     private static Task<List<TaskEvent>> LogAsync(ExecutorDbContext db, Guid id, CancellationToken cancellationToken) =>
         db.TaskEvents.AsNoTracking().Where(e => e.TaskId == id).OrderBy(e => e.Sequence).ToListAsync(cancellationToken);
 }
+
+/// <summary>How to replay (the body of <c>POST /api/tasks/{id}/replay</c>, optional).</summary>
+/// <param name="WhatIf">
+/// Ask today's models (and re-plan a goal) instead of serving the recorded answers; tools still answer only from the
+/// recording, and a call the original did not make is reported as one the replay would make, never made.
+/// </param>
+public sealed record ReplayRequest(bool WhatIf = false);
 
 /// <summary>A replay beside its original: each step's input and answer in both, and where they first differ.</summary>
 /// <param name="TaskId">The replay.</param>
 /// <param name="ReplayOf">The original task.</param>
 /// <param name="Status">The replay's status.</param>
 /// <param name="OriginalStatus">The original's status (null when it is no longer stored).</param>
+/// <param name="Mode"><c>replay</c> (everything from the recording) or <c>what-if</c> (today's models, recorded tools).</param>
 /// <param name="Finished">True once the replay has finished; until then the comparison is partial.</param>
-/// <param name="LiveCalls">Tool and model answers in the replay's log that were not served from the recording (0 by design).</param>
+/// <param name="LiveCalls">
+/// Tool and model answers in the replay's log that were not served from the recording: 0 for a replay; a what-if's live
+/// model calls. A tool is never called live.
+/// </param>
 /// <param name="Served">Answers served from the recording.</param>
 /// <param name="ResultMatches">True when both finished with the same status and result.</param>
 /// <param name="FirstDivergence">The first point where the replay differed from the original, or null.</param>
+/// <param name="WouldCall">The tool calls a what-if would have made that the original did not (none was made).</param>
 /// <param name="Steps">Every step of either run, in the original's order.</param>
 public sealed record ReplayReport(
     Guid TaskId,
     Guid ReplayOf,
     TaskRunStatus Status,
     TaskRunStatus? OriginalStatus,
+    string Mode,
     bool Finished,
     int LiveCalls,
     int Served,
     bool ResultMatches,
     ReplayDivergence? FirstDivergence,
+    IReadOnlyList<ReplayWouldCall> WouldCall,
     IReadOnlyList<ReplayStep> Steps)
 {
     internal static ReplayReport Compare(TaskRecord replay, TaskRecord? original, IReadOnlyList<TaskEvent> recorded, IReadOnlyList<TaskEvent> replayed)
@@ -133,8 +164,8 @@ public sealed record ReplayReport(
         var resultOf = (IReadOnlyList<TaskEvent> log) => log.LastOrDefault(e => e.Kind == "finished") is { } f ? JsonNode.Parse(f.Data)?["result"]?.ToJsonString() : null;
         var resultMatches = finished && original is not null && original.Status == replay.Status && resultOf(recorded) == resultOf(replayed);
 
-        var divergence = replayed.FirstOrDefault(e => e.Kind == "replay-diverged") is { } d
-            ? new ReplayDivergence(d.Sequence, d.StepId, Text(d, "what") ?? "unknown", Text(d, "recorded"), Text(d, "replayed"))
+        var divergence = replayed.FirstOrDefault(e => e.Kind is "replay-diverged" or "replay-would-call") is { } d
+            ? new ReplayDivergence(d.Sequence, d.StepId, Text(d, "what") ?? "unknown", Text(d, "recorded"), d.Kind == "replay-would-call" ? $"{Text(d, "tool")} {Text(d, "arguments")}" : Text(d, "replayed"))
             : steps.FirstOrDefault(s => !s.Matches && (finished || s.ReplayInput is not null)) is { } step
                 ? new ReplayDivergence(null, step.StepId, step.ReplayInput is null ? "step not run" : step.OriginalInput is null ? "step not in the original" : "answer", step.OriginalInput ?? step.OriginalOutput, step.ReplayInput ?? step.ReplayOutput)
                 : finished && !resultMatches
@@ -142,10 +173,14 @@ public sealed record ReplayReport(
                     : null;
 
         var answers = replayed.Count(e => e.Kind is "tool-call" or "model-call");
-        var notLive = replayed.Count(e => e.Kind is "replay-served" or "replay-diverged" && e.StepId is not null);
+        var notLive = replayed.Count(e => e.Kind is "replay-served" or "replay-diverged" or "replay-would-call" && e.StepId is not null);
+        var whatIf = replayed.FirstOrDefault(e => e.Kind == "submitted") is { } submitted && JsonNode.Parse(submitted.Data)?["whatIf"]?.GetValue<bool>() == true;
+        var wouldCall = replayed.Where(e => e.Kind == "replay-would-call")
+            .Select(e => new ReplayWouldCall(e.StepId!, Text(e, "tool") ?? string.Empty, Text(e, "arguments"), Text(e, "recorded")))
+            .ToList();
         return new ReplayReport(
-            replay.Id, original?.Id ?? Guid.Empty, replay.Status, original?.Status, finished, Math.Max(answers - notLive, 0),
-            replayed.Count(e => e.Kind == "replay-served"), resultMatches, divergence, steps);
+            replay.Id, original?.Id ?? Guid.Empty, replay.Status, original?.Status, whatIf ? "what-if" : "replay", finished, Math.Max(answers - notLive, 0),
+            replayed.Count(e => e.Kind == "replay-served"), resultMatches, divergence, wouldCall, steps);
     }
 
     private static (string? Kind, string? Tool, string? Input, string? Output) Last(IReadOnlyList<TaskEvent> log, string stepId)
@@ -174,6 +209,13 @@ public sealed record ReplayReport(
 /// <param name="Matches">True when input and answer are the same in both.</param>
 public sealed record ReplayStep(
     string StepId, string? Kind, string? Tool, string? OriginalInput, string? ReplayInput, string? OriginalOutput, string? ReplayOutput, bool Matches);
+
+/// <summary>A tool call a what-if would have made (never made).</summary>
+/// <param name="StepId">The step.</param>
+/// <param name="Tool">The tool.</param>
+/// <param name="Arguments">The arguments it would have been called with.</param>
+/// <param name="Recorded">The original's call at that point (tool and arguments), or null when it made none.</param>
+public sealed record ReplayWouldCall(string StepId, string Tool, string? Arguments, string? Recorded);
 
 /// <summary>Where a replay first differed from its original.</summary>
 /// <param name="Sequence">The replay log entry that says so, when the replay noticed it while running.</param>

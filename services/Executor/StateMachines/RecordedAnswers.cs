@@ -19,12 +19,16 @@ internal static class RecordedAnswers
     /// <summary>The kinds of log entries a replay reads from the original.</summary>
     public static readonly IReadOnlyCollection<string> Kinds = ["step-dispatched", "tool-call", "model-call", "plan-created", "plan-revised"];
 
-    /// <summary>True when <paramref name="effects"/> hold something a replay must answer itself.</summary>
-    public static bool Needed(RunEffects effects) =>
-        effects.ModelSteps.Count > 0 || effects.Published.Exists(Answered);
+    /// <summary>True when <paramref name="effects"/> hold something the replay <paramref name="s"/> must answer itself.</summary>
+    public static bool Needed(TaskRunState s, RunEffects effects) =>
+        (!s.WhatIf && effects.ModelSteps.Count > 0) || effects.Published.Exists(m => Answered(s, m));
 
-    /// <summary>What a replay answers itself: tool calls, and plans the planner would ask its model for (a goal's).</summary>
-    private static bool Answered(object message) => message is InvokeTool or RevisePlan or CreatePlan { TemplateName: null, Steps: null };
+    /// <summary>
+    /// What a replay answers itself: tool calls, and (unless it is a what-if, which asks today's models) the plans the
+    /// planner would ask its model for (a goal's, a revision).
+    /// </summary>
+    private static bool Answered(TaskRunState s, object message) =>
+        message is InvokeTool || (!s.WhatIf && message is RevisePlan or CreatePlan { TemplateName: null, Steps: null });
 
     /// <summary>
     /// Takes what would leave the executor out of <paramref name="effects"/> and returns the answers to send to the run
@@ -33,7 +37,7 @@ internal static class RecordedAnswers
     public static List<object> Substitute(TaskRunState s, IReadOnlyList<RecordedEntry> recording, RunEffects effects)
     {
         var answers = new List<object>();
-        foreach (var message in effects.Published.Where(Answered).ToList())
+        foreach (var message in effects.Published.Where(m => Answered(s, m)).ToList())
         {
             effects.Published.Remove(message);
             answers.Add(message switch
@@ -45,12 +49,16 @@ internal static class RecordedAnswers
             });
         }
 
-        foreach (var step in effects.ModelSteps.Cast<RunModelStep>())
+        if (!s.WhatIf)
         {
-            answers.Add(AnswerModel(s, step, recording, effects));
+            foreach (var step in effects.ModelSteps.Cast<RunModelStep>())
+            {
+                answers.Add(AnswerModel(s, step, recording, effects));
+            }
+
+            effects.ModelSteps.Clear();
         }
 
-        effects.ModelSteps.Clear();
         return answers;
     }
 
@@ -69,7 +77,17 @@ internal static class RecordedAnswers
         var recordedInput = pair.Dispatch is null ? null : Text(pair.Dispatch, "input");
         if (pair.Dispatch is null || recordedTool != call.Tool || !SameJson(recordedInput, call.ArgumentsJson))
         {
-            var why = Diverged(effects, call.StepId, pair.Dispatch is null ? "step" : recordedTool != call.Tool ? "tool" : "arguments", $"{recordedTool} {recordedInput}", $"{call.Tool} {call.ArgumentsJson}");
+            var what = pair.Dispatch is null ? "step" : recordedTool != call.Tool ? "tool" : "arguments";
+            var recordedCall = pair.Dispatch is null ? null : $"{recordedTool} {recordedInput}";
+            if (s.WhatIf)
+            {
+                // A what-if shows what today's version would do with yesterday's traffic; a call it would make is reported, not made.
+                effects.Journal.Add(new JournalEntry("replay-would-call", call.StepId, new { call.Tool, arguments = call.ArgumentsJson, what, recorded = recordedCall }));
+                return new ToolCallCompleted(
+                    s.CorrelationId, call.StepId, call.Tool, ToolCallOutcome.Failed, null, $"what-if: not executed: would call {call.Tool} with {call.ArgumentsJson}", false, 1, 0, Permanent: true);
+            }
+
+            var why = Diverged(effects, call.StepId, what, recordedCall, $"{call.Tool} {call.ArgumentsJson}");
             return new ToolCallCompleted(s.CorrelationId, call.StepId, call.Tool, ToolCallOutcome.Failed, null, why, false, 1, 0, Permanent: true);
         }
 

@@ -27,8 +27,9 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         s.RequestedTools = m.AllowedTools?.ToList();
         s.SubmittedAt = m.SubmittedAt;
         s.ReplayOf = m.ReplayOf;
+        s.WhatIf = m.ReplayOf is not null && m.WhatIf;
         s.Status = TaskRunStatus.Submitted;
-        Log("submitted", null, new { m.Goal, template = m.TemplateName, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf });
+        Log("submitted", null, new { m.Goal, template = m.TemplateName, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf, whatIf = s.WhatIf });
 
         // A template or explicit steps do not read memories: the planning request rides with the admission request,
         // governance passes it on to the planner once the task is admitted, and the plan comes back with the admission,

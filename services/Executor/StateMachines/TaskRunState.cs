@@ -50,6 +50,9 @@ public sealed class TaskRunState : SagaStateMachineInstance
     /// </summary>
     public Guid? ReplayOf { get; set; }
 
+    /// <summary>A what-if replay: model steps and a goal's planning are live; only tools answer from the recording.</summary>
+    public bool WhatIf { get; set; }
+
     /// <summary>True once CreatePlan was published (memories arrived or their timeout fired).</summary>
     public bool PlanRequested { get; set; }
 

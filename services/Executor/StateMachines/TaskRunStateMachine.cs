@@ -185,7 +185,7 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         handler(engine, saga, context.Message);
         var effects = engine.Effects;
         var journal = context.GetServiceOrCreateInstance<ITaskJournal>();
-        var replayed = saga.ReplayOf is { } original && RecordedAnswers.Needed(effects)
+        var replayed = saga.ReplayOf is { } original && RecordedAnswers.Needed(saga, effects)
             ? RecordedAnswers.Substitute(saga, await journal.ReadAsync(original, RecordedAnswers.Kinds, context.CancellationToken), effects)
             : null;
         var after = PhaseOf(saga);

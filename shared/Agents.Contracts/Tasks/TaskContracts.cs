@@ -76,7 +76,9 @@ public sealed record TaskUsage(int Steps, int ToolCalls, int InputTokens, int Ou
 /// <summary>
 /// Starts a task run (sent by the executor's task API through its outbox to its own saga). <see cref="ReplayOf"/> makes
 /// it a replay of that finished task: its tool calls, model calls and model-written plans are answered from the
-/// original's event log, never made live.
+/// original's event log, never made live. With <see cref="WhatIf"/> the model steps and a goal's planning are made live
+/// (today's model, prompts and templates) while tools are still answered only from the recording: a tool call the original
+/// did not make is reported as one the replay would make, and is not made.
 /// </summary>
 public sealed record SubmitTask(
     Guid TaskId,
@@ -88,7 +90,8 @@ public sealed record SubmitTask(
     TaskLimits? Limits,
     IReadOnlyList<string>? AllowedTools,
     DateTimeOffset SubmittedAt,
-    Guid? ReplayOf = null);
+    Guid? ReplayOf = null,
+    bool WhatIf = false);
 
 /// <summary>Asks a running task to stop; the saga cancels pending work and keeps the partial result.</summary>
 public sealed record CancelTask(Guid TaskId, AgentPrincipal Principal, string? Reason);

@@ -181,15 +181,17 @@ internal static class TaskCommands
     public static Command Replay(CliEnvironment environment)
     {
         var id = TaskId();
+        var whatIf = new Option<bool>("--what-if") { Description = "Ask today's models (re-plan a goal) instead of serving the recorded answers; tools still answer only from the recording, and a call the original did not make is reported, never made." };
         var noWait = new Option<bool>("--no-wait") { Description = "Start the replay and print its id without waiting for the comparison." };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the replay to finish.", DefaultValueFactory = _ => 300 };
         var command = new Command("replay", "Replay a finished task: the same request, every tool call, model call and goal plan answered from the original's log (nothing is called live), then compare step by step.")
         {
-            id, noWait, timeout,
+            id, whatIf, noWait, timeout,
         };
         command.Handle(environment, async (parse, context, cancellationToken) =>
         {
-            var started = await context.Gateway.PostAsync($"/api/tasks/{parse.GetValue(id)}/replay", null, cancellationToken);
+            var body = parse.GetValue(whatIf) ? new JsonObject { ["whatIf"] = true } : null;
+            var started = await context.Gateway.PostAsync($"/api/tasks/{parse.GetValue(id)}/replay", body, cancellationToken);
             var replay = Output.Text(started.Body, "id");
             if (parse.GetValue(noWait))
             {
@@ -230,7 +232,7 @@ internal static class TaskCommands
         output.Show(report, () =>
         {
             output.Fields(
-                ("Replay", Output.Text(report, "taskId")),
+                ("Replay", $"{Output.Text(report, "taskId")} ({Output.Text(report, "mode")})"),
                 ("Of", Output.Text(report, "replayOf")),
                 ("Status", $"{Output.Text(report, "status")} (original: {Output.Text(report, "originalStatus")})"),
                 ("Live calls", Output.Text(report, "liveCalls")),
@@ -238,7 +240,10 @@ internal static class TaskCommands
                 ("Result", Output.Text(report, "resultMatches") == "true" ? "the same as the original's" : "differs from the original's"),
                 ("Divergence", report?["firstDivergence"] is { } d
                     ? $"{Output.Text(d, "what")} at step {Output.Text(d, "stepId") ?? "-"}: original {Shorten(Output.Text(d, "original"), 60)}, replay {Shorten(Output.Text(d, "replay"), 60)}"
-                    : "none"));
+                    : "none"),
+                ("Would call", report?["wouldCall"] is JsonArray { Count: > 0 } calls
+                    ? string.Join("; ", calls.Select(c => $"{Output.Text(c, "tool")} {Shorten(Output.Text(c, "arguments"), 60)} (step {Output.Text(c, "stepId")})"))
+                    : "nothing the original did not call"));
             output.Table(report?["steps"] as JsonArray ?? [],
                 ("STEP", s => Output.Text(s, "stepId")),
                 ("KIND", s => Output.Text(s, "kind")),

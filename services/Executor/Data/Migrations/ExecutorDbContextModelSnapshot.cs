@@ -365,6 +365,10 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
 
+                    b.Property<bool>("WhatIf")
+                        .HasColumnType("boolean")
+                        .HasColumnName("what_if");
+
                     b.HasKey("CorrelationId")
                         .HasName("pk_task_runs");
 

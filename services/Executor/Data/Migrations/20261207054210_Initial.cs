@@ -101,6 +101,7 @@ namespace Agents.Executor.Data.Migrations
                     status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
                     compensating = table.Column<bool>(type: "boolean", nullable: false),
                     replay_of = table.Column<Guid>(type: "uuid", nullable: true),
+                    what_if = table.Column<bool>(type: "boolean", nullable: false),
                     plan_requested = table.Column<bool>(type: "boolean", nullable: false),
                     revision_pending = table.Column<bool>(type: "boolean", nullable: false),
                     revisions = table.Column<int>(type: "integer", nullable: false),

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Agents.Executor.Data.Migrations
 {
     [DbContext(typeof(ExecutorDbContext))]
-    [Migration("20261207051640_Initial")]
+    [Migration("20261207054210_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -367,6 +367,10 @@ namespace Agents.Executor.Data.Migrations
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
+
+                    b.Property<bool>("WhatIf")
+                        .HasColumnType("boolean")
+                        .HasColumnName("what_if");
 
                     b.HasKey("CorrelationId")
                         .HasName("pk_task_runs");
