@@ -3,6 +3,7 @@ using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Models;
 using Agents.Models.Deterministic;
+using Agents.Testing;
 
 namespace Agents.Executor.Tests;
 
@@ -232,7 +233,10 @@ public sealed class TaskRunStateMachineTests
         // finished run shows whether the stale timeout started a third attempt.
         var stale = Guid.NewGuid();
         await run.PublishAsync(new StepTimedOut(id, "a", 1), stale);
-        Assert.True(await run.Harness.Consumed.Any<StepTimedOut>(x => x.Context.MessageId == stale), "the saga did not take the stale timeout");
+        await Poll.UntilAsync(
+            () => run.Harness.Consumed.Select<StepTimedOut>(x => x.Context.MessageId == stale).Any(),
+            TimeSpan.FromSeconds(10),
+            "the saga to take the stale timeout");
         await run.CompleteToolAsync(id, "a", "crm.lookup-customer");
         var state = await run.WaitForAsync(id, s => s.CurrentState == "Completed");
         Assert.Equal(2, state.Steps["a"].Attempts);
