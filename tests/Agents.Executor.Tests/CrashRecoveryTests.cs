@@ -97,9 +97,9 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         reader.DefaultRequestHeaders.Add(PrincipalSigner.HeaderName, _signer.Sign(_principal));
         var task = await WaitForTaskAsync(reader, id, t => t["status"]!.GetValue<string>() == "Completed", "completed after restart");
 
-        // 4. Each tool step was invoked exactly once (no replay of the dispatched lookup, one ticket with the lookup's output).
-        // A replay would come from an outbox row the killed executor sent but did not mark: once no row is left to send,
-        // everything sent is on the broker, and a marker call published after it reaches the tool-gateway double last.
+        // 4. Each tool step was dispatched exactly once (no replay of the dispatched lookup, one ticket with the lookup's
+        // output). Once no outbox row is left to send, everything sent is on the broker, and a marker call published after
+        // it reaches the tool-gateway double last: every call is counted.
         await Poll.UntilAsync(
             async () =>
             {
@@ -109,7 +109,13 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             TimeSpan.FromSeconds(30),
             "the executors' outbox to have sent every message");
         await standIns.DrainAsync();
-        var calls = standIns.State.Invocations.Where(c => c.TaskId == id).ToList();
+
+        // The lookup's message, sent by the killed executor before it could mark it sent, is sent again by the next one
+        // with the same message id (at least once; the tool-gateway answers it from its record): a replay of the step
+        // would be a new message.
+        var deliveries = standIns.State.Deliveries.Where(d => d.Call.TaskId == id).ToList();
+        Assert.All(deliveries, d => Assert.NotNull(d.MessageId));
+        var calls = deliveries.DistinctBy(d => d.MessageId).Select(d => d.Call).ToList();
         Assert.Equal(["lookup", "ticket"], calls.Select(c => c.StepId).Order().ToArray());
         Assert.Equal("""{"subject":"for Ada"}""", calls.Single(c => c.StepId == "ticket").ArgumentsJson);
         Assert.Equal("Ada", task["result"]!["lookup"]!["name"]!.GetValue<string>());

@@ -136,6 +136,9 @@ internal sealed class StandInServices : IAsyncDisposable
     {
         public ConcurrentQueue<InvokeTool> Invocations { get; } = new();
 
+        /// <summary>The message id of each call in <see cref="Invocations"/> (a message sent again arrives with the same id).</summary>
+        public ConcurrentQueue<(Guid? MessageId, InvokeTool Call)> Deliveries { get; } = new();
+
         public Func<InvokeTool, bool> Hold { get; set; } = _ => false;
     }
 
@@ -219,6 +222,7 @@ internal sealed class StandInServices : IAsyncDisposable
         {
             var call = context.Message;
             state.Invocations.Enqueue(call);
+            state.Deliveries.Enqueue((context.MessageId, call));
             return state.Hold(call) || call.StepId == MarkerStep
                 ? Task.CompletedTask
                 : context.Publish(new ToolCallCompleted(call.TaskId, call.StepId, call.Tool, ToolCallOutcome.Succeeded, $$"""{"step":"{{call.StepId}}"}""", null, false, 1, 2, call.ApprovalId, call.Compensate));
