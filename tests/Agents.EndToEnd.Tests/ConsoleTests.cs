@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Agents.Testing;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -41,14 +42,17 @@ public sealed class ConsoleTests(PlatformFixture platform)
         // Bob, an approver, decides it in the inbox: the exact arguments and where their taint came from are shown.
         var bob = await browser.SignInAsync(PlatformFixture.BobKey, "bob");
         var card = bob.Locator($"article.approval[data-task='{taskId}']");
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        do
-        {
-            await browser.GoAsync(bob, $"#/approvals?status=Pending&seen={DateTime.UtcNow.Ticks}");
-            await Expect(bob.Locator("h1")).ToHaveTextAsync("Approvals");
-            await bob.WaitForLoadStateAsync(LoadState.NetworkIdle);
-        }
-        while (await card.CountAsync() == 0 && DateTime.UtcNow < deadline && await Delay());
+        await Poll.UntilAsync(
+            async () =>
+            {
+                await browser.GoAsync(bob, $"#/approvals?status=Pending&seen={DateTime.UtcNow.Ticks}");
+                await Expect(bob.Locator("h1")).ToHaveTextAsync("Approvals");
+                await bob.WaitForLoadStateAsync(LoadState.NetworkIdle);
+                return await card.CountAsync() > 0;
+            },
+            TimeSpan.FromSeconds(60),
+            $"the approvals inbox to show the approval of task {taskId}",
+            TimeSpan.FromSeconds(1));
 
         await Expect(card).ToContainTextAsync("tickets.create");
         await Expect(card).ToContainTextAsync("requested by");
@@ -284,13 +288,20 @@ public sealed class ConsoleTests(PlatformFixture platform)
         await row.Locator("button.redeliver").ClickAsync();
         await Expect(carol.Locator("#dead-letter-outcome")).ToContainTextAsync("Redelivered 1 message(s).");
         var redelivered = row.Locator("td:nth-child(8)");
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (await row.CountAsync() == 0 || await redelivered.InnerTextAsync() != "1")
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the redelivered message did not come back to the error queue");
-            await Delay();
-            await carol.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
-        }
+        await Poll.UntilAsync(
+            async () =>
+            {
+                if (await row.CountAsync() > 0 && await redelivered.InnerTextAsync() == "1")
+                {
+                    return true;
+                }
+
+                await carol.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
+                return false;
+            },
+            TimeSpan.FromSeconds(90),
+            "the redelivered message to come back to the error queue",
+            TimeSpan.FromSeconds(1));
     }
 
     [Fact]
@@ -383,24 +394,20 @@ public sealed class ConsoleTests(PlatformFixture platform)
             $"customerId={customerId}\nquestion=I cannot log in since yesterday\narticle={platform.KnowledgeBaseUrl(article)}");
     }
 
-    /// <summary>The dead-letters page, opened again until it lists <paramref name="queue"/> with messages (or 90 s passed).</summary>
+    /// <summary>The dead-letters page, opened again until it lists <paramref name="queue"/> with messages (for up to 90 s).</summary>
     private static async Task<ILocator> DeadLetterQueueLinkAsync(ConsoleBrowser browser, IPage page, string queue)
     {
         var link = page.Locator($"#dead-letter-queues tr[data-queue='{queue}'] a");
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        do
-        {
-            await browser.GoAsync(page, $"#/dead-letters?seen={DateTime.UtcNow.Ticks}");
-            await Expect(page.Locator("#dead-letter-queues")).ToBeVisibleAsync();
-        }
-        while (await link.CountAsync() == 0 && DateTime.UtcNow < deadline && await Delay());
-
+        await Poll.UntilAsync(
+            async () =>
+            {
+                await browser.GoAsync(page, $"#/dead-letters?seen={DateTime.UtcNow.Ticks}");
+                await Expect(page.Locator("#dead-letter-queues")).ToBeVisibleAsync();
+                return await link.CountAsync() > 0;
+            },
+            TimeSpan.FromSeconds(90),
+            $"the dead-letters page to list {queue} with messages",
+            TimeSpan.FromSeconds(1));
         return link;
-    }
-
-    private static async Task<bool> Delay()
-    {
-        await Task.Delay(1000);
-        return true;
     }
 }

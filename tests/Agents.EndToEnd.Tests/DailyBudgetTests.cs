@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Agents.Testing;
 
 namespace Agents.EndToEnd.Tests;
 
@@ -52,20 +53,15 @@ public sealed class DailyBudgetTests(PlatformFixture platform)
         // and that is within the day's budget.
         var used = tasks.Sum(t => t.GetProperty("usage").GetProperty("tokens").GetInt64());
         Assert.InRange(used, 1, TenantDailyTokens);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        long ledger;
-        while (true)
-        {
-            using var usage = JsonDocument.Parse(await erin.GetStringAsync(new Uri("api/governance/usage", UriKind.Relative)));
-            ledger = usage.RootElement.GetProperty("tenant").GetProperty("tokens").GetInt64();
-            if (ledger == used || DateTime.UtcNow > deadline)
+        long ledger = 0;
+        await Poll.UntilAsync(
+            async () =>
             {
-                break;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Equal(used, ledger);
+                using var usage = JsonDocument.Parse(await erin.GetStringAsync(new Uri("api/governance/usage", UriKind.Relative)));
+                return (ledger = usage.RootElement.GetProperty("tenant").GetProperty("tokens").GetInt64()) == used;
+            },
+            () => $"the tenant's ledger to show the {used} tokens the tasks used (it shows {ledger})",
+            TimeSpan.FromSeconds(30),
+            TimeSpan.FromMilliseconds(200));
     }
 }

@@ -169,29 +169,21 @@ public sealed class LocalDashboardTests
         }
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> done, TimeSpan within, string what)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            try
+    private static Task WaitAsync(Func<Task<bool>> done, TimeSpan within, string what) =>
+        Poll.UntilAsync(
+            async () =>
             {
-                if (await done())
+                try
                 {
-                    return;
+                    return await done();
                 }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new Xunit.Sdk.XunitException($"Waited {within.TotalSeconds:0} s for {what}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+                catch (HttpRequestException)
+                {
+                    // Not listening yet.
+                    return false;
+                }
+            },
+            within,
+            what,
+            TimeSpan.FromMilliseconds(250));
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Agents.Testing;
 
 namespace Agents.EndToEnd.Tests;
 
@@ -56,21 +57,22 @@ public sealed class McpToolTests(PlatformFixture platform)
     internal static async Task<Guid> SubmitAsync(HttpClient client, object body)
     {
         var key = Guid.NewGuid().ToString("N");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (true)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "api/tasks") { Content = System.Net.Http.Json.JsonContent.Create(body) };
-            request.Headers.Add("Idempotency-Key", key);
-            using var response = await client.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
+        var status = HttpStatusCode.ServiceUnavailable;
+        var text = string.Empty;
+        await Poll.UntilAsync(
+            async () =>
             {
-                Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST /api/tasks answered {(int)response.StatusCode}: {text}");
-                return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
-            }
-
-            await Task.Delay(500);
-        }
+                using var request = new HttpRequestMessage(HttpMethod.Post, "api/tasks") { Content = System.Net.Http.Json.JsonContent.Create(body) };
+                request.Headers.Add("Idempotency-Key", key);
+                using var response = await client.SendAsync(request);
+                text = await response.Content.ReadAsStringAsync();
+                return (status = response.StatusCode) != HttpStatusCode.ServiceUnavailable;
+            },
+            () => $"POST /api/tasks to be taken (it answered {(int)status}: {text})",
+            TimeSpan.FromSeconds(90),
+            TimeSpan.FromMilliseconds(500));
+        Assert.True(status == HttpStatusCode.Accepted, $"POST /api/tasks answered {(int)status}: {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
     }
 
     [Fact]

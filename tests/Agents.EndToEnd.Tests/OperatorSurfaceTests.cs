@@ -65,22 +65,20 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         // The reply was drafted from a page that hides instructions to AI agents: even though the demo policy lets untrusted
         // content flow into a ticket's body, this content waits for a person. Bob finds it with the CLI and approves it.
         JsonNode? approval = null;
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (approval is null && DateTime.UtcNow < deadline)
-        {
-            var pending = await CliProcess.RunAsync(gateway, PlatformFixture.BobKey, "approvals", "list", "-o", "json");
-            Assert.True(pending.ExitCode == 0, pending.ToString());
-            approval = JsonNode.Parse(pending.Out)!.AsArray().FirstOrDefault(a => a!["taskId"]!.GetValue<string>() == id.ToString());
-            if (approval is null)
+        await Poll.UntilAsync(
+            async () =>
             {
-                await Task.Delay(500);
-            }
-        }
-
-        Assert.NotNull(approval);
+                var pending = await CliProcess.RunAsync(gateway, PlatformFixture.BobKey, "approvals", "list", "-o", "json");
+                Assert.True(pending.ExitCode == 0, pending.ToString());
+                approval = JsonNode.Parse(pending.Out)!.AsArray().FirstOrDefault(a => a!["taskId"]!.GetValue<string>() == id.ToString());
+                return approval is not null;
+            },
+            TimeSpan.FromSeconds(90),
+            $"the CLI to list a pending approval for task {id}",
+            TimeSpan.FromMilliseconds(500));
         var listed = await CliProcess.RunAsync(gateway, PlatformFixture.BobKey, "approvals", "list");
         Assert.Contains("tickets.create", listed.Out, StringComparison.Ordinal);
-        var approved = await CliProcess.RunAsync(gateway, PlatformFixture.BobKey, "approvals", "approve", approval["id"]!.GetValue<string>(), "--comment", "reply reviewed");
+        var approved = await CliProcess.RunAsync(gateway, PlatformFixture.BobKey, "approvals", "approve", approval!["id"]!.GetValue<string>(), "--comment", "reply reviewed");
         Assert.True(approved.ExitCode == 0, approved.ToString());
         Assert.Contains("Approved by bob", approved.Out, StringComparison.Ordinal);
 
@@ -235,20 +233,18 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         await PublishPoisonAsync(queue, messageId);
 
         JsonNode? listed = null;
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (listed is null && DateTime.UtcNow < deadline)
-        {
-            var run = await CliProcess.RunAsync(gateway, PlatformFixture.CarolKey, "dlq", "list", "executor", queue, "-o", "json");
-            Assert.True(run.ExitCode == 0, run.ToString());
-            listed = JsonNode.Parse(run.Out)!.AsArray().FirstOrDefault(m => m!["messageId"]!.GetValue<string>() == messageId);
-            if (listed is null)
+        await Poll.UntilAsync(
+            async () =>
             {
-                await Task.Delay(1000);
-            }
-        }
-
-        Assert.True(listed is not null, $"the poison message did not reach {queue}_error");
-        Assert.Equal("demo", listed["tenantId"]!.GetValue<string>());
+                var run = await CliProcess.RunAsync(gateway, PlatformFixture.CarolKey, "dlq", "list", "executor", queue, "-o", "json");
+                Assert.True(run.ExitCode == 0, run.ToString());
+                listed = JsonNode.Parse(run.Out)!.AsArray().FirstOrDefault(m => m!["messageId"]!.GetValue<string>() == messageId);
+                return listed is not null;
+            },
+            TimeSpan.FromSeconds(90),
+            $"the poison message in {queue}_error",
+            TimeSpan.FromSeconds(1));
+        Assert.Equal("demo", listed!["tenantId"]!.GetValue<string>());
         Assert.Contains("CancelTask", listed["messageType"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(listed["exceptionType"]?.GetValue<string>()));
         Assert.False(string.IsNullOrEmpty(listed["firstFaultedAt"]?.GetValue<string>()));
@@ -278,19 +274,17 @@ public sealed class OperatorSurfaceTests(PlatformFixture platform)
         Assert.True(redelivered.ExitCode == 0, redelivered.ToString());
         Assert.Contains("Redelivered 1 message(s).", redelivered.Out, StringComparison.Ordinal);
         JsonNode? back = null;
-        deadline = DateTime.UtcNow.AddSeconds(90);
-        while (back is null && DateTime.UtcNow < deadline)
-        {
-            var run = await CliProcess.RunAsync(gateway, PlatformFixture.CarolKey, "dlq", "list", "executor", queue, "-o", "json");
-            back = JsonNode.Parse(run.Out)!.AsArray().FirstOrDefault(m => m!["messageId"]!.GetValue<string>() == messageId && m["redeliveries"]!.GetValue<int>() == 1);
-            if (back is null)
+        await Poll.UntilAsync(
+            async () =>
             {
-                await Task.Delay(1000);
-            }
-        }
-
-        Assert.True(back is not null, "the redelivered poison message did not come back to the error queue");
-        Assert.Equal(listed["firstFaultedAt"]!.GetValue<string>(), back["firstFaultedAt"]!.GetValue<string>());
+                var run = await CliProcess.RunAsync(gateway, PlatformFixture.CarolKey, "dlq", "list", "executor", queue, "-o", "json");
+                back = JsonNode.Parse(run.Out)!.AsArray().FirstOrDefault(m => m!["messageId"]!.GetValue<string>() == messageId && m["redeliveries"]!.GetValue<int>() == 1);
+                return back is not null;
+            },
+            TimeSpan.FromSeconds(90),
+            "the redelivered poison message to come back to the error queue",
+            TimeSpan.FromSeconds(1));
+        Assert.Equal(listed["firstFaultedAt"]!.GetValue<string>(), back!["firstFaultedAt"]!.GetValue<string>());
     }
 
     internal static async Task PublishPoisonAsync(string queue, string messageId, string messageType = "CancelTask")

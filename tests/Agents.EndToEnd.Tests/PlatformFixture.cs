@@ -233,21 +233,17 @@ public class PlatformFixture : IAsyncLifetime
     private async Task WaitForToolsAsync(string[] tools, TimeSpan within)
     {
         using var client = CreateClient(CarolKey);
-        var deadline = DateTime.UtcNow + within;
         var listed = string.Empty;
-        while (DateTime.UtcNow < deadline)
-        {
-            using var response = await client.GetAsync(new Uri("api/tools", UriKind.Relative));
-            listed = await response.Content.ReadAsStringAsync();
-            if (response.IsSuccessStatusCode && tools.All(t => listed.Contains($"\"{t}\"", StringComparison.Ordinal)))
+        await Poll.UntilAsync(
+            async () =>
             {
-                return;
-            }
-
-            await Task.Delay(250);
-        }
-
-        throw new TimeoutException($"The tool registry did not list {string.Join(", ", tools)} within {within}: {listed}");
+                using var response = await client.GetAsync(new Uri("api/tools", UriKind.Relative));
+                listed = await response.Content.ReadAsStringAsync();
+                return response.IsSuccessStatusCode && tools.All(t => listed.Contains($"\"{t}\"", StringComparison.Ordinal));
+            },
+            () => $"the tool registry to list {string.Join(", ", tools)} (it lists: {listed})",
+            within,
+            TimeSpan.FromMilliseconds(250));
     }
 
     /// <summary>

@@ -93,28 +93,42 @@ internal sealed class PrometheusServer : IAsyncDisposable
         }
 
         var server = new PrometheusServer(process, folder, new Uri($"http://127.0.0.1:{port}/"));
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && !process.HasExited)
+        try
         {
-            try
-            {
-                using var ready = await server._http.GetAsync(new Uri("-/ready", UriKind.Relative));
-                if (ready.IsSuccessStatusCode)
-                {
-                    return server;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
+            await Poll.UntilAsync(
+                async () => process.HasExited || await server.IsReadyAsync(),
+                () => $"Prometheus to become ready: {server.RecentOutput}",
+                TimeSpan.FromSeconds(60),
+                TimeSpan.FromMilliseconds(200));
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
 
-            await Task.Delay(200);
+        if (!process.HasExited)
+        {
+            return server;
         }
 
         var output = server.RecentOutput;
         await server.DisposeAsync();
-        throw new InvalidOperationException($"Prometheus did not become ready: {output}");
+        throw new InvalidOperationException($"Prometheus exited before it became ready: {output}");
+    }
+
+    private async Task<bool> IsReadyAsync()
+    {
+        try
+        {
+            using var ready = await _http.GetAsync(new Uri("-/ready", UriKind.Relative));
+            return ready.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            // Not listening yet.
+            return false;
+        }
     }
 
     /// <summary>The samples of an instant PromQL query: each series' labels and value.</summary>
@@ -154,18 +168,12 @@ internal sealed class PrometheusServer : IAsyncDisposable
     /// <summary>Queries every 500 ms until <paramref name="done"/> holds for the value, and returns that value; fails with the last one after <paramref name="within"/>.</summary>
     public async Task<double> WaitForAsync(string promql, Func<double, bool> done, TimeSpan within, string what)
     {
-        var deadline = DateTime.UtcNow + within;
-        double value;
-        while (!done(value = await ValueAsync(promql)))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new Xunit.Sdk.XunitException($"{what}: '{promql}' is still {value.ToString(CultureInfo.InvariantCulture)} after {within.TotalSeconds:0} s");
-            }
-
-            await Task.Delay(500);
-        }
-
+        var value = double.NaN;
+        await Poll.UntilAsync(
+            async () => done(value = await ValueAsync(promql)),
+            () => $"{what} ('{promql}' is still {value.ToString(CultureInfo.InvariantCulture)})",
+            within,
+            TimeSpan.FromMilliseconds(500));
         return value;
     }
 

@@ -74,21 +74,21 @@ public sealed class ReplicaTests(PlatformFixture platform)
     {
         using var http = TestInfrastructure.RabbitMqManagement();
         var path = $"api/queues/{Uri.EscapeDataString(TestInfrastructure.RabbitMqVirtualHost)}?columns=name,consumers";
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri(path, UriKind.Relative)));
-            var queues = doc.RootElement.EnumerateArray()
-                .Where(q => q.GetProperty("name").GetString()!.StartsWith(prefix, StringComparison.Ordinal)
-                    && q.TryGetProperty("consumers", out var c) && c.GetInt32() >= atLeast)
-                .Select(q => q.GetProperty("name").GetString()!)
-                .ToList();
-            if (queues.Count > 0 || DateTime.UtcNow > deadline)
+        List<string> queues = [];
+        await Poll.UntilAsync(
+            async () =>
             {
-                return queues;
-            }
-
-            await Task.Delay(500);
-        }
+                using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri(path, UriKind.Relative)));
+                queues = doc.RootElement.EnumerateArray()
+                    .Where(q => q.GetProperty("name").GetString()!.StartsWith(prefix, StringComparison.Ordinal)
+                        && q.TryGetProperty("consumers", out var c) && c.GetInt32() >= atLeast)
+                    .Select(q => q.GetProperty("name").GetString()!)
+                    .ToList();
+                return queues.Count > 0;
+            },
+            within,
+            $"a queue of {prefix} with at least {atLeast} consumers",
+            TimeSpan.FromMilliseconds(500));
+        return queues;
     }
 }

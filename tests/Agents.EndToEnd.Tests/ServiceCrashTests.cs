@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Agents.Testing;
 
 namespace Agents.EndToEnd.Tests;
 
@@ -75,24 +76,19 @@ public sealed class ServiceCrashTests(PlatformFixture platform)
         }
 
         // TaskRunFinished waited in RabbitMQ: memory stores the task's episode once it is back.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        HttpStatusCode status;
-        string body;
-        do
-        {
-            using var response = await alice.GetAsync(new Uri($"api/memories/{id}", UriKind.Relative));
-            status = response.StatusCode;
-            body = await response.Content.ReadAsStringAsync();
-            if (status == HttpStatusCode.OK)
+        var status = HttpStatusCode.NotFound;
+        var body = string.Empty;
+        await Poll.UntilAsync(
+            async () =>
             {
-                break;
-            }
-
-            await Task.Delay(500);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        Assert.True(status == HttpStatusCode.OK, $"the episode of task {id} was not stored: {(int)status} {body}");
+                using var response = await alice.GetAsync(new Uri($"api/memories/{id}", UriKind.Relative));
+                status = response.StatusCode;
+                body = await response.Content.ReadAsStringAsync();
+                return status == HttpStatusCode.OK;
+            },
+            () => $"the episode of task {id} to be stored (last answer {(int)status} {body})",
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(500));
         using var episode = JsonDocument.Parse(body);
         Assert.Equal("episodic", episode.RootElement.GetProperty("kind").GetString());
         Assert.Contains("completed", episode.RootElement.GetProperty("text").GetString()!, StringComparison.Ordinal);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Agents.Testing;
 
 namespace Agents.EndToEnd.Tests;
 
@@ -60,38 +61,39 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task WaitUntilReadyAsync(TimeSpan within)
     {
         using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + within;
         var last = "no answer";
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process is { HasExited: true })
+        await Poll.UntilAsync(
+            async () =>
             {
-                throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{RecentOutput}");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync(new Uri("health/ready", UriKind.Relative));
-                if (response.IsSuccessStatusCode)
+                if (_process is { HasExited: true })
                 {
-                    return;
+                    throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{RecentOutput}");
                 }
 
-                last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
-            }
-            catch (HttpRequestException ex)
-            {
-                last = ex.Message;
-            }
-            catch (TaskCanceledException)
-            {
-                last = "timed out";
-            }
+                try
+                {
+                    using var response = await client.GetAsync(new Uri("health/ready", UriKind.Relative));
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return true;
+                    }
 
-            await Task.Delay(250);
-        }
+                    last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+                }
+                catch (HttpRequestException ex)
+                {
+                    last = ex.Message;
+                }
+                catch (TaskCanceledException)
+                {
+                    last = "timed out";
+                }
 
-        throw new TimeoutException($"{Name} not ready within {within}: {last}\n{RecentOutput}");
+                return false;
+            },
+            () => $"{Name} to be ready (last answer: {last})\n{RecentOutput}",
+            within,
+            TimeSpan.FromMilliseconds(250));
     }
 
     public async ValueTask DisposeAsync()

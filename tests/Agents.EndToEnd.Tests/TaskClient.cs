@@ -3,10 +3,12 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Agents.Testing;
+using Xunit.Sdk;
 
 namespace Agents.EndToEnd.Tests;
 
-/// <summary>What a user does over HTTP through the gateway, with polling helpers that have deadlines.</summary>
+/// <summary>What a user does over HTTP through the gateway, with waits (Poll.UntilAsync) that have deadlines.</summary>
 internal static class TaskClient
 {
     public static readonly string[] TerminalStatuses = ["Completed", "Failed", "Cancelled", "BudgetExceeded", "Compensated", "Rejected"];
@@ -39,22 +41,17 @@ internal static class TaskClient
     /// <summary>Polls the task until <paramref name="done"/> holds; fails with the last view (and the log) after the deadline.</summary>
     public static async Task<JsonElement> WaitUntilAsync(HttpClient client, Guid id, Func<JsonElement, bool> done, TimeSpan within, string what)
     {
-        var deadline = DateTime.UtcNow + within;
-        JsonElement task;
-        do
+        JsonElement task = default;
+        try
         {
-            task = await GetAsync(client, id);
-            if (done(task))
-            {
-                return task;
-            }
-
-            await Task.Delay(250);
+            await Poll.UntilAsync(async () => done(task = await GetAsync(client, id)), within, $"task {id} to reach '{what}'", TimeSpan.FromMilliseconds(250));
         }
-        while (DateTime.UtcNow < deadline);
+        catch (FailException)
+        {
+            var log = await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
+            Assert.Fail($"Task {id} did not reach '{what}' within {within}. Last view: {task}\nLog: {Truncate(log, 6000)}");
+        }
 
-        var log = await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));
-        Assert.Fail($"Task {id} did not reach '{what}' within {within}. Last view: {task}\nLog: {Truncate(log, 6000)}");
         return task;
     }
 
@@ -73,22 +70,22 @@ internal static class TaskClient
 
     /// <summary>
     /// The task's audit trail once <paramref name="complete"/> holds for it (governance audits tool executions as
-    /// bookkeeping, in batches, shortly after the run has moved on), or the last trail read after 30 s.
+    /// bookkeeping, in batches, shortly after the run has moved on); fails with the last trail read after 30 s.
     /// </summary>
     public static async Task<JsonDocument> AuditTrailAsync(HttpClient admin, Guid taskId, Func<JsonElement, bool> complete)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var trail = JsonDocument.Parse(await admin.GetStringAsync(new Uri($"api/governance/audit?taskId={taskId}", UriKind.Relative)));
-            if (complete(trail.RootElement) || DateTime.UtcNow > deadline)
+        var text = string.Empty;
+        await Poll.UntilAsync(
+            async () =>
             {
-                return trail;
-            }
-
-            trail.Dispose();
-            await Task.Delay(250);
-        }
+                text = await admin.GetStringAsync(new Uri($"api/governance/audit?taskId={taskId}", UriKind.Relative));
+                using var trail = JsonDocument.Parse(text);
+                return complete(trail.RootElement);
+            },
+            () => $"the audit trail of task {taskId} to be complete; last read: {Truncate(text, 6000)}",
+            TimeSpan.FromSeconds(30),
+            TimeSpan.FromMilliseconds(250));
+        return JsonDocument.Parse(text);
     }
 
     /// <summary>"action decision" of the audit entries of tool calls (authorizations left out) of <paramref name="tool"/>.</summary>
@@ -100,22 +97,19 @@ internal static class TaskClient
 
     public static async Task<JsonElement> FindPendingApprovalAsync(HttpClient approver, Guid taskId, TimeSpan within)
     {
-        var deadline = DateTime.UtcNow + within;
-        while (DateTime.UtcNow < deadline)
-        {
-            var list = JsonNode.Parse(await approver.GetStringAsync(new Uri("api/governance/approvals?status=Pending", UriKind.Relative)))!;
-            var items = list is JsonArray array ? array : list["items"]!.AsArray();
-            var match = items.FirstOrDefault(a => a!["taskId"]!.GetValue<Guid>() == taskId);
-            if (match is not null)
+        JsonNode? match = null;
+        await Poll.UntilAsync(
+            async () =>
             {
-                return JsonDocument.Parse(match.ToJsonString()).RootElement.Clone();
-            }
-
-            await Task.Delay(250);
-        }
-
-        Assert.Fail($"No pending approval for task {taskId} within {within}.");
-        return default;
+                var list = JsonNode.Parse(await approver.GetStringAsync(new Uri("api/governance/approvals?status=Pending", UriKind.Relative)))!;
+                var items = list is JsonArray array ? array : list["items"]!.AsArray();
+                match = items.FirstOrDefault(a => a!["taskId"]!.GetValue<Guid>() == taskId);
+                return match is not null;
+            },
+            within,
+            $"a pending approval for task {taskId}",
+            TimeSpan.FromMilliseconds(250));
+        return JsonDocument.Parse(match!.ToJsonString()).RootElement.Clone();
     }
 
     public static async Task<HttpResponseMessage> DecideAsync(HttpClient approver, Guid approvalId, bool approve, string comment) =>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Agents.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace Agents.EndToEnd.Tests;
@@ -45,14 +46,22 @@ public sealed class ToolCircuitConsoleTests(FaultyToolsFixture platform)
         await Expect(carol.Locator("#tools-outcome")).ToContainTextAsync("Circuit of web.fetch reset (Closed).");
 
         // Every tool-gateway instance closes it when the reset message reaches it; the page shows that on its next read.
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await row.Locator(".badge").InnerTextAsync() != "Closed")
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"The tools page still shows the circuit of web.fetch as {await row.Locator(".badge").InnerTextAsync()}.");
-            await Task.Delay(1000);
-            await browser.GoAsync(carol, $"#/tools?seen={DateTime.UtcNow.Ticks}");
-            await Expect(row).ToBeVisibleAsync();
-        }
+        var shown = string.Empty;
+        await Poll.UntilAsync(
+            async () =>
+            {
+                if ((shown = await row.Locator(".badge").InnerTextAsync()) == "Closed")
+                {
+                    return true;
+                }
+
+                await browser.GoAsync(carol, $"#/tools?seen={DateTime.UtcNow.Ticks}");
+                await Expect(row).ToBeVisibleAsync();
+                return false;
+            },
+            () => $"the tools page to show the circuit of web.fetch Closed (it shows {shown})",
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromSeconds(1));
 
         await Expect(row.Locator("button.reset")).ToHaveCountAsync(0);
         await ConsoleBrowser.ScreenshotAsync(carol, "18-tools-circuit-reset");

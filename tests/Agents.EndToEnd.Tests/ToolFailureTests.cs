@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Agents.Testing;
 using Npgsql;
 
 namespace Agents.EndToEnd.Tests;
@@ -87,13 +88,11 @@ public sealed class ToolFailureTests(FaultyToolsFixture platform)
 
         // The host starts the server again and announces its tools again, which ends the break: the next call is the
         // trial, and a call that does not crash closes the circuit.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (circuit.GetProperty("state").GetString() != "HalfOpen")
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"The circuit did not become half-open after the server restarted: {circuit}");
-            await Task.Delay(250);
-            circuit = await CircuitAsync(frank);
-        }
+        await Poll.UntilAsync(
+            async () => (circuit = await CircuitAsync(frank)).GetProperty("state").GetString() == "HalfOpen",
+            () => $"the circuit to become half-open after the server restarted (last: {circuit})",
+            TimeSpan.FromSeconds(90),
+            TimeSpan.FromMilliseconds(250));
 
         var healthy = await SubmitEchoAsync(frank, crash: false);
         var task = await TaskClient.WaitForStatusAsync(frank, healthy, "Completed", TimeSpan.FromSeconds(120));
@@ -126,17 +125,15 @@ public sealed class ToolFailureTests(FaultyToolsFixture platform)
 
     private static async Task WaitForToolAsync(HttpClient client, string name)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (true)
-        {
-            using var response = await client.GetAsync(new Uri("api/tools/" + name, UriKind.Relative));
-            if (response.StatusCode == HttpStatusCode.OK)
+        var last = HttpStatusCode.OK;
+        await Poll.UntilAsync(
+            async () =>
             {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{name} was not registered within 90 s (last answer {(int)response.StatusCode}).");
-            await Task.Delay(250);
-        }
+                using var response = await client.GetAsync(new Uri("api/tools/" + name, UriKind.Relative));
+                return (last = response.StatusCode) == HttpStatusCode.OK;
+            },
+            () => $"{name} to be registered (last answer {(int)last})",
+            TimeSpan.FromSeconds(90),
+            TimeSpan.FromMilliseconds(250));
     }
 }

@@ -1,3 +1,5 @@
+using Agents.Testing;
+
 namespace Agents.EndToEnd.Tests;
 
 [CollectionDefinition(Name)]
@@ -44,13 +46,16 @@ public sealed class TraceTests(TracedPlatformFixture platform)
 
         string[] services = ["Agents.Gateway", "Agents.Executor", "Agents.Planner", "Agents.Governance", "Agents.ToolGateway", "Agents.Tools.Crm", "Agents.Tools.Web", "Agents.Tools.Tickets"];
         List<ReceivedSpan> spans = [];
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        do
-        {
-            await Task.Delay(250);
-            spans = platform.Receiver.Spans.Where(s => s.TraceId == traceId).ToList();
-        }
-        while ((!services.All(service => spans.Any(s => s.Service == service)) || !spans.Any(s => s.Name == "invoke_workflow task-run")) && DateTime.UtcNow < deadline);
+        string Seen() => string.Join("; ", spans.GroupBy(s => s.Service).Select(g => $"{g.Key}: {string.Join(", ", g.Select(s => s.Name).Distinct().Take(12))}"));
+        await Poll.UntilAsync(
+            () =>
+            {
+                spans = platform.Receiver.Spans.Where(s => s.TraceId == traceId).ToList();
+                return services.All(service => spans.Any(s => s.Service == service)) && spans.Any(s => s.Name == "invoke_workflow task-run");
+            },
+            () => $"a span of trace {traceId} from every service and the run's; the trace has {Seen()}",
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(250));
 
         var seen = string.Join("; ", spans.GroupBy(s => s.Service).Select(g => $"{g.Key}: {string.Join(", ", g.Select(s => s.Name).Distinct().Take(12))}"));
         Assert.All(services, service => Assert.True(spans.Any(s => s.Service == service), $"{service} sent no span of trace {traceId}; the trace has {seen}"));
@@ -59,13 +64,12 @@ public sealed class TraceTests(TracedPlatformFixture platform)
         // The span of the message that ended the run carries the run's quality signals: goal reached, steps, tool calls,
         // approvals, plan revisions, tokens and cost (the triage task: lookup, fetch, draft and ticket, no person).
         ReceivedSpan? end = null;
-        while ((end = platform.Receiver.Spans.FirstOrDefault(s => s.TraceId == traceId && s.Attributes.ContainsKey("agents.task.goal_reached"))) is null && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(250);
-        }
-
-        Assert.True(end is not null, $"no span of trace {traceId} carries agents.task.goal_reached; the trace has {seen}");
-        Assert.Equal("Agents.Executor", end.Service);
+        await Poll.UntilAsync(
+            () => (end = platform.Receiver.Spans.FirstOrDefault(s => s.TraceId == traceId && s.Attributes.ContainsKey("agents.task.goal_reached"))) is not null,
+            TimeSpan.FromSeconds(60),
+            $"a span of trace {traceId} that carries agents.task.goal_reached; the trace has {seen}",
+            TimeSpan.FromMilliseconds(250));
+        Assert.Equal("Agents.Executor", end!.Service);
         Assert.Equal("true", end.Attributes["agents.task.goal_reached"]);
         Assert.Equal("Completed", end.Attributes["agents.task.status"]);
         Assert.Equal("4", end.Attributes["agents.task.steps"]);

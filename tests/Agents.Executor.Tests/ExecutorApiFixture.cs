@@ -127,20 +127,12 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
     /// <summary>Polls GET /api/tasks/{id} until <paramref name="condition"/> holds; returns the last body.</summary>
     public static async Task<JsonNode> WaitForTaskAsync(HttpClient client, Guid id, Func<JsonNode, bool> condition, string because)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         JsonNode? task = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            task = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/tasks/{id}", UriKind.Relative)))!;
-            if (condition(task))
-            {
-                return task;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail($"Task {id}: {because} not reached. Last: {task?.ToJsonString()}");
+        await Poll.UntilAsync(
+            async () => condition(task = JsonNode.Parse(await client.GetStringAsync(new Uri($"/api/tasks/{id}", UriKind.Relative)))!),
+            () => $"task {id}: {because}. Last: {task?.ToJsonString()}",
+            TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(50));
         return task!;
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Agents.Contracts;
 using Agents.ServiceDefaults.Messaging;
+using Agents.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -36,6 +37,9 @@ internal sealed class StandInServices : IAsyncDisposable
         set => State.Hold = value;
     }
 
+    /// <summary>The step of <see cref="DrainAsync"/>'s marker calls.</summary>
+    public const string MarkerStep = "stand-ins-marker";
+
     /// <summary>Tools the planner double knows; templates it knows.</summary>
     public static readonly string[] KnownTools = ["crm.lookup-customer", "tickets.create", "web.fetch"];
 
@@ -69,6 +73,9 @@ internal sealed class StandInServices : IAsyncDisposable
                 {
                     e.AutoDelete = true;
                     e.Durable = false;
+
+                    // One message at a time, in the queue's order: a marker that arrived means all before it did (DrainAsync).
+                    e.ConcurrentMessageLimit = 1;
                     e.ConfigureConsumer<PlannerStandIn>(context);
                     e.ConfigureConsumer<ModelBudgetStandIn>(context);
                     e.ConfigureConsumer<TenantAccessStandIn>(context);
@@ -98,20 +105,25 @@ internal sealed class StandInServices : IAsyncDisposable
     /// <summary>Waits until a tool call for <paramref name="stepId"/> of <paramref name="taskId"/> arrived.</summary>
     public async Task<InvokeTool> WaitForInvocationAsync(Guid taskId, string stepId, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            var call = State.Invocations.FirstOrDefault(c => c.TaskId == taskId && c.StepId == stepId);
-            if (call is not null)
-            {
-                return call;
-            }
+        InvokeTool? call = null;
+        await Poll.UntilAsync(
+            () => (call = State.Invocations.FirstOrDefault(c => c.TaskId == taskId && c.StepId == stepId)) is not null,
+            () => $"an InvokeTool for step '{stepId}' of task {taskId}; saw {string.Join(", ", State.Invocations.Select(c => c.StepId))}",
+            timeout,
+            TimeSpan.FromMilliseconds(50));
+        return call!;
+    }
 
-            await Task.Delay(50);
-        }
-
-        Assert.Fail($"No InvokeTool for step '{stepId}' of task {taskId} within {timeout}; saw {string.Join(", ", State.Invocations.Select(c => c.StepId))}.");
-        return null!;
+    /// <summary>
+    /// Returns once every tool call already on the broker has been recorded: publishes a marker call (recorded, never
+    /// answered) and waits for it. The stand-ins' queue is handled one message at a time in order, so the calls before the
+    /// marker were recorded first.
+    /// </summary>
+    public async Task DrainAsync()
+    {
+        var marker = Guid.NewGuid();
+        await _bus.Publish(new InvokeTool(marker, MarkerStep, new AgentPrincipal("stand-ins", "marker", []), "marker", "{}", marker.ToString(), false, null));
+        await WaitForInvocationAsync(marker, MarkerStep, TimeSpan.FromSeconds(30));
     }
 
     public async ValueTask DisposeAsync()
@@ -123,6 +135,9 @@ internal sealed class StandInServices : IAsyncDisposable
     internal sealed class StandInState
     {
         public ConcurrentQueue<InvokeTool> Invocations { get; } = new();
+
+        /// <summary>The message id of each call in <see cref="Invocations"/> (a message sent again arrives with the same id).</summary>
+        public ConcurrentQueue<(Guid? MessageId, InvokeTool Call)> Deliveries { get; } = new();
 
         public Func<InvokeTool, bool> Hold { get; set; } = _ => false;
     }
@@ -207,7 +222,8 @@ internal sealed class StandInServices : IAsyncDisposable
         {
             var call = context.Message;
             state.Invocations.Enqueue(call);
-            return state.Hold(call)
+            state.Deliveries.Enqueue((context.MessageId, call));
+            return state.Hold(call) || call.StepId == MarkerStep
                 ? Task.CompletedTask
                 : context.Publish(new ToolCallCompleted(call.TaskId, call.StepId, call.Tool, ToolCallOutcome.Succeeded, $$"""{"step":"{{call.StepId}}"}""", null, false, 1, 2, call.ApprovalId, call.Compensate));
         }

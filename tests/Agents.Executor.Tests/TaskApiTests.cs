@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Agents.Contracts;
 using Agents.ServiceDefaults;
 using Agents.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.Executor.Tests;
 
@@ -287,17 +288,31 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         var id = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Stream me" });
         await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["events"]!.GetValue<long>() >= 1, "submitted");
 
-        // The stream stays open while the task runs and ends when it is cancelled.
-        var streaming = client.GetStringAsync(Url($"/api/tasks/{id}/events"));
-        await Task.Delay(200);
-        Assert.False(streaming.IsCompleted);
+        // The stream stays open while the task runs and ends when it is cancelled: its first entry is read from the open
+        // stream before the cancellation exists, and the same stream then carries the cancellation to its end (a stream
+        // that ended with the replayed log would not).
+        using var open = await client.GetAsync(Url($"/api/tasks/{id}/events"), HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await open.Content.ReadAsStreamAsync());
+        var stream = new StringBuilder();
+        var sawEntry = false;
+        while (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)) is { } line)
+        {
+            stream.Append(line).Append('\n');
+            sawEntry |= line.StartsWith("id: ", StringComparison.Ordinal);
+            if (sawEntry && line.Length == 0)
+            {
+                break;
+            }
+        }
+
+        Assert.True(sawEntry, $"the stream ended before its first entry: {stream}");
         using (var cancel = await client.PostAsync(Url($"/api/tasks/{id}/cancel"), null))
         {
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         }
 
-        var stream = await streaming.WaitAsync(TimeSpan.FromSeconds(20));
-        var events = ParseEvents(stream);
+        stream.Append(await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        var events = ParseEvents(stream.ToString());
         Assert.Equal("submitted", events[0].Kind);
         Assert.Equal("finished", events[^1].Kind);
         Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Id));
@@ -549,8 +564,12 @@ public sealed class TaskApiTests(ExecutorApiFixture fixture) : IClassFixture<Exe
         waiting.Headers.IfNoneMatch.Add(etag);
         started.Restart();
         var answer = client.SendAsync(waiting);
-        await Task.Delay(300);
-        Assert.False(answer.IsCompleted);
+
+        // The task is submitted only once the request has read the list and is held waiting for a change: an answer
+        // that did not wait would be the 304 of the list without it.
+        var feed = fixture.Factory.Services.GetRequiredService<Api.TaskChangeFeed>();
+        await Poll.UntilAsync(() => feed.ListWaiting || answer.IsCompleted, what: "the list request to wait for a change", every: TimeSpan.FromMilliseconds(10));
+        Assert.False(answer.IsCompleted, "the waiting request answered before anything changed");
         var id = await ExecutorApiFixture.SubmitAsync(client, new { goal = "Show up in the waiting list" });
         using var changed = await answer;
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);

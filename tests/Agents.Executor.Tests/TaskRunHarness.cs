@@ -2,6 +2,7 @@ using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Models;
 using Agents.ServiceDefaults.Messaging;
+using Agents.Testing;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.AI;
@@ -17,6 +18,10 @@ namespace Agents.Executor.Tests;
 /// </summary>
 internal sealed class TaskRunHarness : IAsyncDisposable
 {
+    // The harness runs in memory: what the saga does is seen within milliseconds.
+    private static readonly TimeSpan Within = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Every = TimeSpan.FromMilliseconds(20);
+
     private readonly ServiceProvider _provider;
 
     private TaskRunHarness(ServiceProvider provider)
@@ -91,6 +96,10 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     public Task PublishAsync<T>(T message)
         where T : class => Harness.Bus.Publish(message);
 
+    /// <summary>Publishes <paramref name="message"/> with the message id <paramref name="messageId"/> (to wait for its consumption).</summary>
+    public Task PublishAsync<T>(T message, Guid messageId)
+        where T : class => Harness.Bus.Publish(message, context => context.MessageId = messageId);
+
     /// <summary>Sends SubmitTask (as the API does), admits the task and answers memory and planner with <paramref name="steps"/>.</summary>
     public async Task<Guid> StartRunningAsync(IReadOnlyList<PlanStep> steps, TaskLimits? limits = null, IReadOnlyDictionary<string, string>? parameters = null)
     {
@@ -152,41 +161,23 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     /// <summary>Polls the saga instance until <paramref name="condition"/> holds (the harness is asynchronous).</summary>
     public async Task<TaskRunState> WaitForAsync(Guid id, Func<TaskRunState, bool> condition, string? because = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var instance = Saga.Sagas.Contains(id);
-            if (instance is not null && condition(instance))
-            {
-                return instance;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Task {id}: {because ?? "condition"} not reached; state {instance?.CurrentState}, status {instance?.Status}, reason {instance?.Reason}, " +
-                    $"steps {string.Join(", ", instance?.Steps.Values.Select(s => $"{s.Id}={s.Status}/{s.Attempts}") ?? [])}");
-            }
-
-            await Task.Delay(20);
-        }
+        TaskRunState? instance = null;
+        await Poll.UntilAsync(
+            () => (instance = Saga.Sagas.Contains(id)) is not null && condition(instance),
+            () => $"task {id}: {because ?? "condition"}; state {instance?.CurrentState}, status {instance?.Status}, reason {instance?.Reason}, " +
+                $"steps {string.Join(", ", instance?.Steps.Values.Select(s => $"{s.Id}={s.Status}/{s.Attempts}") ?? [])}",
+            Within,
+            Every);
+        return instance!;
     }
 
     /// <summary>Waits until <paramref name="count"/> messages of type <typeparamref name="T"/> matching <paramref name="filter"/> were published.</summary>
     public async Task<List<T>> PublishedAsync<T>(Func<T, bool> filter, int count = 1)
         where T : class
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var found = Harness.Published.Select<T>().Select(x => x.Context.Message).Where(filter).ToList();
-            if (found.Count >= count || DateTime.UtcNow > deadline)
-            {
-                Assert.True(found.Count >= count, $"Expected {count} {typeof(T).Name} messages, saw {found.Count}.");
-                return found;
-            }
-
-            await Task.Delay(20);
-        }
+        List<T> found = [];
+        await Poll.UntilAsync(() => (found = PublishedNow(filter)).Count >= count, () => $"{count} {typeof(T).Name} messages (saw {found.Count})", Within, Every);
+        return found;
     }
 
     /// <summary>
@@ -195,21 +186,16 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     /// </summary>
     public async Task<List<RecordUsage>> UsageReportsAsync(Func<RecordUsage, bool> filter, int count = 1)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var found = Harness.Published.Select<RecordUsage>().Select(x => x.Context.Message)
+        List<RecordUsage> found = [];
+        await Poll.UntilAsync(
+            () => (found = Harness.Published.Select<RecordUsage>().Select(x => x.Context.Message)
                 .Concat(Harness.Published.Select<TaskRunFinished>().SelectMany(x => x.Context.Message.UsageReports ?? []))
                 .Where(filter)
-                .ToList();
-            if (found.Count >= count || DateTime.UtcNow > deadline)
-            {
-                Assert.True(found.Count >= count, $"Expected {count} usage reports, saw {found.Count}.");
-                return found;
-            }
-
-            await Task.Delay(20);
-        }
+                .ToList()).Count >= count,
+            () => $"{count} usage reports (saw {found.Count})",
+            Within,
+            Every);
+        return found;
     }
 
     public List<T> PublishedNow<T>(Func<T, bool> filter)

@@ -3,6 +3,7 @@ using Agents.Contracts;
 using Agents.Executor.StateMachines;
 using Agents.Models;
 using Agents.Models.Deterministic;
+using Agents.Testing;
 
 namespace Agents.Executor.Tests;
 
@@ -227,9 +228,18 @@ public sealed class TaskRunStateMachineTests
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
         await run.WaitForAsync(id, s => s.Steps["a"].Attempts == 2);
 
-        await run.PublishAsync(new StepTimedOut(id, "a", 1));
-        await run.Harness.Consumed.Any<StepTimedOut>(x => x.Context.Message.TaskId == id);
-        await Task.Delay(200);
+        // The first attempt's timeout arrives again, late: once the saga has taken it, the step's answer follows it
+        // (the saga's messages of one task are handled one at a time, and it publishes while it handles them), so the
+        // finished run shows whether the stale timeout started a third attempt.
+        var stale = Guid.NewGuid();
+        await run.PublishAsync(new StepTimedOut(id, "a", 1), stale);
+        await Poll.UntilAsync(
+            () => run.Harness.Consumed.Select<StepTimedOut>(x => x.Context.MessageId == stale).Any(),
+            TimeSpan.FromSeconds(10),
+            "the saga to take the stale timeout");
+        await run.CompleteToolAsync(id, "a", "crm.lookup-customer");
+        var state = await run.WaitForAsync(id, s => s.CurrentState == "Completed");
+        Assert.Equal(2, state.Steps["a"].Attempts);
         Assert.Equal(2, run.PublishedNow<InvokeTool>(m => m.TaskId == id).Count);
     }
 

@@ -185,14 +185,15 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
         // Usage is recorded once per message id, even when the message is delivered twice.
         var usageId = Guid.NewGuid();
         var usage = new RecordUsage(admitted.TaskId, user, 100, 100, 0.01m, 0);
+        // The next report, sent after both, is recorded after them (WaitUntilUsageRecordedAsync): a second count of the
+        // first would show in the total then.
         await Host.SendAsync<RecordUsage, RecordUsageConsumer>(usage, usageId);
         await Host.SendAsync<RecordUsage, RecordUsageConsumer>(usage, usageId);
-        await Poll.UntilAsync(() => Host.QueryAsync(db => db.Tasks.AnyAsync(t => t.TaskId == admitted.TaskId && t.Tokens == 200)));
-        await Task.Delay(300);
-        Assert.Equal(200, await Host.QueryAsync(db => db.DailyUsage.Where(d => d.TenantId == tenant && d.UserId == "u1").Select(d => d.Tokens).SingleAsync()));
-
-        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(admitted.TaskId, user, 100, 0, 0, 0), Guid.NewGuid());
-        await Poll.UntilAsync(() => Host.QueryAsync(db => db.DailyUsage.AnyAsync(d => d.TenantId == tenant && d.UserId == "u1" && d.Tokens == 300)));
+        var next = Guid.NewGuid();
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(admitted.TaskId, user, 100, 0, 0, 0), next);
+        await Host.WaitUntilUsageRecordedAsync(next);
+        Assert.Equal(300, await Host.QueryAsync(db => db.Tasks.Where(t => t.TaskId == admitted.TaskId).Select(t => t.Tokens).SingleAsync()));
+        Assert.Equal(300, await Host.QueryAsync(db => db.DailyUsage.Where(d => d.TenantId == tenant && d.UserId == "u1").Select(d => d.Tokens).SingleAsync()));
         var spent = Assert.IsType<TaskRejected>(await Host.AdmitAsync(new AdmitTask(Guid.NewGuid(), user, "goal", null, null)));
         Assert.Contains("daily budget exhausted", spent.Reason, StringComparison.Ordinal);
 
@@ -205,17 +206,21 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
     public async Task An_admitted_task_with_its_planning_request_goes_on_to_the_planner_with_the_admission_and_a_rejected_one_is_answered()
     {
         var tenant = TestInfrastructure.UniqueName("adm-fwd");
-        await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"loopDetection\"", "\"budgets\": {\"perTask\": {\"tokens\": 1000}}, \"loopDetection\"", StringComparison.Ordinal));
+        var policy = MatrixPolicy.Replace("\"loopDetection\"", "\"budgets\": {\"perTask\": {\"tokens\": 1000}}, \"loopDetection\"", StringComparison.Ordinal);
+        await Host.PutPolicyAsync(tenant, policy);
         var user = new AgentPrincipal(tenant, "u1", ["reader"]);
         var forwarded = new System.Collections.Concurrent.ConcurrentQueue<CreatePlan>();
         var answered = new System.Collections.Concurrent.ConcurrentQueue<Guid>();
         var admittedId = Guid.NewGuid();
         var rejectedId = Guid.NewGuid();
+        var laterId = Guid.NewGuid();
         var observer = Host.Bus.ConnectReceiveEndpoint(e =>
         {
+            // One message at a time, in the queue's order: what arrived before the last admission's request was seen first.
+            e.ConcurrentMessageLimit = 1;
             e.Handler<CreatePlan>(context =>
             {
-                if (context.Message.TaskId == admittedId || context.Message.TaskId == rejectedId)
+                if (context.Message.TaskId == admittedId || context.Message.TaskId == rejectedId || context.Message.TaskId == laterId)
                 {
                     forwarded.Enqueue(context.Message);
                 }
@@ -256,8 +261,14 @@ public sealed class AuthorizationTests(SharedGovernanceHost shared) : IClassFixt
             await Host.PutPolicyAsync(tenant, MatrixPolicy.Replace("\"enabled\": true", "\"enabled\": false", StringComparison.Ordinal));
             var rejected = Assert.IsType<TaskRejected>(await Host.AdmitAsync(new AdmitTask(rejectedId, user, null, null, null, plan with { TaskId = rejectedId })));
             Assert.Contains("disabled", rejected.Reason, StringComparison.Ordinal);
-            await Task.Delay(500);
-            Assert.Equal([admittedId], forwarded.Select(p => p.TaskId));
+
+            // Had the refusal passed the request on, it would be on the broker before a later admission's: once everything
+            // governance committed is sent, the tenant is enabled again and a later task is admitted; its request arrives last.
+            await Host.WaitUntilOutboxSentAsync();
+            await Host.PutPolicyAsync(tenant, policy);
+            await Host.SendAsync<AdmitTask, AdmitTaskConsumer>(new AdmitTask(laterId, user, null, new TaskLimits(MaxTokens: 5000), null, plan with { TaskId = laterId }));
+            await Poll.UntilAsync(() => forwarded.Any(p => p.TaskId == laterId), what: "the later admission's planning request");
+            Assert.Equal([admittedId, laterId], forwarded.Select(p => p.TaskId));
             Assert.Empty(answered);
         }
         finally

@@ -133,6 +133,25 @@ public sealed class GovernanceHost : IAsyncDisposable
         Poll.UntilAsync(() => QueryAsync(db => db.Set<Agents.Messaging.Data.InboxState>()
             .AnyAsync(i => i.MessageId == messageId && i.Consumed != null)));
 
+    /// <summary>
+    /// Waits until the usage report sent as <paramref name="messageId"/> is in the ledger. The usage queue is taken one
+    /// batch at a time, in the queue's order, so the reports sent to it before (a redelivered one too) have been handled
+    /// by then: a report sent last is the signal that the ones before it are settled.
+    /// </summary>
+    public Task WaitUntilUsageRecordedAsync(Guid messageId) =>
+        Poll.UntilAsync(
+            () => QueryAsync(db => db.ProcessedMessages.AnyAsync(p => p.Key == $"usage:{messageId}")),
+            what: $"the usage report {messageId} to be recorded");
+
+    /// <summary>
+    /// Waits until every message governance committed has been sent: no outbox row is left unsent (scheduled ones aside),
+    /// and a row is marked sent only once the broker has confirmed it.
+    /// </summary>
+    public Task WaitUntilOutboxSentAsync() =>
+        Poll.UntilAsync(
+            async () => !await QueryAsync(db => db.Set<Agents.Messaging.Data.OutboxMessage>().AnyAsync(m => m.Delivered == null && m.DueTime == null)),
+            what: "governance's outbox to send every message");
+
     public async Task PutPolicyAsync(string tenant, string json)
     {
         using var admin = ClientFor(new AgentPrincipal(tenant, "policy-admin", ["admin"]));

@@ -93,10 +93,12 @@ public sealed class ModelBudgetTests(SharedGovernanceHost shared) : IClassFixtur
         // The call used 80 tokens: the ledger keeps those, once, whatever the broker redelivers.
         var report = new RecordUsage(task, user, 50, 30, 0.08m, 0, new ModelCallRef("m", 1));
         var reportId = Guid.NewGuid();
+        // A report of another tenant sent after both is recorded after them: the ledger is settled once it is.
         await Host.SendAsync<RecordUsage, RecordUsageConsumer>(report, reportId);
         await Host.SendAsync<RecordUsage, RecordUsageConsumer>(report, reportId);
-        await Poll.UntilAsync(async () => await DailyAsync(tenant, "u1") == (80L, 0.08m));
-        await Task.Delay(300);
+        var marker = Guid.NewGuid();
+        await Host.SendAsync<RecordUsage, RecordUsageConsumer>(new RecordUsage(Guid.NewGuid(), new AgentPrincipal(tenant + "-other", "u1", ["agent-user"]), 1, 0, 0, 0), marker);
+        await Host.WaitUntilUsageRecordedAsync(marker);
         Assert.Equal((80L, 0.08m), await DailyAsync(tenant, "u1"));
         Assert.Equal((80L, 0.08m), await DailyAsync(tenant, ""));
         var ledger = await Host.QueryAsync(db => db.Tasks.AsNoTracking().SingleAsync(t => t.TaskId == task));

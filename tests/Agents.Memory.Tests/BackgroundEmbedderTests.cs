@@ -231,7 +231,7 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
     private static async Task<RecallResponse> RecallAsync(HttpClient client, string query) =>
         await (await client.PostJsonAsync("/api/memories/recall", new RecallRequest(query, 10, null, null))).ReadAsync<RecallResponse>();
 
-    /// <summary>The memories with these ids once all of them are stored (or what is there after the deadline).</summary>
+    /// <summary>The memories with these ids once all of them are stored.</summary>
     private Task<List<MemoryRecord>> StoredAsync(Guid[] ids) => HttpExtensions.EventuallyAsync(() => StoredNowAsync(ids), rows => rows.Count == ids.Length);
 
     private Task<List<MemoryRecord>> StoredNowAsync(Guid[] ids) =>

@@ -2,6 +2,7 @@ using Agents.Messaging.Data;
 using Agents.Messaging.TestHost;
 using Agents.Messaging.TestHost.Contracts;
 using Agents.ServiceDefaults.Messaging;
+using Agents.Testing;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,7 +42,7 @@ public sealed class DeliveryTests
         {
             var ids = await env.CommitToSinkAsync(host, sink.Queue, transactions: 20, perTransaction: 10);
 
-            Assert.True(await env.AllSentAsync(Deadline), "the rows committed here were not all sent and settled");
+            await env.AllSentAsync(Deadline);
             var received = await sink.DrainMessagesAsync();
             Assert.Equal(ids.Order(), received.Select(m => m.MessageId).Order());
             Assert.Equal(200, counters.Memory);
@@ -86,12 +87,12 @@ public sealed class DeliveryTests
                 await (commit ? transaction.CommitAsync() : transaction.RollbackAsync());
             }
 
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Effects.AnyAsync(e => e.Key == committed && e.Kind == "work");
-            }, Deadline), "the message saved in the committed transaction was not delivered");
-            Assert.True(await env.AllSentAsync(Deadline), "the consumer's WorkDone was not sent");
+            }, Deadline, "the message saved in the committed transaction to be delivered");
+            await env.AllSentAsync(Deadline);
 
             // The rolled-back scope ended first; its claim found nothing, and nothing is left for a sweep to find.
             await using var check = env.NewDbContext();
@@ -147,7 +148,7 @@ public sealed class DeliveryTests
         await Task.WhenAll(sweepers.Select(h => h.StartAsync()));
         try
         {
-            Assert.True(await env.AllSentAsync(Deadline), "the rows left behind were not all swept");
+            await env.AllSentAsync(Deadline);
             var received = await sink.DrainMessagesAsync();
             Assert.Equal(ids.Order(), received.Select(m => m.MessageId).Order());
             Assert.Equal(300, counters.Sweep);
@@ -190,11 +191,11 @@ public sealed class DeliveryTests
         try
         {
             // The broker hands the unacknowledged message out again; the inbox recognises it.
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return (await db.Set<InboxState>().SingleAsync(i => i.MessageId == messageId)).ReceiveCount == 2;
-            }, Deadline), "the message was not redelivered");
+            }, Deadline, "the message to be redelivered");
         }
         finally
         {

@@ -4,6 +4,7 @@ using Agents.Messaging.DeadLetters;
 using Agents.Messaging.TestHost;
 using Agents.Messaging.TestHost.Contracts;
 using Agents.ServiceDefaults.Messaging;
+using Agents.Testing;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -49,19 +50,19 @@ public sealed class DurableMessagingTests
         await host.StartAsync();
         try
         {
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0
                     && await db.Effects.CountAsync(e => e.Key == workId && e.Kind == "work") == 1;
-            }, Deadline), "the committed message was not delivered and consumed after restart");
+            }, Deadline, "the committed message to be delivered and consumed after restart");
 
             // The consumer's own published WorkDone left through the outbox as well.
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Set<OutboxMessage>().CountAsync(m => m.InboxMessageId != null && m.Delivered != null) == 1;
-            }, Deadline));
+            }, Deadline, "the consumer's WorkDone to be sent");
 
             await using var check = env.NewDbContext();
             Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == workId && e.Kind == "work"));
@@ -96,7 +97,7 @@ public sealed class DurableMessagingTests
             var first = Guid.NewGuid();
             var firstMessageId = Guid.NewGuid();
             await bus.Publish(new DoWork(first), c => c.MessageId = firstMessageId);
-            Assert.True(await EffectCountReachesAsync(env, first, 1));
+            await EffectCountReachesAsync(env, first, 1);
             await bus.Publish(new DoWork(first), c => c.MessageId = firstMessageId);
 
             // Twenty copies at once.
@@ -104,13 +105,13 @@ public sealed class DurableMessagingTests
             var secondMessageId = Guid.NewGuid();
             await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => bus.Publish(new DoWork(second), c => c.MessageId = secondMessageId)));
 
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 var first = await db.Set<InboxState>().SingleOrDefaultAsync(i => i.MessageId == firstMessageId);
                 var second = await db.Set<InboxState>().SingleOrDefaultAsync(i => i.MessageId == secondMessageId);
                 return first?.ReceiveCount == 2 && second?.ReceiveCount == 20;
-            }, Deadline), "not every copy reached the inbox");
+            }, Deadline, "every copy to reach the inbox");
 
             await using var check = env.NewDbContext();
             Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == first));
@@ -118,7 +119,7 @@ public sealed class DurableMessagingTests
             Assert.Equal(2, await check.Set<OutboxMessage>().CountAsync(m => m.InboxMessageId == firstMessageId || m.InboxMessageId == secondMessageId));
 
             // One WorkDone each reached the broker.
-            Assert.True(await env.AllSentAsync(Deadline), "the outbox was not drained");
+            await env.AllSentAsync(Deadline);
             var done = await workDone.DrainAsync();
             Assert.Equal(1, done.Count(b => b.Contains(first.ToString(), StringComparison.Ordinal)));
             Assert.Equal(1, done.Count(b => b.Contains(second.ToString(), StringComparison.Ordinal)));
@@ -148,12 +149,12 @@ public sealed class DurableMessagingTests
             await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => bus.Publish(new Increment(counterId))));
 
             int? count = null;
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 count = (await db.Counters.SingleOrDefaultAsync(c => c.CorrelationId == counterId))?.Count;
                 return count == 60;
-            }, Deadline), $"saga count is {count}, expected 60");
+            }, () => $"the saga to count 60 events (it counted {count})", Deadline);
 
             await using var check = env.NewDbContext();
             Assert.Equal(60, await check.Set<InboxState>().CountAsync(i => i.Consumed != null));
@@ -189,7 +190,7 @@ public sealed class DurableMessagingTests
             const int total = 300;
             // Written in 30 transactions of 10 while both hosts deliver.
             await env.CommitToSinkAsync(hostA, sink.Queue, transactions: 30, perTransaction: 10);
-            Assert.True(await env.AllSentAsync(Deadline), "outbox not drained");
+            await env.AllSentAsync(Deadline);
 
             var seen = (await sink.DrainMessagesAsync()).GroupBy(m => m.MessageId).ToList();
             Assert.Equal(total, seen.Count);
@@ -222,24 +223,28 @@ public sealed class DurableMessagingTests
             Assert.True(rows.Count(m => m.Delivered == null && m.DueTime != null) == 1, string.Join("\n", rows.Select(r => $"{r.SequenceNumber} due={r.DueTime:O} token={r.ScheduleTokenId} delivered={r.Delivered} headers={r.HeadersJson}")));
         }
 
-        using var host = env.CreateHost();
+        // One message at a time: a reminder published last is consumed after those on the broker before it.
+        using var host = env.CreateHost(s => s.PrefetchCount = 1);
         await host.StartAsync();
         try
         {
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Effects.AnyAsync(e => e.Key == kept);
-            }, Deadline), "the scheduled message did not arrive");
+            }, Deadline, "the scheduled message to arrive");
 
             await using var check = env.NewDbContext();
             var arrived = await check.Effects.SingleAsync(e => e.Key == kept);
             Assert.True(arrived.At >= due.UtcDateTime, $"arrived at {arrived.At:O}, before its due time {due.UtcDateTime:O}");
 
-            // Both were due at the same moment: had the cancelled one survived, it would have left in the same batch.
-            await Task.Delay(500);
+            // Both were due at the same moment: had the cancelled one survived, it would have left in the same batch. Once no
+            // row is left to send, whatever was sent is on the broker, and a reminder published after that is consumed last.
+            await env.AllSentAsync(Deadline);
+            var marker = Guid.NewGuid();
+            await host.Services.GetRequiredService<IBus>().Publish(new Reminder(marker));
+            await EffectCountReachesAsync(env, marker, 1);
             Assert.False(await check.Effects.AnyAsync(e => e.Key == cancelled));
-            Assert.Equal(0, await check.Set<OutboxMessage>().CountAsync(m => m.Delivered == null));
         }
         finally
         {
@@ -266,11 +271,11 @@ public sealed class DurableMessagingTests
             await bus.Publish(new Poison(id, "amount -5 is negative"), c => c.MessageId = messageId);
 
             IReadOnlyList<DeadLetterSummary> dead = [];
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 dead = await deadLetters.ListAsync(queue);
                 return dead.Count == 1;
-            }, Deadline), $"nothing in {queue}_error");
+            }, Deadline, $"the message in {queue}_error");
             Assert.Equal(messageId.ToString(), dead[0].MessageId);
             Assert.Contains("amount -5 is negative", dead[0].ExceptionMessage, StringComparison.Ordinal);
             Assert.Contains(nameof(PermanentFailureException), dead[0].ExceptionType, StringComparison.Ordinal);
@@ -280,11 +285,11 @@ public sealed class DurableMessagingTests
             host.Services.GetRequiredService<PoisonSwitch>().Fail = false;
             Assert.Equal(1, await deadLetters.RedeliverAsync(queue, messageId.ToString()));
 
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Effects.AnyAsync(e => e.Key == id && e.Kind == "poison-healed");
-            }, Deadline), "the redelivered message was not consumed");
+            }, Deadline, "the redelivered message to be consumed");
             Assert.Empty(await deadLetters.ListAsync(queue));
         }
         finally
@@ -310,15 +315,18 @@ public sealed class DurableMessagingTests
             var messageIds = ids.ToDictionary(id => id, _ => Guid.NewGuid());
             await Task.WhenAll(ids.Select(id => bus.Publish(new Tally(id), c => c.MessageId = messageIds[id])));
             await bus.Publish(new Tally(ids[7]), c => c.MessageId = messageIds[ids[7]]);
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Effects.CountAsync(e => e.Kind == "tally") >= 60;
-            }, Deadline), "the batch consumer did not take every message");
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            }, Deadline, "the batch consumer to take every message");
+
+            // The consumer takes one batch at a time, in the queue's order: once a tally published last is in, the redelivered
+            // one before it has been handled too.
+            await TallyAfterAllAsync(env, bus);
             await using (var db = env.NewDbContext())
             {
-                var counts = await db.Effects.Where(e => e.Kind == "tally").GroupBy(e => e.Key).Select(g => g.Count()).ToListAsync();
+                var counts = await db.Effects.Where(e => e.Kind == "tally" && ids.Contains(e.Key)).GroupBy(e => e.Key).Select(g => g.Count()).ToListAsync();
                 Assert.Equal(60, counts.Count);
                 Assert.All(counts, c => Assert.Equal(1, c));
 
@@ -342,23 +350,23 @@ public sealed class DurableMessagingTests
             await Task.WhenAll(good.Skip(4).Select(id => bus.Publish(new Tally(id))));
 
             IReadOnlyList<DeadLetterSummary> dead = [];
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 dead = await deadLetters.ListAsync(queue);
                 return dead.Any(d => d.MessageId == poisonMessageId.ToString());
 
                 // Its way there is long: the batch fails, each message runs alone, then the retry policy runs it again.
-            }, TimeSpan.FromSeconds(90)), $"the poison message is not in {queue}_error");
+            }, TimeSpan.FromSeconds(90), $"the poison message in {queue}_error");
             Assert.Contains($"tally {poison} is poison", dead.Single(d => d.MessageId == poisonMessageId.ToString()).ExceptionMessage, StringComparison.Ordinal);
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = env.NewDbContext();
                 return await db.Effects.CountAsync(e => good.Contains(e.Key)) == good.Count;
-            }, Deadline), "the messages batched with the poison one were not committed");
+            }, Deadline, "the messages batched with the poison one to be committed");
 
             // Messages of the failed batch that went to _error with it were consumed: redelivered, they change nothing.
             await Task.WhenAll(dead.Where(d => d.MessageId != poisonMessageId.ToString()).Select(d => deadLetters.RedeliverAsync(queue, d.MessageId)));
-            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            await TallyAfterAllAsync(env, bus);
             await using (var db = env.NewDbContext())
             {
                 Assert.Equal(good.Count, await db.Effects.CountAsync(e => good.Contains(e.Key)));
@@ -371,10 +379,24 @@ public sealed class DurableMessagingTests
         }
     }
 
-    private static Task<bool> EffectCountReachesAsync(TestEnvironment env, Guid key, int count) =>
-        TestEnvironment.EventuallyAsync(async () =>
-        {
-            await using var db = env.NewDbContext();
-            return await db.Effects.CountAsync(e => e.Key == key) >= count;
-        }, Deadline);
+    /// <summary>
+    /// Publishes one more tally and waits for its effect: the batch consumer takes one batch at a time, in the queue's
+    /// order, so every tally on the broker before it has been handled by then.
+    /// </summary>
+    private static async Task TallyAfterAllAsync(TestEnvironment env, IBus bus)
+    {
+        var last = Guid.NewGuid();
+        await bus.Publish(new Tally(last));
+        await EffectCountReachesAsync(env, last, 1);
+    }
+
+    private static Task EffectCountReachesAsync(TestEnvironment env, Guid key, int count) =>
+        Poll.UntilAsync(
+            async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Effects.CountAsync(e => e.Key == key) >= count;
+            },
+            Deadline,
+            $"{count} effect(s) of {key}");
 }

@@ -51,6 +51,9 @@ internal static class Hosts
     {
         var builder = Host.CreateApplicationBuilder();
         Configure(builder, prefix);
+
+        // One message at a time, in the queue's order: the timer test publishes a last message to know the ones before it were handled.
+        builder.Configuration["Messaging:PrefetchCount"] = "1";
         builder.Services.AddDbContext<TimerDbContext>(o => o.UseNpgsql(postgres));
         builder.AddAgentsBus(x =>
         {

@@ -48,7 +48,7 @@ public sealed class RetentionAndOperationsTests
                 await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
             }
 
-            Assert.True(await SettledAsync(env, consumed: 1, delivered: 2), "the old generation was not consumed and delivered");
+            await SettledAsync(env, consumed: 1, delivered: 2, "the old generation to be consumed and delivered");
             await using (var db = env.NewDbContext())
             {
                 Assert.Equal(1, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null && m.DueTime != null));
@@ -65,7 +65,7 @@ public sealed class RetentionAndOperationsTests
                 await scope.ServiceProvider.GetRequiredService<TestDbContext>().SaveChangesAsync();
             }
 
-            Assert.True(await SettledAsync(env, consumed: 2, delivered: 4), "the new generation was not consumed and delivered");
+            await SettledAsync(env, consumed: 2, delivered: 4, "the new generation to be consumed and delivered");
 
             // "Now" is the cutoff plus the window; a batch size of 1 makes the cleanup loop over its batches.
             var window = TimeSpan.FromDays(7);
@@ -136,11 +136,11 @@ public sealed class RetentionAndOperationsTests
             await bus.Publish(new Poison(third.Id, "never to be retried", "acme"), c => c.MessageId = third.MessageId);
 
             JsonElement listed = default;
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 listed = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
                 return listed.GetArrayLength() == 3;
-            }, Deadline), $"GET /api/dead-letters/{queue} did not list the three messages: {listed}");
+            }, () => $"GET /api/dead-letters/{queue} to list the three messages (last: {listed})", Deadline);
             var firstListed = listed.EnumerateArray().Single(m => m.GetProperty("messageId").GetString() == first.MessageId.ToString());
             Assert.Contains("quantity 0 is not allowed", firstListed.GetProperty("exceptionMessage").GetString(), StringComparison.Ordinal);
             Assert.Contains(nameof(PermanentFailureException), firstListed.GetProperty("exceptionType").GetString(), StringComparison.Ordinal);
@@ -172,12 +172,12 @@ public sealed class RetentionAndOperationsTests
             }
 
             JsonElement back = default;
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 var all = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
                 back = all.EnumerateArray().FirstOrDefault(m => m.GetProperty("messageId").GetString() == first.MessageId.ToString());
                 return back.ValueKind == JsonValueKind.Object && back.GetProperty("redeliveries").GetInt32() == 1;
-            }, Deadline), "the message redelivered while broken did not come back to the error queue");
+            }, Deadline, "the message redelivered while broken to come back to the error queue");
             Assert.Equal(firstFaultedAt, back.GetProperty("firstFaultedAt").GetString());
 
             // Delete one for good.
@@ -191,7 +191,7 @@ public sealed class RetentionAndOperationsTests
             using var one = await client.PostAsync(Url($"/api/dead-letters/{queue}/{first.MessageId}/redeliver"), null);
             Assert.Equal(HttpStatusCode.OK, one.StatusCode);
             Assert.Equal(1, (await one.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
-            Assert.True(await HealedAsync(env, first.Id), "the message redelivered by id was not consumed");
+            await HealedAsync(env, first.Id, "the message redelivered by id to be consumed");
             var remaining = await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
             Assert.Equal(second.MessageId.ToString(), Assert.Single(remaining.EnumerateArray()).GetProperty("messageId").GetString());
 
@@ -199,7 +199,7 @@ public sealed class RetentionAndOperationsTests
             using var all = await client.PostAsync(Url($"/api/dead-letters/{queue}/redeliver"), null);
             Assert.Equal(HttpStatusCode.OK, all.StatusCode);
             Assert.Equal(1, (await all.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("redelivered").GetInt32());
-            Assert.True(await HealedAsync(env, second.Id), "the message redelivered by 'all' was not consumed");
+            await HealedAsync(env, second.Id, "the message redelivered by 'all' to be consumed");
             Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength());
 
             await using var db = env.NewDbContext();
@@ -236,8 +236,8 @@ public sealed class RetentionAndOperationsTests
             await bus.Publish(new Poison(demo.Id, "demo's bad message", "demo"), c => c.MessageId = demo.MessageId);
             await bus.Publish(new Poison(acme.Id, "acme's secret order", "acme"), c => c.MessageId = acme.MessageId);
             await bus.Publish(new Poison(none.Id, "no tenant at all"), c => c.MessageId = none.MessageId);
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
-                (await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength() == 3, Deadline));
+            await Poll.UntilAsync(async () =>
+                (await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength() == 3, Deadline, "the dead-letter list to show the three messages");
 
             // demo's admin: only demo's message, in the list, the count, show and redelivery; acme's is "not found".
             var demoList = await demoAdmin.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"));
@@ -271,8 +271,8 @@ public sealed class RetentionAndOperationsTests
             Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
 
             // The message naming no tenant stays for the platform operator.
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
-                (await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength() == 3, Deadline));
+            await Poll.UntilAsync(async () =>
+                (await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}"))).GetArrayLength() == 3, Deadline, "the dead-letter list to show the three messages");
             var noTenant = await operatorClient.GetFromJsonAsync<JsonElement>(Url($"/api/dead-letters/{queue}/{none.MessageId}"));
             Assert.Contains(none.Id.ToString(), noTenant.GetProperty("body").GetString(), StringComparison.Ordinal);
         }
@@ -303,15 +303,17 @@ public sealed class RetentionAndOperationsTests
             await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
             var expiring = Guid.NewGuid();
             var stopped = Guid.NewGuid();
+            var expirations = new ExpirationsSeen();
+            using var seen = bus.ConnectConsumeMessageObserver(expirations);
             await bus.Publish(new StartTimer(expiring));
             await bus.Publish(new StartTimer(stopped));
 
             // Both wait, each with its timeout stored as a pending outbox row with a due time.
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = new TimerDbContext(options);
                 return await db.Timers.CountAsync(t => t.CurrentState == "Waiting" && t.TimeoutTokenId != null) == 2;
-            }, Deadline), "the timers did not start");
+            }, Deadline, "the timers to start");
             await using (var db = new TimerDbContext(options))
             {
                 Assert.Equal(2, await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null && m.DueTime != null && m.ScheduleTokenId != null));
@@ -320,24 +322,41 @@ public sealed class RetentionAndOperationsTests
             await bus.Publish(new StopTimer(stopped));
 
             TimerState? expired = null;
-            Assert.True(await TestEnvironment.EventuallyAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
                 await using var db = new TimerDbContext(options);
                 expired = await db.Timers.SingleAsync(t => t.CorrelationId == expiring);
                 return expired.CurrentState == "TimedOut";
-            }, Deadline), $"the timeout did not arrive (state {expired?.CurrentState})");
+            }, () => $"the timeout to arrive (state {expired?.CurrentState})", Deadline);
             Assert.True(expired!.ExpiredAt - expired.StartedAt >= TimerStateMachine.Timeout - TimeSpan.FromMilliseconds(50),
                 $"the timeout arrived {(expired.ExpiredAt - expired.StartedAt)?.TotalMilliseconds} ms after the start, before its {TimerStateMachine.Timeout.TotalMilliseconds} ms delay");
 
-            // The stopped timer's timeout was due at about the same moment; it was deleted, so it never arrives.
-            await Task.Delay(500);
+            // The stopped timer's timeout was due at about the same moment; it was deleted, so it never arrives. Nothing is
+            // left in the outbox (the delivered timeout's row was removed once sent, the cancelled one deleted unsent), so
+            // whatever was sent is on the broker, and a timer started after that is handled after it (one message at a time).
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    await using var db = new TimerDbContext(options);
+                    return !await db.Set<OutboxMessage>().AnyAsync(m => m.Delivered == null || m.DueTime != null);
+                },
+                Deadline,
+                "the outbox to have nothing left to send");
+            var last = Guid.NewGuid();
+            await bus.Publish(new StartTimer(last));
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    await using var db = new TimerDbContext(options);
+                    return await db.Timers.AnyAsync(t => t.CorrelationId == last);
+                },
+                Deadline,
+                "the last timer to start");
+            Assert.Equal([expiring], expirations.TimerIds);
             await using var check = new TimerDbContext(options);
             var cancelled = await check.Timers.SingleAsync(t => t.CorrelationId == stopped);
             Assert.Equal("Cancelled", cancelled.CurrentState);
             Assert.Null(cancelled.ExpiredAt);
-            // Nothing is left: the delivered timeout's row was removed once sent, the cancelled one was deleted unsent.
-            Assert.Equal(0, await check.Set<OutboxMessage>().CountAsync(m => m.Delivered == null));
-            Assert.Equal(0, await check.Set<OutboxMessage>().CountAsync(m => m.DueTime != null));
         }
         finally
         {
@@ -345,18 +364,42 @@ public sealed class RetentionAndOperationsTests
         }
     }
 
-    private static Task<bool> SettledAsync(TestEnvironment env, int consumed, int delivered) =>
-        TestEnvironment.EventuallyAsync(async () =>
-        {
-            await using var db = env.NewDbContext();
-            return await db.Set<InboxState>().CountAsync(i => i.Consumed != null) == consumed
-                && await db.Set<OutboxMessage>().CountAsync(m => m.Delivered != null) == delivered;
-        }, Deadline);
+    /// <summary>The timers whose timeout reached the saga's endpoint (consumed or not).</summary>
+    private sealed class ExpirationsSeen : IConsumeMessageObserver<TimerExpired>
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<Guid> _timerIds = new();
 
-    private static Task<bool> HealedAsync(TestEnvironment env, Guid id) =>
-        TestEnvironment.EventuallyAsync(async () =>
+        public IReadOnlyList<Guid> TimerIds => [.. _timerIds];
+
+        public Task PreConsume(ConsumeContext<TimerExpired> context)
         {
-            await using var db = env.NewDbContext();
-            return await db.Effects.AnyAsync(e => e.Key == id && e.Kind == "poison-healed");
-        }, Deadline);
+            _timerIds.Enqueue(context.Message.TimerId);
+            return Task.CompletedTask;
+        }
+
+        public Task PostConsume(ConsumeContext<TimerExpired> context) => Task.CompletedTask;
+
+        public Task ConsumeFault(ConsumeContext<TimerExpired> context, Exception exception) => Task.CompletedTask;
+    }
+
+    private static Task SettledAsync(TestEnvironment env, int consumed, int delivered, string what) =>
+        Poll.UntilAsync(
+            async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Set<InboxState>().CountAsync(i => i.Consumed != null) == consumed
+                    && await db.Set<OutboxMessage>().CountAsync(m => m.Delivered != null) == delivered;
+            },
+            Deadline,
+            what);
+
+    private static Task HealedAsync(TestEnvironment env, Guid id, string what) =>
+        Poll.UntilAsync(
+            async () =>
+            {
+                await using var db = env.NewDbContext();
+                return await db.Effects.AnyAsync(e => e.Key == id && e.Kind == "poison-healed");
+            },
+            Deadline,
+            what);
 }

@@ -36,25 +36,33 @@ internal sealed class Sink : IAsyncDisposable
         return new Sink(connection, channel, queue);
     }
 
-    /// <summary>Takes every message until the queue has stayed empty for half a second; returns (message id, body) pairs.</summary>
+    /// <summary>
+    /// Takes every message that is in the queue now; returns (message id, body) pairs. A marker is put at the queue's end
+    /// first (through the same channel, so after everything the broker has already taken in: the callers wait until every
+    /// message was sent and confirmed), and the queue is drained once the marker comes back.
+    /// </summary>
     public async Task<IReadOnlyList<(string MessageId, string Body)>> DrainMessagesAsync()
     {
+        var marker = $"sink-marker-{Guid.NewGuid():N}";
+        await _channel.BasicPublishAsync(string.Empty, Queue, mandatory: true, new BasicProperties { MessageId = marker }, ReadOnlyMemory<byte>.Empty);
         var seen = new List<(string, string)>();
-        var emptyPolls = 0;
-        while (emptyPolls < 5)
-        {
-            var result = await _channel.BasicGetAsync(Queue, autoAck: true);
-            if (result is null)
+        await Poll.UntilAsync(
+            async () =>
             {
-                emptyPolls++;
-                await Task.Delay(100);
-                continue;
-            }
+                while (await _channel.BasicGetAsync(Queue, autoAck: true) is { } result)
+                {
+                    if (result.BasicProperties.MessageId == marker)
+                    {
+                        return true;
+                    }
 
-            emptyPolls = 0;
-            seen.Add((result.BasicProperties.MessageId ?? string.Empty, Encoding.UTF8.GetString(result.Body.Span)));
-        }
+                    seen.Add((result.BasicProperties.MessageId ?? string.Empty, Encoding.UTF8.GetString(result.Body.Span)));
+                }
 
+                return false;
+            },
+            what: $"the marker to come back through {Queue}",
+            every: TimeSpan.FromMilliseconds(50));
         return seen;
     }
 

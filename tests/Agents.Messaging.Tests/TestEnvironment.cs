@@ -36,23 +36,6 @@ public sealed class TestEnvironment : IAsyncDisposable
     public TestDbContext NewDbContext() =>
         new(new DbContextOptionsBuilder<TestDbContext>().UseNpgsql(Database.ConnectionString).Options);
 
-    /// <summary>Polls <paramref name="condition"/> until it holds or the deadline passes.</summary>
-    public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan within)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < within)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return await condition();
-    }
-
     /// <summary>
     /// Sends <paramref name="transactions"/> × <paramref name="perTransaction"/> pings to <paramref name="queue"/> through
     /// <paramref name="host"/>'s bus outbox, one scope and commit per transaction; returns their message ids.
@@ -78,12 +61,15 @@ public sealed class TestEnvironment : IAsyncDisposable
     }
 
     /// <summary>Waits until no outbox row is pending: every row sent (and marked delivered, or deleted).</summary>
-    public Task<bool> AllSentAsync(TimeSpan within) =>
-        EventuallyAsync(async () =>
-        {
-            await using var db = NewDbContext();
-            return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0;
-        }, within);
+    public Task AllSentAsync(TimeSpan within) =>
+        Poll.UntilAsync(
+            async () =>
+            {
+                await using var db = NewDbContext();
+                return await db.Set<OutboxMessage>().CountAsync(m => m.Delivered == null) == 0;
+            },
+            within,
+            "every outbox row to be sent and settled");
 
     /// <summary>Starts the test host program as a child process and waits until it reports its commit.</summary>
     public async Task<Process> StartChildAsync(params string[] args)

@@ -7,28 +7,23 @@ public static class HealthAssertions
 {
     /// <summary>
     /// Polls <c>/health/ready</c> until it answers <paramref name="expected"/> (the bus connects in the
-    /// background after start) or the deadline passes, then asserts the last answer.
+    /// background after start); fails with the last answer when it does not within <paramref name="within"/> (60 s).
     /// </summary>
     public static async Task<string> ReadyBecomesAsync(HttpClient client, HttpStatusCode expected, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(60));
-        HttpStatusCode status;
-        string body;
-        do
-        {
-            using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
-            status = response.StatusCode;
-            body = await response.Content.ReadAsStringAsync();
-            if (status == expected)
+        var status = default(HttpStatusCode);
+        var body = string.Empty;
+        await Poll.UntilAsync(
+            async () =>
             {
-                return body;
-            }
-
-            await Task.Delay(200);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        Assert.Fail($"/health/ready answered {(int)status} instead of {(int)expected}: {body}");
+                using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                status = response.StatusCode;
+                body = await response.Content.ReadAsStringAsync();
+                return status == expected;
+            },
+            () => $"/health/ready to answer {(int)expected} (it answered {(int)status}: {body})",
+            within ?? TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(200));
         return body;
     }
 
@@ -39,24 +34,19 @@ public static class HealthAssertions
     /// </summary>
     public static async Task<string> ReadyStaysAsync(HttpClient client, HttpStatusCode expected, TimeSpan duration, Func<string, bool>? until = null)
     {
-        var deadline = DateTime.UtcNow + duration;
-        var limit = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        string body;
-        do
-        {
-            using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
-            body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == expected, $"/health/ready answered {(int)response.StatusCode} instead of {(int)expected}: {body}");
-            if (DateTime.UtcNow >= deadline && (until is null || until(body)))
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var body = string.Empty;
+        await Poll.UntilAsync(
+            async () =>
             {
-                return body;
-            }
-
-            await Task.Delay(250);
-        }
-        while (DateTime.UtcNow < limit);
-
-        Assert.Fail($"/health/ready never reached the expected state: {body}");
+                using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                body = await response.Content.ReadAsStringAsync();
+                Assert.True(response.StatusCode == expected, $"/health/ready answered {(int)response.StatusCode} instead of {(int)expected}: {body}");
+                return watch.Elapsed >= duration && (until is null || until(body));
+            },
+            () => $"/health/ready to reach the expected state (last: {body})",
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(250));
         return body;
     }
 }

@@ -14,7 +14,18 @@ public static class Poll
     public static readonly TimeSpan DefaultWithin = TimeSpan.FromSeconds(15);
 
     /// <summary>Waits until <paramref name="condition"/> returns true.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null, string? what = null, TimeSpan? every = null)
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null, string? what = null, TimeSpan? every = null) =>
+        UntilAsync(condition, () => what ?? "the condition", within, every);
+
+    /// <summary>Waits until <paramref name="condition"/> returns true.</summary>
+    public static Task UntilAsync(Func<bool> condition, TimeSpan? within = null, string? what = null, TimeSpan? every = null) =>
+        UntilAsync(() => Task.FromResult(condition()), () => what ?? "the condition", within, every);
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> returns true; <paramref name="what"/> is asked only when the wait fails, so
+    /// that it can tell what was last seen.
+    /// </summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, Func<string> what, TimeSpan? within = null, TimeSpan? every = null)
     {
         var limit = within ?? DefaultWithin;
         var deadline = DateTime.UtcNow + limit;
@@ -22,14 +33,17 @@ public static class Poll
         {
             if (DateTime.UtcNow >= deadline)
             {
-                Assert.Fail($"Waited {limit.TotalSeconds:0.#} s for {what ?? "the condition"}; it did not happen.");
+                Assert.Fail($"Waited {limit.TotalSeconds:0.#} s for {what()}; it did not happen.");
             }
 
             await Task.Delay(every ?? TimeSpan.FromMilliseconds(100));
         }
     }
 
-    /// <summary>Waits until <paramref name="condition"/> returns true.</summary>
-    public static Task UntilAsync(Func<bool> condition, TimeSpan? within = null, string? what = null, TimeSpan? every = null) =>
-        UntilAsync(() => Task.FromResult(condition()), within, what, every);
+    /// <summary>
+    /// Waits until <paramref name="condition"/> returns true; <paramref name="what"/> is asked only when the wait fails, so
+    /// that it can tell what was last seen.
+    /// </summary>
+    public static Task UntilAsync(Func<bool> condition, Func<string> what, TimeSpan? within = null, TimeSpan? every = null) =>
+        UntilAsync(() => Task.FromResult(condition()), what, within, every);
 }

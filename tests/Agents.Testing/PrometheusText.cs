@@ -39,22 +39,13 @@ public sealed class PrometheusText
     /// </summary>
     public static async Task<PrometheusText> ScrapeUntilAsync(HttpClient client, Func<PrometheusText, bool> condition, TimeSpan timeout, string what)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var scrape = await ScrapeAsync(client);
-            if (condition(scrape))
-            {
-                return scrape;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"/metrics did not show {what} within {timeout}. Scraped:\n{scrape.Text}");
-            }
-
-            await Task.Delay(250);
-        }
+        PrometheusText? scrape = null;
+        await Poll.UntilAsync(
+            async () => condition(scrape = await ScrapeAsync(client)),
+            () => $"/metrics to show {what}. Scraped:\n{scrape?.Text}",
+            timeout,
+            TimeSpan.FromMilliseconds(250));
+        return scrape!;
     }
 
     public static PrometheusText Parse(string text)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Agents.Contracts;
+using Agents.Testing;
 using Agents.ToolGateway.Data;
 using Agents.ToolGateway.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -44,12 +45,10 @@ public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
         }
 
         // After the break the circuit is half-open: one trial goes through and, succeeding, closes it.
-        var deadline = DateTime.UtcNow + ToolGatewayFixture.CircuitBreakDuration + TimeSpan.FromSeconds(5);
-        while (await CircuitStateAsync(name, principal) != "HalfOpen")
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The circuit did not become half-open after the break.");
-            await Task.Delay(100);
-        }
+        await Poll.UntilAsync(
+            async () => await CircuitStateAsync(name, principal) == "HalfOpen",
+            ToolGatewayFixture.CircuitBreakDuration + TimeSpan.FromSeconds(5),
+            "the circuit to become half-open after the break");
 
         Volatile.Write(ref healthy, true);
         var trial = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Agents.Contracts;
 using Agents.ServiceDefaults;
+using Agents.Testing;
 using Agents.ToolGateway.Tests.Infrastructure;
 using MassTransit;
 
@@ -65,15 +66,13 @@ public sealed class RegistryApiTests(ToolGatewayFixture gateway)
         var badSchema = ToolGatewayFixture.UniqueToolName("bad");
         await gateway.TestBus.Publish(new ToolAnnounced(ToolGatewayFixture.Tool(badSchema, inputSchema: "{not json"), "bad-host", DateTimeOffset.UtcNow));
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        Fault<ToolAnnounced>? fault;
-        while ((fault = gateway.Observer.AnnouncementFaults.FirstOrDefault(f => f.Message.Tool.Name == badSchema)) is null)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "No fault was published for the invalid announcement.");
-            await Task.Delay(50);
-        }
+        Fault<ToolAnnounced>? fault = null;
+        await Poll.UntilAsync(
+            () => (fault = gateway.Observer.AnnouncementFaults.FirstOrDefault(f => f.Message.Tool.Name == badSchema)) is not null,
+            what: "a fault of the invalid announcement",
+            every: TimeSpan.FromMilliseconds(50));
 
-        Assert.Contains("not a valid JSON schema", fault.Exceptions[0].Message, StringComparison.Ordinal);
+        Assert.Contains("not a valid JSON schema", fault!.Exceptions[0].Message, StringComparison.Ordinal);
         using var detail = await gateway.Client.SendAsync(gateway.Get("/api/tools/" + badSchema, gateway.NewPrincipal()));
         Assert.Equal(HttpStatusCode.NotFound, detail.StatusCode);
     }

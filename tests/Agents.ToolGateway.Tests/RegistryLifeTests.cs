@@ -217,13 +217,11 @@ public sealed class RegistryLifeTests(ToolGatewayFixture gateway)
 
     private async Task WaitForCircuitAsync(string name, AgentPrincipal principal, string state)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        string? seen;
-        while ((seen = await CircuitOfAsync(name, principal)) != state)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"The circuit of {name} stayed {seen}, expected {state}.");
-            await Task.Delay(50);
-        }
+        string? seen = null;
+        await Poll.UntilAsync(
+            async () => (seen = await CircuitOfAsync(name, principal)) == state,
+            () => $"the circuit of {name} to become {state} (it stayed {seen})",
+            every: TimeSpan.FromMilliseconds(50));
     }
 
     private async Task<string?> CircuitOfAsync(string name, AgentPrincipal principal) =>

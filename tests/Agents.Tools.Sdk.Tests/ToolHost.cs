@@ -180,15 +180,8 @@ public sealed class ToolHost : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
-    public async Task WaitForAsync(Func<bool> condition, TimeSpan within, string what)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
-            await Task.Delay(50);
-        }
-    }
+    public Task WaitForAsync(Func<bool> condition, TimeSpan within, string what) =>
+        Poll.UntilAsync(condition, within, what, TimeSpan.FromMilliseconds(50));
 
     public async ValueTask DisposeAsync()
     {

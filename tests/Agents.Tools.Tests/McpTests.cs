@@ -247,12 +247,11 @@ public sealed class McpTests(McpFixture fixture) : IClassFixture<McpFixture>
     private async Task KillServerWhenRunningAsync(string server, string key)
     {
         // Positive signal: the ledger says the call started (the row is written just before the server is called).
-        var deadline = Stopwatch.StartNew();
-        while (await ScalarAsync("SELECT count(*) FROM tool_ledger WHERE idempotency_key = @k AND status = 'started'", key) == 0)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the call never started");
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(
+            async () => await ScalarAsync("SELECT count(*) FROM tool_ledger WHERE idempotency_key = @k AND status = 'started'", key) > 0,
+            TimeSpan.FromSeconds(60),
+            "the call to start",
+            TimeSpan.FromMilliseconds(50));
 
         var pid = int.Parse((await File.ReadAllTextAsync(Path.Combine(fixture.PidFiles, server))).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         using var process = Process.GetProcessById(pid);

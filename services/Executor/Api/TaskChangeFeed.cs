@@ -86,6 +86,9 @@ internal sealed partial class TaskChangeFeed(NpgsqlDataSource dataSource, ILogge
     /// <summary>A signal that is set when any task changes after this call (task lists waiting for a change).</summary>
     public Waiter WatchAny() => Watch(AnyTask);
 
+    /// <summary>True while a task list request is held waiting for a change (what a test waits for before changing the list).</summary>
+    internal bool ListWaiting => _waiters.TryGetValue(AnyTask, out var waiting) && waiting.Keys.Any(w => w.Waiting);
+
     private void Signal(Guid key)
     {
         if (_waiters.TryGetValue(key, out var waiting))
@@ -112,11 +115,26 @@ internal sealed partial class TaskChangeFeed(NpgsqlDataSource dataSource, ILogge
     public sealed class Waiter(TaskChangeFeed feed, Guid taskId) : IDisposable
     {
         private readonly SemaphoreSlim _signal = new(0, 1);
+        private int _waiting;
 
         public Guid TaskId { get; } = taskId;
 
+        /// <summary>True while <see cref="WaitAsync"/> runs.</summary>
+        internal bool Waiting => Volatile.Read(ref _waiting) > 0;
+
         /// <summary>Waits until the task changed (since the last wait) or <paramref name="timeout"/> passed.</summary>
-        public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _signal.WaitAsync(timeout, cancellationToken);
+        public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                return await _signal.WaitAsync(timeout, cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
 
         public void Dispose()
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Agents.Contracts;
 using Agents.Executor.StateMachines;
+using Agents.Testing;
 
 namespace Agents.Executor.Tests.InjectionCorpus;
 
@@ -92,12 +93,11 @@ internal static class InjectionScenario
             announced++;
         }
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (run.Harness.Consumed.Select<ToolAnnounced>().Count() < announced)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The executor did not take in the tool announcements.");
-            await Task.Delay(20);
-        }
+        await Poll.UntilAsync(
+            () => run.Harness.Consumed.Select<ToolAnnounced>().Count() >= announced,
+            TimeSpan.FromSeconds(10),
+            "the executor to take in the tool announcements",
+            TimeSpan.FromMilliseconds(20));
     }
 
     public static async Task<ScenarioResult> RunAsync(TaskRunHarness run, InjectionAttempt attempt, bool trustedSource = false)

@@ -208,23 +208,17 @@ public static class HttpExtensions
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    /// <summary>Polls until <paramref name="condition"/> holds or the deadline passes.</summary>
+    /// <summary>
+    /// Probes until <paramref name="condition"/> holds for the value and returns that value; fails with the last value
+    /// when it does not within <paramref name="within"/> (20 s).
+    /// </summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> condition, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
-        T value;
-        do
-        {
-            value = await probe();
-            if (condition(value))
-            {
-                return value;
-            }
-
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
-
+        T value = default!;
+        await Poll.UntilAsync(
+            async () => condition(value = await probe()),
+            () => $"the awaited condition (last value: {value})",
+            within ?? TimeSpan.FromSeconds(20));
         return value;
     }
 }

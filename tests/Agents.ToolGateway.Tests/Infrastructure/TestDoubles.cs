@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Agents.Contracts;
+using Agents.Testing;
 using MassTransit;
 
 namespace Agents.ToolGateway.Tests.Infrastructure;
@@ -68,15 +69,8 @@ public sealed class ToolServiceDouble(Func<ExecuteTool, int, ToolExecutionResult
     public static ToolExecutionResult TransientFailure(ExecuteTool call, string error) => new(call.CallId, false, null, error, true, false);
 
     /// <summary>Waits (up to 10 s) until the tool has been called at least once.</summary>
-    public async Task WaitUntilCalledAsync()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (Calls == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the tool was not called");
-            await Task.Delay(50);
-        }
-    }
+    public Task WaitUntilCalledAsync() =>
+        Poll.UntilAsync(() => Calls > 0, TimeSpan.FromSeconds(10), "the tool to be called", TimeSpan.FromMilliseconds(50));
 
     public async Task Consume(ConsumeContext<ExecuteTool> context)
     {
@@ -114,21 +108,12 @@ public sealed class BusObserver : IConsumer<ToolCallCompleted>, IConsumer<Fault<
     /// <summary>Waits until <paramref name="count"/> answers for the task arrived (or fails after <paramref name="within"/>).</summary>
     public async Task<IReadOnlyList<ToolCallCompleted>> WaitForAsync(Guid taskId, int count = 1, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
-        while (true)
-        {
-            var found = For(taskId);
-            if (found.Count >= count)
-            {
-                return found;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Expected {count} ToolCallCompleted for task {taskId}, got {found.Count}.");
-            }
-
-            await Task.Delay(25);
-        }
+        IReadOnlyList<ToolCallCompleted> found = [];
+        await Poll.UntilAsync(
+            () => (found = For(taskId)).Count >= count,
+            () => $"{count} ToolCallCompleted for task {taskId} (got {found.Count})",
+            within ?? TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(25));
+        return found;
     }
 }

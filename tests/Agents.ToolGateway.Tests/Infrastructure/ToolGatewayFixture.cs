@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Agents.Contracts;
+using Agents.Messaging.Data;
 using Agents.ServiceDefaults.Identity;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
@@ -101,7 +102,12 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
             // The services prefix message-type exchanges with the queue prefix; the test bus must publish to the same ones.
             BusConventions.Apply(cfg, new BusOptions { QueuePrefix = QueuePrefix });
             cfg.ReceiveEndpoint(QueuePrefix + "-governance-double", e => e.Instance(Governance));
-            cfg.ReceiveEndpoint(QueuePrefix + "-observer", e => e.Instance(Observer));
+            cfg.ReceiveEndpoint(QueuePrefix + "-observer", e =>
+            {
+                // One message at a time, in the queue's order: a marker answer that arrived means all before it did.
+                e.ConcurrentMessageLimit = 1;
+                e.Instance(Observer);
+            });
         });
         await TestBus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
     }
@@ -169,22 +175,20 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
     {
         await TestBus.Publish(new ToolAnnounced(tool, instance, at ?? DateTimeOffset.UtcNow));
         var principal = new AgentPrincipal("registry-reader", "reader", ["admin"]);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
-        {
-            using var response = await Client.SendAsync(Get("/api/tools/" + tool.Name, principal));
-            if (response.StatusCode == HttpStatusCode.OK)
+        await Poll.UntilAsync(
+            async () =>
             {
-                var body = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
-                if (body.GetProperty("version").GetString() == tool.Version && body.GetProperty("instance").GetString() == instance)
+                using var response = await Client.SendAsync(Get("/api/tools/" + tool.Name, principal));
+                if (response.StatusCode != HttpStatusCode.OK)
                 {
-                    return;
+                    return false;
                 }
-            }
 
-            Assert.True(DateTime.UtcNow < deadline, $"Tool {tool.Name} {tool.Version} was not registered in time.");
-            await Task.Delay(50);
-        }
+                var body = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+                return body.GetProperty("version").GetString() == tool.Version && body.GetProperty("instance").GetString() == instance;
+            },
+            what: $"tool {tool.Name} {tool.Version} to be registered",
+            every: TimeSpan.FromMilliseconds(50));
     }
 
     /// <summary>Starts a tool-service double on the queue the gateway sends <paramref name="toolName"/>'s calls to.</summary>
@@ -207,6 +211,28 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
         await TestBus.Publish(call, context => context.MessageId = messageId ?? NewId.NextGuid());
         var answers = await Observer.WaitForAsync(call.TaskId, expectedAnswers);
         return answers[^1];
+    }
+
+    /// <summary>
+    /// Every answer the gateway gave for <paramref name="taskId"/>, once none can still be on its way: no answer of the task
+    /// is left in the gateway's outbox (a row is removed only once the broker confirmed it), and a marker answer published
+    /// after that has reached the observer, whose queue is handled one message at a time in order.
+    /// </summary>
+    public async Task<IReadOnlyList<ToolCallCompleted>> SettledAnswersAsync(Guid taskId)
+    {
+        await Poll.UntilAsync(
+            async () =>
+            {
+                await using var db = CreateDbContext();
+                return !await db.Set<OutboxMessage>().AsNoTracking()
+                    .AnyAsync(m => m.MessageType.Contains("ToolCallCompleted") && m.Body.Contains(taskId.ToString()));
+            },
+            what: $"the gateway's answers for task {taskId} to be sent",
+            every: TimeSpan.FromMilliseconds(50));
+        var marker = Guid.NewGuid();
+        await TestBus.Publish(new ToolCallCompleted(marker, "marker", "marker", ToolCallOutcome.Succeeded, null, null, false, 0, 0));
+        await Observer.WaitForAsync(marker);
+        return Observer.For(taskId);
     }
 
     /// <summary>Waits until the gateway's consumers have finished <paramref name="messageId"/> <paramref name="count"/> times (all consumers together).</summary>
@@ -251,25 +277,22 @@ public sealed class ConsumedMessages : IConsumeObserver
     public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception)
         where T : class => Count(context);
 
-    public async Task WaitForAsync(Guid messageId, int count, TimeSpan within)
+    public Task WaitForAsync(Guid messageId, int count, TimeSpan within)
     {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            int seen;
-            lock (_counts)
+        var seen = 0;
+        return Poll.UntilAsync(
+            () =>
             {
-                seen = _counts.GetValueOrDefault(messageId);
-            }
+                lock (_counts)
+                {
+                    seen = _counts.GetValueOrDefault(messageId);
+                }
 
-            if (seen >= count)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Message {messageId} was consumed {seen} times, expected {count}.");
-            await Task.Delay(50);
-        }
+                return seen >= count;
+            },
+            () => $"message {messageId} to be consumed {count} times (it was {seen} times)",
+            within,
+            TimeSpan.FromMilliseconds(50));
     }
 
     private Task Count(ConsumeContext context)
