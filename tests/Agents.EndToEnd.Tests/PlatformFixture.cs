@@ -261,7 +261,6 @@ public class PlatformFixture : IAsyncLifetime
         },
     });
 
-    /// <summary>How many times tickets.create really executed for the task, from the tool's own ledger.</summary>
     /// <summary>Tickets the tickets tool holds for a task (open or cancelled).</summary>
     public async Task<int> TicketsOfAsync(Guid taskId)
     {
@@ -272,6 +271,7 @@ public class PlatformFixture : IAsyncLifetime
         return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>How many times tickets.create really executed for the task, from the tool's own ledger.</summary>
     public async Task<int> TicketExecutionsAsync(Guid taskId)
     {
         await using var connection = new NpgsqlConnection(DatabaseConnections["tool-tickets"]);
