@@ -84,7 +84,8 @@ internal sealed class TaskRunHarness : IAsyncDisposable
         services.Configure<TestHarnessOptions>(o =>
         {
             o.TestTimeout = TimeSpan.FromSeconds(15);
-            o.TestInactivityTimeout = TimeSpan.FromSeconds(2);
+            // Only how long stopping the harness waits for quiet: every wait of a test polls for what it waits for.
+            o.TestInactivityTimeout = TimeSpan.FromMilliseconds(200);
         });
 
         var provider = services.BuildServiceProvider(true);
@@ -197,6 +198,14 @@ internal sealed class TaskRunHarness : IAsyncDisposable
             Every);
         return found;
     }
+
+    /// <summary>
+    /// Waits until the bus has consumed a message of type <typeparamref name="T"/> matching <paramref name="filter"/>
+    /// (MassTransit's own <c>Consumed.Any</c> gives up once the harness has looked idle for a moment).
+    /// </summary>
+    public Task ConsumedAsync<T>(Func<IReceivedMessage<T>, bool> filter)
+        where T : class =>
+        Poll.UntilAsync(() => Harness.Consumed.Select<T>(x => filter(x)).Any(), () => $"a consumed {typeof(T).Name}", Within, Every);
 
     public List<T> PublishedNow<T>(Func<T, bool> filter)
         where T : class => Harness.Published.Select<T>().Select(x => x.Context.Message).Where(filter).ToList();

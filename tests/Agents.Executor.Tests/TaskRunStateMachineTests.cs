@@ -66,7 +66,7 @@ public sealed class TaskRunStateMachineTests
 
         // Memories arriving late do not ask for a second plan.
         await run.PublishAsync(new MemoriesRecalled(id, []));
-        await run.Harness.Consumed.Any<MemoriesRecalled>(x => x.Context.Message.TaskId == id);
+        await run.ConsumedAsync<MemoriesRecalled>(x => x.Context.Message.TaskId == id);
         Assert.Single(run.PublishedNow<CreatePlan>(m => m.TaskId == id));
     }
 
@@ -309,7 +309,7 @@ public sealed class TaskRunStateMachineTests
         });
         await run.AnnounceAsync("tickets.create", SideEffectClass.Mutating, compensable: true);
         await run.AnnounceAsync("crm.lookup-customer", SideEffectClass.ReadOnly);
-        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
+        await run.ConsumedAsync<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
 
         // Two branches at once: the ticket is being created while the lookup fails for good.
         var id = await run.StartRunningAsync(
@@ -349,7 +349,7 @@ public sealed class TaskRunStateMachineTests
             o.MaxPlanRevisions = 0;
         });
         await run.AnnounceAsync("crm.lookup-customer", SideEffectClass.ReadOnly);
-        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
+        await run.ConsumedAsync<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
         var id = await run.StartRunningAsync([Tool("one", "crm.lookup-customer", "{}"), Tool("two", "crm.lookup-customer", "{}")]);
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id && m.StepId == "two");
         await run.CompleteToolAsync(id, "one", "crm.lookup-customer", ToolCallOutcome.InvalidArguments);
@@ -372,7 +372,7 @@ public sealed class TaskRunStateMachineTests
         });
         await run.AnnounceAsync("tickets.create", SideEffectClass.Mutating, compensable: true);
         await run.AnnounceAsync("crm.lookup-customer", SideEffectClass.ReadOnly);
-        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
+        await run.ConsumedAsync<ToolAnnounced>(x => x.Context.Message.Tool.Name == "crm.lookup-customer");
         var id = await run.StartRunningAsync(
         [
             Tool("first", "tickets.create", """{"title":"one"}"""),
@@ -599,7 +599,7 @@ public sealed class TaskRunStateMachineTests
             o.BudgetReservationTimeout = TimeSpan.FromMinutes(1);
         });
         await run.AnnounceAsync("tickets.create", SideEffectClass.Mutating, compensable: true);
-        await run.Harness.Consumed.Any<ToolAnnounced>(x => x.Context.Message.Tool.Name == "tickets.create");
+        await run.ConsumedAsync<ToolAnnounced>(x => x.Context.Message.Tool.Name == "tickets.create");
         run.Budgets.Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         run.Budgets.Answer = r => new ModelBudgetReservation(false, 0, "budget exhausted: tenant today tokens 5000/5000", true);
         var id = await run.StartRunningAsync(
@@ -722,7 +722,7 @@ public sealed class TaskRunStateMachineTests
 
         // A late result does not revive the task.
         await run.CompleteToolAsync(id, "b", "web.fetch");
-        Assert.True(await run.Harness.Consumed.Any<ToolCallCompleted>(x => x.Context.Message.StepId == "b"));
+        await run.ConsumedAsync<ToolCallCompleted>(x => x.Context.Message.StepId == "b");
         Assert.Equal("Cancelled", run.Saga.Sagas.Contains(id)!.CurrentState);
     }
 
