@@ -31,6 +31,19 @@ public sealed class ReplayApiTests(ExecutorApiFixture fixture) : IClassFixture<E
         var original = await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Completed", "the original completed");
         Assert.True(original["usage"]!["outputTokens"]!.GetValue<int>() > 0);
 
+        // A body that is not {"whatIf": bool} is refused with a problem: 415 for another content type, 400 for other JSON.
+        foreach (var (body, type, status) in new[]
+        {
+            ("nope", "text/plain", HttpStatusCode.UnsupportedMediaType),
+            ("""{"whatIf":"yes"}""", "application/json", HttpStatusCode.BadRequest),
+            ("""{"model":"x"}""", "application/json", HttpStatusCode.BadRequest),
+        })
+        {
+            using var bad = await client.PostAsync(Url($"/api/tasks/{id}/replay"), new StringContent(body, System.Text.Encoding.UTF8, type));
+            Assert.Equal(status, bad.StatusCode);
+            Assert.Equal("application/problem+json", bad.Content.Headers.ContentType!.MediaType);
+        }
+
         using var started = await client.PostAsync(Url($"/api/tasks/{id}/replay"), null);
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var replay = (await started.Content.ReadFromJsonAsync<JsonNode>())!["id"]!.GetValue<Guid>();
