@@ -103,6 +103,7 @@ Console.WriteLine($"throughput           {throughput:F0} tasks/min ({elapsed.Tot
 await PrintLatenciesAsync(results);
 Console.WriteLine($"per task             {cost.CpuSeconds / tasks * 1000:F1} ms CPU (whole machine), {cost.Commits(tasks)}, {cost.Publishes / (double)tasks:F1} broker publishes");
 Console.WriteLine($"CPU per task by process: {string.Join(", ", cost.ByProcess.Select(p => $"{p.Name} {p.Seconds / tasks * 1000:F1} ms"))}");
+Console.WriteLine($"publishes per task by exchange: {string.Join(", ", cost.ByExchange.Select(e => $"{e.Name} {e.Count / (double)tasks:F2}"))}");
 Console.WriteLine($"machine              {Environment.ProcessorCount} cores, {Load()} load average after the run");
 var failed = completed != tasks;
 
@@ -404,11 +405,13 @@ internal sealed class Meter
     private Dictionary<string, double> _processes = [];
     private long _transactions;
     private long _publishes;
+    private Dictionary<string, long> _byExchange = [];
     private string _lsn = string.Empty;
 
     public static async Task<Meter> StartAsync()
     {
         var meter = new Meter { _publishes = await PublishedAsync() };
+        meter._byExchange = await PublishedByExchangeAsync();
         meter._transactions = await TransactionsAsync();
         meter._lsn = await LsnAsync();
         meter._cpu = CpuSeconds();
@@ -427,7 +430,13 @@ internal sealed class Meter
         var end = await LsnAsync();
         var transactions = await TransactionsAsync() - _transactions;
         var writes = WriteCommits(_lsn, end, await PlatformDatabasesAsync());
-        return new Cost(cpu, byProcess, writes, transactions, await PublishedAsync() - _publishes);
+        var publishes = await PublishedAsync() - _publishes;
+        var byExchange = (await PublishedByExchangeAsync())
+            .Select(e => (Name: e.Key, Count: e.Value - _byExchange.GetValueOrDefault(e.Key)))
+            .Where(e => e.Count > 0)
+            .OrderByDescending(e => e.Count)
+            .ToList();
+        return new Cost(cpu, byProcess, writes, transactions, publishes, byExchange);
     }
 
     private static async Task<long> TransactionsAsync()
@@ -534,6 +543,18 @@ internal sealed class Meter
         return vhost["message_stats"]?["publish"]?.GetValue<long>() ?? 0;
     }
 
+    // Messages published into each exchange of the platform's virtual host (the default exchange, "", is where sends to a
+    // queue and responses go).
+    private static async Task<Dictionary<string, long>> PublishedByExchangeAsync()
+    {
+        using var rabbit = new HttpClient { BaseAddress = RabbitApi };
+        rabbit.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("agents:agents")));
+        var exchanges = JsonNode.Parse(await rabbit.GetStringAsync(new Uri($"exchanges/{Uri.EscapeDataString(RabbitVirtualHost)}?columns=name,message_stats", UriKind.Relative)))!.AsArray();
+        return exchanges.ToDictionary(
+            e => e!["name"]!.GetValue<string>() is { Length: > 0 } name ? name : "(default)",
+            e => e!["message_stats"]?["publish_in"]?.GetValue<long>() ?? 0);
+    }
+
     private static double CpuSeconds()
     {
         // /proc/stat: user nice system idle iowait irq softirq steal (in clock ticks of 1/100 s).
@@ -585,7 +606,7 @@ internal sealed class Meter
     }
 }
 
-internal sealed record Cost(double CpuSeconds, List<(string Name, double Seconds)> ByProcess, long? WriteCommits, long Transactions, long Publishes)
+internal sealed record Cost(double CpuSeconds, List<(string Name, double Seconds)> ByProcess, long? WriteCommits, long Transactions, long Publishes, List<(string Name, long Count)> ByExchange)
 {
     public string Commits(int tasks) =>
         (WriteCommits is { } writes ? $"{writes / (double)tasks:F1} PostgreSQL write commits" : "write commits n/a (pg_waldump)")
