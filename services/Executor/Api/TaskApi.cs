@@ -39,6 +39,7 @@ internal static class TaskApi
         tasks.MapPost("/{id:guid}/cancel", CancelAsync).Produces<TaskAccepted>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         tasks.MapTaskReplay();
+        tasks.MapTemplateVersions();
         return app;
     }
 

@@ -71,11 +71,20 @@ internal static class TaskReplayApi
                 type: ProblemTypes.Conflict);
         }
 
-        // The original's request, run by the caller; its answers come from the original's log.
+        // The original's request, run by the caller; its answers come from the original's log. A template task plans with
+        // the version its original ran (or the one asked for); a what-if without one takes what the template's rollout gives.
+        var whatIf = request?.WhatIf ?? false;
+        var templateVersion = request?.TemplateVersion;
+        if (templateVersion is null && !whatIf && original.TemplateName is not null)
+        {
+            templateVersion = await db.TaskRuns.AsNoTracking().Where(r => r.CorrelationId == original.Id).Select(r => r.TemplateVersion).FirstOrDefaultAsync(cancellationToken);
+        }
+
         var submitted = new SubmitTask(
             Guid.Empty, http.GetPrincipal(), original.Goal, original.TemplateName, original.Parameters, original.RequestedSteps, original.RequestedLimits,
-            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: request?.WhatIf ?? false);
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"replay:{submitted.WhatIf}:{original.Id}:{original.RequestHash}")));
+            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: whatIf, TemplateVersion: templateVersion);
+        var asked = request?.TemplateVersion is { } version ? $":v{version}" : string.Empty;
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"replay:{submitted.WhatIf}:{original.Id}:{original.RequestHash}{asked}")));
         var (task, run) = await TaskApi.StartRunAsync(db, journal, publish, options.Value, price, submitted, null, hash, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         ExecutorTelemetry.Submitted(run);
@@ -116,7 +125,12 @@ internal static class TaskReplayApi
 /// Ask today's models (and re-plan a goal) instead of serving the recorded answers; tools still answer only from the
 /// recording, and a call the original did not make is reported as one the replay would make, never made.
 /// </param>
-public sealed record ReplayRequest(bool WhatIf = false);
+/// <param name="TemplateVersion">
+/// Plan a template task with this version of its template instead of the one the original ran: how a candidate version
+/// would have handled the original's request (a step that differs is reported as the first divergence, or, in a what-if,
+/// runs with its tool calls answered from the recording or reported as ones it would make).
+/// </param>
+public sealed record ReplayRequest(bool WhatIf = false, int? TemplateVersion = null);
 
 /// <summary>A replay beside its original: each step's input and answer in both, and where they first differ.</summary>
 /// <param name="TaskId">The replay.</param>

@@ -28,8 +28,9 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         s.SubmittedAt = m.SubmittedAt;
         s.ReplayOf = m.ReplayOf;
         s.WhatIf = m.ReplayOf is not null && m.WhatIf;
+        s.TemplateVersion = m.TemplateVersion;
         s.Status = TaskRunStatus.Submitted;
-        Log("submitted", null, new { m.Goal, template = m.TemplateName, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf, whatIf = s.WhatIf });
+        Log("submitted", null, new { m.Goal, template = m.TemplateName, templateVersion = m.TemplateVersion, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf, whatIf = s.WhatIf });
 
         // A template or explicit steps do not read memories: the planning request rides with the admission request,
         // governance passes it on to the planner once the task is admitted, and the plan comes back with the admission,
@@ -148,20 +149,30 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         if (s.Status == TaskRunStatus.Submitted)
         {
             // Planned before admission answered: keep the plan; Admitted starts the run.
-            s.Plan = m.Plan;
-            AddPlanSteps(s, m.Plan);
-            Log("plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
+            TakePlan(s, m.Plan, "plan-created");
             return;
         }
 
         var revision = s.Plan is not null;
-        s.Plan = m.Plan;
         s.PlanRequested = true;
         s.RevisionPending = false;
-        AddPlanSteps(s, m.Plan);
-        Log(revision ? "plan-revised" : "plan-created", null, new { m.Plan.PlanId, m.Plan.Version, m.Plan.Source, m.Plan.Rationale, m.Plan.Steps });
+        TakePlan(s, m.Plan, revision ? "plan-revised" : "plan-created");
         s.Status = TaskRunStatus.Running;
         Advance(s);
+    }
+
+    private void TakePlan(TaskRunState s, Plan plan, string kind)
+    {
+        s.Plan = plan;
+        if (plan.TemplateVersion is { } version)
+        {
+            // The version that ran: the event log, the task view and the per-version figures name it.
+            s.TemplateVersion = version;
+            s.TemplateRollout = plan.Rollout;
+        }
+
+        AddPlanSteps(s, plan);
+        Log(kind, null, new { plan.PlanId, plan.Version, plan.Source, plan.Rationale, template = plan.Template, templateVersion = plan.TemplateVersion, rollout = plan.Rollout, plan.Steps });
     }
 
     private static void AddPlanSteps(TaskRunState s, Plan plan)
@@ -494,7 +505,7 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
     {
         s.PlanRequested = true;
         Log("plan-requested", null, new { memories = memories?.Count ?? 0 });
-        return new CreatePlan(s.CorrelationId, s.Principal, s.Goal, s.TemplateName, s.Parameters, s.RequestedSteps, memories, s.AllowedTools);
+        return new CreatePlan(s.CorrelationId, s.Principal, s.Goal, s.TemplateName, s.Parameters, s.RequestedSteps, memories, s.AllowedTools, TemplateVersion: s.TemplateVersion);
     }
 
     private void Succeed(TaskRunState s, StepRun step, string? output, bool tainted)

@@ -24,6 +24,15 @@ public sealed class TaskRunState : SagaStateMachineInstance
 
     public string? TemplateName { get; set; }
 
+    /// <summary>
+    /// The template version the task's plan was made from (from the plan); before planning, the version the submission
+    /// pinned (a replay runs the version its original ran), or null to let the template's rollout choose.
+    /// </summary>
+    public int? TemplateVersion { get; set; }
+
+    /// <summary>The side of the template's rollout the task fell on (<c>stable</c>, <c>candidate</c>), or null without a rollout.</summary>
+    public string? TemplateRollout { get; set; }
+
     public Dictionary<string, string>? Parameters { get; set; }
 
     public List<PlanStep>? RequestedSteps { get; set; }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using Agents.Contracts;
 using Agents.Executor.StateMachines;
 
@@ -17,6 +18,8 @@ internal static class ExecutorTelemetry
 
     public const string TenantTag = "agents.tenant";
     public const string TemplateTag = "agents.task.template";
+    public const string TemplateVersionTag = "agents.task.template_version";
+    public const string RolloutTag = "agents.task.rollout";
     public const string StatusTag = "agents.task.status";
     public const string StepKindTag = "agents.step.kind";
     public const string StepOutcomeTag = "agents.step.outcome";
@@ -31,17 +34,17 @@ internal static class ExecutorTelemetry
         "agents.task.submitted", "{task}", "Task runs submitted, by tenant and template.");
 
     private static readonly Counter<long> Finished = Meter.CreateCounter<long>(
-        "agents.task.finished", "{task}", "Task runs that reached a terminal state, by tenant, template and final state.");
+        "agents.task.finished", "{task}", "Task runs that reached a terminal state, by tenant, template, template version, rollout side and final state.");
 
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
-        "agents.task.duration", "s", "Time from submission to the terminal state, by tenant, template and final state.");
+        "agents.task.duration", "s", "Time from submission to the terminal state, by tenant, template, template version, rollout side and final state.");
 
     private static readonly Histogram<int> StepsPerTask = Meter.CreateHistogram<int>(
         "agents.task.steps", "{step}", "Steps started by a finished task run.",
         advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 3, 5, 8, 13, 21, 34] });
 
     private static readonly Histogram<double> CostPerTask = Meter.CreateHistogram<double>(
-        "agents.task.cost", "{currency}", "Model cost of a finished task run, by tenant and template.",
+        "agents.task.cost", "{currency}", "Model cost of a finished task run, by tenant, template, template version and rollout side.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
 
     private static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>(
@@ -207,11 +210,14 @@ internal static class ExecutorTelemetry
 
     private static void RecordFinished(TaskRunState saga, DateTimeOffset now)
     {
-        var tags = new TagList { Tenant(saga), Template(saga), { StatusTag, saga.Status.ToString() } };
+        // Split by template version and rollout side, so a candidate's figures can be watched beside the stable one's.
+        var version = new KeyValuePair<string, object?>(TemplateVersionTag, saga.TemplateVersion?.ToString(CultureInfo.InvariantCulture) ?? string.Empty);
+        var rollout = new KeyValuePair<string, object?>(RolloutTag, saga.TemplateRollout ?? string.Empty);
+        var tags = new TagList { Tenant(saga), Template(saga), version, rollout, { StatusTag, saga.Status.ToString() } };
         Finished.Add(1, tags);
         Duration.Record(((saga.FinishedAt ?? now) - saga.SubmittedAt).TotalSeconds, tags);
         StepsPerTask.Record(saga.StepsStarted, tags);
-        CostPerTask.Record((double)saga.Cost, Tenant(saga), Template(saga));
+        CostPerTask.Record((double)saga.Cost, Tenant(saga), Template(saga), version, rollout);
     }
 
     private static void RecordStep(StepRun step, string outcome, DateTimeOffset now)

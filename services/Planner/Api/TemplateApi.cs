@@ -33,7 +33,53 @@ internal static class TemplateApi
             .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
         templates.MapDelete("/{name}", RetireAsync).Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
+
+        templates.MapGet("/{name}/rollout", async (string name, HttpContext http, TemplateStore store, CancellationToken cancellationToken) =>
+            await store.GetRolloutAsync(http.GetPrincipal().TenantId, name, cancellationToken) is { } rollout
+                ? Results.Ok(rollout)
+                : ApiProblems.NotFound($"Template '{name}' has no rollout in your tenant: its newest version serves every new task."))
+            .Produces<TemplateRolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
+        templates.MapPut("/{name}/rollout", PutRolloutAsync).Accepts<TemplateRolloutRequest>("application/json").Produces<TemplateRolloutView>()
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        templates.MapDelete("/{name}/rollout", EndRolloutAsync).Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
         return api;
+    }
+
+    /// <summary>
+    /// Sets the rollout of one of the tenant's templates: <c>percent</c> of new tasks plan with <c>candidateVersion</c>,
+    /// the others with <c>stableVersion</c> (default: the version serving now). <c>percent</c> 0 is a rollback.
+    /// </summary>
+    private static async Task<IResult> PutRolloutAsync(string name, TemplateRolloutRequest request, HttpContext http, TemplateStore store, CancellationToken cancellationToken)
+    {
+        var principal = http.GetPrincipal();
+        if (!principal.IsInRole(AdminRole))
+        {
+            return Forbidden("Rolling out workflow templates");
+        }
+
+        var (change, saved, problem) = await store.SetRolloutAsync(principal.TenantId, name, request, $"{principal.TenantId}/{principal.UserId}", cancellationToken);
+        return change switch
+        {
+            TemplateChange.Done => Results.Ok(saved),
+            TemplateChange.Invalid => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid rollout", detail: problem, type: ProblemTypes.Validation),
+            TemplateChange.BuiltInReadOnly => BuiltInReadOnly(name),
+            TemplateChange.Concurrent => Concurrent(name),
+            _ => NotFound(name),
+        };
+    }
+
+    private static async Task<IResult> EndRolloutAsync(string name, HttpContext http, TemplateStore store, CancellationToken cancellationToken)
+    {
+        var principal = http.GetPrincipal();
+        if (!principal.IsInRole(AdminRole))
+        {
+            return Forbidden("Ending a template's rollout");
+        }
+
+        return await store.EndRolloutAsync(principal.TenantId, name, cancellationToken)
+            ? Results.NoContent()
+            : ApiProblems.NotFound($"Template '{name}' has no rollout in your tenant.");
     }
 
     private static async Task<IResult> RetireAsync(string name, HttpContext http, TemplateStore store, CancellationToken cancellationToken)

@@ -27,6 +27,9 @@ internal sealed class PlanVersionRecord
 
     public int? TemplateVersion { get; set; }
 
+    /// <summary>The side of the template's rollout the task fell on (<c>stable</c>, <c>candidate</c>), or null without a rollout.</summary>
+    public string? Rollout { get; set; }
+
     /// <summary>The task's parameters as a JSON object (kept so revisions validate the same references).</summary>
     public string? ParametersJson { get; set; }
 

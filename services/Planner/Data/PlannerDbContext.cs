@@ -10,6 +10,8 @@ internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> option
 
     public DbSet<WorkflowTemplateRecord> Templates => Set<WorkflowTemplateRecord>();
 
+    public DbSet<TemplateRolloutRecord> TemplateRollouts => Set<TemplateRolloutRecord>();
+
     public DbSet<CatalogToolRecord> CatalogTools => Set<CatalogToolRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -24,6 +26,7 @@ internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> option
             plan.Property(p => p.UserId).HasMaxLength(128);
             plan.Property(p => p.Source).HasMaxLength(32);
             plan.Property(p => p.TemplateName).HasMaxLength(64);
+            plan.Property(p => p.Rollout).HasMaxLength(16);
             plan.Property(p => p.StepsJson).HasColumnType("jsonb");
             plan.Property(p => p.ParametersJson).HasColumnType("jsonb");
             plan.Property(p => p.AllowedToolsJson).HasColumnType("jsonb");
@@ -38,6 +41,16 @@ internal sealed class PlannerDbContext(DbContextOptions<PlannerDbContext> option
             template.Property(t => t.CreatedBy).HasMaxLength(256);
             template.Property(t => t.ParametersJson).HasColumnType("jsonb");
             template.Property(t => t.StepsJson).HasColumnType("jsonb");
+        });
+
+        modelBuilder.Entity<TemplateRolloutRecord>(rollout =>
+        {
+            rollout.ToTable("template_rollouts");
+            rollout.HasKey(r => new { r.TenantId, r.Name });
+            rollout.Property(r => r.TenantId).HasMaxLength(128);
+            rollout.Property(r => r.Name).HasMaxLength(64);
+            rollout.Property(r => r.UpdatedBy).HasMaxLength(256);
+            rollout.ToTable(t => t.HasCheckConstraint("ck_template_rollouts_percent", "percent BETWEEN 0 AND 100"));
         });
 
         modelBuilder.Entity<CatalogToolRecord>(tool =>

@@ -104,10 +104,12 @@ internal sealed class PlanningService(
         else if (!string.IsNullOrWhiteSpace(message.TemplateName))
         {
             record.Source = SourceTemplate;
-            var template = await TemplateStore.FindLatestAsync(db, message.Principal.TenantId, message.TemplateName, cancellationToken);
-            if (template is null)
+            var found = await TemplateStore.FindForTaskAsync(db, message.Principal.TenantId, message.TemplateName, message.TaskId, message.TemplateVersion, cancellationToken);
+            if (found is not ({ } template, var rollout))
             {
-                return PlanOutcome.Rejected($"unknown template '{message.TemplateName}'");
+                return PlanOutcome.Rejected(message.TemplateVersion is { } version
+                    ? $"template '{message.TemplateName}' has no version {version} (or it is retired)"
+                    : $"unknown template '{message.TemplateName}'");
             }
 
             var expansion = new List<string>();
@@ -125,8 +127,11 @@ internal sealed class PlanningService(
 
             record.TemplateName = template.Name;
             record.TemplateVersion = template.Version;
+            record.Rollout = rollout;
             record.Goal = string.IsNullOrWhiteSpace(message.Goal) ? template.Description : message.Goal;
-            record.Rationale = $"Workflow template '{template.Name}' version {template.Version}.";
+            record.Rationale = rollout is null
+                ? $"Workflow template '{template.Name}' version {template.Version}."
+                : $"Workflow template '{template.Name}' version {template.Version} (the {rollout} version of its rollout).";
         }
         else if (!string.IsNullOrWhiteSpace(message.Goal))
         {
@@ -231,6 +236,7 @@ internal sealed class PlanningService(
             Goal = current.Goal,
             TemplateName = current.TemplateName,
             TemplateVersion = current.TemplateVersion,
+            Rollout = current.Rollout,
             ParametersJson = current.ParametersJson,
             AllowedToolsJson = current.AllowedToolsJson,
             RevisionReason = $"step '{message.FailedStepId}' failed: {message.Error}",
@@ -262,7 +268,8 @@ internal sealed class PlanningService(
     }
 
     public static Plan ToPlan(PlanVersionRecord record) =>
-        new(record.PlanId, record.Version, record.Source, JsonSerializer.Deserialize<List<PlanStep>>(record.StepsJson, PlannerJson.Options) ?? [], record.Rationale);
+        new(record.PlanId, record.Version, record.Source, JsonSerializer.Deserialize<List<PlanStep>>(record.StepsJson, PlannerJson.Options) ?? [], record.Rationale,
+            record.TemplateName, record.TemplateVersion, record.Rollout);
 
     /// <summary>The tools offered to the planner model: those the task allows and (when governance said) the caller's roles allow.</summary>
     private static List<ToolSummary> VisibleTools(IReadOnlyDictionary<string, ToolSummary> tools, IReadOnlyCollection<string>? allowed, IReadOnlyList<string>? callable) =>

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Agents.Planner.Data;
 using Agents.Planner.Planning;
@@ -13,7 +15,14 @@ internal enum TemplateChange
     NotFound,
     BuiltInReadOnly,
     Concurrent,
+    Invalid,
 }
+
+/// <summary>A tenant's rollout of one of its templates, as the API shows it.</summary>
+internal sealed record TemplateRolloutView(string Name, int StableVersion, int CandidateVersion, int Percent, string UpdatedBy, DateTimeOffset UpdatedAt);
+
+/// <summary>The body of <c>PUT /api/templates/{name}/rollout</c>; <see cref="StableVersion"/> defaults to the version serving now.</summary>
+internal sealed record TemplateRolloutRequest(int CandidateVersion, int Percent, int? StableVersion = null);
 
 /// <summary>
 /// Reads and writes versioned workflow templates, always for one tenant: a tenant sees, changes and runs its own
@@ -50,6 +59,135 @@ internal sealed class TemplateStore(PlannerDbContext db, TimeProvider time)
             .ToListAsync(cancellationToken);
         return candidates.Where(r => !r.Retired).OrderBy(r => r.TenantId == WorkflowTemplateRecord.BuiltIn).FirstOrDefault();
     }
+
+    /// <summary>The side of a rollout that plans with the stable version.</summary>
+    public const string Stable = "stable";
+
+    /// <summary>The side of a rollout that plans with the candidate version.</summary>
+    public const string Candidate = "candidate";
+
+    /// <summary>
+    /// The version of <paramref name="name"/> that plans task <paramref name="taskId"/> of <paramref name="tenant"/>:
+    /// with a rollout of the tenant's template, the candidate for the rollout's share of tasks (by the task's id) and the
+    /// stable version for the rest; otherwise the newest (as <see cref="FindLatestAsync"/>). Null when there is no such
+    /// template or it is retired. A built-in template has no rollout and costs no second query. With
+    /// <paramref name="pinned"/>, exactly that version (a replay of a task planned from it), outside any rollout.
+    /// </summary>
+    public static async Task<(WorkflowTemplateRecord Template, string? Rollout)?> FindForTaskAsync(PlannerDbContext db, string tenant, string name, Guid taskId, int? pinned, CancellationToken cancellationToken)
+    {
+        if (pinned is { } version)
+        {
+            return await FindVersionAsync(db, tenant, name, version, cancellationToken) is { } exact ? (exact, null) : null;
+        }
+
+        var latest = await FindLatestAsync(db, tenant, name, cancellationToken);
+        if (latest is null || latest.TenantId == WorkflowTemplateRecord.BuiltIn)
+        {
+            return latest is null ? null : (latest, null);
+        }
+
+        var rollout = await db.TemplateRollouts.AsNoTracking().SingleOrDefaultAsync(r => r.TenantId == tenant && r.Name == name, cancellationToken);
+        if (rollout is null)
+        {
+            return (latest, null);
+        }
+
+        var candidate = Bucket(taskId) < rollout.Percent;
+        var serving = candidate ? rollout.CandidateVersion : rollout.StableVersion;
+        var chosen = serving == latest.Version
+            ? latest
+            : await db.Templates.AsNoTracking().SingleOrDefaultAsync(t => t.TenantId == tenant && t.Name == name && t.Version == serving, cancellationToken);
+        return chosen is null || chosen.Retired ? (latest, null) : (chosen, candidate ? Candidate : Stable);
+    }
+
+    /// <summary>Version <paramref name="version"/> of <paramref name="name"/> as the tenant may run it (its own, else the built-in's); null when not stored or retired.</summary>
+    public static async Task<WorkflowTemplateRecord?> FindVersionAsync(PlannerDbContext db, string tenant, string name, int version, CancellationToken cancellationToken)
+    {
+        var candidates = await db.Templates.AsNoTracking()
+            .Where(t => t.Name == name && t.Version == version && (t.TenantId == tenant || t.TenantId == WorkflowTemplateRecord.BuiltIn))
+            .ToListAsync(cancellationToken);
+        return candidates.Where(r => !r.Retired).OrderBy(r => r.TenantId == WorkflowTemplateRecord.BuiltIn).FirstOrDefault();
+    }
+
+    /// <summary>0–99, evenly spread over task ids and fixed for each (task ids are time-ordered, so their bytes are hashed first).</summary>
+    public static int Bucket(Guid taskId)
+    {
+        Span<byte> id = stackalloc byte[16];
+        taskId.TryWriteBytes(id);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(id, hash);
+        return (int)(BinaryPrimitives.ReadUInt32LittleEndian(hash) % 100);
+    }
+
+    public async Task<TemplateRolloutView?> GetRolloutAsync(string tenant, string name, CancellationToken cancellationToken) =>
+        await db.TemplateRollouts.AsNoTracking().SingleOrDefaultAsync(r => r.TenantId == tenant && r.Name == name, cancellationToken) is { } rollout
+            ? ToView(rollout)
+            : null;
+
+    /// <summary>
+    /// Sets (or changes) the rollout of the tenant's template <paramref name="name"/>. Both versions must be stored, not
+    /// retired and different; the stable version defaults to the one serving now (the current rollout's stable version,
+    /// else the newest version other than the candidate). The answer's <c>Problem</c> says what is wrong when it is
+    /// <see cref="TemplateChange.Invalid"/>.
+    /// </summary>
+    public async Task<(TemplateChange Change, TemplateRolloutView? Saved, string? Problem)> SetRolloutAsync(string tenant, string name, TemplateRolloutRequest request, string author, CancellationToken cancellationToken)
+    {
+        var versions = await db.Templates.AsNoTracking()
+            .Where(t => t.TenantId == tenant && t.Name == name)
+            .OrderByDescending(t => t.Version)
+            .Select(t => new { t.Version, t.Retired })
+            .ToListAsync(cancellationToken);
+        if (versions.Count == 0 || versions[0].Retired)
+        {
+            return (await IsBuiltInAsync(name, cancellationToken) ? TemplateChange.BuiltInReadOnly : TemplateChange.NotFound, null, null);
+        }
+
+        var rollout = await db.TemplateRollouts.SingleOrDefaultAsync(r => r.TenantId == tenant && r.Name == name, cancellationToken);
+        var stable = request.StableVersion
+            ?? rollout?.StableVersion
+            ?? versions.Where(v => !v.Retired && v.Version != request.CandidateVersion).Select(v => (int?)v.Version).FirstOrDefault();
+        var stored = versions.Where(v => !v.Retired).Select(v => v.Version).ToHashSet();
+        var problem = request switch
+        {
+            { Percent: < 0 or > 100 } => $"percent must be between 0 and 100 (was {request.Percent}).",
+            _ when !stored.Contains(request.CandidateVersion) => $"Template '{name}' has no version {request.CandidateVersion} to roll out (stored: {string.Join(", ", stored.Order())}).",
+            _ when stable is null => $"Template '{name}' has only version {request.CandidateVersion}; a rollout needs a second version to compare it with.",
+            _ when !stored.Contains(stable.Value) => $"Template '{name}' has no version {stable} to keep as the stable version (stored: {string.Join(", ", stored.Order())}).",
+            _ when stable == request.CandidateVersion => $"The stable and the candidate version are both {stable}; a rollout needs two different versions.",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            return (TemplateChange.Invalid, null, problem);
+        }
+
+        if (rollout is null)
+        {
+            rollout = new TemplateRolloutRecord { TenantId = tenant, Name = name, UpdatedBy = author };
+            db.TemplateRollouts.Add(rollout);
+        }
+
+        rollout.StableVersion = stable!.Value;
+        rollout.CandidateVersion = request.CandidateVersion;
+        rollout.Percent = request.Percent;
+        rollout.UpdatedBy = author;
+        rollout.UpdatedAt = time.GetUtcNow();
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            db.ChangeTracker.Clear();
+            return (TemplateChange.Concurrent, null, null);
+        }
+
+        return (TemplateChange.Done, ToView(rollout), null);
+    }
+
+    /// <summary>Ends the rollout of the tenant's template: its newest version serves every new task again.</summary>
+    public async Task<bool> EndRolloutAsync(string tenant, string name, CancellationToken cancellationToken) =>
+        await db.TemplateRollouts.Where(r => r.TenantId == tenant && r.Name == name).ExecuteDeleteAsync(cancellationToken) > 0;
 
     /// <summary>Stores <paramref name="definition"/> as the tenant's next version of <paramref name="name"/>.</summary>
     public async Task<(TemplateChange Change, TemplateView? Saved)> SaveAsync(string tenant, string name, TemplateDefinition definition, string author, CancellationToken cancellationToken)
@@ -134,6 +272,9 @@ internal sealed class TemplateStore(PlannerDbContext db, TimeProvider time)
         CreatedBy = author,
         CreatedAt = time.GetUtcNow(),
     };
+
+    private static TemplateRolloutView ToView(TemplateRolloutRecord rollout) =>
+        new(rollout.Name, rollout.StableVersion, rollout.CandidateVersion, rollout.Percent, rollout.UpdatedBy, rollout.UpdatedAt);
 
     private static TemplateView ToView(WorkflowTemplateRecord record, bool includeSteps) => new(
         record.Name,

@@ -26,8 +26,20 @@ public sealed record PlanStep(
     int? MaxAttempts = null,
     TimeSpan? Timeout = null);
 
-/// <summary>A validated plan. Versions start at 1; a revision keeps the same <see cref="PlanId"/>.</summary>
-public sealed record Plan(Guid PlanId, int Version, string Source, IReadOnlyList<PlanStep> Steps, string? Rationale = null);
+/// <summary>
+/// A validated plan. Versions start at 1; a revision keeps the same <see cref="PlanId"/>. A plan made from a workflow
+/// template names it and the <see cref="TemplateVersion"/> it was made from; <see cref="Rollout"/> says which side of
+/// the template's rollout the task fell on (<c>stable</c> or <c>candidate</c>; null when no rollout was set).
+/// </summary>
+public sealed record Plan(
+    Guid PlanId,
+    int Version,
+    string Source,
+    IReadOnlyList<PlanStep> Steps,
+    string? Rationale = null,
+    string? Template = null,
+    int? TemplateVersion = null,
+    string? Rollout = null);
 
 /// <summary>A tool as the planner sees it: enough to choose it and fill its arguments.</summary>
 public sealed record ToolSummary(string Name, string Description, string InputSchema, SideEffectClass SideEffect);
@@ -35,7 +47,8 @@ public sealed record ToolSummary(string Name, string Description, string InputSc
 /// <summary>
 /// Asks the planner for a plan: from a goal (planner model), a workflow template by name, or explicit steps.
 /// <see cref="Admission"/>: set when governance passed the request on after admitting the task
-/// (<see cref="AdmitTask.ThenPlan"/>); the planner returns it with its answer.
+/// (<see cref="AdmitTask.ThenPlan"/>); the planner returns it with its answer. <see cref="TemplateVersion"/>: plan with
+/// exactly this version of the template (a replay of a task planned from it), whatever the template's rollout says.
 /// </summary>
 public sealed record CreatePlan(
     Guid TaskId,
@@ -46,7 +59,8 @@ public sealed record CreatePlan(
     IReadOnlyList<PlanStep>? Steps,
     IReadOnlyList<RecalledMemory>? Memories,
     IReadOnlyList<string>? AllowedTools,
-    TaskAdmitted? Admission = null);
+    TaskAdmitted? Admission = null,
+    int? TemplateVersion = null);
 
 /// <summary>Asks for a new plan version after a step failed for good.</summary>
 public sealed record RevisePlan(

@@ -78,7 +78,8 @@ public sealed record TaskUsage(int Steps, int ToolCalls, int InputTokens, int Ou
 /// it a replay of that finished task: its tool calls, model calls and model-written plans are answered from the
 /// original's event log, never made live. With <see cref="WhatIf"/> the model steps and a goal's planning are made live
 /// (today's model, prompts and templates) while tools are still answered only from the recording: a tool call the original
-/// did not make is reported as one the replay would make, and is not made.
+/// did not make is reported as one the replay would make, and is not made. <see cref="TemplateVersion"/> plans a template
+/// task with exactly that version, whatever the template's rollout says (a replay runs the version its original ran).
 /// </summary>
 public sealed record SubmitTask(
     Guid TaskId,
@@ -91,7 +92,8 @@ public sealed record SubmitTask(
     IReadOnlyList<string>? AllowedTools,
     DateTimeOffset SubmittedAt,
     Guid? ReplayOf = null,
-    bool WhatIf = false);
+    bool WhatIf = false,
+    int? TemplateVersion = null);
 
 /// <summary>Asks a running task to stop; the saga cancels pending work and keeps the partial result.</summary>
 public sealed record CancelTask(Guid TaskId, AgentPrincipal Principal, string? Reason);

@@ -352,6 +352,15 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("template_name");
 
+                    b.Property<string>("TemplateRollout")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("template_rollout");
+
+                    b.Property<int?>("TemplateVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("template_version");
+
                     b.Property<string>("ToolCallCounts")
                         .IsRequired()
                         .HasColumnType("jsonb")

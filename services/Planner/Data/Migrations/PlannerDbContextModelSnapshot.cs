@@ -280,6 +280,11 @@ namespace Agents.Planner.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("revision_reason");
 
+                    b.Property<string>("Rollout")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("rollout");
+
                     b.Property<string>("Source")
                         .IsRequired()
                         .HasMaxLength(32)
@@ -327,6 +332,49 @@ namespace Agents.Planner.Data.Migrations
                         .HasDatabaseName("ix_plan_versions_tenant_id_task_id");
 
                     b.ToTable("plan_versions", (string)null);
+                });
+
+            modelBuilder.Entity("Agents.Planner.Data.TemplateRolloutRecord", b =>
+                {
+                    b.Property<string>("TenantId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("name");
+
+                    b.Property<int>("CandidateVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("candidate_version");
+
+                    b.Property<int>("Percent")
+                        .HasColumnType("integer")
+                        .HasColumnName("percent");
+
+                    b.Property<int>("StableVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("stable_version");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("UpdatedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("TenantId", "Name")
+                        .HasName("pk_template_rollouts");
+
+                    b.ToTable("template_rollouts", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_template_rollouts_percent", "percent BETWEEN 0 AND 100");
+                        });
                 });
 
             modelBuilder.Entity("Agents.Planner.Data.WorkflowTemplateRecord", b =>
