@@ -50,6 +50,7 @@ internal static class AgentsCli
         root.Add(OperationsCommands.Tools(environment));
         root.Add(OperationsCommands.Policy(environment));
         root.Add(OperationsCommands.Audit(environment));
+        root.Add(TemplateCommands.Templates(environment));
         root.Add(EvalCommands.Eval(environment));
         return root;
     }
