@@ -186,7 +186,7 @@ internal static class TemplateCommands
         var (newCost, oldCost) = (Number(candidate, "costPerTask") ?? 0, Number(baseline, "costPerTask") ?? 0);
         var dearer = newCost > oldCost && newCost > oldCost * (1 + maxCostRise);
         regressed |= dearer;
-        lines.Add($"{(dearer ? "REGRESSED" : "ok")}: cost per task {newCost.ToString(CultureInfo.InvariantCulture)} against {oldCost.ToString(CultureInfo.InvariantCulture)}; allowed rise {Percent(maxCostRise)}.");
+        lines.Add($"{(dearer ? "REGRESSED" : "ok")}: cost per task {newCost.ToString("0.########", CultureInfo.InvariantCulture)} against {oldCost.ToString("0.########", CultureInfo.InvariantCulture)}; allowed rise {Percent(maxCostRise)}.");
         return (regressed, lines);
     }
 
