@@ -36,6 +36,7 @@ public static class ModelsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelPricingOptions>, ModelPricingOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>());
 
+        services.TryAddSingleton<NamedChatClients>();
         foreach (var role in ModelRoles.All)
         {
             services.AddOptions<ModelOptions>(role).BindConfiguration(ModelRoles.SectionOf(role)).ValidateOnStart();

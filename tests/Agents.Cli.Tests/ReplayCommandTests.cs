@@ -25,6 +25,19 @@ public sealed class ReplayCommandTests
     }
 
     [Fact]
+    public async Task Replay_sends_the_what_if_template_version_and_model_it_was_given()
+    {
+        var gateway = new CannedGateway()
+            .Answer("POST", $"/api/tasks/{Original}/replay", HttpStatusCode.Accepted, $$"""{"id":"{{Replay}}","status":"Submitted"}""")
+            .Answer("GET", $"/api/tasks/{Replay}/replay", HttpStatusCode.OK, Report(finished: true, divergence: "null", resultMatches: true));
+
+        var run = await CliRun.RunAsync(gateway, null, null, "replay", Original, "--what-if", "--template-version", "2", "--model", "concise");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("""{"whatIf":true,"templateVersion":2,"model":"concise"}""", gateway.Requests[0].Body);
+    }
+
+    [Fact]
     public async Task Replay_report_names_the_first_divergence_and_exits_1()
     {
         var gateway = new CannedGateway().Answer("GET", $"/api/tasks/{Replay}/replay", HttpStatusCode.OK, Report(

@@ -68,6 +68,12 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
             // The models library's deterministic provider (the default), priced so that cost accounting shows.
             ["Models:Prices:deterministic:InputPerMillion"] = "1000",
             ["Models:Prices:deterministic:OutputPerMillion"] = "1000",
+
+            // A second model, configured by name, that a step or a what-if replay may choose (short answers, dearer).
+            ["Models:Named:candidate:Model"] = "candidate-model",
+            ["Models:Named:candidate:MaxOutputTokens"] = "8",
+            ["Models:Prices:candidate-model:InputPerMillion"] = "3000",
+            ["Models:Prices:candidate-model:OutputPerMillion"] = "3000",
         };
         Settings = settings;
         _factory = new ServiceFactory<Program>(settings);

@@ -90,6 +90,35 @@ public sealed class TemplateApiTests(PlannerFixture fixture)
     }
 
     [Fact]
+    public async Task A_version_carries_the_model_its_model_steps_name_and_only_model_steps_may_name_one()
+    {
+        var name = "brief-" + Guid.NewGuid().ToString("N")[..8];
+        using var client = fixture.CreateClient(Principal("tenant-tpl", "admin"));
+        var lookup = new { id = "lookup", kind = "tool", tool = "crm.lookup-customer", arguments = new { customerId = "{{params.customerId}}" }, dependsOn = Array.Empty<string>() };
+        var parameters = new[] { new { name = "customerId", required = true } };
+
+        using var stored = await client.PutAsJsonAsync(new Uri($"/api/templates/{name}", UriKind.Relative), new
+        {
+            description = "Brief.",
+            parameters,
+            steps = new object[] { lookup, new { id = "brief", kind = "model", prompt = "Brief {{steps.lookup.output}}", dependsOn = new[] { "lookup" }, model = "candidate" } },
+        });
+        using var refused = await client.PutAsJsonAsync(new Uri($"/api/templates/{name}", UriKind.Relative), new
+        {
+            description = "Brief.",
+            parameters,
+            steps = new object[] { new { id = "lookup", kind = "tool", tool = "crm.lookup-customer", arguments = new { customerId = "{{params.customerId}}" }, dependsOn = Array.Empty<string>(), model = "candidate" } },
+        });
+        var (created, _) = await fixture.PlanAsync(Template(Principal("tenant-tpl"), name, new() { ["customerId"] = "C-5" }));
+
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        Assert.Equal("candidate", created!.Plan.Steps.Single(s => s.Id == "brief").Model);
+        Assert.Null(created.Plan.Steps.Single(s => s.Id == "lookup").Model);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("step 'lookup': model is only for model steps.", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Malformed_json_is_a_validation_problem()
     {
         using var client = fixture.CreateClient(Principal("tenant-tpl", "admin"));

@@ -216,6 +216,11 @@ internal static partial class SubmitTaskValidation
                 }
             }
 
+            if (StepRules.ModelProblem(step) is { } modelProblem)
+            {
+                add(at + ".model", modelProblem);
+            }
+
             if (step.MaxAttempts is { } attempts && !StepRules.IsValidAttempts(attempts))
             {
                 add(at + ".maxAttempts", $"must be between {StepRules.MinAttempts} and {StepRules.MaxAttempts}.");

@@ -6,6 +6,7 @@ using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 using Agents.Executor.Telemetry;
+using Agents.Models;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
@@ -56,6 +57,11 @@ internal static class TaskReplayApi
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body must be empty or a JSON object like {{\"whatIf\": true}}: {ex.Message}"] });
         }
 
+        if (request?.Model is { } model && ModelProblem(model, request.WhatIf, http.RequestServices.GetRequiredService<NamedChatClients>()) is { } problem)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["model"] = [problem] });
+        }
+
         var (original, refused) = await TaskApi.FindAsync(db, http, access, id, cancellationToken);
         if (original is null)
         {
@@ -82,8 +88,8 @@ internal static class TaskReplayApi
 
         var submitted = new SubmitTask(
             Guid.Empty, http.GetPrincipal(), original.Goal, original.TemplateName, original.Parameters, original.RequestedSteps, original.RequestedLimits,
-            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: whatIf, TemplateVersion: templateVersion);
-        var asked = request?.TemplateVersion is { } version ? $":v{version}" : string.Empty;
+            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: whatIf, TemplateVersion: templateVersion, Model: request?.Model);
+        var asked = (request?.TemplateVersion is { } version ? $":v{version}" : string.Empty) + (request?.Model is { } chosen ? $":m{chosen}" : string.Empty);
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"replay:{submitted.WhatIf}:{original.Id}:{original.RequestHash}{asked}")));
         var (task, run) = await TaskApi.StartRunAsync(db, journal, publish, options.Value, price, submitted, null, hash, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
@@ -114,6 +120,25 @@ internal static class TaskReplayApi
         return Results.Ok(ReplayReport.Compare(task, original, recorded, replay));
     }
 
+    /// <summary>Why a replay cannot run with <paramref name="model"/>, or null when it can.</summary>
+    private static string? ModelProblem(string model, bool whatIf, NamedChatClients named)
+    {
+        if (!whatIf)
+        {
+            return "A model is chosen only for a what-if replay ({\"whatIf\": true, \"model\": …}): a plain replay answers every model step from the recording.";
+        }
+
+        if (StepRules.ModelProblem(new PlanStep("replay", StepKind.Model, null, null, null, [], Model: model)) is { } problem)
+        {
+            return problem;
+        }
+
+        var known = named.Names;
+        return known.Contains(model, StringComparer.Ordinal)
+            ? null
+            : $"No model named '{model}' is configured in the executor (Models:Named:{model}); configured: {(known.Count == 0 ? "none" : string.Join(", ", known))}.";
+    }
+
     private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
     private static Task<List<TaskEvent>> LogAsync(ExecutorDbContext db, Guid id, CancellationToken cancellationToken) =>
@@ -130,7 +155,11 @@ internal static class TaskReplayApi
 /// would have handled the original's request (a step that differs is reported as the first divergence, or, in a what-if,
 /// runs with its tool calls answered from the recording or reported as ones it would make).
 /// </param>
-public sealed record ReplayRequest(bool WhatIf = false, int? TemplateVersion = null);
+/// <param name="Model">
+/// A what-if only: run every model step with this model, configured by name in the executor (<c>Models:Named:{name}</c>),
+/// instead of each step's own or the executor's.
+/// </param>
+public sealed record ReplayRequest(bool WhatIf = false, int? TemplateVersion = null, string? Model = null);
 
 /// <summary>A replay beside its original: each step's input and answer in both, and where they first differ.</summary>
 /// <param name="TaskId">The replay.</param>

@@ -12,7 +12,7 @@ namespace Agents.Executor.Consumers;
 
 /// <summary>
 /// The executor's model worker: runs one model step on the "executor" chat client (<c>Models:Executor</c>, see
-/// Agents.Models) with bounded output tokens and answers with <see cref="ModelStepCompleted"/> (tokens and cost from
+/// Agents.Models), or on the model the step names (<c>Models:Named:{name}</c>), with bounded output tokens and answers with <see cref="ModelStepCompleted"/> (tokens and cost from
 /// the response's <see cref="ModelUsage"/>). The call's tokens and cost are reserved from the user's and the tenant's
 /// daily budgets first (<see cref="ReserveModelBudget"/>): the saga sends the step by way of governance, which attaches its
 /// answer (<see cref="RunModelStep.Reservation"/>); a step without one (or with "retry later", or redelivered) is asked for
@@ -26,7 +26,8 @@ public sealed class ModelStepConsumer(
     ModelStepPrice price,
     IOptions<ExecutorOptions> options,
     TimeProvider time,
-    ILogger<ModelStepConsumer> logger) : IConsumer<RunModelStep>
+    ILogger<ModelStepConsumer> logger,
+    NamedChatClients? named = null) : IConsumer<RunModelStep>
 {
     public const string ChatClientKey = ModelRoles.Executor;
 
@@ -79,9 +80,25 @@ public sealed class ModelStepConsumer(
 
     private async Task<ModelStepCompleted> CallModelAsync(RunModelStep message, int maxOutputTokens, long started, Activity? activity, CancellationToken cancellationToken)
     {
+        IChatClient? client;
         try
         {
-            var response = await chat.GetResponseAsync(
+            client = message.Model is { } name ? named?.Get(name) : chat;
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Failed(message, $"The model '{message.Model}' is configured with invalid settings: {ex.Message}", started, reserved: true) with { Permanent = true };
+        }
+
+        if (client is null)
+        {
+            var known = named?.Names ?? [];
+            return Failed(message, $"No model named '{message.Model}' is configured in the executor (Models:Named:{message.Model}); configured: {(known.Count == 0 ? "none" : string.Join(", ", known))}.", started, reserved: true) with { Permanent = true };
+        }
+
+        try
+        {
+            var response = await client.GetResponseAsync(
                 [new ChatMessage(ChatRole.System, message.SystemPrompt), new ChatMessage(ChatRole.User, message.Prompt)],
                 new ChatOptions { MaxOutputTokens = maxOutputTokens },
                 cancellationToken);
@@ -157,7 +174,7 @@ public sealed class ModelStepConsumer(
     /// </summary>
     public static ReserveModelBudget Reservation(RunModelStep step, ModelStepPrice price, ExecutorOptions options)
     {
-        var modelPrice = price.Current;
+        var modelPrice = price.For(step.Model);
         return new ReserveModelBudget(
             step.TaskId,
             new ModelCallRef(step.StepId, step.Attempt),

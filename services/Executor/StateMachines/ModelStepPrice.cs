@@ -10,13 +10,15 @@ namespace Agents.Executor.StateMachines;
 /// </summary>
 public sealed class ModelStepPrice(IServiceProvider services)
 {
-    public ModelPrice? Current
+    public ModelPrice? Current => For(null);
+
+    /// <summary>The price of the model a step runs with: a named model's (<c>Models:Named:{name}</c>), else the executor's.</summary>
+    public ModelPrice? For(string? named)
     {
-        get
-        {
-            var prices = services.GetService<ModelPriceTable>();
-            var model = services.GetService<IOptionsMonitor<ModelOptions>>()?.Get(ModelRoles.Executor).EffectiveModel;
-            return prices is not null && prices.TryGetPrice(model, out var price) ? price : null;
-        }
+        var prices = services.GetService<ModelPriceTable>();
+        var model = named is null
+            ? services.GetService<IOptionsMonitor<ModelOptions>>()?.Get(ModelRoles.Executor).EffectiveModel
+            : services.GetService<NamedChatClients>()?.ModelIdOf(named);
+        return prices is not null && prices.TryGetPrice(model, out var price) ? price : null;
     }
 }

@@ -136,8 +136,10 @@ internal sealed partial class TaskRunEngine
         }
         else
         {
+            // A what-if replay may run every model step with another model; else the step's own, else the executor's.
             Effects.ModelSteps.Add(new RunModelStep(
-                s.CorrelationId, run.Id, run.Dispatches, s.Principal, StepInputs.SystemPromptFor(run.InputTainted), input.Text, run.InputTainted, maxTokens));
+                s.CorrelationId, run.Id, run.Dispatches, s.Principal, StepInputs.SystemPromptFor(run.InputTainted), input.Text, run.InputTainted, maxTokens,
+                Model: s.Model ?? plan.Model));
         }
 
         Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
@@ -145,6 +147,7 @@ internal sealed partial class TaskRunEngine
         {
             kind = plan.Kind,
             plan.Tool,
+            model = plan.Kind == StepKind.Tool ? null : s.Model ?? plan.Model,
             attempt = run.Attempts,
             input = input.Text,
             inputTainted = run.InputTainted,

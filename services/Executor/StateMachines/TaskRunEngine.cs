@@ -29,8 +29,9 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         s.ReplayOf = m.ReplayOf;
         s.WhatIf = m.ReplayOf is not null && m.WhatIf;
         s.TemplateVersion = m.TemplateVersion;
+        s.Model = s.WhatIf ? m.Model : null;
         s.Status = TaskRunStatus.Submitted;
-        Log("submitted", null, new { m.Goal, template = m.TemplateName, templateVersion = m.TemplateVersion, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf, whatIf = s.WhatIf });
+        Log("submitted", null, new { m.Goal, template = m.TemplateName, templateVersion = m.TemplateVersion, model = s.Model, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf, whatIf = s.WhatIf });
 
         // A template or explicit steps do not read memories: the planning request rides with the admission request,
         // governance passes it on to the planner once the task is admitted, and the plan comes back with the admission,
@@ -409,7 +410,7 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         }
         else
         {
-            StepFailed(s, step, "model: " + m.Error, retryable: true);
+            StepFailed(s, step, "model: " + m.Error, retryable: !m.Permanent);
         }
 
         Advance(s);

@@ -20,6 +20,7 @@ public sealed class TaskRunStateMap : IEntityTypeConfiguration<TaskRunState>
         builder.Property(x => x.RowVersion).IsRowVersion();
         builder.Property(x => x.Status).HasConversion<string>().HasMaxLength(32);
         builder.Property(x => x.TemplateRollout).HasMaxLength(16);
+        builder.Property(x => x.Model).HasMaxLength(64);
         builder.Property(x => x.Principal).HasReplacedJsonConversion();
         builder.Property(x => x.Parameters).HasReplacedJsonConversion();
         builder.Property(x => x.RequestedSteps).HasReplacedJsonConversion();

@@ -88,6 +88,11 @@ internal static class PlanValidator
             }
         }
 
+        if (StepRules.ModelProblem(step) is { } modelProblem)
+        {
+            errors.Add($"{label}: {modelProblem}");
+        }
+
         if (step.MaxAttempts is { } attempts && !StepRules.IsValidAttempts(attempts))
         {
             errors.Add($"{label}: maxAttempts must be between {StepRules.MinAttempts} and {StepRules.MaxAttempts} (was {attempts}).");

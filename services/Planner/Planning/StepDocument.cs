@@ -16,7 +16,8 @@ internal sealed record StepDocument(
     IReadOnlyList<string>? DependsOn,
     string? Description = null,
     int? MaxAttempts = null,
-    int? TimeoutSeconds = null)
+    int? TimeoutSeconds = null,
+    string? Model = null)
 {
     /// <summary>Converts to the contract's step; shape problems become <paramref name="errors"/>.</summary>
     public PlanStep? ToPlanStep(int index, List<string> errors)
@@ -51,7 +52,8 @@ internal sealed record StepDocument(
             DependsOn ?? [],
             Description,
             MaxAttempts,
-            TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null);
+            TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            string.IsNullOrWhiteSpace(Model) ? null : Model);
     }
 
     public static StepDocument FromPlanStep(PlanStep step)
@@ -72,7 +74,8 @@ internal sealed record StepDocument(
             step.DependsOn,
             step.Description,
             step.MaxAttempts,
-            step.Timeout is { } timeout ? (int)timeout.TotalSeconds : null);
+            step.Timeout is { } timeout ? (int)timeout.TotalSeconds : null,
+            step.Model);
     }
 
     public static IReadOnlyList<PlanStep> ToPlanSteps(IReadOnlyList<StepDocument>? documents, List<string> errors)

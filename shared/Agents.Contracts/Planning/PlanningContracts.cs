@@ -14,6 +14,8 @@ public enum StepKind
 /// One step of a plan. <see cref="ArgumentsJson"/> (tool steps) and <see cref="Prompt"/> (model steps)
 /// may reference earlier outputs as <c>{{steps.&lt;id&gt;.output}}</c> or <c>{{steps.&lt;id&gt;.output.&lt;json.path&gt;}}</c>,
 /// and task parameters as <c>{{params.&lt;name&gt;}}</c>; a referenced step must be listed in <see cref="DependsOn"/>.
+/// <see cref="Model"/> (model steps): a model configured by name in the executor (<c>Models:Named:{name}</c>) to run the
+/// step with instead of the executor's own, so a template version carries its model settings with its prompts.
 /// </summary>
 public sealed record PlanStep(
     string Id,
@@ -24,7 +26,8 @@ public sealed record PlanStep(
     IReadOnlyList<string> DependsOn,
     string? Description = null,
     int? MaxAttempts = null,
-    TimeSpan? Timeout = null);
+    TimeSpan? Timeout = null,
+    string? Model = null);
 
 /// <summary>
 /// A validated plan. Versions start at 1; a revision keeps the same <see cref="PlanId"/>. A plan made from a workflow

@@ -36,8 +36,26 @@ public static partial class StepRules
     /// <summary>True when <paramref name="timeout"/> is positive and at most <see cref="MaxTimeout"/>.</summary>
     public static bool IsValidTimeout(TimeSpan timeout) => timeout > TimeSpan.Zero && timeout <= MaxTimeout;
 
+    /// <summary>A named model (<c>Models:Named:{name}</c>): a letter or digit, then letters, digits, '.', '-' or '_', at most 64 in all.</summary>
+    public const string ModelNamePattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+
+    /// <summary>
+    /// The problem with a step's <see cref="PlanStep.Model"/>, for a person, or null when there is none: only a model
+    /// step may name a model, by a name of <see cref="ModelNamePattern"/>.
+    /// </summary>
+    public static string? ModelProblem(PlanStep step) => step.Model switch
+    {
+        null => null,
+        _ when step.Kind != StepKind.Model => "model is only for model steps.",
+        var name when !ModelName().IsMatch(name) => $"model '{name}' is not a model name (a letter or digit, then letters, digits, '.', '-' or '_'; at most 64).",
+        _ => null,
+    };
+
     [GeneratedRegex(IdPattern)]
     private static partial Regex Id();
+
+    [GeneratedRegex(ModelNamePattern)]
+    private static partial Regex ModelName();
 }
 
 /// <summary>Idempotency keys (of task submissions and of tool calls): stored and compared as given, at most <see cref="MaxLength"/> characters.</summary>

@@ -17,6 +17,7 @@ namespace Agents.Contracts;
 /// (<see cref="ReserveModelBudget.ThenRun"/>); null when the step came straight from the saga, and then the worker asks
 /// governance itself. A "retry later" answer is asked again by the worker.
 /// </param>
+/// <param name="Model">A model configured by name in the executor (<c>Models:Named:{name}</c>); null: the executor's own.</param>
 public sealed record RunModelStep(
     Guid TaskId,
     string StepId,
@@ -26,7 +27,8 @@ public sealed record RunModelStep(
     string Prompt,
     bool PromptTainted,
     int MaxOutputTokens,
-    ModelBudgetReservation? Reservation = null);
+    ModelBudgetReservation? Reservation = null,
+    string? Model = null);
 
 /// <summary>The executor's model worker's answer to <see cref="RunModelStep"/> (published; correlated by TaskId).</summary>
 /// <param name="TaskId">The task.</param>
@@ -43,6 +45,7 @@ public sealed record RunModelStep(
 /// <param name="Reserved">True when governance reserved (or, not having answered in time, may have reserved) budget for the call: its usage report then names the call, which settles the reservation.</param>
 /// <param name="Refusal">Why governance refused to reserve budget for the call; the model was not called.</param>
 /// <param name="BudgetExhausted">True when <see cref="Refusal"/> is a daily budget running out.</param>
+/// <param name="Permanent">The same call would fail again (the step names a model that is not configured): not retried.</param>
 public sealed record ModelStepCompleted(
     Guid TaskId,
     string StepId,
@@ -57,7 +60,8 @@ public sealed record ModelStepCompleted(
     double DurationMs,
     bool Reserved = false,
     string? Refusal = null,
-    bool BudgetExhausted = false);
+    bool BudgetExhausted = false,
+    bool Permanent = false);
 
 /// <summary>
 /// Scheduled by the <c>TaskRun</c> saga when it dispatches a step attempt; if the attempt is still running

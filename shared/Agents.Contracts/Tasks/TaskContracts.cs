@@ -80,6 +80,7 @@ public sealed record TaskUsage(int Steps, int ToolCalls, int InputTokens, int Ou
 /// (today's model, prompts and templates) while tools are still answered only from the recording: a tool call the original
 /// did not make is reported as one the replay would make, and is not made. <see cref="TemplateVersion"/> plans a template
 /// task with exactly that version, whatever the template's rollout says (a replay runs the version its original ran).
+/// <see cref="Model"/>: a what-if replay runs every model step with this named model (<c>Models:Named:{name}</c>).
 /// </summary>
 public sealed record SubmitTask(
     Guid TaskId,
@@ -93,7 +94,8 @@ public sealed record SubmitTask(
     DateTimeOffset SubmittedAt,
     Guid? ReplayOf = null,
     bool WhatIf = false,
-    int? TemplateVersion = null);
+    int? TemplateVersion = null,
+    string? Model = null);
 
 /// <summary>Asks a running task to stop; the saga cancels pending work and keeps the partial result.</summary>
 public sealed record CancelTask(Guid TaskId, AgentPrincipal Principal, string? Reason);

@@ -183,11 +183,12 @@ internal static class TaskCommands
         var id = TaskId();
         var whatIf = new Option<bool>("--what-if") { Description = "Ask today's models (re-plan a goal) instead of serving the recorded answers; tools still answer only from the recording, and a call the original did not make is reported, never made." };
         var templateVersion = new Option<int?>("--template-version") { Description = "Plan a template task with this version of its template instead of the one the original ran (how a candidate would have handled it)." };
+        var model = new Option<string?>("--model") { Description = "With --what-if: run every model step with this model, configured by name in the executor (Models:Named:<name>)." };
         var noWait = new Option<bool>("--no-wait") { Description = "Start the replay and print its id without waiting for the comparison." };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the replay to finish.", DefaultValueFactory = _ => 300 };
         var command = new Command("replay", "Replay a finished task: the same request, every tool call, model call and goal plan answered from the original's log (nothing is called live), then compare step by step.")
         {
-            id, whatIf, templateVersion, noWait, timeout,
+            id, whatIf, templateVersion, model, noWait, timeout,
         };
         command.Handle(environment, async (parse, context, cancellationToken) =>
         {
@@ -196,6 +197,12 @@ internal static class TaskCommands
             {
                 body ??= [];
                 body["templateVersion"] = version;
+            }
+
+            if (parse.GetValue(model) is { } name)
+            {
+                body ??= [];
+                body["model"] = name;
             }
 
             var started = await context.Gateway.PostAsync($"/api/tasks/{parse.GetValue(id)}/replay", body, cancellationToken);

@@ -266,6 +266,11 @@ namespace Agents.Executor.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("memory_count");
 
+                    b.Property<string>("Model")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("model");
+
                     b.Property<int>("OutputTokens")
                         .HasColumnType("integer")
                         .HasColumnName("output_tokens");

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Agents.Contracts;
+using Agents.Testing;
+
+namespace Agents.Executor.Tests;
+
+/// <summary>
+/// Models configured by name (<c>Models:Named:candidate</c> in the fixture: model id <c>candidate-model</c>, 8 output
+/// tokens at most, its own price): a model step that names one runs on it, a step naming none that exists fails at once,
+/// and a what-if replay can run every model step of a recorded task on it.
+/// </summary>
+[Trait("Category", "Infrastructure")]
+public sealed class NamedModelTests(ExecutorApiFixture fixture) : IClassFixture<ExecutorApiFixture>
+{
+    private static Uri Url(string path) => new(path, UriKind.Relative);
+
+    [Fact]
+    public async Task A_step_that_names_a_model_runs_on_it_and_one_naming_an_unknown_model_fails_without_retries()
+    {
+        using var client = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));
+        var named = await SubmitAsync(client, Step("Describe the weather in Lisbon in a long paragraph", "candidate"));
+        var unknown = await SubmitAsync(client, Step("Say hello", "nope") with { MaxAttempts = 3 });
+        await fixture.PublishAsync(new TaskAdmitted(named, new TaskLimits(), null));
+        await fixture.PublishAsync(new TaskAdmitted(unknown, new TaskLimits(), null));
+
+        await ExecutorApiFixture.WaitForTaskAsync(client, named, t => t["status"]!.GetValue<string>() == "Completed", "completed on the candidate");
+        // Failed for good at once (then the plan goes to the planner for a revision, which this fixture does not run).
+        var failed = await ExecutorApiFixture.WaitForTaskAsync(client, unknown, t => t["steps"]!.AsArray().Single()!["status"]!.GetValue<string>() == "Failed", "the step failed");
+
+        var call = await ModelCallAsync(client, named);
+        Assert.Equal("candidate-model", call["model"]!.GetValue<string>());
+        Assert.True(call["outputTokens"]!.GetValue<int>() <= 8, call.ToJsonString()); // the named model's own cap
+        Assert.True(call["cost"]!.GetValue<decimal>() > 0);
+        var step = failed["steps"]!.AsArray().Single()!;
+        Assert.Equal(1, step["attempts"]!.GetValue<int>()); // permanent: not retried although 3 attempts were allowed
+        Assert.Contains("No model named 'nope' is configured in the executor (Models:Named:nope); configured: candidate.", step["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_what_if_replay_runs_the_recorded_task_on_another_model_and_bad_choices_are_refused()
+    {
+        using var client = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));
+        var original = await SubmitAsync(client, Step("Describe the weather in Lisbon in a long paragraph", null));
+        await fixture.PublishAsync(new TaskAdmitted(original, new TaskLimits(), null));
+        await ExecutorApiFixture.WaitForTaskAsync(client, original, t => t["status"]!.GetValue<string>() == "Completed", "the original completed");
+
+        foreach (var (body, problem) in new[]
+        {
+            ("""{"model":"candidate"}""", "A model is chosen only for a what-if replay"),
+            ("""{"whatIf":true,"model":"gpt-9"}""", "No model named 'gpt-9' is configured in the executor (Models:Named:gpt-9); configured: candidate."),
+            ("""{"whatIf":true,"model":"../x"}""", "is not a model name"),
+        })
+        {
+            using var refused = await client.PostAsync(Url($"/api/tasks/{original}/replay"), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains(problem, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var started = await client.PostAsJsonAsync(Url($"/api/tasks/{original}/replay"), new { whatIf = true, model = "candidate" });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var replay = (await started.Content.ReadFromJsonAsync<JsonNode>())!["id"]!.GetValue<Guid>();
+        await fixture.PublishAsync(new TaskAdmitted(replay, new TaskLimits(), null));
+        await ExecutorApiFixture.WaitForTaskAsync(client, replay, t => t["status"]!.GetValue<string>() == "Completed", "the what-if completed");
+
+        Assert.Equal("deterministic", (await ModelCallAsync(client, original))["model"]!.GetValue<string>());
+        var replayed = await ModelCallAsync(client, replay);
+        Assert.Equal("candidate-model", replayed["model"]!.GetValue<string>());
+        var report = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{replay}/replay")))!;
+        Assert.Equal(1, report["liveCalls"]!.GetValue<int>());
+        Assert.False(report["resultMatches"]!.GetValue<bool>()); // eight tokens at most: another answer
+    }
+
+    [Fact]
+    public async Task A_tool_step_that_names_a_model_is_a_validation_problem()
+    {
+        using var client = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));
+
+        using var response = await client.PostAsJsonAsync(Url("/api/tasks"), new
+        {
+            steps = new[] { new { id = "lookup", kind = "tool", tool = "crm.lookup-customer", argumentsJson = """{"customerId":"C-1"}""", dependsOn = Array.Empty<string>(), model = "candidate" } },
+        }, ExecutorApiFixture.Json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("model is only for model steps.", problem["errors"]!["steps[0].model"]![0]!.GetValue<string>());
+    }
+
+    private static PlanStep Step(string prompt, string? model) => new("answer", StepKind.Model, null, null, prompt, [], Model: model);
+
+    private static Task<Guid> SubmitAsync(HttpClient client, PlanStep step) => ExecutorApiFixture.SubmitAsync(client, new { steps = new[] { step } });
+
+    private static async Task<JsonNode> ModelCallAsync(HttpClient client, Guid task)
+    {
+        var log = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{task}/log")))!;
+        return log["events"]!.AsArray().Last(e => e!["kind"]!.GetValue<string>() == "model-call")!["data"]!;
+    }
+}
