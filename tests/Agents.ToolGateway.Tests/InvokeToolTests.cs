@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Agents.Contracts;
 using Agents.Messaging.Data;
+using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
 using MassTransit;
 using Agents.ToolGateway.Data;
@@ -229,6 +230,25 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Contains("connection reset", completed.Error, StringComparison.Ordinal);
         // The answer is sent after the last attempt (retries happen inside the call, before it): none can follow it.
         Assert.Equal(1, tool.Calls);
+    }
+
+    [Fact]
+    public async Task A_fault_of_the_tool_sent_the_call_by_governance_answers_the_gateway_at_once()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("tickets");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.Mutating, TicketSchema, timeoutSeconds: 5));
+        // Not retried by the tool's bus: its fault goes out at once.
+        var tool = await gateway.StartToolAsync(name, (_, _) => throw new PermanentFailureException("the ticket store is on fire"));
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Fault","priority":"low"}""");
+
+        var completed = await gateway.InvokeAsync(call);
+
+        // The fault went to the gateway's request as the tool's answer would have: not a timeout, and governance was asked once.
+        Assert.Equal(ToolCallOutcome.Failed, completed.Outcome);
+        Assert.Contains($"Tool '{name}' faulted: the ticket store is on fire", completed.Error, StringComparison.Ordinal);
+        Assert.Equal(1, completed.Attempts);
+        Assert.Equal(1, tool.Calls);
+        Assert.NotNull(Assert.Single(gateway.Governance.RequestsFor(call.TaskId)).ThenExecute);
     }
 
     [Fact]
