@@ -36,7 +36,10 @@ public sealed class ToolGatewayOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "ToolGateway:CircuitBreakDuration must be between {1} and {2}.")]
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long one request to governance for an authorization waits before it is asked again (same request key).</summary>
+    /// <summary>
+    /// How long one request to governance for an authorization waits before it is asked again (same request key). A
+    /// request that carries the call for governance to send on to the tool waits this plus the tool's timeout.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00", ErrorMessage = "ToolGateway:AuthorizationTimeout must be between {1} and {2}.")]
     public TimeSpan AuthorizationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -73,10 +76,12 @@ public sealed class ToolGatewayOptions
     public string[] OperatorTenants { get; set; } = [];
 
     /// <summary>
-    /// The longest a call can take: every attempt's authorization, tool timeout and backoff, plus a minute. A call
-    /// still running after that is taken to be lost, and a new InvokeTool for its key runs it again.
+    /// The longest a call can take: every attempt's authorization (the first request waits for the tool too; governance
+    /// is asked again until the patience has passed, the last request for one more timeout), tool timeout and backoff,
+    /// plus a minute. A call still running after that is taken to be lost, and a new InvokeTool for its key runs it again.
     /// </summary>
-    public TimeSpan LongestCall => ((AuthorizationPatience + AuthorizationTimeout + MaxToolTimeout + MaxDelay) * MaxAttempts) + TimeSpan.FromMinutes(1);
+    public TimeSpan LongestCall =>
+        ((Max(AuthorizationPatience, AuthorizationTimeout + MaxToolTimeout) + AuthorizationTimeout + MaxToolTimeout + MaxDelay) * MaxAttempts) + TimeSpan.FromMinutes(1);
 
     /// <summary>The timeout of one attempt of a tool that announced <paramref name="toolTimeoutSeconds"/>.</summary>
     public TimeSpan ToolTimeout(int toolTimeoutSeconds)
@@ -84,6 +89,8 @@ public sealed class ToolGatewayOptions
         var timeout = toolTimeoutSeconds > 0 ? TimeSpan.FromSeconds(toolTimeoutSeconds) : DefaultToolTimeout;
         return timeout > MaxToolTimeout ? MaxToolTimeout : timeout;
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
 
 internal sealed class ToolGatewayOptionsValidator : IValidateOptions<ToolGatewayOptions>

@@ -15,6 +15,32 @@ public sealed class DoWorkConsumer(TestDbContext db, TimeProvider time) : IConsu
     }
 }
 
+/// <summary>
+/// Sends <see cref="Forwarded"/> on to another endpoint as the answer to the incoming request (its request id, response
+/// and fault addresses, a header and what is left of its time to live), in the inbox transaction: the receiver's
+/// answer then reaches the original requester directly.
+/// </summary>
+public sealed class ForwardConsumer(TimeProvider time) : IConsumer<Forward>
+{
+    public const string Header = "Agents-Test-Forwarded";
+
+    public async Task Consume(ConsumeContext<Forward> context)
+    {
+        var endpoint = await context.GetSendEndpoint(context.Message.To);
+        await endpoint.Send(new Forwarded(context.Message.Id), send =>
+        {
+            send.RequestId = context.RequestId;
+            send.ResponseAddress = context.ResponseAddress;
+            send.FaultAddress = context.FaultAddress ?? context.ResponseAddress;
+            send.Headers.Set(Header, "kept");
+            if (context.ExpirationTime is { } expires)
+            {
+                send.TimeToLive = expires - time.GetUtcNow().UtcDateTime;
+            }
+        });
+    }
+}
+
 public sealed class ReminderConsumer(TestDbContext db, TimeProvider time) : IConsumer<Reminder>
 {
     public Task Consume(ConsumeContext<Reminder> context)

@@ -78,6 +78,7 @@ public static class MessagingHost
                 x.AddConsumer<DoWorkConsumer>();
                 x.AddConsumer<ReminderConsumer>();
                 x.AddConsumer<PoisonConsumer>();
+                x.AddConsumer<ForwardConsumer>();
             }
 
             if (settings.Ping)

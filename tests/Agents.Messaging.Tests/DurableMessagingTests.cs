@@ -253,6 +253,54 @@ public sealed class DurableMessagingTests
     }
 
     [Fact]
+    public async Task A_message_sent_on_by_a_consumer_keeps_the_request_id_addresses_headers_and_time_to_live_it_was_given()
+    {
+        await using var env = await TestEnvironment.CreateAsync("fwd");
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+            var seen = new System.Collections.Concurrent.ConcurrentQueue<(Guid? RequestId, Uri? ResponseAddress, Uri? FaultAddress, string? Header, DateTime? Expires)>();
+            var answerer = bus.ConnectReceiveEndpoint(env.Prefix + "-answerer", e => e.Handler<Forwarded>(async context =>
+            {
+                seen.Enqueue((context.RequestId, context.ResponseAddress, context.FaultAddress, context.Headers.Get<string>(ForwardConsumer.Header), context.ExpirationTime));
+                await context.RespondAsync(new ForwardAnswered(context.Message.Id));
+            }));
+            var ready = await answerer.Ready.WaitAsync(TimeSpan.FromSeconds(20));
+            var options = host.Services.GetRequiredService<IOptions<BusOptions>>().Value;
+            var queue = new Uri("queue:" + BusConventions.EndpointNameFormatter(options).Consumer<ForwardConsumer>());
+            var id = Guid.NewGuid();
+
+            // The consumer does not answer the request: the endpoint it sends to does, straight to the requester.
+            var client = bus.CreateRequestClient<Forward>(queue, RequestTimeout.After(s: 20));
+            var answer = await client.GetResponse<ForwardAnswered>(new Forward(id, ready.InputAddress), r => r.UseExecute(c => c.TimeToLive = TimeSpan.FromMinutes(2)));
+
+            var after = DateTime.UtcNow;
+            Assert.Equal(id, answer.Message.Id);
+            var received = Assert.Single(seen);
+            Assert.Equal(answer.RequestId, received.RequestId);
+            Assert.NotNull(received.ResponseAddress);
+            Assert.Equal(received.ResponseAddress, received.FaultAddress);
+            Assert.Equal("kept", received.Header);
+            Assert.NotNull(received.Expires);
+            // What was left of the request's two minutes: well over one still, and never more than it had.
+            Assert.InRange(received.Expires.Value, after + TimeSpan.FromMinutes(1), after + TimeSpan.FromMinutes(2));
+
+            // It left through the outbox of the consumer's transaction, with the request id stored in the row.
+            await using var db = env.NewDbContext();
+            var row = await db.Set<OutboxMessage>().AsNoTracking().SingleAsync(m => m.MessageType.Contains("Forwarded"));
+            Assert.NotNull(row.InboxMessageId);
+            Assert.Equal(answer.RequestId, row.RequestId);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task Poison_message_lands_in_error_queue_with_reason_and_redelivery_puts_it_back()
     {
         await using var env = await TestEnvironment.CreateAsync("poison");

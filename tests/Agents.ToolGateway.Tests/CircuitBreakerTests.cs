@@ -31,10 +31,20 @@ public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
         Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
         Assert.Equal("Open", await CircuitStateAsync(name, principal));
 
-        var refused = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
+        var refusedCall = ToolGatewayFixture.Call(principal, name);
+        var refused = await gateway.InvokeAsync(refusedCall);
         Assert.Equal(ToolCallOutcome.CircuitOpen, refused.Outcome);
         Assert.Equal(0, refused.Attempts);
         Assert.Contains("circuit", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
+
+        // With the circuit open governance is still asked first, without the call attached (nothing may reach the tool),
+        // and a caller it refuses learns the refusal, not the tool's health.
+        Assert.Null(Assert.Single(gateway.Governance.RequestsFor(refusedCall.TaskId)).ThenExecute);
+        var stranger = gateway.NewPrincipal(allow: false);
+        gateway.Governance.Answer(stranger.TenantId, _ => new ToolCallAuthorization(AuthorizationDecision.Deny, "not for strangers"));
+        var denied = await gateway.InvokeAsync(ToolGatewayFixture.Call(stranger, name));
+        Assert.Equal((ToolCallOutcome.Denied, "not for strangers"), (denied.Outcome, denied.Error));
         Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
 
         await using (var db = gateway.CreateDbContext())

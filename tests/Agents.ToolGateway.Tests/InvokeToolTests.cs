@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Agents.Contracts;
 using Agents.Messaging.Data;
+using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
 using MassTransit;
 using Agents.ToolGateway.Data;
@@ -85,6 +86,60 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Equal(SideEffectClass.Mutating, asked.SideEffect);
         Assert.Equal("tests.read", asked.RequiredScope);
         Assert.Equal((principal.TenantId, principal.UserId), (asked.Principal.TenantId, asked.Principal.UserId));
+
+        // The request carried the call for governance to send on; refused, it was answered and sent nowhere.
+        Assert.NotNull(asked.ThenExecute);
+        Assert.Equal(AuthorizationDecision.Deny, Assert.Single(gateway.Governance.AnswersFor(call.TaskId)).Decision);
+    }
+
+    [Fact]
+    public async Task An_allowed_read_goes_from_governance_to_the_tool_whose_result_answers_the_gateway_without_an_authorization_message()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, """{"customer":"Acme"}"""));
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name);
+
+        var completed = await gateway.InvokeAsync(call);
+
+        Assert.Equal(ToolCallOutcome.Succeeded, completed.Outcome);
+        Assert.Equal("""{"customer":"Acme"}""", completed.OutputJson);
+        Assert.Equal(1, completed.Attempts);
+        Assert.Equal(1, tool.Calls);
+        var asked = Assert.Single(gateway.Governance.RequestsFor(call.TaskId));
+        Assert.Equal(ToolEndpoints.QueueAddress(name, gateway.QueuePrefix), asked.ThenExecuteAt);
+        Assert.Equal((call.IdempotencyKey, call.ArgumentsJson, name), (asked.ThenExecute!.IdempotencyKey, asked.ThenExecute.ArgumentsJson, asked.ThenExecute.Tool));
+
+        // Governance sent the call on with the gateway's request id, and the tool's result answered that request: no
+        // ToolCallAuthorization was sent, and the gateway received the result and nothing else for it.
+        var requestId = Assert.Single(gateway.Governance.RequestIds, r => r.TaskId == call.TaskId).RequestId!.Value;
+        Assert.Equal(requestId, Assert.Single(tool.RequestIds));
+        Assert.Empty(gateway.Governance.AnswersFor(call.TaskId));
+        await Poll.UntilAsync(() => gateway.Consumed.AnswersTo(requestId).Count > 0, TimeSpan.FromSeconds(10), "the gateway to have consumed the tool's result", TimeSpan.FromMilliseconds(20));
+        Assert.Equal(typeof(ToolExecutionResult), Assert.Single(gateway.Consumed.AnswersTo(requestId)));
+    }
+
+    [Fact]
+    public async Task Governance_that_answers_an_Allow_without_sending_the_call_on_has_the_gateway_run_the_tool_once()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("crm");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name));
+        var tool = await gateway.StartToolAsync(name, (c, _) => ToolServiceDouble.Success(c, """{"customer":"Acme"}"""));
+        var principal = gateway.NewPrincipal();
+        gateway.Governance.AnswerWithoutSendingOn(principal.TenantId);
+        var call = ToolGatewayFixture.Call(principal, name);
+
+        var completed = await gateway.InvokeAsync(call);
+
+        Assert.Equal(ToolCallOutcome.Succeeded, completed.Outcome);
+        Assert.Equal(1, completed.Attempts);
+        Assert.Equal(1, tool.Calls);
+        var answer = Assert.Single(gateway.Governance.AnswersFor(call.TaskId));
+        Assert.Equal((AuthorizationDecision.Allow, false), (answer.Decision, answer.Forwarded));
+
+        // The gateway sent the call itself, as its own request.
+        var asked = Assert.Single(gateway.Governance.RequestIds, r => r.TaskId == call.TaskId).RequestId;
+        Assert.NotEqual(asked, Assert.Single(tool.RequestIds));
     }
 
     [Fact]
@@ -178,6 +233,25 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
     }
 
     [Fact]
+    public async Task A_fault_of_the_tool_sent_the_call_by_governance_answers_the_gateway_at_once()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("tickets");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, SideEffectClass.Mutating, TicketSchema, timeoutSeconds: 5));
+        // Not retried by the tool's bus: its fault goes out at once.
+        var tool = await gateway.StartToolAsync(name, (_, _) => throw new PermanentFailureException("the ticket store is on fire"));
+        var call = ToolGatewayFixture.Call(gateway.NewPrincipal(), name, """{"title":"Fault","priority":"low"}""");
+
+        var completed = await gateway.InvokeAsync(call);
+
+        // The fault went to the gateway's request as the tool's answer would have: not a timeout, and governance was asked once.
+        Assert.Equal(ToolCallOutcome.Failed, completed.Outcome);
+        Assert.Contains($"Tool '{name}' faulted: the ticket store is on fire", completed.Error, StringComparison.Ordinal);
+        Assert.Equal(1, completed.Attempts);
+        Assert.Equal(1, tool.Calls);
+        Assert.NotNull(Assert.Single(gateway.Governance.RequestsFor(call.TaskId)).ThenExecute);
+    }
+
+    [Fact]
     public async Task Mutating_tool_that_does_not_answer_times_out_after_one_attempt()
     {
         var name = ToolGatewayFixture.UniqueToolName("tickets");
@@ -192,6 +266,16 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
         Assert.Equal(1, completed.Attempts);
         Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(10));
         Assert.Equal(1, tool.Calls);
+
+        // Governance sent the call on; with no answer in time it was asked again (same key, no call attached), said the
+        // call had been sent on, and the tool was not called a second time.
+        var requests = gateway.Governance.RequestsFor(call.TaskId);
+        Assert.Equal(2, requests.Count);
+        Assert.Equal(requests[0].RequestKey, requests[1].RequestKey);
+        Assert.Equal((true, false), (requests[0].ThenExecute is not null, requests[1].ThenExecute is not null));
+        var again = Assert.Single(gateway.Governance.AnswersFor(call.TaskId));
+        Assert.Equal((AuthorizationDecision.Allow, true), (again.Decision, again.Forwarded));
+        Assert.Contains("did not answer within 1 s", completed.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -343,7 +427,14 @@ public sealed class InvokeToolTests(ToolGatewayFixture gateway)
 
         Assert.Equal(ToolCallOutcome.Succeeded, completed.Outcome);
         Assert.Equal(1, tool.Calls);
-        Assert.Single(gateway.Governance.RequestsFor(call.TaskId).Select(r => r.RequestKey).Distinct());
+        var requests = gateway.Governance.RequestsFor(call.TaskId);
+        Assert.Single(requests.Select(r => r.RequestKey).Distinct());
+
+        // The first request carried the call; asked again without it, governance decided then (not sent on), so the
+        // gateway ran the tool itself.
+        Assert.NotNull(requests[0].ThenExecute);
+        Assert.All(requests.Skip(1), r => Assert.Null(r.ThenExecute));
+        Assert.Equal((AuthorizationDecision.Allow, false), (gateway.Governance.AnswersFor(call.TaskId)[0].Decision, gateway.Governance.AnswersFor(call.TaskId)[0].Forwarded));
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace Agents.Governance.Decisions;
 /// <summary>
 /// Decides <see cref="AuthorizeToolCall"/>, deny by default. Everything a decision reads or changes
 /// (task ledger, daily ledgers, approval, loop counter, audit entry) is in one transaction: the consumer's
-/// inbox transaction, which also stores the response in the outbox.
+/// inbox transaction, which also stores the response, or the allowed call sent on to its tool, in the outbox.
 /// </summary>
 public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore policies, Ledger ledger, AuditLog audit, TimeProvider time)
 {
@@ -21,11 +21,14 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
     private static readonly JsonSerializerOptions ResponseJson = new(JsonSerializerDefaults.Web);
 
     /// <summary>
-    /// Decides the call. With <paramref name="messageId"/>, a request seen before (same message id) gets the
-    /// stored answer and reserves nothing again. The inbox already skips redeliveries; this covers a
-    /// redelivery after the inbox's retention window.
+    /// Decides the call. A request seen before (same <see cref="AuthorizeToolCall.RequestKey"/>, else the same
+    /// <paramref name="messageId"/>) gets the stored answer and reserves nothing again: the tool-gateway asking again after
+    /// no answer came in time, or a redelivery after the inbox's retention window. With <paramref name="sendOn"/> (the
+    /// request carries its call and may send it on), a fresh Allow is marked <see cref="ToolCallAuthorization.Forwarded"/>,
+    /// stored so, and <c>SendOn</c> is true: the caller sends the call on to its tool in this transaction. A stored answer
+    /// is never sent on again.
     /// </summary>
-    public async Task<ToolCallAuthorization> AuthorizeAsync(AuthorizeToolCall message, Guid? messageId, CancellationToken cancellationToken)
+    public async Task<(ToolCallAuthorization Answer, bool SendOn)> AuthorizeAsync(AuthorizeToolCall message, Guid? messageId, bool sendOn, CancellationToken cancellationToken)
     {
         var principal = message.Principal;
         if (principal is null || string.IsNullOrEmpty(principal.TenantId) || string.IsNullOrEmpty(principal.UserId))
@@ -38,13 +41,13 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         if (dedupeKey is not null
             && await db.ProcessedMessages.AsNoTracking().SingleOrDefaultAsync(p => p.Key == dedupeKey, cancellationToken) is { Response: { } stored })
         {
-            return JsonSerializer.Deserialize<ToolCallAuthorization>(stored, ResponseJson)!;
+            return (JsonSerializer.Deserialize<ToolCallAuthorization>(stored, ResponseJson)!, false);
         }
 
         var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
         var untrusted = UntrustedArguments.Decide(message, policy.Document);
         var outcome = await DecideAsync(message, principal, policy, untrusted, cancellationToken);
-        var result = outcome.Result;
+        var result = sendOn && outcome.Result.Decision == AuthorizationDecision.Allow ? outcome.Result with { Forwarded = true } : outcome.Result;
         var details = new
         {
             stepId = message.StepId,
@@ -76,7 +79,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        return result;
+        return (result, result.Forwarded);
     }
 
     private async Task<Outcome> DecideAsync(AuthorizeToolCall m, AgentPrincipal principal, EffectivePolicy policy, IReadOnlyList<TaintedArgumentDecision> untrusted, CancellationToken ct)

@@ -44,6 +44,14 @@ public enum AuthorizationDecision
 /// <see cref="TaintedArguments"/> (null: every argument counts as tainted when <see cref="ArgumentsTainted"/>),
 /// <see cref="ArgumentClasses"/> and <see cref="SendsDataOut"/> (from the tool's registration) let policy decide per
 /// argument and class.
+/// <para>
+/// With <see cref="ThenExecute"/> (the tool-gateway's call of this very tool, task, step, principal and arguments) and
+/// <see cref="ThenExecuteAt"/> (that tool's queue), a fresh <see cref="AuthorizationDecision.Allow"/> is not answered:
+/// governance sends the call on to the tool in the transaction of the decision, with this request's request id and
+/// response address (and what is left of its time to live), so the tool's <see cref="ToolExecutionResult"/> answers this
+/// request. A refusal, and a decision already made for the same <see cref="RequestKey"/>, are answered with
+/// <see cref="ToolCallAuthorization"/> as without them. A governance that predates these fields ignores them and answers.
+/// </para>
 /// </summary>
 public sealed record AuthorizeToolCall(
     Guid TaskId,
@@ -61,10 +69,16 @@ public sealed record AuthorizeToolCall(
     string? RequestKey = null,
     IReadOnlyList<TaintedArgument>? TaintedArguments = null,
     IReadOnlyDictionary<string, ArgumentClass>? ArgumentClasses = null,
-    bool SendsDataOut = false);
+    bool SendsDataOut = false,
+    ExecuteTool? ThenExecute = null,
+    Uri? ThenExecuteAt = null);
 
-/// <summary>Governance's answer to <see cref="AuthorizeToolCall"/>.</summary>
-public sealed record ToolCallAuthorization(AuthorizationDecision Decision, string Reason, Guid? ApprovalId = null);
+/// <summary>
+/// Governance's answer to <see cref="AuthorizeToolCall"/>. <see cref="Forwarded"/>: the call was allowed and sent on to
+/// its tool when the decision was made (<see cref="AuthorizeToolCall.ThenExecute"/>); it is true only in the answer to
+/// the same request key asked again, since the request that was sent on gets the tool's answer instead.
+/// </summary>
+public sealed record ToolCallAuthorization(AuthorizationDecision Decision, string Reason, Guid? ApprovalId = null, bool Forwarded = false);
 
 /// <summary>A person approved or rejected a pending tool call (or it expired).</summary>
 public sealed record ApprovalDecided(Guid ApprovalId, Guid TaskId, string StepId, bool Approved, string DecidedBy, string? Comment, bool Expired);

@@ -84,7 +84,9 @@ public sealed record InvokeTool(
 /// <summary>
 /// The tool-gateway asks a tool service to execute (on the tool's own queue). A repeated
 /// <see cref="IdempotencyKey"/> returns the stored result and never re-executes.
-/// With <see cref="Compensate"/> the tool undoes the call made with that key.
+/// With <see cref="Compensate"/> the tool undoes the call made with that key. It comes either from the tool-gateway itself
+/// or from governance, which sends it on with its decision (<see cref="AuthorizeToolCall.ThenExecute"/>); the answer goes
+/// to the response address either way.
 /// </summary>
 public sealed record ExecuteTool(
     Guid CallId,

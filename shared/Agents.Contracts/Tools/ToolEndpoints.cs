@@ -11,6 +11,9 @@ public static class ToolEndpoints
     public static string QueueName(string toolName, string? queuePrefix) =>
         string.IsNullOrEmpty(queuePrefix) ? "tool-" + toolName : queuePrefix + "-tool-" + toolName;
 
+    /// <summary>The send address (<c>queue:</c>) of <see cref="QueueName"/>.</summary>
+    public static Uri QueueAddress(string toolName, string? queuePrefix) => new("queue:" + QueueName(toolName, queuePrefix));
+
     /// <summary>True when <paramref name="toolName"/> follows the naming rule.</summary>
     public static bool IsValidName(string? toolName) =>
         !string.IsNullOrEmpty(toolName) && toolName.Length <= 64 && char.IsAsciiLetterLower(toolName[0])

@@ -29,30 +29,50 @@ public static class RequestAnswers
     /// Sends <paramref name="request"/> and waits for a <typeparamref name="TResponse"/>: a timeout, a fault of the consumer
     /// and a transport failure come back as <see cref="RequestFailure"/> values; cancellation still throws.
     /// </summary>
-    public static async Task<RequestAnswer<TResponse>> AskAsync<TRequest, TResponse>(
+    public static Task<RequestAnswer<TResponse>> AskAsync<TRequest, TResponse>(
         this IRequestClient<TRequest> client,
         TRequest request,
         RequestTimeout timeout,
         CancellationToken cancellationToken)
         where TRequest : class
-        where TResponse : class
+        where TResponse : class =>
+        AnswerAsync(async () => (await client.GetResponse<TResponse>(request, cancellationToken, timeout)).Message, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> and waits for the first of three response types, whoever sends it (the request's
+    /// consumer, or the endpoint it sent the request on to); <see cref="RequestAnswer{T}.Message"/> is that message. A
+    /// timeout, a fault of the request's consumer and a transport failure come back as <see cref="RequestFailure"/> values;
+    /// cancellation still throws.
+    /// </summary>
+    public static Task<RequestAnswer<object>> AskAsync<TRequest, T1, T2, T3>(
+        this IRequestClient<TRequest> client,
+        TRequest request,
+        RequestTimeout timeout,
+        CancellationToken cancellationToken)
+        where TRequest : class
+        where T1 : class
+        where T2 : class
+        where T3 : class =>
+        AnswerAsync(async () => (await client.GetResponse<T1, T2, T3>(request, cancellationToken, timeout)).Message, cancellationToken);
+
+    private static async Task<RequestAnswer<T>> AnswerAsync<T>(Func<Task<T>> ask, CancellationToken cancellationToken)
+        where T : class
     {
         try
         {
-            var response = await client.GetResponse<TResponse>(request, cancellationToken, timeout);
-            return new RequestAnswer<TResponse>(response.Message, RequestFailure.None, null, null);
+            return new RequestAnswer<T>(await ask(), RequestFailure.None, null, null);
         }
         catch (RequestTimeoutException)
         {
-            return new RequestAnswer<TResponse>(null, RequestFailure.TimedOut, null, null);
+            return new RequestAnswer<T>(null, RequestFailure.TimedOut, null, null);
         }
         catch (RequestFaultException ex)
         {
-            return new RequestAnswer<TResponse>(null, RequestFailure.Faulted, ex.Fault?.Exceptions.FirstOrDefault()?.Message, ex);
+            return new RequestAnswer<T>(null, RequestFailure.Faulted, ex.Fault?.Exceptions.FirstOrDefault()?.Message, ex);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
         {
-            return new RequestAnswer<TResponse>(null, RequestFailure.Unreachable, ex.Message, ex);
+            return new RequestAnswer<T>(null, RequestFailure.Unreachable, ex.Message, ex);
         }
     }
 }

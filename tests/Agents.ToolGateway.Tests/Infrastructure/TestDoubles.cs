@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Agents.Contracts;
+using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
 using MassTransit;
 
@@ -8,22 +9,36 @@ namespace Agents.ToolGateway.Tests.Infrastructure;
 /// <summary>
 /// Test double of the governance service (built elsewhere): a real consumer of
 /// <see cref="AuthorizeToolCall"/> on the real bus that answers each tenant as the test says.
-/// Tenants it was told nothing about get no answer at all (a silent governance).
+/// Tenants it was told nothing about get no answer at all (a silent governance). Like governance, it keeps each decision
+/// by request key (the same key asked again gets it, and nothing is sent on again), and an Allow of a request that
+/// carries its call is sent on to the tool (<see cref="ToolCallForwarding"/>, as governance does) instead of answered,
+/// unless the test made the tenant's governance an older one (<see cref="AnswerWithoutSendingOn"/>).
 /// <see cref="GetTenantAccess"/> is answered for every tenant: admin role 'admin', and 'agent-user' may call every tool,
 /// unless the test set the tenant's access with <see cref="SetAccess"/>.
 /// </summary>
-public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>, IConsumer<GetTenantAccess>
+public sealed class GovernanceServiceDouble(string queuePrefix) : IConsumer<AuthorizeToolCall>, IConsumer<GetTenantAccess>
 {
     private readonly ConcurrentDictionary<string, TenantAccess> access = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> silent = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> older = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ToolCallAuthorization> decided = new(StringComparer.Ordinal);
 
     private readonly ConcurrentDictionary<string, Func<AuthorizeToolCall, ToolCallAuthorization>> policies = new(StringComparer.Ordinal);
 
     public ConcurrentQueue<AuthorizeToolCall> Requests { get; } = new();
 
+    /// <summary>The request id of each request, by task.</summary>
+    public ConcurrentQueue<(Guid TaskId, Guid? RequestId)> RequestIds { get; } = new();
+
+    /// <summary>Every <see cref="ToolCallAuthorization"/> sent back, by task (a call sent on to its tool gets none).</summary>
+    public ConcurrentQueue<(Guid TaskId, ToolCallAuthorization Answer)> Answers { get; } = new();
+
     public void Answer(string tenant, Func<AuthorizeToolCall, ToolCallAuthorization> policy) => policies[tenant] = policy;
 
     public void Allow(string tenant) => Answer(tenant, _ => new ToolCallAuthorization(AuthorizationDecision.Allow, "allowed by the test policy"));
+
+    /// <summary>Governance from before decision 0024 for <paramref name="tenant"/>: it ignores the call a request carries and answers every decision.</summary>
+    public void AnswerWithoutSendingOn(string tenant) => older[tenant] = true;
 
     public void SetAccess(TenantAccess tenantAccess) => access[tenantAccess.TenantId] = tenantAccess;
 
@@ -39,13 +54,51 @@ public sealed class GovernanceServiceDouble : IConsumer<AuthorizeToolCall>, ICon
 
     public IReadOnlyList<AuthorizeToolCall> RequestsFor(Guid taskId) => Requests.Where(r => r.TaskId == taskId).ToList();
 
+    public IReadOnlyList<ToolCallAuthorization> AnswersFor(Guid taskId) => Answers.Where(a => a.TaskId == taskId).Select(a => a.Answer).ToList();
+
     public async Task Consume(ConsumeContext<AuthorizeToolCall> context)
     {
-        Requests.Enqueue(context.Message);
-        if (policies.TryGetValue(context.Message.Principal.TenantId, out var policy))
+        var request = context.Message;
+        Requests.Enqueue(request);
+        RequestIds.Enqueue((request.TaskId, context.RequestId));
+        if (request.RequestKey is { } seen && decided.TryGetValue(seen, out var stored))
         {
-            await context.RespondAsync(policy(context.Message));
+            await RespondAsync(context, stored);
+            return;
         }
+
+        if (!policies.TryGetValue(request.Principal.TenantId, out var policy))
+        {
+            return;
+        }
+
+        TimeSpan? timeToLive = null;
+        var forward = !older.ContainsKey(request.Principal.TenantId) && ToolCallForwarding.CanSendOn(context, queuePrefix, TimeProvider.System, out timeToLive);
+        var answer = policy(request);
+        if (forward && answer.Decision == AuthorizationDecision.Allow)
+        {
+            answer = answer with { Forwarded = true };
+        }
+
+        if (request.RequestKey is { } key && !decided.TryAdd(key, answer))
+        {
+            await RespondAsync(context, decided[key]);
+            return;
+        }
+
+        if (answer.Forwarded)
+        {
+            await ToolCallForwarding.SendOnAsync(context, timeToLive);
+            return;
+        }
+
+        await RespondAsync(context, answer);
+    }
+
+    private Task RespondAsync(ConsumeContext<AuthorizeToolCall> context, ToolCallAuthorization answer)
+    {
+        Answers.Enqueue((context.Message.TaskId, answer));
+        return context.RespondAsync(answer);
     }
 }
 
@@ -59,6 +112,9 @@ public sealed class ToolServiceDouble(Func<ExecuteTool, int, ToolExecutionResult
     private int calls;
 
     public ConcurrentQueue<ExecuteTool> Received { get; } = new();
+
+    /// <summary>The request id each call came with (the gateway's request to governance when governance sent it on).</summary>
+    public ConcurrentQueue<Guid?> RequestIds { get; } = new();
 
     public int Calls => Volatile.Read(ref calls);
 
@@ -75,6 +131,7 @@ public sealed class ToolServiceDouble(Func<ExecuteTool, int, ToolExecutionResult
     public async Task Consume(ConsumeContext<ExecuteTool> context)
     {
         Received.Enqueue(context.Message);
+        RequestIds.Enqueue(context.RequestId);
         var n = Interlocked.Increment(ref calls);
         var result = Behaviour(context.Message, n);
         if (result is not null)

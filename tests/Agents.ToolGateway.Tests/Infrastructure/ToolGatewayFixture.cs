@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -49,7 +50,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
 
     public IBusControl TestBus { get; private set; } = null!;
 
-    public GovernanceServiceDouble Governance { get; } = new();
+    public GovernanceServiceDouble Governance { get; private set; } = null!;
 
     public BusObserver Observer { get; } = new();
 
@@ -60,6 +61,7 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Governance = new GovernanceServiceDouble(QueuePrefix);
         virtualHost = await TestVirtualHost.CreateAsync("toolgateway");
         database = await TestInfrastructure.CreateDatabaseAsync("toolgateway");
         await using (var db = CreateDbContext())
@@ -263,10 +265,17 @@ public sealed class ToolGatewayFixture : IAsyncLifetime
         new(Guid.NewGuid(), "step-1", principal, tool, argumentsJson, "key-" + Guid.NewGuid().ToString("N"), tainted, null);
 }
 
-/// <summary>Counts the messages a bus's consumers finished (consumed or faulted), by message id.</summary>
+/// <summary>
+/// Counts the messages a bus's consumers finished (consumed or faulted), by message id, and keeps the type of every
+/// message that came as the answer to one of the bus's requests, by request id.
+/// </summary>
 public sealed class ConsumedMessages : IConsumeObserver
 {
     private readonly Dictionary<Guid, int> _counts = [];
+    private readonly ConcurrentQueue<(Guid RequestId, Type Type)> _answers = new();
+
+    /// <summary>The types of the answers the bus consumed for the request <paramref name="requestId"/>.</summary>
+    public IReadOnlyList<Type> AnswersTo(Guid requestId) => [.. _answers.Where(a => a.RequestId == requestId).Select(a => a.Type)];
 
     public Task PreConsume<T>(ConsumeContext<T> context)
         where T : class => Task.CompletedTask;
@@ -295,8 +304,14 @@ public sealed class ConsumedMessages : IConsumeObserver
             TimeSpan.FromMilliseconds(50));
     }
 
-    private Task Count(ConsumeContext context)
+    private Task Count<T>(ConsumeContext<T> context)
+        where T : class
     {
+        if (context.RequestId is { } requestId && (typeof(T) == typeof(ToolCallAuthorization) || typeof(T) == typeof(ToolExecutionResult)))
+        {
+            _answers.Enqueue((requestId, typeof(T)));
+        }
+
         if (context.MessageId is { } id)
         {
             lock (_counts)
