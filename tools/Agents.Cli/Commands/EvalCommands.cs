@@ -24,9 +24,11 @@ internal static class EvalCommands
         var outPath = new Option<FileInfo?>("--out") { Description = "Where to store the results (JSON); default eval-results/<suite>-<time>.json." };
         var variables = new Option<string[]>("--var") { Description = "A suite variable, name=value (repeat it), e.g. kb=http://127.0.0.1:5203/kb/." };
         var keep = new Option<bool>("--keep-waiting") { Description = "Leave tasks that wait for a person waiting (by default they are cancelled once measured)." };
+        var judgeEndpoint = new Option<string?>("--judge-endpoint") { Description = $"An OpenAI-compatible endpoint (…/v1) whose model decides 'judge' assertions (else {EvalJudge.EndpointVariable}; key in {EvalJudge.ApiKeyVariable})." };
+        var judgeModel = new Option<string?>("--judge-model") { Description = $"The judge's model id (else {EvalJudge.ModelVariable})." };
         var run = new Command("run", "Run every case of a suite through the gateway; print per case and overall figures; store them. Exit code 1 when a case failed.")
         {
-            suitePath, repeat, outPath, variables, keep,
+            suitePath, repeat, outPath, variables, keep, judgeEndpoint, judgeModel,
         };
         repeat.Validators.Add(result =>
         {
@@ -81,7 +83,8 @@ internal static class EvalCommands
                     return client;
                 }
 
-                var runner = new EvalRunner(suite, values, ClientFor, context.Output.Error, TimeProvider.System) { KeepWaitingTasks = parse.GetValue(keep) };
+                using var judge = Judge(parse.GetValue(judgeEndpoint), parse.GetValue(judgeModel), environment);
+                var runner = new EvalRunner(suite, values, ClientFor, context.Output.Error, TimeProvider.System) { KeepWaitingTasks = parse.GetValue(keep), Judge = judge };
                 var result = await runner.RunAsync(file.FullName, context.Connection.Url, parse.GetValue(repeat), cancellationToken);
                 var stored = parse.GetValue(outPath)?.FullName
                     ?? Path.Combine("eval-results", $"{suite.Name}-{result.StartedAt.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}.json");
@@ -107,6 +110,29 @@ internal static class EvalCommands
             }
         });
         return run;
+    }
+
+    /// <summary>The judge model from the options, else the environment; null when neither names an endpoint.</summary>
+    private static EvalJudge? Judge(string? endpoint, string? model, CliEnvironment environment)
+    {
+        var url = endpoint ?? environment.Variable(EvalJudge.EndpointVariable);
+        if (string.IsNullOrWhiteSpace(url))
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var address) || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new CliException(ExitCodes.Usage, $"The judge endpoint '{url}' is not an absolute http or https URL.");
+        }
+
+        var id = model ?? environment.Variable(EvalJudge.ModelVariable);
+        if (string.IsNullOrWhiteSpace(id))
+        {
+            throw new CliException(ExitCodes.Usage, $"A judge endpoint needs a model: give --judge-model or set {EvalJudge.ModelVariable}.");
+        }
+
+        return new EvalJudge(address, id, environment.Variable(EvalJudge.ApiKeyVariable), environment.Handler);
     }
 
     private static Command Compare(CliEnvironment environment)

@@ -16,6 +16,9 @@ internal sealed class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, st
     /// <summary>Leave tasks that wait for a person as they are (by default they are cancelled once measured).</summary>
     public bool KeepWaitingTasks { get; init; }
 
+    /// <summary>The judge model for <c>judge</c> assertions; without one, such an assertion fails and says so.</summary>
+    public EvalJudge? Judge { get; init; }
+
     public async Task<EvalRun> RunAsync(string suiteFile, Uri gateway, int repeat, CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
@@ -100,7 +103,17 @@ internal sealed class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, st
             var path = assertion["path"]!.GetValue<string>();
             var matcher = Expand(EvalExpectation.MatcherOf(assertion), values)!.AsObject();
             var actual = JsonPath.Select(task, path);
-            if (!JsonMatch.Holds(matcher, actual))
+            if (matcher["judge"] is JsonValue criterion)
+            {
+                var (passed, reason) = Judge is null
+                    ? (false, $"no judge model is configured (--judge-endpoint and --judge-model, or {EvalJudge.EndpointVariable} and {EvalJudge.ModelVariable})")
+                    : await Judge.JudgeAsync(criterion.GetValue<string>(), actual, cancellationToken);
+                if (!passed)
+                {
+                    failures.Add($"{path}: judged against \"{criterion.GetValue<string>()}\": {reason}");
+                }
+            }
+            else if (!JsonMatch.Holds(matcher, actual))
             {
                 failures.Add($"{path}: {JsonMatch.Describe(matcher, actual)}");
             }

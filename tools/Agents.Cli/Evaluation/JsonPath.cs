@@ -85,11 +85,12 @@ internal static partial class JsonPath
 
 /// <summary>
 /// A check of one value: <c>{"equals": json}</c>, <c>{"contains": "text"}</c> (in the string, or the JSON text of
-/// anything else), <c>{"matches": "regex"}</c> (same text) or <c>{"exists": true|false}</c>.
+/// anything else), <c>{"matches": "regex"}</c> (same text) or <c>{"exists": true|false}</c>; <c>{"judge": "criterion"}</c> is
+/// decided by a judge model (<see cref="EvalJudge"/>), not here.
 /// </summary>
 internal static class JsonMatch
 {
-    private static readonly string[] Kinds = ["equals", "contains", "matches", "exists"];
+    private static readonly string[] Kinds = ["equals", "contains", "matches", "exists", "judge"];
 
     public static string? Problem(JsonObject matcher)
     {
@@ -101,7 +102,7 @@ internal static class JsonMatch
         var (kind, value) = matcher.First();
         return kind switch
         {
-            "contains" or "matches" when value is not JsonValue v || !v.TryGetValue<string>(out _) => $"'{kind}' takes a string",
+            "contains" or "matches" or "judge" when value is not JsonValue v || !v.TryGetValue<string>(out _) => $"'{kind}' takes a string",
             "matches" when !IsRegex(value!.GetValue<string>()) => $"'{value}' is not a regular expression",
             "exists" when value is not JsonValue e || !e.TryGetValue<bool>(out _) => "'exists' takes true or false",
             _ => null,
