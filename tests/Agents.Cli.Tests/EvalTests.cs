@@ -177,6 +177,27 @@ public sealed class EvalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_with_a_model_asks_every_case_to_run_on_it_and_records_it()
+    {
+        var suite = WriteSuite("""
+            { "name": "canned", "cases": [ { "id": "hello",
+                "task": { "steps": [ { "id": "hello", "kind": "model", "prompt": "Say hello", "dependsOn": [] } ] },
+                "expect": { "status": "Completed" } } ] }
+            """);
+        var gateway = new CannedGateway()
+            .Answer("POST", "/api/tasks", HttpStatusCode.Accepted, $$"""{"id":"{{TaskId}}","status":"Submitted"}""")
+            .Answer("GET", $"/api/tasks/{TaskId}", HttpStatusCode.OK, $$$"""{"id":"{{{TaskId}}}","status":"Completed","usage":{"steps":1,"tokens":3,"cost":0}}""")
+            .Answer("GET", $"/api/tasks/{TaskId}/log", HttpStatusCode.OK, """{"events":[]}""");
+        var results = Path.Combine(_folder, "model.json");
+
+        var run = await CliRun.RunAsync(gateway, null, null, "eval", "run", suite, "--model", "candidate", "--out", results);
+
+        Assert.True(run.ExitCode == 0, run.Out + run.Error);
+        Assert.Equal("candidate", JsonNode.Parse(gateway.Requests[0].Body!)!["model"]!.GetValue<string>());
+        Assert.Equal("candidate", EvalRun.Load(results).Model);
+    }
+
+    [Fact]
     public async Task Repeat_runs_every_case_that_many_times_and_json_output_is_the_stored_run()
     {
         var suite = WriteSuite("""

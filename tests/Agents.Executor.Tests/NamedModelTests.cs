@@ -73,6 +73,24 @@ public sealed class NamedModelTests(ExecutorApiFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_task_submitted_with_a_model_runs_every_model_step_on_it_and_an_unknown_one_is_refused()
+    {
+        using var client = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));
+        var id = await ExecutorApiFixture.SubmitAsync(client, new { steps = new[] { Step("Say hello", null) }, model = "candidate" });
+        await fixture.PublishAsync(new TaskAdmitted(id, new TaskLimits(), null));
+        await ExecutorApiFixture.WaitForTaskAsync(client, id, t => t["status"]!.GetValue<string>() == "Completed", "completed");
+
+        using var unknown = await client.PostAsJsonAsync(Url("/api/tasks"), new { steps = new[] { Step("Say hello", null) }, model = "gpt-9" }, ExecutorApiFixture.Json);
+        using var malformed = await client.PostAsJsonAsync(Url("/api/tasks"), new { steps = new[] { Step("Say hello", null) }, model = "a b" }, ExecutorApiFixture.Json);
+
+        Assert.Equal("candidate-model", (await ModelCallAsync(client, id))["model"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Equal("No model named 'gpt-9' is configured in the executor (Models:Named:gpt-9).", JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!["errors"]!["model"]![0]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Contains("is not a model name", await malformed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_tool_step_that_names_a_model_is_a_validation_problem()
     {
         using var client = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));

@@ -6,8 +6,9 @@ namespace Agents.Executor.Api;
 
 /// <summary>
 /// Body of <c>POST /api/tasks</c>: exactly one of <see cref="Goal"/>, <see cref="Template"/> (with
-/// <see cref="Parameters"/>) or <see cref="Steps"/>; optional <see cref="Limits"/> (can only lower the policy's)
-/// and <see cref="AllowedTools"/>.
+/// <see cref="Parameters"/>) or <see cref="Steps"/>; optional <see cref="Limits"/> (can only lower the policy's),
+/// <see cref="AllowedTools"/> and <see cref="Model"/> (every model step of the task runs on this named model,
+/// <c>Models:Named:{name}</c>, instead of its own or the executor's: an evaluation of a candidate model).
 /// </summary>
 public sealed record SubmitTaskRequest(
     string? Goal,
@@ -15,7 +16,8 @@ public sealed record SubmitTaskRequest(
     Dictionary<string, string>? Parameters,
     List<PlanStep>? Steps,
     TaskLimits? Limits,
-    List<string>? AllowedTools);
+    List<string>? AllowedTools,
+    string? Model = null);
 
 internal static partial class SubmitTaskValidation
 {
@@ -41,6 +43,11 @@ internal static partial class SubmitTaskValidation
             }
 
             list.Add(message);
+        }
+
+        if (request.Model is { } model && StepRules.ModelProblem(new PlanStep("model", StepKind.Model, null, null, null, [], Model: model)) is { } modelProblem)
+        {
+            Add("model", modelProblem);
         }
 
         var given = new[] { ("goal", request.Goal is not null), ("template", request.Template is not null), ("steps", request.Steps is not null) }

@@ -6,6 +6,7 @@ using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.Executor.StateMachines;
 using Agents.Executor.Telemetry;
+using Agents.Models;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Http;
 using Agents.ServiceDefaults.Identity;
@@ -94,6 +95,11 @@ internal static class TaskApi
             errors["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {IdempotencyKeys.MaxLength} characters."];
         }
 
+        if (request.Model is { } model && !errors.ContainsKey("model") && !http.RequestServices.GetRequiredService<NamedChatClients>().Names.Contains(model, StringComparer.Ordinal))
+        {
+            errors["model"] = [$"No model named '{model}' is configured in the executor (Models:Named:{model})."];
+        }
+
         if (errors.Count > 0)
         {
             return Invalid(errors);
@@ -123,7 +129,7 @@ internal static class TaskApi
         // Submission waits on no other service: the request is checked here as far as it can be without the planner,
         // and the task is queued. The planner validates a template or explicit steps when it plans them (in parallel with
         // admission); a definition it refuses ends the task Rejected with the planner's reason.
-        var submitted = new SubmitTask(Guid.Empty, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, time.GetUtcNow());
+        var submitted = new SubmitTask(Guid.Empty, principal, request.Goal, request.Template, request.Parameters, steps, request.Limits, request.AllowedTools, time.GetUtcNow(), Model: request.Model);
         var (task, run) = await StartRunAsync(db, journal, publish, options.Value, price, submitted, idempotencyKey, hash, cancellationToken);
 
         try

@@ -29,7 +29,7 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         s.ReplayOf = m.ReplayOf;
         s.WhatIf = m.ReplayOf is not null && m.WhatIf;
         s.TemplateVersion = m.TemplateVersion;
-        s.Model = s.WhatIf ? m.Model : null;
+        s.Model = m.ReplayOf is null || s.WhatIf ? m.Model : null;
         s.Status = TaskRunStatus.Submitted;
         Log("submitted", null, new { m.Goal, template = m.TemplateName, templateVersion = m.TemplateVersion, model = s.Model, m.Parameters, steps = m.Steps, m.Limits, m.AllowedTools, user = m.Principal.UserId, m.ReplayOf, whatIf = s.WhatIf });
 

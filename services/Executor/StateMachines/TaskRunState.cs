@@ -62,7 +62,7 @@ public sealed class TaskRunState : SagaStateMachineInstance
     /// <summary>A what-if replay: model steps and a goal's planning are live; only tools answer from the recording.</summary>
     public bool WhatIf { get; set; }
 
-    /// <summary>A what-if replay's model (<c>Models:Named:{name}</c>) for every model step; null: each step's own.</summary>
+    /// <summary>The model (<c>Models:Named:{name}</c>) every model step runs on, as the submission or a what-if replay asked; null: each step's own.</summary>
     public string? Model { get; set; }
 
     /// <summary>True once CreatePlan was published (memories arrived or their timeout fired).</summary>

@@ -80,7 +80,8 @@ public sealed record TaskUsage(int Steps, int ToolCalls, int InputTokens, int Ou
 /// (today's model, prompts and templates) while tools are still answered only from the recording: a tool call the original
 /// did not make is reported as one the replay would make, and is not made. <see cref="TemplateVersion"/> plans a template
 /// task with exactly that version, whatever the template's rollout says (a replay runs the version its original ran).
-/// <see cref="Model"/>: a what-if replay runs every model step with this named model (<c>Models:Named:{name}</c>).
+/// <see cref="Model"/>: every model step runs on this named model (<c>Models:Named:{name}</c>), as the submission (or a
+/// what-if replay) asked; a plain replay answers model steps from its recording and takes none.
 /// </summary>
 public sealed record SubmitTask(
     Guid TaskId,

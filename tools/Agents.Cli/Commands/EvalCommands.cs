@@ -26,9 +26,10 @@ internal static class EvalCommands
         var keep = new Option<bool>("--keep-waiting") { Description = "Leave tasks that wait for a person waiting (by default they are cancelled once measured)." };
         var judgeEndpoint = new Option<string?>("--judge-endpoint") { Description = $"An OpenAI-compatible endpoint (…/v1) whose model decides 'judge' assertions (else {EvalJudge.EndpointVariable}; key in {EvalJudge.ApiKeyVariable})." };
         var judgeModel = new Option<string?>("--judge-model") { Description = $"The judge's model id (else {EvalJudge.ModelVariable})." };
+        var model = new Option<string?>("--model") { Description = "Run every case's model steps on this model, configured by name in the executor (Models:Named:<name>); the results record it." };
         var run = new Command("run", "Run every case of a suite through the gateway; print per case and overall figures; store them. Exit code 1 when a case failed.")
         {
-            suitePath, repeat, outPath, variables, keep, judgeEndpoint, judgeModel,
+            suitePath, repeat, outPath, variables, keep, judgeEndpoint, judgeModel, model,
         };
         repeat.Validators.Add(result =>
         {
@@ -84,7 +85,7 @@ internal static class EvalCommands
                 }
 
                 using var judge = Judge(parse.GetValue(judgeEndpoint), parse.GetValue(judgeModel), environment);
-                var runner = new EvalRunner(suite, values, ClientFor, context.Output.Error, TimeProvider.System) { KeepWaitingTasks = parse.GetValue(keep), Judge = judge };
+                var runner = new EvalRunner(suite, values, ClientFor, context.Output.Error, TimeProvider.System) { KeepWaitingTasks = parse.GetValue(keep), Judge = judge, Model = parse.GetValue(model) };
                 var result = await runner.RunAsync(file.FullName, context.Connection.Url, parse.GetValue(repeat), cancellationToken);
                 var stored = parse.GetValue(outPath)?.FullName
                     ?? Path.Combine("eval-results", $"{suite.Name}-{result.StartedAt.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}.json");

@@ -18,9 +18,10 @@ internal static class TaskCommands
         var steps = new Option<FileInfo?>("--steps") { Description = "A JSON file with explicit steps (an array, or an object with \"steps\")." };
         var detach = new Option<bool>("--detach", "-d") { Description = "Print the task id and return at once instead of following the task." };
         var idempotencyKey = new Option<string?>("--idempotency-key") { Description = "Makes a retried submission return the same task." };
+        var model = new Option<string?>("--model") { Description = "Run every model step on this model, configured by name in the executor (Models:Named:<name>)." };
         var command = new Command("submit", "Submit a task (a goal, a template or explicit steps) and follow its progress until it ends.")
         {
-            goal, template, parameters, steps, detach, idempotencyKey,
+            goal, template, parameters, steps, detach, idempotencyKey, model,
         };
         command.Validators.Add(result =>
         {
@@ -46,6 +47,11 @@ internal static class TaskCommands
         command.Handle(environment, async (parse, context, cancellationToken) =>
         {
             var body = BuildRequest(parse.GetValue(goal), parse.GetValue(template), parse.GetValue(parameters) ?? [], parse.GetValue(steps));
+            if (parse.GetValue(model) is { } name)
+            {
+                body["model"] = name;
+            }
+
             var headers = parse.GetValue(idempotencyKey) is { } key ? new Dictionary<string, string> { ["Idempotency-Key"] = key } : null;
             var accepted = await context.Gateway.PostAsync("/api/tasks", body, cancellationToken, headers);
             var id = Output.Text(accepted.Body, "id") ?? throw new CliException(ExitCodes.Unavailable, "The gateway accepted the task but named no id.");

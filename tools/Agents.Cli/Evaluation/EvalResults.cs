@@ -20,6 +20,9 @@ internal sealed record EvalRun(
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
+    /// <summary>The named model the run's model steps ran on (<c>--model</c>); null: each step's own or the executor's.</summary>
+    public string? Model { get; init; }
+
     public static EvalRun Load(string path)
     {
         try

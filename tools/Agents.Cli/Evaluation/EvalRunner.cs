@@ -19,6 +19,9 @@ internal sealed class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, st
     /// <summary>The judge model for <c>judge</c> assertions; without one, such an assertion fails and says so.</summary>
     public EvalJudge? Judge { get; init; }
 
+    /// <summary>A named model every case's model steps run on (the task request's <c>model</c>), unless the case names one.</summary>
+    public string? Model { get; init; }
+
     public async Task<EvalRun> RunAsync(string suiteFile, Uri gateway, int repeat, CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
@@ -39,7 +42,7 @@ internal sealed class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, st
         }
 
         var all = results.SelectMany(c => c.Runs.Select(r => (r, c.Faulted))).ToList();
-        return new EvalRun(suite.Name, suiteFile, gateway.ToString(), repeat, started, time.GetUtcNow(), EvalSummary.Of(all), results);
+        return new EvalRun(suite.Name, suiteFile, gateway.ToString(), repeat, started, time.GetUtcNow(), EvalSummary.Of(all), results) { Model = Model };
     }
 
     private async Task<EvalCaseRun> RunCaseAsync(EvalCase @case, int attempt, CancellationToken cancellationToken)
@@ -51,6 +54,11 @@ internal sealed class EvalRunner(EvalSuite suite, IReadOnlyDictionary<string, st
             ["faults"] = EvalFault.QueryString(@case.Faults, run),
         };
         var body = WithArgumentsJson(Expand(@case.Task, values)!.AsObject());
+        if (Model is not null && !body.ContainsKey("model"))
+        {
+            body["model"] = Model;
+        }
+
         var client = clientFor(@case.As);
         var clock = time.GetTimestamp();
         Guid id;
