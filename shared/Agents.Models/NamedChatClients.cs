@@ -21,18 +21,39 @@ public sealed class NamedChatClients(IConfiguration configuration, IServiceProvi
     public IReadOnlyList<string> Names => [.. configuration.GetSection(Section).GetChildren().Select(c => c.Key).Order(StringComparer.Ordinal)];
 
     /// <summary>
-    /// The client of the model configured as <paramref name="name"/>, or null when none is. A configured model whose
-    /// settings are invalid throws <see cref="InvalidOperationException"/> naming the setting.
+    /// The client of the model configured as <paramref name="name"/>, or null when none is (an unknown name is not
+    /// remembered). A configured model whose settings are invalid throws <see cref="InvalidOperationException"/> naming
+    /// the setting. Settings are read when the model is first used; a change takes a restart.
     /// </summary>
-    public IChatClient? Get(string name) => _clients.GetOrAdd(name, n => new Lazy<IChatClient?>(() => Build(n))).Value;
+    public IChatClient? Get(string name) =>
+        _clients.TryGetValue(name, out var known) ? known.Value
+        : SectionOf(name) is null ? null
+        : _clients.GetOrAdd(name, n => new Lazy<IChatClient?>(() => Build(n))).Value;
+
+    /// <summary>
+    /// True when <paramref name="tenant"/> may run steps on the model named <paramref name="name"/>: it is configured, and
+    /// its <c>Tenants</c> list (when it has one) names the tenant. A model without the list is open to every tenant.
+    /// </summary>
+    public bool Allows(string name, string tenant)
+    {
+        if (SectionOf(name) is not { } section)
+        {
+            return false;
+        }
+
+        var tenants = section.GetSection("Tenants").GetChildren().Select(c => c.Value).OfType<string>().ToList();
+        return tenants.Count == 0 || tenants.Contains(tenant, StringComparer.Ordinal);
+    }
 
     /// <summary>The model id the named model calls (for its price), or null when no model has that name.</summary>
     public string? ModelIdOf(string name) => OptionsOf(name)?.EffectiveModel;
 
+    private IConfigurationSection? SectionOf(string name) =>
+        configuration.GetSection(Section).GetChildren().FirstOrDefault(c => string.Equals(c.Key, name, StringComparison.Ordinal));
+
     private ModelOptions? OptionsOf(string name)
     {
-        var section = configuration.GetSection(Section).GetChildren().FirstOrDefault(c => string.Equals(c.Key, name, StringComparison.Ordinal));
-        if (section is null)
+        if (SectionOf(name) is not { } section)
         {
             return null;
         }

@@ -88,10 +88,10 @@ public sealed class TemplateCommandTests
     {
         var only = JsonNode.Parse("""{"version":3,"rollout":null,"successRate":0.5,"costPerTask":0.01}""")!;
 
-        var (regressed, lines) = Commands.TemplateCommands.Compare([only], 0.05, 0.10);
+        var (regressed, lines) = Commands.TemplateCommands.Compare([only], null, null, 0.05, 0.10);
 
         Assert.False(regressed);
-        Assert.Equal(["Only one version has run in this window; nothing to compare."], lines);
+        Assert.Equal(["The two versions to compare have not both run in this window; nothing to compare."], lines);
     }
 
     private static string Report(double candidateRate, double candidateCost) => $$$"""

@@ -24,6 +24,9 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
 {
     public const string SigningKey = "executor-tests-signing-key-0123456789abcdef";
 
+    /// <summary>The only tenant the fixture's named model <c>restricted</c> serves.</summary>
+    public const string RestrictedModelTenant = "tenant-with-restricted-model";
+
     private TestDatabase? _database;
     private TestVirtualHost? _virtualHost;
     private WebApplicationFactory<Program>? _factory;
@@ -74,6 +77,8 @@ public sealed class ExecutorApiFixture : IAsyncLifetime
             ["Models:Named:candidate:MaxOutputTokens"] = "8",
             ["Models:Prices:candidate-model:InputPerMillion"] = "3000",
             ["Models:Prices:candidate-model:OutputPerMillion"] = "3000",
+            ["Models:Named:restricted:Model"] = "restricted-model",
+            ["Models:Named:restricted:Tenants:0"] = RestrictedModelTenant,
         };
         Settings = settings;
         _factory = new ServiceFactory<Program>(settings);

@@ -17,25 +17,34 @@ public sealed class NamedModelTests(ExecutorApiFixture fixture) : IClassFixture<
     private static Uri Url(string path) => new(path, UriKind.Relative);
 
     [Fact]
-    public async Task A_step_that_names_a_model_runs_on_it_and_one_naming_an_unknown_model_fails_without_retries()
+    public async Task A_step_that_names_a_model_runs_on_it_and_one_naming_an_unknown_model_fails_without_retries_or_revision()
     {
         using var client = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));
         var named = await SubmitAsync(client, Step("Describe the weather in Lisbon in a long paragraph", "candidate"));
-        var unknown = await SubmitAsync(client, Step("Say hello", "nope") with { MaxAttempts = 3 });
         await fixture.PublishAsync(new TaskAdmitted(named, new TaskLimits(), null));
-        await fixture.PublishAsync(new TaskAdmitted(unknown, new TaskLimits(), null));
+
+        // A template's step may name a model the API never saw (the planner expands it): the worker checks it again.
+        var unknown = await ExecutorApiFixture.SubmitAsync(client, new { template = "lookup-and-summarize", parameters = new Dictionary<string, string> { ["customerId"] = "C-1" } });
+        await fixture.PublishAsync(new PlanCreated(
+            unknown,
+            new Plan(Guid.NewGuid(), 1, "template", [Step("Say hello", "nope") with { MaxAttempts = 3 }], Template: "lookup-and-summarize", TemplateVersion: 1),
+            new TaskAdmitted(unknown, new TaskLimits(), null)));
 
         await ExecutorApiFixture.WaitForTaskAsync(client, named, t => t["status"]!.GetValue<string>() == "Completed", "completed on the candidate");
-        // Failed for good at once (then the plan goes to the planner for a revision, which this fixture does not run).
-        var failed = await ExecutorApiFixture.WaitForTaskAsync(client, unknown, t => t["steps"]!.AsArray().Single()!["status"]!.GetValue<string>() == "Failed", "the step failed");
+        // Failed for good at once, and no revision is asked for: no plan can make the model be there.
+        var failed = await ExecutorApiFixture.WaitForTaskAsync(client, unknown, t => t["finishedAt"] is not null, "the task ended");
 
         var call = await ModelCallAsync(client, named);
         Assert.Equal("candidate-model", call["model"]!.GetValue<string>());
         Assert.True(call["outputTokens"]!.GetValue<int>() <= 8, call.ToJsonString()); // the named model's own cap
         Assert.True(call["cost"]!.GetValue<decimal>() > 0);
+        Assert.Equal("Failed", failed["status"]!.GetValue<string>());
         var step = failed["steps"]!.AsArray().Single()!;
         Assert.Equal(1, step["attempts"]!.GetValue<int>()); // permanent: not retried although 3 attempts were allowed
-        Assert.Contains("No model named 'nope' is configured in the executor (Models:Named:nope); configured: candidate.", step["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("No model named 'nope' is configured in the executor for tenant", step["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain("candidate", step["error"]!.GetValue<string>(), StringComparison.Ordinal); // no list of the models there are
+        var log = JsonNode.Parse(await client.GetStringAsync(Url($"/api/tasks/{unknown}/log")))!;
+        Assert.DoesNotContain(log["events"]!.AsArray(), e => e!["kind"]!.GetValue<string>() == "plan-revision-requested");
     }
 
     [Fact]
@@ -49,7 +58,8 @@ public sealed class NamedModelTests(ExecutorApiFixture fixture) : IClassFixture<
         foreach (var (body, problem) in new[]
         {
             ("""{"model":"candidate"}""", "A model is chosen only for a what-if replay"),
-            ("""{"whatIf":true,"model":"gpt-9"}""", "No model named 'gpt-9' is configured in the executor (Models:Named:gpt-9); configured: candidate."),
+            ("""{"whatIf":true,"model":"gpt-9"}""", "No model named 'gpt-9' is configured in the executor for tenant"),
+            ("""{"whatIf":true,"model":"restricted"}""", "No model named 'restricted' is configured in the executor for tenant"),
             ("""{"whatIf":true,"model":"../x"}""", "is not a model name"),
         })
         {
@@ -85,9 +95,28 @@ public sealed class NamedModelTests(ExecutorApiFixture fixture) : IClassFixture<
 
         Assert.Equal("candidate-model", (await ModelCallAsync(client, id))["model"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
-        Assert.Equal("No model named 'gpt-9' is configured in the executor (Models:Named:gpt-9).", JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!["errors"]!["model"]![0]!.GetValue<string>());
+        Assert.StartsWith("No model named 'gpt-9' is configured in the executor for tenant", JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!["errors"]!["model"]![0]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
         Assert.Contains("is not a model name", await malformed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_model_with_a_tenants_list_serves_only_those_tenants()
+    {
+        using var allowed = fixture.ClientFor(ExecutorApiFixture.RestrictedModelTenant);
+        using var other = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"));
+
+        var id = await ExecutorApiFixture.SubmitAsync(allowed, new { steps = new[] { Step("Say hello", "restricted") } });
+        using var refusedTask = await other.PostAsJsonAsync(Url("/api/tasks"), new { steps = new[] { Step("Say hello", null) }, model = "restricted" }, ExecutorApiFixture.Json);
+        using var refusedStep = await other.PostAsJsonAsync(Url("/api/tasks"), new { steps = new[] { Step("Say hello", "restricted") } }, ExecutorApiFixture.Json);
+        await fixture.PublishAsync(new TaskAdmitted(id, new TaskLimits(), null));
+        await ExecutorApiFixture.WaitForTaskAsync(allowed, id, t => t["status"]!.GetValue<string>() == "Completed", "completed on the restricted model");
+
+        Assert.Equal("restricted-model", (await ModelCallAsync(allowed, id))["model"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadRequest, refusedTask.StatusCode);
+        Assert.Contains("No model named 'restricted'", JsonNode.Parse(await refusedTask.Content.ReadAsStringAsync())!["errors"]!["model"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, refusedStep.StatusCode);
+        Assert.Contains("No model named 'restricted'", JsonNode.Parse(await refusedStep.Content.ReadAsStringAsync())!["errors"]!["steps[0].model"]![0]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -69,6 +69,11 @@ public sealed class TemplateVersionTests(ExecutorApiFixture fixture) : IClassFix
         using var user = fixture.ClientFor(tenant, "user-2");
         var own = JsonNode.Parse(await user.GetStringAsync(Url($"/api/tasks/versions?template={TemplateName}")))!;
         Assert.Empty(own["versions"]!.AsArray());
+
+        // Another tenant's admin sees none of them.
+        using var stranger = fixture.ClientFor(TestInfrastructure.UniqueName("tenant"), "admin-9", "admin");
+        var theirs = JsonNode.Parse(await stranger.GetStringAsync(Url($"/api/tasks/versions?template={TemplateName}")))!;
+        Assert.Empty(theirs["versions"]!.AsArray());
     }
 
     [Fact]

@@ -130,6 +130,67 @@ public sealed class TemplateRolloutTests(PlannerFixture fixture)
     }
 
     [Fact]
+    public async Task Retiring_a_template_ends_its_rollout_and_no_version_of_it_runs_pinned_or_not()
+    {
+        var name = await TwoVersionsAsync();
+        using var admin = fixture.CreateClient(Principal(Tenant, "admin"));
+        (await admin.PutAsJsonAsync(Rollout(name), new { candidateVersion = 2, percent = 50 })).Dispose();
+
+        using var retired = await admin.DeleteAsync(new Uri($"/api/templates/{name}", UriKind.Relative));
+        var (_, pinned) = await fixture.PlanAsync(Template(Principal(Tenant), name, new() { ["customerId"] = "C-1" }) with { TemplateVersion = 1 });
+        using var back = await admin.PutAsJsonAsync(new Uri($"/api/templates/{name}", UriKind.Relative), Version(summary: false));
+        using var rollout = await admin.GetAsync(Rollout(name));
+        var after = await PlanManyAsync(name, 3);
+
+        Assert.Equal(HttpStatusCode.NoContent, retired.StatusCode);
+        Assert.Equal($"template '{name}' has no version 1 (or it is retired)", pinned!.Reason);
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, rollout.StatusCode);
+        Assert.All(after, p => Assert.Equal((4, (string?)null), (p.TemplateVersion!.Value, p.Rollout))); // 1, 2, retired 3, then 4
+    }
+
+    [Fact]
+    public async Task After_a_full_rollout_the_next_one_keeps_the_version_serving_now()
+    {
+        var name = await TwoVersionsAsync();
+        using var admin = fixture.CreateClient(Principal(Tenant, "admin"));
+        (await admin.PutAsJsonAsync(Rollout(name), new { candidateVersion = 2, percent = 100 })).Dispose();
+        (await admin.PutAsJsonAsync(new Uri($"/api/templates/{name}", UriKind.Relative), Version(summary: false))).Dispose();
+
+        using var next = await admin.PutAsJsonAsync(Rollout(name), new { candidateVersion = 3, percent = 10 });
+
+        var rollout = await next.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((2, 3), (rollout.GetProperty("stableVersion").GetInt32(), rollout.GetProperty("candidateVersion").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_revision_keeps_the_model_a_step_of_the_version_names()
+    {
+        var name = "rollout-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = fixture.CreateClient(Principal(Tenant, "admin"));
+        using var stored = await admin.PutAsJsonAsync(new Uri($"/api/templates/{name}", UriKind.Relative), new
+        {
+            description = "Brief.",
+            parameters = new[] { new { name = "customerId", required = true } },
+            steps = new object[]
+            {
+                new { id = "lookup", kind = "tool", tool = "crm.lookup-customer", arguments = new { customerId = "{{params.customerId}}" }, dependsOn = Array.Empty<string>() },
+                new { id = "brief", kind = "model", prompt = "Brief {{steps.lookup.output}}", dependsOn = new[] { "lookup" }, model = "candidate" },
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        var request = Template(Principal(Tenant), name, new() { ["customerId"] = "C-1" });
+        var (created, _) = await fixture.PlanAsync(request);
+
+        var (revised, rejected) = await fixture.PlanAsync(new RevisePlan(request.TaskId, request.Principal, created!.Plan.PlanId, 1, "lookup", "HTTP 503 from the CRM", []));
+
+        Assert.Null(rejected);
+        Assert.Equal(2, revised!.Plan.Version);
+        Assert.Equal("candidate", revised.Plan.Steps.Single(s => s.Id == "brief").Model);
+        Assert.Equal((name, 1), (revised.Plan.Template, revised.Plan.TemplateVersion!.Value));
+    }
+
+    [Fact]
     public void Buckets_spread_evenly_over_time_ordered_task_ids()
     {
         var buckets = Enumerable.Range(0, 10_000).Select(_ => TemplateStore.Bucket(Guid.CreateVersion7())).ToList();

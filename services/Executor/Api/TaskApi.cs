@@ -95,9 +95,19 @@ internal static class TaskApi
             errors["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {IdempotencyKeys.MaxLength} characters."];
         }
 
-        if (request.Model is { } model && !errors.ContainsKey("model") && !http.RequestServices.GetRequiredService<NamedChatClients>().Names.Contains(model, StringComparer.Ordinal))
+        // A named model must be one the tenant may use, for the task and for each step that names one.
+        var models = http.RequestServices.GetRequiredService<NamedChatClients>();
+        if (request.Model is { } model && !errors.ContainsKey("model") && NamedModels.Problem(models, model, principal.TenantId) is { } unavailable)
         {
-            errors["model"] = [$"No model named '{model}' is configured in the executor (Models:Named:{model})."];
+            errors["model"] = [unavailable];
+        }
+
+        foreach (var (step, index) in (request.Steps ?? []).Select((s, i) => (s, i)))
+        {
+            if (step?.Model is { } stepModel && !errors.ContainsKey($"steps[{index}].model") && NamedModels.Problem(models, stepModel, principal.TenantId) is { } stepUnavailable)
+            {
+                errors[$"steps[{index}].model"] = [stepUnavailable];
+            }
         }
 
         if (errors.Count > 0)
@@ -397,7 +407,7 @@ internal static class TaskApi
         db.Tasks.Add(task);
 
         var run = new TaskRunState { CorrelationId = task.Id, CurrentState = nameof(TaskRunStatus.Submitted), SubmittedAt = now, UpdatedAt = now };
-        var engine = new TaskRunEngine(options, ToolCatalogSnapshot.Empty, now, price.Current);
+        var engine = new TaskRunEngine(options, ToolCatalogSnapshot.Empty, now, price.Current, price.For);
         engine.Submit(run, submitted with { TaskId = task.Id });
         db.TaskRuns.Add(run);
         journal.Append(run, engine.Effects.Journal, now);

@@ -57,7 +57,7 @@ internal static class TaskReplayApi
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body must be empty or a JSON object like {{\"whatIf\": true}}: {ex.Message}"] });
         }
 
-        if (request?.Model is { } model && ModelProblem(model, request.WhatIf, http.RequestServices.GetRequiredService<NamedChatClients>()) is { } problem)
+        if (request?.Model is { } model && ModelProblem(model, request.WhatIf, http.RequestServices.GetRequiredService<NamedChatClients>(), http.GetPrincipal().TenantId) is { } problem)
         {
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["model"] = [problem] });
         }
@@ -80,15 +80,15 @@ internal static class TaskReplayApi
         // The original's request, run by the caller; its answers come from the original's log. A template task plans with
         // the version its original ran (or the one asked for); a what-if without one takes what the template's rollout gives.
         var whatIf = request?.WhatIf ?? false;
-        var templateVersion = request?.TemplateVersion;
-        if (templateVersion is null && !whatIf && original.TemplateName is not null)
-        {
-            templateVersion = await db.TaskRuns.AsNoTracking().Where(r => r.CorrelationId == original.Id).Select(r => r.TemplateVersion).FirstOrDefaultAsync(cancellationToken);
-        }
+        var ran = await db.TaskRuns.AsNoTracking().Where(r => r.CorrelationId == original.Id).Select(r => new { r.TemplateVersion, r.Model }).FirstOrDefaultAsync(cancellationToken);
+        var templateVersion = request?.TemplateVersion ?? (whatIf || original.TemplateName is null ? null : ran?.TemplateVersion);
+
+        // A what-if runs on the model it is given, else on the one the original was submitted with.
+        var runOn = request?.Model ?? (whatIf ? ran?.Model : null);
 
         var submitted = new SubmitTask(
             Guid.Empty, http.GetPrincipal(), original.Goal, original.TemplateName, original.Parameters, original.RequestedSteps, original.RequestedLimits,
-            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: whatIf, TemplateVersion: templateVersion, Model: request?.Model);
+            original.AllowedTools, time.GetUtcNow(), ReplayOf: original.Id, WhatIf: whatIf, TemplateVersion: templateVersion, Model: runOn);
         var asked = (request?.TemplateVersion is { } version ? $":v{version}" : string.Empty) + (request?.Model is { } chosen ? $":m{chosen}" : string.Empty);
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"replay:{submitted.WhatIf}:{original.Id}:{original.RequestHash}{asked}")));
         var (task, run) = await TaskApi.StartRunAsync(db, journal, publish, options.Value, price, submitted, null, hash, cancellationToken);
@@ -121,23 +121,9 @@ internal static class TaskReplayApi
     }
 
     /// <summary>Why a replay cannot run with <paramref name="model"/>, or null when it can.</summary>
-    private static string? ModelProblem(string model, bool whatIf, NamedChatClients named)
-    {
-        if (!whatIf)
-        {
-            return "A model is chosen only for a what-if replay ({\"whatIf\": true, \"model\": …}): a plain replay answers every model step from the recording.";
-        }
-
-        if (StepRules.ModelProblem(new PlanStep("replay", StepKind.Model, null, null, null, [], Model: model)) is { } problem)
-        {
-            return problem;
-        }
-
-        var known = named.Names;
-        return known.Contains(model, StringComparer.Ordinal)
-            ? null
-            : $"No model named '{model}' is configured in the executor (Models:Named:{model}); configured: {(known.Count == 0 ? "none" : string.Join(", ", known))}.";
-    }
+    private static string? ModelProblem(string model, bool whatIf, NamedChatClients named, string tenant) => whatIf
+        ? NamedModels.Problem(named, model, tenant)
+        : "A model is chosen only for a what-if replay ({\"whatIf\": true, \"model\": …}): a plain replay answers every model step from the recording.";
 
     private static readonly JsonSerializerOptions BodyJson = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 

@@ -84,7 +84,8 @@ public sealed record TemplateVersionReport(string Template, DateTimeOffset Since
 /// <summary>
 /// One template version (and rollout side) on live traffic. <see cref="Version"/> is null for tasks not planned (yet): a
 /// task rejected before planning, or still waiting. <see cref="SuccessRate"/>: Completed among the finished;
-/// <see cref="ApprovalRate"/>: tasks that asked a person at least once, among all; latency from submission to the end.
+/// <see cref="ApprovalRate"/>: tasks that asked a person at least once, among all; latency from submission to the end;
+/// tokens and cost per task: of the finished tasks (a task still running has spent only part of its share).
 /// </summary>
 public sealed record TemplateVersionFigures(
     int? Version,
@@ -114,8 +115,8 @@ public sealed record TemplateVersionFigures(
             finished.Count == 0 ? null : Math.Round(completed / (double)finished.Count, 4),
             Percentile(latencies, 0.50),
             Percentile(latencies, 0.95),
-            Math.Round(tasks.Average(t => t.Tokens), 1),
-            Math.Round(tasks.Average(t => t.Cost), 6),
+            finished.Count == 0 ? 0 : Math.Round(finished.Average(t => t.Tokens), 1),
+            finished.Count == 0 ? 0m : Math.Round(finished.Average(t => t.Cost), 6),
             Math.Round(tasks.Count(t => t.AskedApproval) / (double)tasks.Count, 4),
             tasks.GroupBy(t => t.Status.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()));
     }

@@ -83,17 +83,19 @@ public sealed class ModelStepConsumer(
         IChatClient? client;
         try
         {
-            client = message.Model is { } name ? named?.Get(name) : chat;
+            client = message.Model is not { } name ? chat
+                : named is not null && named.Allows(name, message.Principal.TenantId) ? named.Get(name)
+                : null;
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
+            logger.LogError(ex, "The named model {Model} could not be built", message.Model);
             return Failed(message, $"The model '{message.Model}' is configured with invalid settings: {ex.Message}", started, reserved: true) with { Permanent = true };
         }
 
         if (client is null)
         {
-            var known = named?.Names ?? [];
-            return Failed(message, $"No model named '{message.Model}' is configured in the executor (Models:Named:{message.Model}); configured: {(known.Count == 0 ? "none" : string.Join(", ", known))}.", started, reserved: true) with { Permanent = true };
+            return Failed(message, NamedModels.Unavailable(message.Model!, message.Principal.TenantId), started, reserved: true) with { Permanent = true };
         }
 
         try

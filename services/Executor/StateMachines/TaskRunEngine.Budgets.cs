@@ -8,15 +8,17 @@ internal sealed partial class TaskRunEngine
     /// <summary>
     /// Reserves the task's token and cost budgets for the next model step: the output tokens it may use are the
     /// fewest of the configured maximum, the tokens left after its input, and the output the money left after its
-    /// input pays for at the executor model's price, where "left" also excludes what model steps already in flight
+    /// input pays for at the price of the model it runs on, where "left" also excludes what model steps already in flight
     /// have reserved (their input and their whole output cap). The output cap is exact (the model library enforces
     /// it); the input is estimated at four characters a token (exactly the deterministic model's count), so with a
     /// real tokenizer a call can pass a limit by the error of that estimate, never by a whole answer. A step that
     /// cannot afford its input and one output token even with nothing in flight is refused; one that could once
     /// the steps in flight have answered waits for them (<c>Wait</c>).
     /// </summary>
-    private (int MaxOutputTokens, string? Refusal, bool Wait, int InputTokens) ReserveModelCall(TaskRunState s, StepRun run, string systemPrompt, string prompt)
+    private (int MaxOutputTokens, string? Refusal, bool Wait, int InputTokens) ReserveModelCall(TaskRunState s, StepRun run, string systemPrompt, string prompt, string? model)
     {
+        // The price of the model the step runs on: a named model's own (a dearer one must not spend past the limit).
+        var stepPrice = priceOf is null ? modelPrice : priceOf(model);
         var inputTokens = StepInputs.EstimateInputTokens(systemPrompt, prompt);
         var inFlight = s.Steps.Values.Where(x => x != run && x.Kind == StepKind.Model && x.Status == StepStatus.Running).ToList();
         var heldTokens = inFlight.Sum(x => (long)x.ReservedTokens);
@@ -39,7 +41,7 @@ internal sealed partial class TaskRunEngine
             maxTokens = Math.Min(maxTokens, free);
         }
 
-        if (s.Limits.MaxCost is { } costLimit && modelPrice is { } price)
+        if (s.Limits.MaxCost is { } costLimit && stepPrice is { } price)
         {
             var left = costLimit - s.Cost;
             if (left < price.CostOf(inputTokens, 1))
@@ -60,7 +62,7 @@ internal sealed partial class TaskRunEngine
         }
 
         run.ReservedTokens = (int)(inputTokens + maxTokens);
-        run.ReservedCost = modelPrice?.CostOf(inputTokens, maxTokens) ?? 0m;
+        run.ReservedCost = stepPrice?.CostOf(inputTokens, maxTokens) ?? 0m;
         return ((int)maxTokens, null, false, inputTokens);
     }
 

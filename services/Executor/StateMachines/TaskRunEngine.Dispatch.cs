@@ -72,7 +72,7 @@ internal sealed partial class TaskRunEngine
         var maxTokens = 0;
         if (plan.Kind != StepKind.Tool)
         {
-            var reservation = ReserveModelCall(s, run, StepInputs.SystemPromptFor(tainted), input.Text);
+            var reservation = ReserveModelCall(s, run, StepInputs.SystemPromptFor(tainted), input.Text, s.Model ?? plan.Model);
             if (reservation.Wait)
             {
                 // Dispatched by a later Advance, once a model step in flight has answered and released its reservation.

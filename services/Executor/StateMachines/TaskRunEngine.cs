@@ -10,7 +10,7 @@ namespace Agents.Executor.StateMachines;
 /// machine applies them (publish, schedule, append to the event log) in the same unit of work.
 /// Every handler tolerates duplicates and stale messages: a message that no longer matches the state is ignored.
 /// </summary>
-internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now, ModelPrice? modelPrice = null)
+internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalogSnapshot catalog, DateTimeOffset now, ModelPrice? modelPrice = null, Func<string?, ModelPrice?>? priceOf = null)
 {
     public RunEffects Effects { get; } = new();
 
@@ -410,7 +410,8 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         }
         else
         {
-            StepFailed(s, step, "model: " + m.Error, retryable: !m.Permanent);
+            // A model that is not there cannot be revised into being: a permanent failure ends the task (or compensates).
+            StepFailed(s, step, "model: " + m.Error, retryable: !m.Permanent, revise: !m.Permanent);
         }
 
         Advance(s);

@@ -181,7 +181,8 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
         using var activity = ExecutorTelemetry.StartRun(saga.CorrelationId, typeof(T).Name);
         var before = PhaseOf(saga);
         var catalog = await LoadCatalogAsync(context, saga);
-        var engine = new TaskRunEngine(options, catalog, now, context.GetServiceOrCreateInstance<ModelStepPrice>().Current);
+        var prices = context.GetServiceOrCreateInstance<ModelStepPrice>();
+        var engine = new TaskRunEngine(options, catalog, now, prices.Current, prices.For);
         handler(engine, saga, context.Message);
         var effects = engine.Effects;
         var journal = context.GetServiceOrCreateInstance<ITaskJournal>();

@@ -34,7 +34,7 @@ internal static partial class KeywordPlanner
     private static PlanDraft Revise(PlanRevisionRequest revision)
     {
         var completed = revision.CompletedStepIds.ToHashSet(StringComparer.Ordinal);
-        var remaining = revision.PreviousSteps.Where(s => !completed.Contains(s.Id)).Select(StepDocument.FromPlanStep).ToList();
+        var remaining = revision.PreviousSteps.Where(s => !completed.Contains(s.Id)).Select(StepDocument.ForPlanner).ToList();
         var error = revision.Error.Length > 200 ? revision.Error[..200] + "…" : revision.Error;
         return new PlanDraft($"Retry the steps that have not completed, from '{revision.FailedStepId}' (failed: {error}). The offline planner does not change steps.", remaining);
     }

@@ -66,7 +66,7 @@ internal static class PlanningPrompt
         {
             text.AppendLine();
             text.AppendLine("Current plan steps:");
-            text.AppendLine(JsonSerializer.Serialize(failed.PreviousSteps.Select(StepDocument.FromPlanStep), PlannerJson.Options));
+            text.AppendLine(JsonSerializer.Serialize(failed.PreviousSteps.Select(StepDocument.ForPlanner), PlannerJson.Options));
             text.AppendLine();
             text.AppendLine(failed.CompletedStepIds.Count == 0
                 ? "No step has completed yet."

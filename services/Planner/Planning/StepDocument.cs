@@ -78,6 +78,9 @@ internal sealed record StepDocument(
             step.Model);
     }
 
+    /// <summary>A step as the planner model is shown it: without the model it runs on, which the model may not choose.</summary>
+    public static StepDocument ForPlanner(PlanStep step) => FromPlanStep(step) with { Model = null };
+
     public static IReadOnlyList<PlanStep> ToPlanSteps(IReadOnlyList<StepDocument>? documents, List<string> errors)
     {
         var steps = new List<PlanStep>();

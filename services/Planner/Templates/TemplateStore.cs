@@ -103,10 +103,15 @@ internal sealed class TemplateStore(PlannerDbContext db, TimeProvider time)
     /// <summary>Version <paramref name="version"/> of <paramref name="name"/> as the tenant may run it (its own, else the built-in's); null when not stored or retired.</summary>
     public static async Task<WorkflowTemplateRecord?> FindVersionAsync(PlannerDbContext db, string tenant, string name, int version, CancellationToken cancellationToken)
     {
-        var candidates = await db.Templates.AsNoTracking()
-            .Where(t => t.Name == name && t.Version == version && (t.TenantId == tenant || t.TenantId == WorkflowTemplateRecord.BuiltIn))
-            .ToListAsync(cancellationToken);
-        return candidates.Where(r => !r.Retired).OrderBy(r => r.TenantId == WorkflowTemplateRecord.BuiltIn).FirstOrDefault();
+        // A retired template runs in no version: the version that retired it is the newest.
+        if (await FindLatestAsync(db, tenant, name, cancellationToken) is not { } latest)
+        {
+            return null;
+        }
+
+        return latest.Version == version
+            ? latest
+            : await db.Templates.AsNoTracking().SingleOrDefaultAsync(t => t.TenantId == latest.TenantId && t.Name == name && t.Version == version && !t.Retired, cancellationToken);
     }
 
     /// <summary>0–99, evenly spread over task ids and fixed for each (task ids are time-ordered, so their bytes are hashed first).</summary>
@@ -143,8 +148,10 @@ internal sealed class TemplateStore(PlannerDbContext db, TimeProvider time)
         }
 
         var rollout = await db.TemplateRollouts.SingleOrDefaultAsync(r => r.TenantId == tenant && r.Name == name, cancellationToken);
+        // The version serving now: a rollout's stable one (its candidate once it has all the traffic), else the newest other.
+        int? serving = rollout is null ? null : rollout.Percent == 100 ? rollout.CandidateVersion : rollout.StableVersion;
         var stable = request.StableVersion
-            ?? rollout?.StableVersion
+            ?? (serving is { } now && now != request.CandidateVersion ? now : (int?)null)
             ?? versions.Where(v => !v.Retired && v.Version != request.CandidateVersion).Select(v => (int?)v.Version).FirstOrDefault();
         var stored = versions.Where(v => !v.Retired).Select(v => v.Version).ToHashSet();
         var problem = request switch
@@ -214,6 +221,8 @@ internal sealed class TemplateStore(PlannerDbContext db, TimeProvider time)
             return await IsBuiltInAsync(name, cancellationToken) ? TemplateChange.BuiltInReadOnly : TemplateChange.NotFound;
         }
 
+        // Its rollout goes with it: a template stored again under the name starts without one.
+        db.TemplateRollouts.RemoveRange(await db.TemplateRollouts.Where(r => r.TenantId == tenant && r.Name == name).ToListAsync(cancellationToken));
         var retired = new WorkflowTemplateRecord
         {
             TenantId = tenant,

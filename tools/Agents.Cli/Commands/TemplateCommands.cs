@@ -132,7 +132,17 @@ internal static class TemplateCommands
             var from = parse.GetValue(since)?.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
             var report = (await context.Gateway.GetAsync("/api/tasks/versions" + TaskCommands.Query(("template", template), ("since", from)), cancellationToken)).Body;
             var rows = (report?["versions"] as JsonArray ?? []).Where(r => r is not null).Select(r => r!).ToList();
-            var verdict = Compare(rows, parse.GetValue(maxDrop), parse.GetValue(maxCostRise));
+            JsonNode? rollout = null;
+            try
+            {
+                rollout = (await context.Gateway.GetAsync($"/api/templates/{Segment(template)}/rollout", cancellationToken)).Body;
+            }
+            catch (CliException ex) when (ex.ExitCode == ExitCodes.Refused)
+            {
+                // No rollout (404): the two newest versions are compared.
+            }
+
+            var verdict = Compare(rows, (int?)Number(rollout, "candidateVersion"), (int?)Number(rollout, "stableVersion"), parse.GetValue(maxDrop), parse.GetValue(maxCostRise));
             context.Output.Show(report, () =>
             {
                 context.Output.Table(rows,
@@ -157,20 +167,25 @@ internal static class TemplateCommands
     }
 
     /// <summary>
-    /// The candidate against its baseline: the rows of a rollout's two sides when there are, else the two newest versions.
-    /// A regression is a success rate lower by more than <paramref name="maxDrop"/> or a cost per task higher by more than
-    /// <paramref name="maxCostRise"/> of the baseline's.
+    /// The candidate against its baseline: the versions of the current rollout (<paramref name="candidateVersion"/>,
+    /// <paramref name="stableVersion"/>) when there is one, else the two newest versions; of a version, its row on the
+    /// matching side of the rollout comes first. A regression is a success rate lower by more than
+    /// <paramref name="maxDrop"/> or a cost per task higher by more than <paramref name="maxCostRise"/> of the baseline's.
     /// </summary>
-    internal static (bool Regressed, List<string> Lines) Compare(IReadOnlyList<JsonNode> rows, double maxDrop, double maxCostRise)
+    internal static (bool Regressed, List<string> Lines) Compare(IReadOnlyList<JsonNode> rows, int? candidateVersion, int? stableVersion, double maxDrop, double maxCostRise)
     {
         var planned = rows.Where(r => Number(r, "version") is not null).ToList();
-        var candidate = planned.FirstOrDefault(r => Output.Text(r, "rollout") == "candidate")
-            ?? planned.OrderByDescending(r => Number(r, "version")).FirstOrDefault();
-        var baseline = planned.FirstOrDefault(r => Output.Text(r, "rollout") == "stable")
-            ?? planned.Where(r => r != candidate).OrderByDescending(r => Number(r, "version")).FirstOrDefault();
+        var newest = planned.Select(r => (int)Number(r, "version")!.Value).Distinct().OrderDescending().ToList();
+        var (wanted, kept) = candidateVersion is { } rolledOut && stableVersion is { } stayed
+            ? (rolledOut, stayed)
+            : (newest.ElementAtOrDefault(0), newest.ElementAtOrDefault(1));
+        JsonNode? Row(int version, string side) =>
+            planned.Where(r => Number(r, "version") == version).OrderBy(r => Output.Text(r, "rollout") == side ? 0 : 1).FirstOrDefault();
+        var candidate = newest.Count == 0 ? null : Row(wanted, "candidate");
+        var baseline = newest.Count < 2 && candidateVersion is null ? null : Row(kept, "stable");
         if (candidate is null || baseline is null || Number(candidate, "version") == Number(baseline, "version"))
         {
-            return (false, ["Only one version has run in this window; nothing to compare."]);
+            return (false, ["The two versions to compare have not both run in this window; nothing to compare."]);
         }
 
         var lines = new List<string>();
