@@ -164,7 +164,7 @@ public sealed class TemplateRolloutTests(PlannerFixture fixture)
     }
 
     [Fact]
-    public async Task A_revision_keeps_the_model_a_step_of_the_version_names()
+    public async Task A_revision_keeps_the_model_attempts_and_timeout_a_step_of_the_version_names()
     {
         var name = "rollout-" + Guid.NewGuid().ToString("N")[..8];
         using var admin = fixture.CreateClient(Principal(Tenant, "admin"));
@@ -175,7 +175,7 @@ public sealed class TemplateRolloutTests(PlannerFixture fixture)
             steps = new object[]
             {
                 new { id = "lookup", kind = "tool", tool = "crm.lookup-customer", arguments = new { customerId = "{{params.customerId}}" }, dependsOn = Array.Empty<string>() },
-                new { id = "brief", kind = "model", prompt = "Brief {{steps.lookup.output}}", dependsOn = new[] { "lookup" }, model = "candidate" },
+                new { id = "brief", kind = "model", prompt = "Brief {{steps.lookup.output}}", dependsOn = new[] { "lookup" }, model = "candidate", maxAttempts = 2, timeoutSeconds = 40 },
             },
         });
         Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
@@ -186,7 +186,8 @@ public sealed class TemplateRolloutTests(PlannerFixture fixture)
 
         Assert.Null(rejected);
         Assert.Equal(2, revised!.Plan.Version);
-        Assert.Equal("candidate", revised.Plan.Steps.Single(s => s.Id == "brief").Model);
+        var brief = revised.Plan.Steps.Single(s => s.Id == "brief");
+        Assert.Equal(("candidate", 2, TimeSpan.FromSeconds(40)), (brief.Model, brief.MaxAttempts!.Value, brief.Timeout!.Value));
         Assert.Equal((name, 1), (revised.Plan.Template, revised.Plan.TemplateVersion!.Value));
     }
 

@@ -223,12 +223,14 @@ internal sealed class PlanningService(
                 result.Errors);
         }
 
-        // The planner model neither sees nor writes which model a step runs on: a model step that keeps its id keeps the
-        // model the template version gave it, so a revision never moves a candidate's step to another model.
-        var models = previous.Where(s => s.Kind == StepKind.Model && s.Model is not null).ToDictionary(s => s.Id, s => s.Model, StringComparer.Ordinal);
+        // The planner model neither sees nor writes which model a step runs on, nor its attempts and timeout: a step that
+        // keeps its id and kind keeps what the plan gave it, so a revision never moves a candidate's step to another model.
+        var earlier = previous.ToDictionary(s => s.Id, StringComparer.Ordinal);
         result = result with
         {
-            Steps = [.. result.Steps!.Select(s => s.Kind == StepKind.Model && s.Model is null && models.TryGetValue(s.Id, out var named) ? s with { Model = named } : s)],
+            Steps = [.. result.Steps!.Select(s => earlier.TryGetValue(s.Id, out var before) && before.Kind == s.Kind
+                ? s with { Model = s.Model ?? before.Model, MaxAttempts = s.MaxAttempts ?? before.MaxAttempts, Timeout = s.Timeout ?? before.Timeout }
+                : s)],
         };
 
         var record = new PlanVersionRecord

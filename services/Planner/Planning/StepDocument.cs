@@ -78,8 +78,12 @@ internal sealed record StepDocument(
             step.Model);
     }
 
-    /// <summary>A step as the planner model is shown it: without the model it runs on, which the model may not choose.</summary>
-    public static StepDocument ForPlanner(PlanStep step) => FromPlanStep(step) with { Model = null };
+    /// <summary>
+    /// A step as the planner model is shown it: what its plan schema lets it write back. Not the model the step runs on
+    /// (not the planner model's choice), nor its attempts and timeout (the template's); a revision puts them back on the
+    /// steps it keeps by id.
+    /// </summary>
+    public static StepDocument ForPlanner(PlanStep step) => FromPlanStep(step) with { Model = null, MaxAttempts = null, TimeoutSeconds = null };
 
     public static IReadOnlyList<PlanStep> ToPlanSteps(IReadOnlyList<StepDocument>? documents, List<string> errors)
     {
