@@ -20,6 +20,9 @@ public sealed class AuditLog(GovernanceDbContext db, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    private readonly Dictionary<string, AuditHead> _held = new(StringComparer.Ordinal);
+    private Guid? _heldIn;
+
     public async Task<AuditEntry> AppendAsync(
         string tenantId,
         string actor,
@@ -60,18 +63,39 @@ public sealed class AuditLog(GovernanceDbContext db, TimeProvider time)
         return entry;
     }
 
-    /// <summary>Locks the tenant's chain head until the transaction ends (creating it on first use): one round trip once it exists.</summary>
+    /// <summary>
+    /// Locks the tenant's chain head until the transaction ends (creating it on first use): one round trip once it exists,
+    /// and none for further appends in the same transaction, which use the row it holds.
+    /// </summary>
     public async Task<AuditHead> LockChainAsync(string tenantId, CancellationToken cancellationToken)
     {
-        if (await SelectHeadAsync(tenantId, cancellationToken) is { } head)
+        var transaction = db.Database.CurrentTransaction?.TransactionId;
+        if (_heldIn != transaction)
         {
-            return head;
+            _held.Clear();
+            _heldIn = transaction;
         }
 
-        await db.Database.ExecuteSqlInterpolatedAsync(
-            $"INSERT INTO audit_heads (tenant_id, last_sequence, last_hash) VALUES ({tenantId}, 0, '') ON CONFLICT (tenant_id) DO NOTHING",
-            cancellationToken);
-        return (await SelectHeadAsync(tenantId, cancellationToken))!;
+        if (transaction is not null && _held.TryGetValue(tenantId, out var held))
+        {
+            return held;
+        }
+
+        var head = await SelectHeadAsync(tenantId, cancellationToken);
+        if (head is null)
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $"INSERT INTO audit_heads (tenant_id, last_sequence, last_hash) VALUES ({tenantId}, 0, '') ON CONFLICT (tenant_id) DO NOTHING",
+                cancellationToken);
+            head = (await SelectHeadAsync(tenantId, cancellationToken))!;
+        }
+
+        if (transaction is not null)
+        {
+            _held[tenantId] = head;
+        }
+
+        return head;
     }
 
     private async Task<AuditHead?> SelectHeadAsync(string tenantId, CancellationToken cancellationToken) =>

@@ -3,7 +3,6 @@ using Agents.Governance.Audit;
 using Agents.Governance.Data;
 using Agents.Governance.Policies;
 using Agents.ServiceDefaults.Messaging;
-using Microsoft.EntityFrameworkCore;
 
 namespace Agents.Governance.Decisions;
 
@@ -26,7 +25,8 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
 
         InboxTransaction.Require(db, "Admission");
         var existing = await ledger.LockTaskAsync(message.TaskId, cancellationToken);
-        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
+        var controls = await policies.GetControlsAsync(principal.TenantId, cancellationToken);
+        var policy = controls.Policy;
         var document = policy.Document;
         if (existing is not null)
         {
@@ -41,14 +41,15 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
         {
             reason = $"tenant '{principal.TenantId}' is disabled by its policy (version {policy.Version})";
         }
-        else if (await db.KillSwitches.AnyAsync(k => k.TenantId == principal.TenantId && k.Tool == KillSwitch.TenantWide && k.Enabled, cancellationToken))
+        else if (controls.TenantKilled)
         {
             reason = $"kill switch is on for tenant '{principal.TenantId}'";
         }
         else
         {
-            reason = Ledger.DailyExhausted($"user '{principal.UserId}' today", await ledger.ReadDailyAsync(principal.TenantId, day, principal.UserId, cancellationToken), document.Budgets.PerUserPerDay)
-                ?? Ledger.DailyExhausted("tenant today", await ledger.ReadDailyAsync(principal.TenantId, day, DailyUsage.TenantRow, cancellationToken), document.Budgets.PerTenantPerDay);
+            var (userDay, tenantDay) = await ledger.ReadDailyAsync(principal.TenantId, day, principal.UserId, cancellationToken);
+            reason = Ledger.DailyExhausted($"user '{principal.UserId}' today", userDay, document.Budgets.PerUserPerDay)
+                ?? Ledger.DailyExhausted("tenant today", tenantDay, document.Budgets.PerTenantPerDay);
             if (reason is not null)
             {
                 reason = "daily " + reason;

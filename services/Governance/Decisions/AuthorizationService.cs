@@ -44,9 +44,10 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             return (JsonSerializer.Deserialize<ToolCallAuthorization>(stored, ResponseJson)!, false);
         }
 
-        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
+        var controls = await policies.GetControlsAsync(principal.TenantId, cancellationToken);
+        var policy = controls.Policy;
         var untrusted = UntrustedArguments.Decide(message, policy.Document);
-        var outcome = await DecideAsync(message, principal, policy, untrusted, cancellationToken);
+        var outcome = await DecideAsync(message, principal, controls, untrusted, cancellationToken);
         var result = sendOn && outcome.Result.Decision == AuthorizationDecision.Allow ? outcome.Result with { Forwarded = true } : outcome.Result;
         var details = new
         {
@@ -82,8 +83,9 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         return (result, result.Forwarded);
     }
 
-    private async Task<Outcome> DecideAsync(AuthorizeToolCall m, AgentPrincipal principal, EffectivePolicy policy, IReadOnlyList<TaintedArgumentDecision> untrusted, CancellationToken ct)
+    private async Task<Outcome> DecideAsync(AuthorizeToolCall m, AgentPrincipal principal, TenantControls controls, IReadOnlyList<TaintedArgumentDecision> untrusted, CancellationToken ct)
     {
+        var policy = controls.Policy;
         var document = policy.Document;
         var risk = ToolEndpoints.IsValidName(m.Tool) ? document.EffectiveRisk(m.Tool, m.Risk) : m.Risk;
         Outcome Deny(string reason, bool budget = false) => new(new ToolCallAuthorization(AuthorizationDecision.Deny, reason), risk, budget, false);
@@ -103,13 +105,9 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
             return Deny($"tenant '{principal.TenantId}' is disabled by its policy (version {policy.Version})");
         }
 
-        var killed = await db.KillSwitches.AsNoTracking()
-            .Where(k => k.TenantId == principal.TenantId && k.Enabled && (k.Tool == KillSwitch.TenantWide || k.Tool == m.Tool))
-            .Select(k => k.Tool)
-            .ToListAsync(ct);
-        if (killed.Count > 0)
+        if (controls.KilledReason(m.Tool) is { } killed)
         {
-            return Deny(killed.Contains(KillSwitch.TenantWide) ? $"kill switch is on for tenant '{principal.TenantId}'" : $"kill switch is on for tool '{m.Tool}'");
+            return Deny(killed);
         }
 
         var now = time.GetUtcNow();
@@ -183,8 +181,7 @@ public sealed class AuthorizationService(GovernanceDbContext db, PolicyStore pol
         }
 
         var day = Ledger.DayOf(now);
-        var userDay = await ledger.LockDailyAsync(principal.TenantId, day, principal.UserId, ct);
-        var tenantDay = await ledger.LockDailyAsync(principal.TenantId, day, DailyUsage.TenantRow, ct);
+        var (userDay, tenantDay) = await ledger.LockDailyAsync(principal.TenantId, day, principal.UserId, ct);
         var exhausted = Ledger.TaskExhausted(task, document.Budgets.PerTask)
             ?? Ledger.DailyExhausted($"user '{principal.UserId}' today", userDay, document.Budgets.PerUserPerDay)
             ?? Ledger.DailyExhausted("tenant today", tenantDay, document.Budgets.PerTenantPerDay);

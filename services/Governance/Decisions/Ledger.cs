@@ -19,24 +19,33 @@ public sealed class Ledger(GovernanceDbContext db)
         (await db.Tasks.FromSqlInterpolated($"SELECT * FROM task_budgets WHERE task_id = {taskId} FOR UPDATE")
             .ToListAsync(cancellationToken)).SingleOrDefault();
 
-    /// <summary>Locks the day's row of a user (or of the tenant), creating it on the day's first use: one round trip once it exists.</summary>
-    public async Task<DailyUsage> LockDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Locks the day's rows of a user and of the tenant (in that order, the ledger's lock order), creating them on the
+    /// day's first use: one round trip once they exist.
+    /// </summary>
+    public async Task<(DailyUsage User, DailyUsage Tenant)> LockDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken)
     {
-        if (await SelectDailyAsync(tenantId, day, userId, cancellationToken) is { } row)
+        if (await SelectDailyAsync(tenantId, day, userId, cancellationToken) is { } rows)
         {
-            return row;
+            return rows;
         }
 
         await db.Database.ExecuteSqlInterpolatedAsync(
-            $"INSERT INTO daily_usage (tenant_id, day, user_id, tokens, cost, tool_calls) VALUES ({tenantId}, {day}, {userId}, 0, 0, 0) ON CONFLICT DO NOTHING",
+            $"INSERT INTO daily_usage (tenant_id, day, user_id, tokens, cost, tool_calls) VALUES ({tenantId}, {day}, {userId}, 0, 0, 0), ({tenantId}, {day}, {DailyUsage.TenantRow}, 0, 0, 0) ON CONFLICT DO NOTHING",
             cancellationToken);
-        return (await SelectDailyAsync(tenantId, day, userId, cancellationToken))!;
+        return (await SelectDailyAsync(tenantId, day, userId, cancellationToken))!.Value;
     }
 
-    private async Task<DailyUsage?> SelectDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken) =>
-        (await db.DailyUsage
-            .FromSqlInterpolated($"SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id = {userId} FOR UPDATE")
-            .ToListAsync(cancellationToken)).SingleOrDefault();
+    // Sorted so that the user's row is locked before the tenant's (LockRows runs above the sort).
+    private async Task<(DailyUsage User, DailyUsage Tenant)?> SelectDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken)
+    {
+        var rows = await db.DailyUsage
+            .FromSqlInterpolated($"SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id IN ({userId}, {DailyUsage.TenantRow}) ORDER BY user_id = {DailyUsage.TenantRow} FOR UPDATE")
+            .ToListAsync(cancellationToken);
+        var user = rows.SingleOrDefault(r => r.UserId == userId);
+        var tenant = rows.SingleOrDefault(r => r.UserId == DailyUsage.TenantRow);
+        return user is null || tenant is null ? null : (user, tenant);
+    }
 
     /// <summary>
     /// Locks the task's row, or adds one for a task this service has not admitted (its admission answered by a
@@ -68,8 +77,14 @@ public sealed class Ledger(GovernanceDbContext db)
         tenantDay.Cost += cost;
     }
 
-    public Task<DailyUsage?> ReadDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken) =>
-        db.DailyUsage.AsNoTracking().SingleOrDefaultAsync(d => d.TenantId == tenantId && d.Day == day && d.UserId == userId, cancellationToken);
+    /// <summary>The day's rows of a user and of the tenant as they are now (no lock), in one round trip; null where none exists yet.</summary>
+    public async Task<(DailyUsage? User, DailyUsage? Tenant)> ReadDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken)
+    {
+        var rows = await db.DailyUsage.AsNoTracking()
+            .Where(d => d.TenantId == tenantId && d.Day == day && (d.UserId == userId || d.UserId == DailyUsage.TenantRow))
+            .ToListAsync(cancellationToken);
+        return (rows.SingleOrDefault(r => r.UserId == userId), rows.SingleOrDefault(r => r.UserId == DailyUsage.TenantRow));
+    }
 
     /// <summary>Why a daily row has no room for one more tool call, or null.</summary>
     public static string? DailyExhausted(string scope, DailyUsage? usage, DailyLimits limits) =>

@@ -60,8 +60,9 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         reservation.Cost = 0m;
         reservation.Reason = null;
         reservation.BudgetExhausted = false;
-        var policy = await policies.GetCurrentAsync(principal.TenantId, cancellationToken);
-        var refusal = await RefusalAsync(task, principal, policy, cancellationToken);
+        var controls = await policies.GetControlsAsync(principal.TenantId, cancellationToken);
+        var policy = controls.Policy;
+        var refusal = Refusal(task, principal, controls);
         if (refusal is not null)
         {
             reservation.Reason = refusal;
@@ -69,8 +70,7 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         else
         {
             var document = policy.Document;
-            var userDay = await ledger.LockDailyAsync(principal.TenantId, reservation.Day, principal.UserId, cancellationToken);
-            var tenantDay = await ledger.LockDailyAsync(principal.TenantId, reservation.Day, DailyUsage.TenantRow, cancellationToken);
+            var (userDay, tenantDay) = await ledger.LockDailyAsync(principal.TenantId, reservation.Day, principal.UserId, cancellationToken);
             var price = new Price(message.InputPerMillion, message.OutputPerMillion);
             var room = Room($"user '{principal.UserId}' today", userDay, document.Budgets.PerUserPerDay, message, price)
                 .Min(Room("tenant today", tenantDay, document.Budgets.PerTenantPerDay, message, price));
@@ -112,8 +112,9 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         return ToAnswer(reservation);
     }
 
-    private async Task<string?> RefusalAsync(TaskBudget task, AgentPrincipal principal, EffectivePolicy policy, CancellationToken cancellationToken)
+    private static string? Refusal(TaskBudget task, AgentPrincipal principal, TenantControls controls)
     {
+        var policy = controls.Policy;
         if (task.TenantId != principal.TenantId || task.UserId != principal.UserId)
         {
             return $"task {task.TaskId} belongs to another principal";
@@ -134,9 +135,7 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
             return $"tenant '{principal.TenantId}' is disabled by its policy (version {policy.Version})";
         }
 
-        var killed = await db.KillSwitches.AsNoTracking()
-            .AnyAsync(k => k.TenantId == principal.TenantId && k.Tool == KillSwitch.TenantWide && k.Enabled, cancellationToken);
-        return killed ? $"kill switch is on for tenant '{principal.TenantId}'" : null;
+        return controls.TenantKilled ? $"kill switch is on for tenant '{principal.TenantId}'" : null;
     }
 
     /// <summary>Tokens and cost reserved by granted, unsettled model calls of the user and of the whole tenant on <paramref name="day"/>.</summary>

@@ -125,8 +125,7 @@ public sealed class UsageRecorder(GovernanceDbContext db, Ledger ledger, AuditLo
             return;
         }
 
-        var userDay = await ledger.LockDailyAsync(task.TenantId, day, task.UserId, cancellationToken);
-        var tenantDay = await ledger.LockDailyAsync(task.TenantId, day, DailyUsage.TenantRow, cancellationToken);
+        var (userDay, tenantDay) = await ledger.LockDailyAsync(task.TenantId, day, task.UserId, cancellationToken);
         Ledger.Add(tokens, cost, task, userDay, tenantDay);
     }
 
