@@ -218,6 +218,33 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task Running_steps_share_one_wake_up_that_times_out_every_step_whose_time_is_up()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.StepTimeout = TimeSpan.FromSeconds(30);
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 0;
+        });
+        var id = await run.StartRunningAsync([Tool("a", "crm.lookup-customer"), Tool("b", "crm.lookup-customer", """{"id":"C-2"}""")]);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
+        var running = await run.WaitForAsync(id, s => s.Steps.Values.All(x => x.Status == StepStatus.Running && x.DueAt is not null), "both steps running");
+
+        // One wake-up for both steps (not one each), due when the first of them is.
+        var holder = Assert.Single(running.Steps.Values, x => x.TimeoutToken is not null);
+        Assert.Equal(running.Steps.Values.Min(x => x.DueAt), holder.TimeoutAt);
+        Assert.Equal(holder.Dispatches, holder.TimeoutAttempt);
+
+        // When it fires, both are past their time: both time out in that one delivery.
+        run.Time.Advance(TimeSpan.FromSeconds(31));
+        await run.PublishAsync(new StepTimedOut(id, holder.Id, holder.Dispatches));
+        var state = await run.WaitForAsync(id, s => s.IsTerminal, "the task ended by the timeouts");
+        Assert.All(state.Steps.Values, x => Assert.Contains("did not finish within its timeout", x.Error, StringComparison.Ordinal));
+        Assert.Equal(2, run.Journal.For(id).Count(e => e.Kind == "step-timed-out"));
+        Assert.All(state.Steps.Values, x => Assert.Null(x.TimeoutToken));
+    }
+
+    [Fact]
     public async Task Step_timeout_counts_as_a_failed_attempt_and_stale_timeouts_are_ignored()
     {
         await using var run = await TaskRunHarness.StartAsync();

@@ -142,7 +142,7 @@ internal sealed partial class TaskRunEngine
                 Model: s.Model ?? plan.Model));
         }
 
-        Effects.Scheduled.Add((plan.Timeout ?? options.StepTimeout, new StepTimedOut(s.CorrelationId, run.Id, run.Dispatches)));
+        run.DueAt = now + (plan.Timeout ?? options.StepTimeout);
         Log("step-dispatched", run.Id, new
         {
             kind = plan.Kind,

@@ -442,16 +442,40 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         Log("model-call-late", step.Id, new { m.Model, m.InputTokens, m.OutputTokens, m.Cost, m.DurationMs, answeredAttempt = m.Attempt, currentAttempt = step.Dispatches });
     }
 
+    /// <summary>
+    /// A wake-up fired: the attempt it names times out if it still runs, and so does every running attempt whose time is up
+    /// (one wake-up covers all of a task's running steps; <see cref="StepDeadlines"/>).
+    /// </summary>
     public void StepTimedOut(TaskRunState s, StepTimedOut m)
     {
-        if (s.IsTerminal || !s.Steps.TryGetValue(m.StepId, out var step) || step.Status != StepStatus.Running || m.Attempt != step.Dispatches)
+        if (s.Steps.TryGetValue(m.StepId, out var holder) && holder.TimeoutToken is not null && holder.TimeoutAttempt == m.Attempt)
+        {
+            // This is the wake-up the step held: it is spent.
+            holder.TimeoutToken = null;
+            holder.TimeoutAttempt = null;
+            holder.TimeoutAt = null;
+        }
+
+        if (s.IsTerminal)
         {
             return;
         }
 
-        Log("step-timed-out", step.Id, new { attempt = step.Attempts });
-        StepFailed(s, step, $"Step '{step.Id}' did not finish within its timeout.", retryable: true);
-        RunningStepSettled(s);
+        var due = s.Steps.Values
+            .Where(x => x.Status == StepStatus.Running && ((x.Id == m.StepId && x.Dispatches == m.Attempt) || x.DueAt <= now))
+            .ToList();
+        if (due.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var step in due)
+        {
+            Log("step-timed-out", step.Id, new { attempt = step.Attempts });
+            StepFailed(s, step, $"Step '{step.Id}' did not finish within its timeout.", retryable: true);
+            RunningStepSettled(s);
+        }
+
         Advance(s);
     }
 

@@ -205,8 +205,21 @@ public sealed class StepRun
 
     public Guid? ApprovalId { get; set; }
 
-    /// <summary>The scheduled <see cref="Contracts.StepTimedOut"/> of the running attempt, cancelled when the attempt ends.</summary>
+    /// <summary>When the running attempt times out (set when it is dispatched).</summary>
+    public DateTimeOffset? DueAt { get; set; }
+
+    /// <summary>
+    /// A scheduled <see cref="Contracts.StepTimedOut"/> this step holds: the task's one wake-up for the timeouts of its running
+    /// steps (see <see cref="StepDeadlines"/>), or, with no <see cref="TimeoutAttempt"/>, the per-attempt timeout of a step
+    /// dispatched by an executor of an earlier version, cancelled when the attempt ends.
+    /// </summary>
     public Guid? TimeoutToken { get; set; }
+
+    /// <summary>The dispatch the wake-up in <see cref="TimeoutToken"/> names (its message carries it).</summary>
+    public int? TimeoutAttempt { get; set; }
+
+    /// <summary>When the wake-up in <see cref="TimeoutToken"/> fires.</summary>
+    public DateTimeOffset? TimeoutAt { get; set; }
 
     /// <summary>The side-effect class from the tool catalog when the step completed (null: unknown).</summary>
     public SideEffectClass? SideEffect { get; set; }

@@ -191,7 +191,8 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             : null;
         var after = PhaseOf(saga);
         activity?.SetTag("agents.task.status", saga.Status.ToString());
-        if (effects.Journal.Count == 0 && effects.Published.Count == 0 && before == after)
+        var deadlines = StepDeadlines.Plan(saga);
+        if (effects.Journal.Count == 0 && effects.Published.Count == 0 && before == after && deadlines.IsNone && effects.Scheduled.Count == 0)
         {
             return;
         }
@@ -241,28 +242,30 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             }
         }
 
-        // A step attempt that stopped running takes its pending timeout with it, so that finished steps leave nothing
-        // behind to fire later (a stale one would be ignored, but costs a delivery and a transaction).
-        foreach (var step in saga.Steps.Values)
+        // One wake-up for the timeouts of all running steps (StepDeadlines): a task whose steps stopped running leaves
+        // nothing behind to fire later (a stale one would be ignored, but costs a delivery and a transaction).
+        foreach (var step in deadlines.Cancel)
         {
-            if (step.TimeoutToken is { } token && (step.Status != StepStatus.Running || effects.Scheduled.Exists(x => x.Message is StepTimedOut t && t.StepId == step.Id)))
-            {
-                await context.GetPayload<MessageSchedulerContext>().CancelScheduledPublish<StepTimedOut>(token, context.CancellationToken);
-                step.TimeoutToken = null;
-            }
+            await context.GetPayload<MessageSchedulerContext>().CancelScheduledPublish<StepTimedOut>(step.TimeoutToken!.Value, context.CancellationToken);
+            step.TimeoutToken = null;
+            step.TimeoutAttempt = null;
+            step.TimeoutAt = null;
+        }
+
+        if (deadlines.ScheduleFor is { DueAt: { } due } next)
+        {
+            var delay = due > now ? due - now : TimeSpan.Zero;
+            var scheduled = await context.SchedulePublish(delay, new StepTimedOut(saga.CorrelationId, next.Id, next.Dispatches), context.CancellationToken);
+            next.TimeoutToken = scheduled.TokenId;
+            next.TimeoutAttempt = next.Dispatches;
+            next.TimeoutAt = due;
         }
 
         foreach (var (delay, message) in effects.Scheduled)
         {
-            switch (message)
+            if (message is MemoryRecallTimedOut timeout)
             {
-                case StepTimedOut timeout:
-                    var scheduled = await context.SchedulePublish(delay, timeout, context.CancellationToken);
-                    saga.Steps[timeout.StepId].TimeoutToken = scheduled.TokenId;
-                    break;
-                case MemoryRecallTimedOut timeout:
-                    await context.SchedulePublish(delay, timeout, context.CancellationToken);
-                    break;
+                await context.SchedulePublish(delay, timeout, context.CancellationToken);
             }
         }
     }
