@@ -410,6 +410,8 @@ internal sealed class Meter
 
     public static async Task<Meter> StartAsync()
     {
+        // Episodes of earlier runs still waiting to be embedded would be counted against this one.
+        await WaitForEmbeddingsAsync(TimeSpan.FromMinutes(5));
         var meter = new Meter { _publishes = await PublishedAsync() };
         meter._byExchange = await PublishedByExchangeAsync();
         meter._transactions = await TransactionsAsync();
@@ -421,6 +423,13 @@ internal sealed class Meter
 
     public async Task<Cost> StopAsync()
     {
+        // Episodes are embedded in the background, behind the tasks under saturation: their CPU belongs to the tasks.
+        var drained = await WaitForEmbeddingsAsync(TimeSpan.FromMinutes(2));
+        if (drained is { } waited)
+        {
+            Console.WriteLine($"episodes             embedded {waited.TotalSeconds:F1} s after the last task finished (their CPU is counted below)");
+        }
+
         var cpu = CpuSeconds() - _cpu;
         var byProcess = CpuByProcess()
             .Select(p => (Name: p.Key, Seconds: p.Value - _processes.GetValueOrDefault(p.Key)))
@@ -437,6 +446,30 @@ internal sealed class Meter
             .OrderByDescending(e => e.Count)
             .ToList();
         return new Cost(cpu, byProcess, writes, transactions, publishes, byExchange);
+    }
+
+    /// <summary>Waits until memory has no episode left to embed; how long that took, or null where memory's database is not readable.</summary>
+    private static async Task<TimeSpan?> WaitForEmbeddingsAsync(TimeSpan limit)
+    {
+        var database = new NpgsqlConnectionStringBuilder(Postgres) { Database = Environment.GetEnvironmentVariable("AGENTS_BENCH_MEMORY_DB") ?? "agents_memory" };
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await using var connection = new NpgsqlConnection(database.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "SELECT count(*) FROM memories WHERE embedding IS NULL AND stale_at IS NULL AND (expires_at IS NULL OR expires_at > now())", connection);
+            while (Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture) > 0 && clock.Elapsed < limit)
+            {
+                await Task.Delay(250);
+            }
+
+            return clock.Elapsed;
+        }
+        catch (NpgsqlException)
+        {
+            return null;
+        }
     }
 
     private static async Task<long> TransactionsAsync()
@@ -580,7 +613,9 @@ internal sealed class Meter
                 var command = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                // utime + stime, and cutime + cstime: a PostgreSQL backend that ended (a pooled connection closed) leaves
+                // its CPU to the postmaster's children's times, not to a process that is still there to be read.
+                var seconds = fields.Skip(11).Take(4).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
                 var name = command.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal)) is { } dll
                     ? Path.GetFileNameWithoutExtension(dll).Replace("Agents.", string.Empty, StringComparison.Ordinal)
                     : command.Length == 0 ? null
