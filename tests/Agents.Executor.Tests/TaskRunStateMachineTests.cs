@@ -228,7 +228,7 @@ public sealed class TaskRunStateMachineTests
         });
         var id = await run.StartRunningAsync([Tool("a", "crm.lookup-customer"), Tool("b", "crm.lookup-customer", """{"id":"C-2"}""")]);
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
-        var running = await run.WaitForAsync(id, s => s.Steps.Values.All(x => x.Status == StepStatus.Running && x.DueAt is not null), "both steps running");
+        var running = await run.WaitForAsync(id, s => s.Steps.Values.All(x => x.Status == StepStatus.Running && x.DueAt is not null) && s.Steps.Values.Any(x => x.TimeoutToken is not null), "both steps running");
 
         // One wake-up for both steps (not one each), due when the first of them is.
         var holder = Assert.Single(running.Steps.Values, x => x.TimeoutToken is not null);
@@ -242,6 +242,35 @@ public sealed class TaskRunStateMachineTests
         Assert.All(state.Steps.Values, x => Assert.Contains("did not finish within its timeout", x.Error, StringComparison.Ordinal));
         Assert.Equal(2, run.Journal.For(id).Count(e => e.Kind == "step-timed-out"));
         Assert.All(state.Steps.Values, x => Assert.Null(x.TimeoutToken));
+    }
+
+    [Fact]
+    public async Task A_wake_up_that_ends_the_task_with_its_first_timed_out_step_ends_it_once()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o =>
+        {
+            o.StepTimeout = TimeSpan.FromSeconds(30);
+            o.MaxStepAttempts = 1;
+            o.MaxPlanRevisions = 0;
+        });
+        run.Budgets.Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var id = await run.StartRunningAsync([Model("m", "Say hello"), Model("n", "Say goodbye")]);
+        var running = await run.WaitForAsync(id, s => s.Steps.Values.All(x => x.Status == StepStatus.Running && x.DueAt is not null) && s.Steps.Values.Any(x => x.TimeoutToken is not null), "both model steps running");
+        var holder = Assert.Single(running.Steps.Values, x => x.TimeoutToken is not null);
+
+        // Both are past their time; the first to fail ends the task (nothing to compensate, no revision left).
+        run.Time.Advance(TimeSpan.FromSeconds(31));
+        await run.PublishAsync(new StepTimedOut(id, holder.Id, holder.Dispatches));
+        var state = await run.WaitForAsync(id, s => s.IsTerminal, "the task ended by a timeout");
+        run.Budgets.Held.SetResult();
+        Assert.Equal(TaskRunStatus.Failed, state.Status);
+        var finished = await run.PublishedAsync<TaskRunFinished>(m => m.TaskId == id);
+        await Task.Delay(500);
+        Assert.Single(run.PublishedNow<TaskRunFinished>(m => m.TaskId == id));
+        var log = run.Journal.For(id);
+        Assert.Equal(1, log.Count(e => e.Kind == "finished"));
+        Assert.Equal("finished", log[^1].Kind);
+        Assert.Single(finished);
     }
 
     [Fact]

@@ -15,8 +15,18 @@ internal static class StepDeadlines
         public bool IsNone => Cancel.Count == 0 && ScheduleFor is null;
     }
 
-    public static Change Plan(TaskRunState s)
+    /// <param name="s">The task after the message's decisions.</param>
+    /// <param name="unknownDue">
+    /// The due time given to a running step that has neither a due time nor a timeout of its own: one dispatched by an
+    /// executor of this version whose state an earlier version saved (it drops the fields it does not know).
+    /// </param>
+    public static Change Plan(TaskRunState s, DateTimeOffset unknownDue)
     {
+        foreach (var step in s.Steps.Values.Where(x => x.Status == StepStatus.Running && x.DueAt is null && x.TimeoutToken is null))
+        {
+            step.DueAt = unknownDue;
+        }
+
         var cancel = new List<StepRun>();
         var wakeUps = new List<StepRun>();
         foreach (var step in s.Steps.Values.Where(x => x.TimeoutToken is not null))
@@ -37,6 +47,13 @@ internal static class StepDeadlines
             : s.Steps.Values.Where(x => x.Status == StepStatus.Running && x.DueAt is not null).MinBy(x => x.DueAt);
         var keep = earliest is null ? null : wakeUps.Where(x => x.TimeoutAt <= earliest.DueAt).MinBy(x => x.TimeoutAt);
         cancel.AddRange(wakeUps.Where(x => !ReferenceEquals(x, keep)));
-        return new Change(cancel, earliest is not null && keep is null ? earliest : null);
+        var next = earliest is not null && keep is null ? earliest : null;
+        if (next is { TimeoutToken: not null } && !cancel.Contains(next))
+        {
+            // An earlier version's timeout on the step the wake-up goes to: it would be overwritten, not cancelled.
+            cancel.Add(next);
+        }
+
+        return new Change(cancel, next);
     }
 }

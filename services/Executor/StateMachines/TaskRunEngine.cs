@@ -471,6 +471,12 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
 
         foreach (var step in due)
         {
+            // A step that failed for good may have ended the task (or compensation took the steps over): the rest stop here.
+            if (s.IsTerminal || step.Status != StepStatus.Running)
+            {
+                break;
+            }
+
             Log("step-timed-out", step.Id, new { attempt = step.Attempts });
             StepFailed(s, step, $"Step '{step.Id}' did not finish within its timeout.", retryable: true);
             RunningStepSettled(s);

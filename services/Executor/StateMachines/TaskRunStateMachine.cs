@@ -191,7 +191,7 @@ public sealed class TaskRunStateMachine : MassTransitStateMachine<TaskRunState>
             : null;
         var after = PhaseOf(saga);
         activity?.SetTag("agents.task.status", saga.Status.ToString());
-        var deadlines = StepDeadlines.Plan(saga);
+        var deadlines = StepDeadlines.Plan(saga, now + options.StepTimeout);
         if (effects.Journal.Count == 0 && effects.Published.Count == 0 && before == after && deadlines.IsNone && effects.Scheduled.Count == 0)
         {
             return;

@@ -36,11 +36,17 @@ public sealed class Ledger(GovernanceDbContext db)
         return (await SelectDailyAsync(tenantId, day, userId, cancellationToken))!.Value;
     }
 
-    // Sorted so that the user's row is locked before the tenant's (LockRows runs above the sort).
+    // Sorted so that the user's row is locked before the tenant's (LockRows runs above the sort); and only when both exist,
+    // so that a user's first decision of the day never holds the tenant's row while the user's is still to be added.
     private async Task<(DailyUsage User, DailyUsage Tenant)?> SelectDailyAsync(string tenantId, DateOnly day, string userId, CancellationToken cancellationToken)
     {
         var rows = await db.DailyUsage
-            .FromSqlInterpolated($"SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id IN ({userId}, {DailyUsage.TenantRow}) ORDER BY user_id = {DailyUsage.TenantRow} FOR UPDATE")
+            .FromSqlInterpolated(
+                $"""
+                SELECT * FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id IN ({userId}, {DailyUsage.TenantRow})
+                  AND (SELECT count(*) FROM daily_usage WHERE tenant_id = {tenantId} AND day = {day} AND user_id IN ({userId}, {DailyUsage.TenantRow})) = 2
+                ORDER BY user_id = {DailyUsage.TenantRow} FOR UPDATE
+                """)
             .ToListAsync(cancellationToken);
         var user = rows.SingleOrDefault(r => r.UserId == userId);
         var tenant = rows.SingleOrDefault(r => r.UserId == DailyUsage.TenantRow);
