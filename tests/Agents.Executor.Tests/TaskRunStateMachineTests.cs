@@ -217,15 +217,18 @@ public sealed class TaskRunStateMachineTests
         Assert.Contains(run.Journal.For(id), e => e.Kind == "step-retry");
     }
 
+    /// <summary>A harness whose steps time out after 30 s, with one attempt and no revision.</summary>
+    private static Task<TaskRunHarness> StartWithShortTimeoutsAsync() => TaskRunHarness.StartAsync(o =>
+    {
+        o.StepTimeout = TimeSpan.FromSeconds(30);
+        o.MaxStepAttempts = 1;
+        o.MaxPlanRevisions = 0;
+    });
+
     [Fact]
     public async Task Running_steps_share_one_wake_up_that_times_out_every_step_whose_time_is_up()
     {
-        await using var run = await TaskRunHarness.StartAsync(o =>
-        {
-            o.StepTimeout = TimeSpan.FromSeconds(30);
-            o.MaxStepAttempts = 1;
-            o.MaxPlanRevisions = 0;
-        });
+        await using var run = await StartWithShortTimeoutsAsync();
         var id = await run.StartRunningAsync([Tool("a", "crm.lookup-customer"), Tool("b", "crm.lookup-customer", """{"id":"C-2"}""")]);
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
         var running = await run.WaitForAsync(id, s => s.Steps.Values.All(x => x.Status == StepStatus.Running && x.DueAt is not null) && s.Steps.Values.Any(x => x.TimeoutToken is not null), "both steps running");
@@ -247,12 +250,7 @@ public sealed class TaskRunStateMachineTests
     [Fact]
     public async Task A_wake_up_that_ends_the_task_with_its_first_timed_out_step_ends_it_once()
     {
-        await using var run = await TaskRunHarness.StartAsync(o =>
-        {
-            o.StepTimeout = TimeSpan.FromSeconds(30);
-            o.MaxStepAttempts = 1;
-            o.MaxPlanRevisions = 0;
-        });
+        await using var run = await StartWithShortTimeoutsAsync();
         run.Budgets.Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var id = await run.StartRunningAsync([Model("m", "Say hello"), Model("n", "Say goodbye")]);
         var running = await run.WaitForAsync(id, s => s.Steps.Values.All(x => x.Status == StepStatus.Running && x.DueAt is not null) && s.Steps.Values.Any(x => x.TimeoutToken is not null), "both model steps running");

@@ -45,7 +45,7 @@ internal static partial class SubmitTaskValidation
             list.Add(message);
         }
 
-        if (request.Model is { } model && StepRules.ModelProblem(new PlanStep("model", StepKind.Model, null, null, null, [], Model: model)) is { } modelProblem)
+        if (request.Model is { } model && StepRules.ModelNameProblem(model) is { } modelProblem)
         {
             Add("model", modelProblem);
         }

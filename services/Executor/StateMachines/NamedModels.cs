@@ -16,6 +16,6 @@ internal static class NamedModels
 
     /// <summary>The problem with naming <paramref name="name"/> for <paramref name="tenant"/>, or null when it may be used.</summary>
     public static string? Problem(NamedChatClients models, string name, string tenant) =>
-        StepRules.ModelProblem(new PlanStep("model", StepKind.Model, null, null, null, [], Model: name))
+        StepRules.ModelNameProblem(name)
         ?? (models.Allows(name, tenant) ? null : Unavailable(name, tenant));
 }

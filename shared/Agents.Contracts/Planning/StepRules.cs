@@ -47,9 +47,13 @@ public static partial class StepRules
     {
         null => null,
         _ when step.Kind != StepKind.Model => "model is only for model steps.",
-        var name when !ModelName().IsMatch(name) => $"model '{name}' is not a model name (a letter or digit, then letters, digits, '.', '-' or '_'; at most 64).",
-        _ => null,
+        var name => ModelNameProblem(name),
     };
+
+    /// <summary>The problem with <paramref name="name"/> as a model's name, for a person, or null when it is one of <see cref="ModelNamePattern"/>.</summary>
+    public static string? ModelNameProblem(string name) => ModelName().IsMatch(name)
+        ? null
+        : $"model '{name}' is not a model name (a letter or digit, then letters, digits, '.', '-' or '_'; at most 64).";
 
     [GeneratedRegex(IdPattern)]
     private static partial Regex Id();
