@@ -26,9 +26,17 @@ using Npgsql;
 //
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48] [seconds=60] [runs=all|saturated]
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [rate=120] 0 [seconds=40] chaos [Service,Service…]
+//   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- history [total=100000]
+//     copies the rows of the tasks finished so far until the databases hold about <total> finished tasks of history
+//     (HistorySeeder): run it between two saturated runs to see whether the cost of a task grows with history.
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- smoke
 //     the saturated run with 3 tasks, 2 in flight (seconds): every path of the benchmark, no figures worth reading.
 //     The end-to-end tests run it against the platform they start (PlatformBenchmarkSmokeTests).
+if (args is ["history", ..])
+{
+    return await HistorySeeder.RunAsync(Meter.Postgres, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100_000);
+}
+
 var smoke = args is ["smoke", ..];
 var tasks = smoke ? 3 : args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
 var concurrency = smoke ? 2 : args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 48;
@@ -396,7 +404,7 @@ internal sealed record PacedResult(int Lost, int NotCompleted);
 /// </summary>
 internal sealed class Meter
 {
-    private static readonly string Postgres = Environment.GetEnvironmentVariable("AGENTS_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
+    internal static readonly string Postgres = Environment.GetEnvironmentVariable("AGENTS_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Database=postgres;Username=agents;Password=agents";
     private static readonly Uri RabbitApi = new(Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_API") ?? "http://127.0.0.1:15672/api/");
     private static readonly string RabbitVirtualHost = Environment.GetEnvironmentVariable("AGENTS_BENCH_RABBIT_VHOST") ?? "/";
     private static readonly string WalDirectory = Environment.GetEnvironmentVariable("AGENTS_BENCH_PG_WAL") ?? "/var/lib/postgresql/15/main/pg_wal";
