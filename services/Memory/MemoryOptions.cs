@@ -139,11 +139,12 @@ public sealed class EmbedderSettings
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// An episode (the memory of a finished task) is embedded by the start of its text: outcome, date, goal or
-    /// template, reason and the beginning of the result. What a later goal is compared with is that headline;
-    /// the whole episode, up to its full result excerpt, is still what a recall returns. The model's cost grows with
-    /// the length embedded (about half a millisecond of CPU per word piece here), and a result excerpt of tool output
-    /// (JSON) is mostly noise for finding similar tasks.
+    /// An episode (the memory of a finished task) is embedded by its headline: the words of the start of its text
+    /// (outcome, date, goal or template, reason and the beginning of the result), JSON punctuation and escapes left
+    /// out (<see cref="Embeddings.EpisodeHeadline"/>), up to this many characters. What a later goal is compared with
+    /// is that headline; the whole episode, up to its full result excerpt, is still what a recall returns. The model's
+    /// cost grows with the word pieces embedded (about a third of a millisecond of CPU each here), and a result excerpt
+    /// of tool output (JSON) is mostly noise for finding similar tasks.
     /// </summary>
     [Range(64, 100_000, ErrorMessage = "Memory:Embedder:EpisodeHeadlineCharacters must be between {1} and {2}.")]
     public int EpisodeHeadlineCharacters { get; set; } = 320;

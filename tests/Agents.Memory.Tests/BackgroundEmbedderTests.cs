@@ -88,9 +88,12 @@ public sealed class BackgroundEmbedderTests(ManualEmbedderHost host) : IClassFix
         var callsBefore = host.Embeddings.Calls;
         Assert.Equal(1, await Embedder.EmbedPendingAsync(CancellationToken.None));
 
-        // The model saw the headline (outcome, date, template, the start of the result), not the whole result.
+        // The model saw the headline (outcome, date, template, the words of the start of the result), not the whole result.
         var embeddedText = Assert.Single(Assert.Single(host.Embeddings.Batches.Skip(callsBefore)));
-        Assert.Equal(stored.Text[..320], embeddedText);
+        Assert.Equal(EpisodeHeadline.Of(stored.Text[..EpisodeHeadline.SourceCharacters(320)], 320), embeddedText);
+        Assert.StartsWith("Task completed on ", embeddedText, StringComparison.Ordinal);
+        Assert.Contains("template lookup-and-summarize Result: lookup id C-1003 plan free summary The customer asked", embeddedText, StringComparison.Ordinal);
+        Assert.InRange(embeddedText.Length, 300, 320);
         using var client = host.ClientFor(principal);
         var recalled = await RecallAsync(client, "lookup-and-summarize of customer C-1003");
         var hit = Assert.Single(recalled.Hits);

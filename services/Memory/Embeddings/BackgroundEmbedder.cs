@@ -66,7 +66,7 @@ public sealed partial class BackgroundEmbedder(
             LIMIT $1
             FOR UPDATE SKIP LOCKED) AS pending
         WHERE m.tenant_id = pending.tenant_id AND m.user_id = pending.user_id AND m.id = pending.id
-        RETURNING m.tenant_id, m.user_id, m.id, CASE WHEN m.kind = $5 THEN left(m.text, $6) ELSE m.text END, m.created_at, m.expires_at
+        RETURNING m.tenant_id, m.user_id, m.id, CASE WHEN m.kind = $5 THEN left(m.text, $6) ELSE m.text END, m.created_at, m.expires_at, m.kind = $5
         """;
 
     private const string BumpVersionSql =
@@ -104,14 +104,14 @@ public sealed partial class BackgroundEmbedder(
             claim.Parameters.Add(new NpgsqlParameter { Value = claimId });
             claim.Parameters.Add(new NpgsqlParameter { Value = now + settings.Embedder.Lease });
             claim.Parameters.Add(new NpgsqlParameter { Value = MemoryKinds.Episodic });
-            claim.Parameters.Add(new NpgsqlParameter { Value = settings.Embedder.EpisodeHeadlineCharacters });
+            claim.Parameters.Add(new NpgsqlParameter { Value = EpisodeHeadline.SourceCharacters(settings.Embedder.EpisodeHeadlineCharacters) });
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 claimed.Add((
                     new MemoryScope(reader.GetString(0), reader.GetString(1)),
                     reader.GetGuid(2),
-                    reader.GetString(3),
+                    reader.GetBoolean(6) ? EpisodeHeadline.Of(reader.GetString(3), settings.Embedder.EpisodeHeadlineCharacters) : reader.GetString(3),
                     reader.GetFieldValue<DateTimeOffset>(4),
                     reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5)));
             }
