@@ -131,6 +131,64 @@ public sealed class DurableMessagingTests
     }
 
     [Fact]
+    public async Task An_inbox_row_is_created_consumed_and_a_row_left_unconsumed_is_consumed_once_and_marked()
+    {
+        await using var env = await TestEnvironment.CreateAsync("mark");
+        using var host = env.CreateHost();
+        await host.StartAsync();
+        try
+        {
+            var bus = host.Services.GetRequiredService<IBusControl>();
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+
+            // A first receipt: the row is written once, by its INSERT, already consumed (marked at receipt, not later by an UPDATE).
+            var first = Guid.NewGuid();
+            var firstMessageId = Guid.NewGuid();
+            await bus.Publish(new DoWork(first), c => c.MessageId = firstMessageId);
+            await EffectCountReachesAsync(env, first, 1);
+            InboxState row;
+            await using (var db = env.NewDbContext())
+            {
+                row = await db.Set<InboxState>().SingleAsync(i => i.MessageId == firstMessageId);
+                Assert.Equal(row.Received, row.Consumed);
+                Assert.Equal(1, row.ReceiveCount);
+            }
+
+            // A row committed unconsumed (as rows written before they were created consumed can be): the consumer runs once and marks it.
+            var second = Guid.NewGuid();
+            var secondMessageId = Guid.NewGuid();
+            await using (var db = env.NewDbContext())
+            {
+                await db.Database.ExecuteSqlAsync(
+                    $"INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count) VALUES ({secondMessageId}, {row.ConsumerId}, now(), 1)");
+            }
+
+            await bus.Publish(new DoWork(second), c => c.MessageId = secondMessageId);
+            await EffectCountReachesAsync(env, second, 1);
+            await Poll.UntilAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                var marked = await db.Set<InboxState>().SingleAsync(i => i.MessageId == secondMessageId);
+                return marked is { Consumed: not null, ReceiveCount: 2 };
+            }, Deadline, "the unconsumed row to be marked consumed");
+
+            // Sent again, it is a duplicate.
+            await bus.Publish(new DoWork(second), c => c.MessageId = secondMessageId);
+            await Poll.UntilAsync(async () =>
+            {
+                await using var db = env.NewDbContext();
+                return (await db.Set<InboxState>().SingleAsync(i => i.MessageId == secondMessageId)).ReceiveCount == 3;
+            }, Deadline, "the duplicate to reach the inbox");
+            await using var check = env.NewDbContext();
+            Assert.Equal(1, await check.Effects.CountAsync(e => e.Key == second));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task Sixty_concurrent_events_for_one_saga_instance_are_all_counted()
     {
         await using var env = await TestEnvironment.CreateAsync("saga");
@@ -327,6 +385,11 @@ public sealed class DurableMessagingTests
             Assert.Equal(messageId.ToString(), dead[0].MessageId);
             Assert.Contains("amount -5 is negative", dead[0].ExceptionMessage, StringComparison.Ordinal);
             Assert.Contains(nameof(PermanentFailureException), dead[0].ExceptionType, StringComparison.Ordinal);
+            await using (var db = env.NewDbContext())
+            {
+                // Every failed attempt rolled its inbox row back with it: nothing marks the message consumed.
+                Assert.False(await db.Set<InboxState>().AnyAsync(i => i.MessageId == messageId));
+            }
 
             // Listing leaves it in place; redelivery moves it back to the queue, where it now succeeds.
             Assert.Single(await deadLetters.ListAsync(queue));

@@ -18,6 +18,9 @@ public sealed class InboxState
     /// <summary>How many times the message was received (redeliveries included).</summary>
     public int ReceiveCount { get; set; }
 
-    /// <summary>When the consumer's transaction committed; null while it has not.</summary>
+    /// <summary>
+    /// Set when the consumer's effects are committed. A row is created with it set, in the consumer's transaction
+    /// (so only if that commits), to the time of receipt; a row found unset is marked with the time of its consume.
+    /// </summary>
     public DateTime? Consumed { get; set; }
 }

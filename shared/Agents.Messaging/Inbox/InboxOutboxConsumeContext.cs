@@ -47,9 +47,9 @@ internal sealed class InboxOutboxConsumeContext<TDbContext, TMessage> : OutboxCo
 
     public override long? LastSequenceNumber => null;
 
-    // The inbox rows are attached unchanged: the consumed mark is one more UPDATE each in the unit of work's one
-    // SaveChanges batch (at the end of the consume, with the consumer's own writes and its outgoing messages), not a
-    // round trip of its own.
+    // A row this attempt created is stored consumed already (the mark commits with the consumer's effects or not at
+    // all), so this only tells the pipe. A row that existed unconsumed is attached unchanged: its mark is one UPDATE
+    // in the unit of work's one SaveChanges batch, not a round trip of its own.
     public override Task SetConsumed()
     {
         var now = _timeProvider.GetUtcNow().UtcDateTime;

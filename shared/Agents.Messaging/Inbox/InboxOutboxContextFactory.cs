@@ -25,9 +25,10 @@ namespace Agents.Messaging.Inbox;
 /// before the bus retry policy is involved.
 /// </summary>
 /// <remarks>
-/// Three round trips per message: one statement creates or updates and locks the inbox row, one
-/// <c>SaveChanges</c> batch carries the consumer's writes, its outgoing messages and the inbox row's
-/// consumed mark, then the commit. After the commit the outgoing messages are sent from memory.
+/// Three round trips per message: one statement creates (already marked consumed: the mark commits with the
+/// consumer's effects or not at all) or updates and locks the inbox row, one <c>SaveChanges</c> batch carries the
+/// consumer's writes and its outgoing messages, then the commit. After the commit the outgoing messages are sent
+/// from memory.
 /// </remarks>
 internal sealed partial class InboxOutboxContextFactory<TDbContext>(
     TDbContext dbContext,
@@ -38,22 +39,24 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
     ILogger<InboxOutboxContextFactory<TDbContext>> logger) : IOutboxContextFactory<TDbContext>
     where TDbContext : DbContext
 {
-    // Creates the row on first receipt; on a redelivery the update both counts it and takes the row
-    // lock, so a concurrent duplicate waits here until the first attempt commits or rolls back, and
-    // then reads the committed row (consumed or not).
+    // Creates the row on first receipt, marked consumed at once: it exists only if this transaction, and with it the
+    // consumer's effects, commits (a failed attempt rolls it back with them), so the mark needs no UPDATE of its own.
+    // On a redelivery the update both counts it and takes the row lock, so a concurrent duplicate waits here until
+    // the first attempt commits or rolls back, and then reads the committed row. (xmax = 0) tells an inserted row
+    // from an updated one; an updated row not consumed (written before rows were created consumed) is marked as before.
     private const string ClaimSql = """
-        INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count) VALUES ($1, $2, $3, 1)
+        INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count, consumed) VALUES ($1, $2, $3, 1, $3)
         ON CONFLICT (message_id, consumer_id) DO UPDATE SET receive_count = messaging_inbox_state.receive_count + 1
-        RETURNING message_id, received, receive_count, consumed
+        RETURNING message_id, received, receive_count, consumed, xmax = 0
         """;
 
     // The batch form: every message of a batch claimed in one statement, in the order of their ids (so that two batches
     // sharing messages lock them in the same order); a message the batch holds twice is one row, received twice.
     private const string ClaimAllSql = """
-        INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count)
-        SELECT id, $2, $3, count(*)::int FROM unnest($1::uuid[]) AS ids(id) GROUP BY id ORDER BY id
+        INSERT INTO messaging_inbox_state (message_id, consumer_id, received, receive_count, consumed)
+        SELECT id, $2, $3, count(*)::int, $3 FROM unnest($1::uuid[]) AS ids(id) GROUP BY id ORDER BY id
         ON CONFLICT (message_id, consumer_id) DO UPDATE SET receive_count = messaging_inbox_state.receive_count + EXCLUDED.receive_count
-        RETURNING message_id, received, receive_count, consumed
+        RETURNING message_id, received, receive_count, consumed, xmax = 0
         """;
 
     public Task Send<T>(ConsumeContext<T> context, OutboxConsumeOptions consumeOptions, IPipe<OutboxConsumeContext<T>> next)
@@ -179,16 +182,25 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         dbContext.Database.AutoSavepointsEnabled = false;
         await using var transaction = await dbContext.Database.BeginTransactionAsync(cancellationToken);
         var claimed = await ClaimAsync(transaction, messageIds, consumeOptions.ConsumerId, cancellationToken);
-        var fresh = claimed.Where(x => x.Consumed is null).ToList();
+        var fresh = claimed.Where(x => x.Inserted || x.Row.Consumed is null).Select(x => x.Row).ToList();
         if (fresh.Count == 0)
         {
             await transaction.CommitAsync(cancellationToken);
-            return new Outcome(claimed[0], []);
+            return new Outcome(claimed[0].Row, []);
         }
 
-        foreach (var inbox in fresh)
+        foreach (var (inbox, inserted) in claimed)
         {
-            dbContext.Attach(inbox);
+            if (inserted)
+            {
+                // Stored consumed already; to the consumer it is a message not consumed yet.
+                inbox.Consumed = null;
+            }
+            else if (inbox.Consumed is null)
+            {
+                // Marked consumed by an UPDATE in the unit of work's SaveChanges.
+                dbContext.Attach(inbox);
+            }
         }
 
         // A batch goes on with the messages not consumed before (and each once).
@@ -210,7 +222,7 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         return new Outcome(null, outboxContext.Outgoing);
     }
 
-    private async Task<List<InboxState>> ClaimAsync(IDbContextTransaction transaction, Guid[] messageIds, Guid consumerId, CancellationToken cancellationToken)
+    private async Task<List<(InboxState Row, bool Inserted)>> ClaimAsync(IDbContextTransaction transaction, Guid[] messageIds, Guid consumerId, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)dbContext.Database.GetDbConnection();
         await using var command = new NpgsqlCommand(messageIds.Length == 1 ? ClaimSql : ClaimAllSql, connection, (NpgsqlTransaction)transaction.GetDbTransaction());
@@ -218,18 +230,18 @@ internal sealed partial class InboxOutboxContextFactory<TDbContext>(
         command.Parameters.Add(new NpgsqlParameter { Value = consumerId });
         command.Parameters.Add(new NpgsqlParameter { Value = timeProvider.GetUtcNow().UtcDateTime });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var claimed = new List<InboxState>(messageIds.Length);
+        var claimed = new List<(InboxState, bool)>(messageIds.Length);
         while (await reader.ReadAsync(cancellationToken))
         {
             // Both statements return the same columns.
-            claimed.Add(new InboxState
+            claimed.Add((new InboxState
             {
                 MessageId = reader.GetGuid(0),
                 ConsumerId = consumerId,
                 Received = reader.GetDateTime(1),
                 ReceiveCount = reader.GetInt32(2),
                 Consumed = await reader.IsDBNullAsync(3, cancellationToken) ? null : reader.GetDateTime(3),
-            });
+            }, reader.GetBoolean(4)));
         }
 
         return claimed.Count > 0 ? claimed : throw new InvalidOperationException("The inbox claim returned no row.");
