@@ -26,6 +26,9 @@ using Npgsql;
 //
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48] [seconds=60] [runs=all|saturated]
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [rate=120] 0 [seconds=40] chaos [Service,Service…]
+//   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- [tasks=300] [concurrency=48] 0 replicas [Executor,ToolGateway,Governance]
+//     the saturated run with a second process of each named service (port + 10; Replicas): CPU of each process, and
+//     whether any task recorded a step, tool call or model call twice or any tool was invoked twice for one call.
 //   dotnet run -c Release --project benchmarks/Agents.Platform.Benchmarks -- history [total=100000]
 //     copies the rows of the tasks finished so far until the databases hold about <total> finished tasks of history
 //     (HistorySeeder): run it between two saturated runs to see whether the cost of a task grows with history.
@@ -78,29 +81,30 @@ if (runs == "chaos")
     return chaosFailed ? 1 : 0;
 }
 
-// Warm-up: a few tasks end to end (JIT, connection pools, queues).
-await Task.WhenAll(Enumerable.Range(0, smoke ? 1 : 4).Select(i => RunOneAsync(i)));
+// runs=replicas: a second process of each of these services beside the first, for the saturated run.
+await using var replicas = runs == "replicas"
+    ? await Replicas.StartAsync(args.Length > 4 ? args[4].Split(',') : ["Executor", "ToolGateway", "Governance"], Meter.Postgres)
+    : null;
+
+// Warm-up: a few tasks end to end (JIT, connection pools, queues); with replicas, as many as the run, unmeasured, for
+// the second processes start cold.
+if (replicas is null)
+{
+    await Task.WhenAll(Enumerable.Range(0, smoke ? 1 : 4).Select(i => RunOneAsync(i)));
+}
+else
+{
+    Console.WriteLine($"  warm-up: {tasks} tasks, not measured");
+    await RunSaturatedAsync(tasks, new ConcurrentBag<TaskResult>());
+}
 
 // 1. Saturated.
 Console.WriteLine($"[saturated] {tasks} 'lookup-and-summarize' tasks, {concurrency} in flight at most...");
 var meter = await Meter.StartAsync();
+replicas?.MarkStart();
 var results = new ConcurrentBag<TaskResult>();
 var clock = Stopwatch.StartNew();
-using (var gate = new SemaphoreSlim(concurrency))
-{
-    await Task.WhenAll(Enumerable.Range(1, tasks).Select(async i =>
-    {
-        await gate.WaitAsync();
-        try
-        {
-            results.Add(await RunOneAsync(i));
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }));
-}
+await RunSaturatedAsync(tasks, results);
 
 var elapsed = clock.Elapsed;
 var cost = await meter.StopAsync();
@@ -114,6 +118,10 @@ Console.WriteLine($"CPU per task by process: {string.Join(", ", cost.ByProcess.S
 Console.WriteLine($"publishes per task by exchange: {string.Join(", ", cost.ByExchange.Select(e => $"{e.Name} {e.Count / (double)tasks:F2}"))}");
 Console.WriteLine($"machine              {Environment.ProcessorCount} cores, {Load()} load average after the run");
 var failed = completed != tasks;
+if (replicas is not null)
+{
+    failed |= !await replicas.ReportAsync(results.Select(r => r.Id).ToList());
+}
 
 if (runs == "all")
 {
@@ -127,6 +135,24 @@ if (runs == "all")
 }
 
 return failed ? 1 : 0;
+
+// <count> tasks, <concurrency> in flight at most.
+async Task RunSaturatedAsync(int count, ConcurrentBag<TaskResult> into)
+{
+    using var gate = new SemaphoreSlim(concurrency);
+    await Task.WhenAll(Enumerable.Range(1, count).Select(async i =>
+    {
+        await gate.WaitAsync();
+        try
+        {
+            into.Add(await RunOneAsync(i));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }));
+}
 
 async Task<PacedResult> RunPacedAsync(string name, double perMinute, int seconds)
 {
@@ -694,6 +720,12 @@ internal sealed class ServiceProcess
 
     public int Pid { get; private set; }
 
+    /// <summary>The loopback port of the service's <c>--urls</c>.</summary>
+    public int Port =>
+        Command.Where(a => a.StartsWith("http://127.0.0.1:", StringComparison.Ordinal))
+            .Select(a => int.Parse(a["http://127.0.0.1:".Length..].TrimEnd('/'), CultureInfo.InvariantCulture))
+            .FirstOrDefault() is var port and > 0 ? port : throw new InvalidOperationException($"Process {Pid} has no --urls http://127.0.0.1:<port>.");
+
     private string[] Command { get; }
 
     private string Directory { get; }
@@ -746,26 +778,20 @@ internal sealed class ServiceProcess
         process.WaitForExit();
     }
 
+    /// <summary>
+    /// Starts a second process of the service as this one runs (command line, directory, environment), listening on
+    /// <paramref name="port"/> instead, with its output in <paramref name="output"/>.
+    /// </summary>
+    public Process StartReplica(int port, string output)
+    {
+        var command = Command.Select(a => a.StartsWith("http://127.0.0.1:", StringComparison.Ordinal) ? $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}" : a).ToArray();
+        return Start(command, output);
+    }
+
     /// <summary>Starts the service again (appending to its output file) and returns the new pid.</summary>
     public int Restart()
     {
-        var start = new ProcessStartInfo("/bin/sh") { WorkingDirectory = Directory, UseShellExecute = false };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("exec \"$@\" >>\"$AGENTS_CHAOS_OUTPUT\" 2>&1 </dev/null");
-        start.ArgumentList.Add("sh");
-        foreach (var argument in Command)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment.Clear();
-        foreach (var (name, value) in Environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        start.Environment["AGENTS_CHAOS_OUTPUT"] = Output ?? "/dev/null";
-        using var process = Process.Start(start)!;
+        using var process = Start(Command, Output ?? "/dev/null");
         var old = Pid;
         Pid = process.Id;
 
@@ -782,5 +808,26 @@ internal sealed class ServiceProcess
         }
 
         return Pid;
+    }
+
+    private Process Start(string[] command, string output)
+    {
+        var start = new ProcessStartInfo("/bin/sh") { WorkingDirectory = Directory, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec \"$@\" >>\"$AGENTS_CHAOS_OUTPUT\" 2>&1 </dev/null");
+        start.ArgumentList.Add("sh");
+        foreach (var argument in command)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment.Clear();
+        foreach (var (name, value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        start.Environment["AGENTS_CHAOS_OUTPUT"] = output;
+        return Process.Start(start)!;
     }
 }
