@@ -55,6 +55,10 @@ public sealed class TemplateVersionTests(ExecutorApiFixture fixture) : IClassFix
         Assert.Equal(1, two["byStatus"]!["Cancelled"]!.GetValue<int>());
         Assert.True(one["tokensPerTask"]!.GetValue<double>() > 0);
         Assert.True(one["latencyP50Ms"]!.GetValue<double>() > 0);
+        // Nearest rank: of one task both percentiles are its latency; of two, p50 is the shorter and p95 the longer.
+        Assert.Equal(one["latencyP50Ms"]!.GetValue<double>(), one["latencyP95Ms"]!.GetValue<double>());
+        Assert.True(two["latencyP50Ms"]!.GetValue<double>() < two["latencyP95Ms"]!.GetValue<double>(), two.ToJsonString());
+        Assert.Equal(2, two["byStatus"]!.AsObject().Sum(s => s.Value!.GetValue<int>()));
         Assert.Equal(0.0, two["approvalRate"]!.GetValue<double>());
         Assert.Equal((1, 0.0), (unplanned["tasks"]!.GetValue<int>(), unplanned["successRate"]!.GetValue<double>()));
 

@@ -1,8 +1,8 @@
-using Agents.Contracts;
 using Agents.Executor.Data;
 using Agents.ServiceDefaults;
 using Agents.ServiceDefaults.Identity;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Agents.Executor.Api;
 
@@ -45,38 +45,84 @@ internal static class TemplateVersionsApi
         }
 
         var from = since ?? time.GetUtcNow() - DefaultWindow;
-        var tasks = db.Tasks.AsNoTracking().Where(t => t.TenantId == principal.TenantId && t.TemplateName == template && t.CreatedAt >= from);
-        if (!rules.MayActOnEveryTask(principal))
-        {
-            tasks = tasks.Where(t => t.UserId == principal.UserId);
-        }
-
-        var rows = await (
-            from t in tasks
-            join r in db.TaskRuns.AsNoTracking() on t.Id equals r.CorrelationId
-            where r.ReplayOf == null
-            select new TaskFigures(
-                r.TemplateVersion,
-                r.TemplateRollout,
-                r.Status,
-                r.SubmittedAt,
-                r.FinishedAt,
-                r.InputTokens + r.OutputTokens,
-                r.Cost,
-                db.TaskEvents.Any(e => e.TaskId == t.Id && e.Kind == "approval-required")))
-            .ToListAsync(cancellationToken);
-
-        var versions = rows
-            .GroupBy(r => (r.Version, r.Rollout))
-            .OrderBy(g => g.Key.Version ?? int.MaxValue).ThenBy(g => g.Key.Rollout, StringComparer.Ordinal)
-            .Select(g => TemplateVersionFigures.Of(g.Key.Version, g.Key.Rollout, [.. g]))
-            .ToList();
+        var onlyUser = rules.MayActOnEveryTask(principal) ? null : principal.UserId;
+        var versions = await FiguresAsync(db, principal.TenantId, template, from, onlyUser, cancellationToken);
         return Results.Ok(new TemplateVersionReport(template, from, time.GetUtcNow(), versions));
     }
-}
 
-/// <summary>What one task contributes to its version's figures.</summary>
-internal sealed record TaskFigures(int? Version, string? Rollout, TaskRunStatus Status, DateTimeOffset SubmittedAt, DateTimeOffset? FinishedAt, int Tokens, decimal Cost, bool AskedApproval);
+    // The runs of the window in one pass, grouped in the database: counts, nearest-rank latency percentiles
+    // (percentile_disc), averages over the finished, and the tasks that asked a person; then each group's statuses.
+    private const string FiguresSql = """
+        WITH runs AS (
+            SELECT r.template_version AS version, r.template_rollout AS rollout, r.status,
+                   extract(epoch FROM r.finished_at - r.submitted_at)::float8 * 1000 AS latency_ms,
+                   r.input_tokens + r.output_tokens AS tokens, r.cost,
+                   EXISTS (SELECT 1 FROM task_events AS e WHERE e.task_id = t.id AND e.kind = 'approval-required') AS asked
+            FROM tasks AS t JOIN task_runs AS r ON r.correlation_id = t.id
+            WHERE t.tenant_id = $1 AND t.template_name = $2 AND t.created_at >= $3 AND ($4::text IS NULL OR t.user_id = $4)
+              AND r.replay_of IS NULL)
+        SELECT version, rollout, NULL::text AS status, count(*), count(latency_ms),
+               count(*) FILTER (WHERE latency_ms IS NOT NULL AND status = 'Completed'),
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms),
+               avg(tokens) FILTER (WHERE latency_ms IS NOT NULL)::float8, avg(cost) FILTER (WHERE latency_ms IS NOT NULL),
+               count(*) FILTER (WHERE asked)
+        FROM runs GROUP BY version, rollout
+        UNION ALL
+        SELECT version, rollout, status, count(*), 0, 0, NULL, NULL, NULL, NULL, 0 FROM runs GROUP BY version, rollout, status
+        """;
+
+    private static async Task<List<TemplateVersionFigures>> FiguresAsync(
+        ExecutorDbContext db, string tenantId, string template, DateTimeOffset from, string? userId, CancellationToken cancellationToken)
+    {
+        var groups = new Dictionary<(int?, string?), TemplateVersionFigures>();
+        var statuses = new Dictionary<(int?, string?), SortedDictionary<string, int>>();
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = new NpgsqlCommand(FiguresSql, connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+            command.Parameters.Add(new NpgsqlParameter { Value = template });
+            command.Parameters.Add(new NpgsqlParameter { Value = from });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)userId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = (reader.IsDBNull(0) ? (int?)null : reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+                if (!reader.IsDBNull(2))
+                {
+                    statuses.TryAdd(key, new SortedDictionary<string, int>(StringComparer.Ordinal));
+                    statuses[key][reader.GetString(2)] = (int)reader.GetInt64(3);
+                    continue;
+                }
+
+                var (tasks, finished, completed) = ((int)reader.GetInt64(3), (int)reader.GetInt64(4), (int)reader.GetInt64(5));
+                groups[key] = new TemplateVersionFigures(
+                    key.Item1,
+                    key.Item2,
+                    tasks,
+                    finished,
+                    completed,
+                    finished == 0 ? null : Math.Round(completed / (double)finished, 4),
+                    reader.IsDBNull(6) ? null : Math.Round(reader.GetDouble(6), 1),
+                    reader.IsDBNull(7) ? null : Math.Round(reader.GetDouble(7), 1),
+                    reader.IsDBNull(8) ? 0 : Math.Round(reader.GetDouble(8), 1),
+                    reader.IsDBNull(9) ? 0m : Math.Round(reader.GetDecimal(9), 6),
+                    Math.Round(reader.GetInt64(10) / (double)tasks, 4),
+                    new Dictionary<string, int>());
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+
+        return groups
+            .Select(g => g.Value with { ByStatus = statuses.TryGetValue(g.Key, out var byStatus) ? byStatus.ToDictionary(StringComparer.Ordinal) : new Dictionary<string, int>() })
+            .OrderBy(g => g.Version ?? int.MaxValue).ThenBy(g => g.Rollout, StringComparer.Ordinal)
+            .ToList();
+    }
+}
 
 /// <summary>The figures of a template's versions between <see cref="Since"/> and <see cref="Until"/>.</summary>
 public sealed record TemplateVersionReport(string Template, DateTimeOffset Since, DateTimeOffset Until, IReadOnlyList<TemplateVersionFigures> Versions);
@@ -99,29 +145,4 @@ public sealed record TemplateVersionFigures(
     double TokensPerTask,
     decimal CostPerTask,
     double ApprovalRate,
-    IReadOnlyDictionary<string, int> ByStatus)
-{
-    internal static TemplateVersionFigures Of(int? version, string? rollout, IReadOnlyList<TaskFigures> tasks)
-    {
-        var finished = tasks.Where(t => t.FinishedAt is not null).ToList();
-        var completed = finished.Count(t => t.Status == TaskRunStatus.Completed);
-        var latencies = finished.Select(t => (t.FinishedAt!.Value - t.SubmittedAt).TotalMilliseconds).Order().ToList();
-        return new TemplateVersionFigures(
-            version,
-            rollout,
-            tasks.Count,
-            finished.Count,
-            completed,
-            finished.Count == 0 ? null : Math.Round(completed / (double)finished.Count, 4),
-            Percentile(latencies, 0.50),
-            Percentile(latencies, 0.95),
-            finished.Count == 0 ? 0 : Math.Round(finished.Average(t => t.Tokens), 1),
-            finished.Count == 0 ? 0m : Math.Round(finished.Average(t => t.Cost), 6),
-            Math.Round(tasks.Count(t => t.AskedApproval) / (double)tasks.Count, 4),
-            tasks.GroupBy(t => t.Status.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()));
-    }
-
-    /// <summary>The nearest-rank percentile of sorted values; null for none.</summary>
-    internal static double? Percentile(IReadOnlyList<double> sorted, double p) =>
-        sorted.Count == 0 ? null : Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)], 1);
-}
+    IReadOnlyDictionary<string, int> ByStatus);
