@@ -14,8 +14,8 @@ using NpgsqlTypes;
 /// inbox). Configuration, catalogs and the day's totals are left as they are.
 /// <para>
 /// Copy <c>k</c> of a row maps every uuid (but the inbox's consumer id, which names a consumer) to
-/// <c>md5(uuid || ':' || k)</c>, so that a task's rows in every database still refer to one another; appends
-/// <c>~h{k}</c> to the text keys that must stay unique; and moves every timestamp <c>k × 10 min</c> into the past
+/// <c>md5(uuid || ':' || salt || ':' || k)</c> (a salt per run of the seeder), so that a task's rows in every database
+/// still refer to one another; appends <c>~h{salt}.{k}</c> to the text keys that must stay unique; and moves every timestamp <c>k × 10 min</c> into the past
 /// (100,000 tasks from 300 span about 2.3 days, inside every retention window of the development settings).
 /// Audit entries are appended to each tenant's chain with their hashes computed as governance computes them, so
 /// <c>GET /api/governance/audit/verify</c> still holds; memory scopes get a new version, so the memory service
@@ -40,6 +40,13 @@ internal static class HistorySeeder
     public static async Task<int> RunAsync(string postgres, int total)
     {
         var server = new NpgsqlConnectionStringBuilder(postgres) { CommandTimeout = 0 };
+        var running = await ScalarAsync(server, "agents_executor", "SELECT count(*) FROM tasks WHERE finished_at IS NULL");
+        if (running > 0)
+        {
+            Console.Error.WriteLine($"{running} tasks have not finished: copies of them would be picked up as running work. Wait until they end.");
+            return 2;
+        }
+
         var finished = await ScalarAsync(server, "agents_executor", "SELECT count(*) FROM tasks WHERE finished_at IS NOT NULL");
         if (finished == 0)
         {
@@ -55,6 +62,8 @@ internal static class HistorySeeder
             return 0;
         }
 
+        // Each run of the seeder maps ids with a salt of its own, so that running it again (to add more) makes new ids.
+        var salt = Guid.NewGuid().ToString("N")[..8];
         Console.WriteLine($"history              {finished} finished tasks, adding {copies} copies of each (≈{finished * (copies + 1L):N0} tasks of history)");
         var clock = Stopwatch.StartNew();
         foreach (var (database, tables) in Plan)
@@ -62,7 +71,7 @@ internal static class HistorySeeder
             await using var connection = await OpenAsync(server, database);
             foreach (var (table, textKeys) in tables)
             {
-                var sql = await CopySqlAsync(connection, table, textKeys);
+                var sql = await CopySqlAsync(connection, table, textKeys, salt);
                 var started = Stopwatch.GetTimestamp();
                 await using var command = new NpgsqlCommand(sql, connection);
                 command.Parameters.Add(new NpgsqlParameter { Value = copies });
@@ -81,13 +90,13 @@ internal static class HistorySeeder
             await analyze.ExecuteNonQueryAsync();
         }
 
-        await AppendAuditAsync(server, copies);
+        await AppendAuditAsync(server, copies, salt);
         Console.WriteLine($"history              done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
 
     /// <summary>INSERT … SELECT of the table's current rows, once for each k in 1..$1, with ids, keys and times mapped.</summary>
-    private static async Task<string> CopySqlAsync(NpgsqlConnection connection, string table, string[] textKeys)
+    private static async Task<string> CopySqlAsync(NpgsqlConnection connection, string table, string[] textKeys, string salt)
     {
         var columns = new List<(string Name, string Type)>();
         await using (var command = new NpgsqlCommand(
@@ -108,9 +117,9 @@ internal static class HistorySeeder
             var name = $"\"{c.Name}\"";
             return c.Type switch
             {
-                "uuid" when c.Name != "consumer_id" => $"md5({name}::text || ':' || k)::uuid",
+                "uuid" when c.Name != "consumer_id" => $"md5({name}::text || ':{salt}:' || k)::uuid",
                 "timestamp with time zone" => $"{name} - k * $2::interval",
-                _ when textKeys.Contains(c.Name) => $"{name} || '~h' || k",
+                _ when textKeys.Contains(c.Name) => $"{name} || '~h{salt}.' || k",
                 _ => name,
             };
         });
@@ -119,7 +128,7 @@ internal static class HistorySeeder
     }
 
     /// <summary>Appends copy k of every tenant's audit entries to its chain, hashed as governance hashes, and moves the head.</summary>
-    private static async Task AppendAuditAsync(NpgsqlConnectionStringBuilder server, int copies)
+    private static async Task AppendAuditAsync(NpgsqlConnectionStringBuilder server, int copies, string salt)
     {
         var started = Stopwatch.GetTimestamp();
         await using var read = await OpenAsync(server, "agents_governance");
@@ -165,7 +174,7 @@ internal static class HistorySeeder
                     {
                         sequence++;
                         var time = entry.Time - (k * Step);
-                        var taskId = entry.TaskId is { } id ? CopyId(id, k) : (Guid?)null;
+                        var taskId = entry.TaskId is { } id ? CopyId(id, salt, k) : (Guid?)null;
                         var hash = Hash(tenant, sequence, time, entry.Actor, entry.Action, entry.Subject, taskId, entry.Decision, entry.Reason, entry.Details, previous);
                         await import.StartRowAsync();
                         await import.WriteAsync(tenant, NpgsqlDbType.Text);
@@ -219,10 +228,10 @@ internal static class HistorySeeder
         }
     }
 
-    // md5(uuid::text || ':' || k)::uuid, as the SQL copies map ids, so that audit entries name the copied tasks.
-    private static Guid CopyId(Guid id, int k)
+    // md5(uuid::text || ':salt:' || k)::uuid, as the SQL copies map ids, so that audit entries name the copied tasks.
+    private static Guid CopyId(Guid id, string salt, int k)
     {
-        var digest = MD5.HashData(Encoding.UTF8.GetBytes($"{id:D}:{k.ToString(CultureInfo.InvariantCulture)}"));
+        var digest = MD5.HashData(Encoding.UTF8.GetBytes($"{id:D}:{salt}:{k.ToString(CultureInfo.InvariantCulture)}"));
         return Guid.Parse(Convert.ToHexStringLower(digest));
     }
 

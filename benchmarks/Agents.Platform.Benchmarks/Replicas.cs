@@ -19,6 +19,21 @@ internal sealed class Replicas : IAsyncDisposable
     public static async Task<Replicas> StartAsync(IEnumerable<string> services, string postgres)
     {
         var replicas = new Replicas { Postgres = postgres };
+        try
+        {
+            await replicas.StartAllAsync(services);
+            return replicas;
+        }
+        catch
+        {
+            // Never leave a second process behind: it would go on consuming the platform's queues.
+            await replicas.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAllAsync(IEnumerable<string> services)
+    {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         foreach (var service in services)
         {
@@ -26,11 +41,11 @@ internal sealed class Replicas : IAsyncDisposable
             var port = original.Port + PortOffset;
             var output = Path.Combine(Path.GetTempPath(), $"agents-replica-{service.ToLowerInvariant()}.log");
             var process = original.StartReplica(port, output);
-            replicas._started.Add((service, original.Pid, process, port));
+            _started.Add((service, original.Pid, process, port));
             Console.WriteLine($"  second {service} process started (pid {process.Id}, http://127.0.0.1:{port}/, output {output}) beside pid {original.Pid}");
         }
 
-        foreach (var (service, _, process, port) in replicas._started)
+        foreach (var (service, _, process, port) in _started)
         {
             var deadline = Stopwatch.StartNew();
             while (true)
@@ -62,8 +77,7 @@ internal sealed class Replicas : IAsyncDisposable
             }
         }
 
-        Console.WriteLine($"  all ready: {string.Join(", ", replicas._started.Select(r => $"{r.Service} ×2"))}");
-        return replicas;
+        Console.WriteLine($"  all ready: {string.Join(", ", _started.Select(r => $"{r.Service} ×2"))}");
     }
 
     private string Postgres { get; init; } = string.Empty;

@@ -62,6 +62,11 @@ public sealed class TemplateVersionTests(ExecutorApiFixture fixture) : IClassFix
         Assert.Equal(0.0, two["approvalRate"]!.GetValue<double>());
         Assert.Equal((1, 0.0), (unplanned["tasks"]!.GetValue<int>(), unplanned["successRate"]!.GetValue<double>()));
 
+        // A window start with an offset other than UTC is the same instant.
+        var since = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(-1).ToOffset(TimeSpan.FromHours(2)).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        var sinceReport = JsonNode.Parse(await admin.GetStringAsync(Url($"/api/tasks/versions?template={TemplateName}&since={since}")))!;
+        Assert.Equal(3, sinceReport["versions"]!.AsArray().Count);
+
         // The task metrics split the same way.
         var inTenant = ("agents_tenant", tenant);
         var scrape = await PrometheusText.ScrapeUntilAsync(admin, s => s.Sum("agents_task_finished_total", inTenant) >= 4, TimeSpan.FromSeconds(10), "the four tasks counted");

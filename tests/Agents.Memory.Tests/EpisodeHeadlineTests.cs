@@ -43,6 +43,13 @@ public sealed class EpisodeHeadlineTests
 
         Assert.Equal(string.Empty, EpisodeHeadline.Of("{}[]\"\\n", 320));
         Assert.Equal("a b", EpisodeHeadline.Of("\\u00e9a\\u00e9b", 320));
+        Assert.Equal("a", EpisodeHeadline.Of("a\\u00", 320)); // an escape cut by the read
+        Assert.Equal(@"saved in C:\Users\ann", EpisodeHeadline.Of(@"saved in C:\Users\ann", 320)); // a backslash in prose stays
+
+        // A character outside the BMP is two UTF-16 units: kept whole or left out, never cut in half.
+        const string Emoji = "ok \U0001F600 done";
+        Assert.Equal("ok", EpisodeHeadline.Of(Emoji, 4));
+        Assert.Equal("ok \U0001F600", EpisodeHeadline.Of(Emoji, 5));
     }
 
     [Fact]

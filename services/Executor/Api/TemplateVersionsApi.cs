@@ -83,7 +83,7 @@ internal static class TemplateVersionsApi
             await using var command = new NpgsqlCommand(FiguresSql, connection);
             command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
             command.Parameters.Add(new NpgsqlParameter { Value = template });
-            command.Parameters.Add(new NpgsqlParameter { Value = from });
+            command.Parameters.Add(new NpgsqlParameter { Value = from.ToUniversalTime() });
             command.Parameters.Add(new NpgsqlParameter { Value = (object?)userId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))

@@ -23,11 +23,10 @@ public static class EpisodeHeadline
         for (var i = 0; i < text.Length && headline.Length < characters; i++)
         {
             var c = text[i];
-            if (c == '\\' && i + 1 < text.Length)
+            if (c == '\\' && i + 1 < text.Length && text[i + 1] is 'n' or 'r' or 't' or 'b' or 'f' or '"' or '\\' or '/' or 'u')
             {
-                // A JSON escape: \n, \t, \" and the like are separators here; \uXXXX is skipped whole.
-                var escaped = text[i + 1];
-                i += escaped == 'u' && i + 5 < text.Length ? 5 : 1;
+                // A JSON escape: \n, \t, \" and the like are separators here; \uXXXX is skipped whole (a cut one to the end).
+                i += text[i + 1] == 'u' ? Math.Min(5, text.Length - 1 - i) : 1;
                 pendingSpace = true;
                 continue;
             }
@@ -38,13 +37,15 @@ public static class EpisodeHeadline
                 continue;
             }
 
-            if (pendingSpace && headline.Length > 0)
+            // The separating space and the character (both halves of a surrogate pair: never half a character) fit, or it ends here.
+            var space = pendingSpace && headline.Length > 0;
+            if (headline.Length + (space ? 1 : 0) + (char.IsHighSurrogate(c) ? 2 : 1) > characters)
             {
-                if (headline.Length + 1 >= characters)
-                {
-                    break;
-                }
+                break;
+            }
 
+            if (space)
+            {
                 headline.Append(' ');
             }
 
