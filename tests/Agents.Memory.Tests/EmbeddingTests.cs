@@ -81,4 +81,24 @@ public sealed class EmbeddingTests
             Assert.True(best == expected, $"'{query}' was nearest to '{corpus[best]}' ({similarities[best]:F3}), expected '{corpus[expected]}' ({similarities[expected]:F3}).");
         }
     }
+
+    [Fact]
+    public async Task A_short_call_waits_for_one_turn_of_a_long_call_not_for_all_of_it()
+    {
+        // The background embedder's batch (64 texts of 256 word pieces: several seconds of inference) and a recall's query.
+        using var generator = new MiniLmEmbeddingGenerator();
+        await generator.GenerateAsync(["warm up"]);
+        var longText = string.Join(' ', Enumerable.Repeat("The reset link is valid for thirty minutes and is sent to the account's e-mail address.", 20));
+        var batch = generator.GenerateAsync(Enumerable.Range(0, 64).Select(i => $"{i} {longText}").ToArray());
+        await Task.Delay(50);
+        var query = generator.GenerateAsync(["how do I reset my password?"]);
+
+        var first = await Task.WhenAny(batch, query);
+
+        Assert.Same(query, first);
+        Assert.False(batch.IsCompleted, "the batch finished before the query was answered");
+        Assert.Equal(64, (await batch).Count);
+        Assert.Single(await query);
+        Assert.True(MiniLmEmbeddingGenerator.TextsPerTurn < 64);
+    }
 }

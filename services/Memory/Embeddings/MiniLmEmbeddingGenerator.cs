@@ -18,6 +18,13 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     // One inference at a time: the encoder runs one thread by design, and the machine's cores are shared.
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>
+    /// Texts per turn at the gate: a long call (the background embedder's batch of episodes) is run in turns of this
+    /// many, so that a recall's query, which waits at the same gate, waits for one turn (about 0.2 s of inference on a
+    /// busy machine) rather than for the whole batch.
+    /// </summary>
+    internal const int TextsPerTurn = 8;
     private readonly EmbeddingGeneratorMetadata _metadata = new("sentence-transformers", null, ModelId, Dimensions);
 
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
@@ -32,16 +39,21 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             return [];
         }
 
-        await _gate.WaitAsync(cancellationToken);
-        float[][] vectors;
-        try
+        var vectors = new float[inputs.Length][];
+        for (var start = 0; start < inputs.Length; start += TextsPerTurn)
         {
-            // Inference is CPU-bound; run it off the request thread.
-            vectors = await Task.Run(() => _encoder.Value.Encode(inputs, cancellationToken), cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
+            var turn = inputs[start..Math.Min(inputs.Length, start + TextsPerTurn)];
+            await _gate.WaitAsync(cancellationToken);
+            try
+            {
+                // Inference is CPU-bound; run it off the request thread.
+                var encoded = await Task.Run(() => _encoder.Value.Encode(turn, cancellationToken), cancellationToken);
+                encoded.CopyTo(vectors, start);
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
 
         var created = DateTimeOffset.UtcNow;
