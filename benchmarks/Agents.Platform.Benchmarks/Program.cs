@@ -630,6 +630,15 @@ internal sealed class Meter
         return busy / 100.0;
     }
 
+    /// <summary>utime + stime of the process at <paramref name="procDirectory"/> (/proc/&lt;pid&gt;), and with
+    /// <paramref name="withEndedChildren"/> cutime + cstime too, in seconds.</summary>
+    internal static double ProcessCpuSeconds(string procDirectory, bool withEndedChildren)
+    {
+        var stat = File.ReadAllText(Path.Combine(procDirectory, "stat"));
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields.Skip(11).Take(withEndedChildren ? 4 : 2).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
+    }
+
     // CPU seconds used so far by each process of the platform (utime + stime from /proc/<pid>/stat), by name:
     // the .NET hosts by assembly, RabbitMQ, PostgreSQL (all backends together) and this benchmark.
     private static Dictionary<string, double> CpuByProcess()
@@ -645,11 +654,9 @@ internal sealed class Meter
             try
             {
                 var command = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                // utime + stime, and cutime + cstime: a PostgreSQL backend that ended (a pooled connection closed) leaves
-                // its CPU to the postmaster's children's times, not to a process that is still there to be read.
-                var seconds = fields.Skip(11).Take(4).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
+                // With cutime + cstime: a PostgreSQL backend that ended (a pooled connection closed) leaves its CPU to
+                // the postmaster's children's times, not to a process that is still there to be read.
+                var seconds = ProcessCpuSeconds(dir, withEndedChildren: true);
                 var name = command.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal)) is { } dll
                     ? Path.GetFileNameWithoutExtension(dll).Replace("Agents.", string.Empty, StringComparison.Ordinal)
                     : command.Length == 0 ? null

@@ -161,9 +161,7 @@ internal sealed class Replicas : IAsyncDisposable
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return fields.Skip(11).Take(2).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
+            return Meter.ProcessCpuSeconds($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}", withEndedChildren: false);
         }
         catch (IOException)
         {
