@@ -57,7 +57,10 @@ public sealed record Percentiles(double P50, double P99, double Mean, double Max
     public override string ToString() => $"p50 {P50:F2} ms, p99 {P99:F2} ms, mean {Mean:F2} ms, max {Max:F2} ms";
 }
 
-public sealed record MemoryBenchmarkReport(IReadOnlyList<RecallFigures> Recall, EmbeddingFigures Embedding, EpisodeFigures Episodes);
+public sealed record MemoryBenchmarkReport(IReadOnlyList<RecallFigures> Recall, EmbeddingFigures Embedding, WeightFigures Weights, EpisodeFigures Episodes);
+
+/// <summary>MiniLM on its float weights against 8-bit weights, on texts the length of an episode's headline.</summary>
+public sealed record WeightFigures(double FloatCpuMilliseconds, double Int8CpuMilliseconds, double MinCosine, double MeanCosine, double SameNearest, double NearestInThree);
 
 /// <summary>
 /// Recall latency of the PostgreSQL-backed vector store (in-memory index per tenant+user), embedding excluded;
@@ -110,9 +113,10 @@ public static class MemoryBenchmark
         }
 
         var embedding = await MeasureEmbeddingAsync(provider, settings.Sentences, output, cancellationToken);
+        var weights = await MeasureWeightsAsync(settings.Sentences, output, cancellationToken);
         var episodes = await MeasureEpisodesAsync(provider, dataSource, settings, output, cancellationToken);
         output.WriteLine($"Load average at the end: {LoadAverage()}");
-        return new MemoryBenchmarkReport(recall, embedding, episodes);
+        return new MemoryBenchmarkReport(recall, embedding, weights, episodes);
     }
 
     public static string LoadAverage() =>
@@ -197,6 +201,48 @@ public static class MemoryBenchmark
         output.WriteLine($"  one sentence per call: {figures.Single}");
         output.WriteLine($"  throughput one at a time: {figures.SinglePerSecond:F1} sentences/s");
         output.WriteLine($"  throughput in batches of 32: {figures.BatchedPerSecond:F1} sentences/s");
+        return figures;
+    }
+
+    /// <summary>
+    /// CPU per text of the float and the 8-bit model on texts of about 90 word pieces (an episode's headline) in calls of
+    /// <see cref="MiniLmEmbeddingGenerator.TextsPerTurn"/>, the cosine between the two vectors of each text, and how often
+    /// both models pick the same nearest other text.
+    /// </summary>
+    private static async Task<WeightFigures> MeasureWeightsAsync(int count, TextWriter output, CancellationToken cancellationToken)
+    {
+        string[] topics = ["invoice", "password", "shipment", "refund", "outage", "contract", "subscription", "warehouse"];
+        var texts = Enumerable.Range(0, count)
+            .Select(i => $"Look up customer C-{1000 + (i % 37)} and summarize the {topics[i % topics.Length]} history: the crm lookup found "
+                + $"account {i * 13} in region {i % 5} with {i % 9} open tickets about the {topics[(i / 3) % topics.Length]}, and the fetched page "
+                + $"says that orders placed after day {i % 28} of the month ship within {2 + (i % 4)} working days unless the {topics[(i / 7) % topics.Length]} is disputed.")
+            .ToArray();
+        using var full = new MiniLmEmbeddingGenerator(int8: false);
+        using var int8 = new MiniLmEmbeddingGenerator(int8: true);
+        async Task<(float[][] Vectors, double CpuMilliseconds)> RunAsync(MiniLmEmbeddingGenerator generator)
+        {
+            await generator.GenerateAsync([texts[0]], cancellationToken: cancellationToken);
+            var cpuBefore = Environment.CpuUsage.TotalTime;
+            var vectors = new List<float[]>(texts.Length);
+            foreach (var turn in texts.Chunk(MiniLmEmbeddingGenerator.TextsPerTurn))
+            {
+                vectors.AddRange((await generator.GenerateAsync(turn, cancellationToken: cancellationToken)).Select(e => e.Vector.ToArray()));
+            }
+
+            return ([.. vectors], (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / texts.Length);
+        }
+
+        var (floatVectors, floatCpu) = await RunAsync(full);
+        var (int8Vectors, int8Cpu) = await RunAsync(int8);
+        var cosines = floatVectors.Select((v, i) => (double)TensorPrimitives.CosineSimilarity(v, int8Vectors[i])).ToArray();
+        int[] Nearest(float[][] vectors, int i, int top) =>
+            [.. Enumerable.Range(0, vectors.Length).Where(j => j != i).OrderByDescending(j => TensorPrimitives.Dot(vectors[i], vectors[j])).Take(top)];
+        var same = Enumerable.Range(0, texts.Length).Count(i => Nearest(floatVectors, i, 1)[0] == Nearest(int8Vectors, i, 1)[0]) / (double)texts.Length;
+        var inThree = Enumerable.Range(0, texts.Length).Count(i => Nearest(int8Vectors, i, 3).Contains(Nearest(floatVectors, i, 1)[0])) / (double)texts.Length;
+        var figures = new WeightFigures(floatCpu, int8Cpu, cosines.Min(), cosines.Average(), same, inThree);
+        output.WriteLine($"\nMiniLM weights, {texts.Length} texts of an episode headline's length in calls of {MiniLmEmbeddingGenerator.TextsPerTurn}:");
+        output.WriteLine($"  CPU per text: float {figures.FloatCpuMilliseconds:F2} ms, 8-bit {figures.Int8CpuMilliseconds:F2} ms");
+        output.WriteLine($"  cosine of the two vectors of a text: min {figures.MinCosine:F4}, mean {figures.MeanCosine:F4}; the float model's nearest other text is the 8-bit model's nearest for {figures.SameNearest:P0}, among its 3 nearest for {figures.NearestInThree:P0} (the texts differ in a few words)");
         return figures;
     }
 

@@ -30,6 +30,23 @@ public sealed class ConfigurationTests
         Assert.Contains("Memory:Embeddings:Model", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    public async Task MiniLM_runs_on_8_bit_weights_unless_configured_otherwise(string? int8, bool expected)
+    {
+        var settings = BaseSettings();
+        if (int8 is not null)
+        {
+            settings["Memory:Embeddings:Int8"] = int8;
+        }
+
+        await using var configured = new MemoryFactory(settings, _ => { });
+
+        var generator = Assert.IsType<MiniLmEmbeddingGenerator>(configured.Services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>());
+        Assert.Equal(expected, generator.Int8);
+    }
+
     [Fact]
     public async Task An_invalid_recall_setting_stops_the_service_with_a_message_naming_it()
     {

@@ -16,7 +16,7 @@ internal static class EmbeddingExtensions
             return settings.Provider switch
             {
                 EmbeddingProvider.OpenAI => CreateOpenAi(settings),
-                _ => new MiniLmEmbeddingGenerator(),
+                _ => new MiniLmEmbeddingGenerator(settings.Int8),
             };
         });
         return services;

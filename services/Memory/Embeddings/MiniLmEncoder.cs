@@ -34,7 +34,8 @@ internal sealed class MiniLmEncoder : IDisposable
     private readonly InferenceSession _session;
     private readonly string[] _outputNames;
 
-    public MiniLmEncoder()
+    /// <param name="int8">Runs the model's matrix products on 8-bit weights (<see cref="Int8Weights"/>).</param>
+    public MiniLmEncoder(bool int8)
     {
         _options = new SessionOptions
         {
@@ -45,7 +46,8 @@ internal sealed class MiniLmEncoder : IDisposable
         };
         _options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         _options.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
-        _session = new InferenceSession(ResourceLoader.GetResource(typeof(SentenceEncoder).Assembly, "model.onnx"), _options);
+        var model = ResourceLoader.GetResource(typeof(SentenceEncoder).Assembly, "model.onnx");
+        _session = new InferenceSession(int8 ? Int8Weights.Quantize(model).Model : model, _options);
         _outputNames = [_session.OutputNames[0]];
     }
 

@@ -19,12 +19,19 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Agents.Memory.Tests.Infrastructure;
 
-/// <summary>One MiniLM model for the whole test run (loading it takes about two seconds).</summary>
+/// <summary>One MiniLM model of each kind for the whole test run (loading one takes about two seconds).</summary>
 public static class SharedEmbeddings
 {
     private static readonly Lazy<MiniLmEmbeddingGenerator> LazyGenerator = new(() => new MiniLmEmbeddingGenerator());
+    private static readonly Lazy<MiniLmEmbeddingGenerator> LazyFloat = new(() => new MiniLmEmbeddingGenerator(int8: false));
 
+    /// <summary>The service's default: 8-bit weights.</summary>
     public static MiniLmEmbeddingGenerator Generator => LazyGenerator.Value;
+
+    /// <summary>The float model the package ships.</summary>
+    public static MiniLmEmbeddingGenerator Float => LazyFloat.Value;
+
+    public static MiniLmEmbeddingGenerator Of(bool int8) => int8 ? Generator : Float;
 }
 
 /// <summary>A memory service host with test settings and extra service registrations.</summary>
