@@ -86,11 +86,11 @@ await using var replicas = runs == "replicas"
     ? await Replicas.StartAsync(args.Length > 4 ? args[4].Split(',') : ["Executor", "ToolGateway", "Governance"], Meter.Postgres)
     : null;
 
-// Warm-up: a few tasks end to end (JIT, connection pools, queues); with replicas, as many as the run, unmeasured, for
-// the second processes start cold.
+// Warm-up: as many tasks as the run keeps in flight, end to end (JIT of the services and of this client, connection
+// pools, queues); with replicas, as many as the run, unmeasured, for the second processes start cold.
 if (replicas is null)
 {
-    await Task.WhenAll(Enumerable.Range(0, smoke ? 1 : 4).Select(i => RunOneAsync(i)));
+    await Task.WhenAll(Enumerable.Range(0, smoke ? 1 : Math.Max(4, Math.Min(concurrency, tasks))).Select(i => RunOneAsync(i)));
 }
 else
 {
@@ -114,6 +114,7 @@ Console.WriteLine($"completed            {completed}/{tasks} ({string.Join(", ",
 Console.WriteLine($"throughput           {throughput:F0} tasks/min ({elapsed.TotalSeconds:F1} s)");
 await PrintLatenciesAsync(results);
 Console.WriteLine($"per task             {cost.CpuSeconds / tasks * 1000:F1} ms CPU (whole machine), {cost.Commits(tasks)}, {cost.Publishes / (double)tasks:F1} broker publishes");
+Console.WriteLine($"CPU per task, split  platform processes {cost.ByProcess.Sum(p => p.Seconds) / tasks * 1000:F1} ms (services, PostgreSQL, RabbitMQ), this benchmark's client {cost.ClientSeconds / tasks * 1000:F1} ms, the rest of the machine {(cost.CpuSeconds - cost.ByProcess.Sum(p => p.Seconds) - cost.ClientSeconds) / tasks * 1000:F1} ms");
 Console.WriteLine($"CPU per task by process: {string.Join(", ", cost.ByProcess.Select(p => $"{p.Name} {p.Seconds / tasks * 1000:F1} ms"))}");
 Console.WriteLine($"publishes per task by exchange: {string.Join(", ", cost.ByExchange.Select(e => $"{e.Name} {e.Count / (double)tasks:F2}"))}");
 Console.WriteLine($"machine              {Environment.ProcessorCount} cores, {Load()} load average after the run");
@@ -436,6 +437,7 @@ internal sealed class Meter
     private static readonly string WalDirectory = Environment.GetEnvironmentVariable("AGENTS_BENCH_PG_WAL") ?? "/var/lib/postgresql/15/main/pg_wal";
 
     private double _cpu;
+    private double _client;
     private Dictionary<string, double> _processes = [];
     private long _transactions;
     private long _publishes;
@@ -451,6 +453,7 @@ internal sealed class Meter
         meter._transactions = await TransactionsAsync();
         meter._lsn = await LsnAsync();
         meter._cpu = CpuSeconds();
+        meter._client = Environment.CpuUsage.TotalTime.TotalSeconds;
         meter._processes = CpuByProcess();
         return meter;
     }
@@ -465,6 +468,7 @@ internal sealed class Meter
         }
 
         var cpu = CpuSeconds() - _cpu;
+        var client = Environment.CpuUsage.TotalTime.TotalSeconds - _client;
         var byProcess = CpuByProcess()
             .Select(p => (Name: p.Key, Seconds: p.Value - _processes.GetValueOrDefault(p.Key)))
             .Where(p => p.Seconds > 0)
@@ -479,7 +483,7 @@ internal sealed class Meter
             .Where(e => e.Count > 0)
             .OrderByDescending(e => e.Count)
             .ToList();
-        return new Cost(cpu, byProcess, writes, transactions, publishes, byExchange);
+        return new Cost(cpu, client, byProcess, writes, transactions, publishes, byExchange);
     }
 
     /// <summary>Waits until memory has no episode left to embed; how long that took, or null where memory's database is not readable.</summary>
@@ -646,7 +650,8 @@ internal sealed class Meter
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(dir), out _))
+            // This benchmark's own CPU is the client's (Environment.CpuUsage), not the platform's.
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
             {
                 continue;
             }
@@ -682,7 +687,7 @@ internal sealed class Meter
     }
 }
 
-internal sealed record Cost(double CpuSeconds, List<(string Name, double Seconds)> ByProcess, long? WriteCommits, long Transactions, long Publishes, List<(string Name, long Count)> ByExchange)
+internal sealed record Cost(double CpuSeconds, double ClientSeconds, List<(string Name, double Seconds)> ByProcess, long? WriteCommits, long Transactions, long Publishes, List<(string Name, long Count)> ByExchange)
 {
     public string Commits(int tasks) =>
         (WriteCommits is { } writes ? $"{writes / (double)tasks:F1} PostgreSQL write commits" : "write commits n/a (pg_waldump)")
