@@ -88,7 +88,8 @@ public sealed class AdmissionService(GovernanceDbContext db, PolicyStore policie
             reason,
             new { policyVersion = policy.Version, requestedLimits = message.RequestedLimits, limits, requestedTools = message.RequestedTools, allowedTools },
             cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        // Saved by the inbox unit of work's one SaveChanges, in the same round trip as the outgoing message, right before
+        // the commit: the day's ledger rows and the audit head locked above are held for one round trip fewer.
         return ToResult(task, document.CallableTools(principal.Roles), limits.MaxIdenticalCalls);
     }
 

@@ -108,7 +108,8 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
             }
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        // Saved by the inbox unit of work's one SaveChanges, in the same round trip as the outgoing message, right before
+        // the commit: the day's ledger rows and the audit head locked above are held for one round trip fewer.
         return ToAnswer(reservation);
     }
 

@@ -259,6 +259,14 @@ internal sealed class PlanningService(
     private async Task<PlanOutcome> SaveAsync(PlanVersionRecord record, CancellationToken cancellationToken)
     {
         db.PlanVersions.Add(record);
+        if (db.Database.CurrentTransaction is not null)
+        {
+            // A consumer's inbox transaction (the only one the planner opens): its unit of work saves the plan with the
+            // answer in one round trip before the commit, and a concurrent duplicate fails that commit's SaveChanges,
+            // whose retry finds the stored version.
+            return PlanOutcome.Created(ToPlan(record));
+        }
+
         try
         {
             await db.SaveChangesAsync(cancellationToken);
