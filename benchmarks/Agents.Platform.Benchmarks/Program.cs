@@ -643,8 +643,9 @@ internal sealed class Meter
         return fields.Skip(11).Take(withEndedChildren ? 4 : 2).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
     }
 
-    // CPU seconds used so far by each process of the platform (utime + stime from /proc/<pid>/stat), by name:
-    // the .NET hosts by assembly, RabbitMQ, PostgreSQL (all backends together) and this benchmark.
+    // CPU seconds used so far by each process of the platform (utime + stime from /proc/<pid>/stat), by name: the
+    // platform's .NET hosts (Agents.*.dll) by assembly, RabbitMQ and PostgreSQL (all backends together). Other .NET
+    // processes (builds, test hosts, this benchmark) are not the platform's.
     private static Dictionary<string, double> CpuByProcess()
     {
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -663,6 +664,7 @@ internal sealed class Meter
                 // the postmaster's children's times, not to a process that is still there to be read.
                 var seconds = ProcessCpuSeconds(dir, withEndedChildren: true);
                 var name = command.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal)) is { } dll
+                    && Path.GetFileName(dll).StartsWith("Agents.", StringComparison.Ordinal)
                     ? Path.GetFileNameWithoutExtension(dll).Replace("Agents.", string.Empty, StringComparison.Ordinal)
                     : command.Length == 0 ? null
                     : command[0].Contains("beam", StringComparison.Ordinal) ? "rabbitmq"

@@ -21,6 +21,10 @@ public sealed class BenchmarkSmokeTests
         Assert.Equal(settings.Sizes[0], recall.Size);
         Assert.True(recall.Recall.P99 > 0 && recall.SearchOnly.P99 > 0 && recall.CpuMillisecondsPerRecall > 0, output.ToString());
         Assert.True(report.Embedding.SinglePerSecond > 0 && report.Embedding.BatchedPerSecond > 0, output.ToString());
+        var weights = report.Weights;
+        Assert.True(weights.FloatCpuMilliseconds > 0 && weights.Int8CpuMilliseconds > 0, output.ToString());
+        Assert.True(weights.MinCosine is >= 0.98 and <= 1.0 && weights.MeanCosine >= weights.MinCosine, output.ToString());
+        Assert.InRange(weights.NearestInThree, weights.SameNearest, 1.0);
 
         // Every episode (and the warm-up one) was embedded by the background embedder, in full batches but the last.
         var episodes = report.Episodes;

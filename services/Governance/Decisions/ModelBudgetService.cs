@@ -89,7 +89,6 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
                     await db.Entry(existing).ReloadAsync(cancellationToken);
                 }
 
-                await db.SaveChangesAsync(cancellationToken);
                 return new ModelBudgetReservation(false, 0, "budget held by model calls in flight: " + room.Refusal, false, RetryLater: true);
             }
 
@@ -109,7 +108,7 @@ public sealed class ModelBudgetService(GovernanceDbContext db, PolicyStore polic
         }
 
         // Saved by the inbox unit of work's one SaveChanges, in the same round trip as the outgoing message, right before
-        // the commit: the day's ledger rows and the audit head locked above are held for one round trip fewer.
+        // the commit: the day's ledger rows locked above are held for one round trip fewer.
         return ToAnswer(reservation);
     }
 
