@@ -60,6 +60,9 @@ public sealed class EmbeddingSettings
     /// the float model the package ships, bit for bit.
     /// </summary>
     public bool Int8 { get; set; } = true;
+
+    /// <summary>MiniLM only: load the model in the background when the service starts (default) rather than on first use.</summary>
+    public bool LoadAtStart { get; set; } = true;
 }
 
 public enum VectorStoreProvider

