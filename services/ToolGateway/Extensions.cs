@@ -35,6 +35,8 @@ internal static class Extensions
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.Services.AddSingleton<ArgumentsValidator>();
         builder.Services.AddSingleton<ToolCircuitBreakers>();
+        builder.Services.AddSingleton<OwnLateness>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OwnLateness>());
         builder.Services.AddSingleton<ToolLookup>();
         builder.Services.AddSingleton<ToolGatewayTelemetry>();
         builder.Services.AddScoped<ToolCallPipeline>();

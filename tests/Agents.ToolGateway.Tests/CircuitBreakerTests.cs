@@ -4,8 +4,10 @@ using System.Text.Json;
 using Agents.Contracts;
 using Agents.Testing;
 using Agents.ToolGateway.Data;
+using Agents.ToolGateway.Invocation;
 using Agents.ToolGateway.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agents.ToolGateway.Tests;
 
@@ -73,6 +75,49 @@ public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
             Assert.Equal(CircuitState.Closed, row.State);
             Assert.Equal(0, row.ConsecutiveFailures);
         }
+    }
+
+    [Fact]
+    public async Task Timeouts_while_the_gateway_is_starved_leave_the_circuit_closed_and_the_same_timeouts_with_room_open_it()
+    {
+        var name = ToolGatewayFixture.UniqueToolName("sluggish");
+        await gateway.AnnounceAsync(ToolGatewayFixture.Tool(name, timeoutSeconds: 2));
+        var tool = await gateway.StartToolAsync(name, (_, _) => null);
+        var principal = gateway.NewPrincipal();
+        var lateness = gateway.Factory.Services.GetRequiredService<OwnLateness>();
+
+        // A starved machine: every tenth of a second the gateway's probe woke a tenth of a second late (the probe's own
+        // wake-ups go on being recorded beside these).
+        using (var starving = new CancellationTokenSource())
+        {
+            var starve = Task.Run(async () =>
+            {
+                while (!starving.IsCancellationRequested)
+                {
+                    lateness.Record(lateness.Now(), TimeSpan.FromMilliseconds(100));
+                    await Task.Delay(100, CancellationToken.None);
+                }
+            });
+            var late = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
+            await starving.CancelAsync();
+            await starve;
+
+            Assert.Equal(ToolCallOutcome.TimedOut, late.Outcome);
+            Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, late.Attempts);
+            Assert.Contains("not counted against the tool's circuit", late.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
+        Assert.Equal("Closed", await CircuitStateAsync(name, principal));
+
+        // With room on the machine the same timeouts are the tool's: as many as the threshold open the circuit.
+        var roomStart = lateness.Now();
+        var timedOut = await gateway.InvokeAsync(ToolGatewayFixture.Call(principal, name));
+        var seen = $"{timedOut.Error} (the gateway's timers were {lateness.Since(roomStart).TotalSeconds:0.###} s behind in {TimeProvider.System.GetElapsedTime(roomStart).TotalSeconds:0.###} s)";
+        Assert.Equal(ToolCallOutcome.TimedOut, timedOut.Outcome);
+        Assert.False(timedOut.Error!.Contains("not counted", StringComparison.Ordinal), seen);
+        Assert.Equal(2 * ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
+        Assert.True("Open" == await CircuitStateAsync(name, principal), seen);
     }
 
     private async Task<string?> CircuitStateAsync(string name, AgentPrincipal principal)

@@ -195,6 +195,66 @@ public sealed class ToolCircuitTests
 }
 
 [Trait("Category", "Infrastructure")]
+public sealed class OwnLatenessTests
+{
+    private readonly FakeTimeProvider time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public async Task A_wake_up_that_came_late_counts_as_time_behind_from_the_start_asked_about()
+    {
+        using var probe = new OwnLateness(time);
+
+        await probe.StartAsync(CancellationToken.None);
+        try
+        {
+            // Frozen for three seconds: the wake-up asked for a tenth of a second later comes 2.9 s late (pending or
+            // recorded, the same). The probe asks for its first wake-up on a thread of its own: until it has, a freeze
+            // passes unnoticed, and the next one is tried.
+            var start = probe.Now();
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    start = probe.Now();
+                    time.Advance(TimeSpan.FromSeconds(3));
+                    await Task.Delay(50);
+                    return probe.Since(start) > TimeSpan.Zero;
+                },
+                TimeSpan.FromSeconds(10),
+                "a late wake-up");
+
+            Assert.Equal(2.9, probe.Since(start).TotalSeconds, 3);
+
+            // A window that began a second into the freeze holds two seconds of it.
+            Assert.Equal(2.0, probe.Since(start + time.TimestampFrequency).TotalSeconds, 3);
+            Assert.True(probe.Starved(start, out var behind));
+            Assert.Equal(2.9, behind.TotalSeconds, 3);
+        }
+        finally
+        {
+            await probe.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public void Recorded_lateness_over_half_of_the_window_is_starved_and_below_it_is_not()
+    {
+        using var probe = new OwnLateness(time);
+        var start = probe.Now();
+        for (var i = 0; i < 10; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            probe.Record(probe.Now(), TimeSpan.FromMilliseconds(40));
+        }
+
+        Assert.Equal(0.4, probe.Since(start).TotalSeconds, 3);
+        Assert.False(probe.Starved(start, out _));
+
+        probe.Record(probe.Now(), TimeSpan.FromMilliseconds(100));
+        Assert.True(probe.Starved(start, out var behind));
+        Assert.Equal(0.5, behind.TotalSeconds, 3);
+    }
+}
+
 public sealed class BackoffTests
 {
     [Theory]

@@ -23,12 +23,14 @@ internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, s
 /// <see cref="ExecuteTool"/> itself. Governance is asked on every attempt, retries included; not answering is never a
 /// denial. ReadOnly and Idempotent tools are retried on transient failures and timeouts with exponential backoff and
 /// jitter; Mutating tools get exactly one attempt (the executor may re-invoke with the same idempotency key, which the
-/// tool deduplicates). An open circuit is reported only to a caller governance allows.
+/// tool deduplicates). An open circuit is reported only to a caller governance allows. A timeout during which this
+/// process was starved (<see cref="OwnLateness"/>) is not counted against the tool's circuit.
 /// </summary>
 internal sealed class ToolCallPipeline(
     IRequestClient<AuthorizeToolCall> authorizer,
     IScopedClientFactory clients,
     ToolCircuitBreakers breakers,
+    OwnLateness lateness,
     IOptions<ToolGatewayOptions> options,
     IOptions<BusOptions> bus,
     TimeProvider time,
@@ -64,6 +66,7 @@ internal sealed class ToolCallPipeline(
             }
 
             Attempt attempt;
+            var attemptStarted = lateness.Now();
             try
             {
                 var run = await AuthorizeAndExecuteAsync(request, call, tool, callId, settings.ToolTimeout(tool.TimeoutSeconds), attempts, cancellationToken);
@@ -82,8 +85,17 @@ internal sealed class ToolCallPipeline(
             }
 
             attempts++;
-            var changed = attempt.Transient ? circuit.RecordFailure(permit) : circuit.RecordSuccess(permit);
-            if (changed is not null)
+            if (attempt.Outcome == ToolCallOutcome.TimedOut && lateness.Starved(attemptStarted, out var behind))
+            {
+                // The machine, not (only) the tool, was late: still a timeout, retried as one, but the circuit is not
+                // opened by a load the tool did not cause.
+                logger.LogWarning(
+                    "Tool {Tool} timed out while this gateway's own timers were {Behind:0.###} s behind; not counted against its circuit.",
+                    tool.Name, behind.TotalSeconds);
+                attempt = attempt with { Error = attempt.Error + $" This gateway's own timers were {behind.TotalSeconds:0.###} s behind meanwhile (a starved machine); the timeout was not counted against the tool's circuit." };
+                circuit.Release(permit);
+            }
+            else if ((attempt.Transient ? circuit.RecordFailure(permit) : circuit.RecordSuccess(permit)) is { } changed)
             {
                 await breakers.PersistAsync(tool.Name, changed, cancellationToken);
             }
