@@ -39,6 +39,7 @@ public static class ServiceDefaultsExtensions
         });
         builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        builder.Services.AddExceptionHandler<UnavailableExceptionHandler>();
         builder.Services.Configure<KestrelServerOptions>(RequestSizeLimits.ConfigureKestrel);
         builder.Services.AddTransient<Microsoft.AspNetCore.Hosting.IStartupFilter, KestrelRejections.TrackingStartupFilter>();
 

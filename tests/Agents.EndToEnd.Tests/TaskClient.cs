@@ -28,12 +28,25 @@ internal static class TaskClient
         return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
     }
 
+    /// <summary>
+    /// The task's view. A 503 with <c>Retry-After</c> (the service is busy: its database did not answer in time) is waited
+    /// out as told and asked again, a few times, as a client of the platform should.
+    /// </summary>
     public static async Task<JsonElement> GetAsync(HttpClient client, Guid id)
     {
-        using var response = await client.GetAsync(new Uri($"api/tasks/{id}", UriKind.Relative));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"GET /api/tasks/{id} answered {(int)response.StatusCode}: {text}");
-        return JsonDocument.Parse(text).RootElement.Clone();
+        for (var attempt = 1; ; attempt++)
+        {
+            using var response = await client.GetAsync(new Uri($"api/tasks/{id}", UriKind.Relative));
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } wait && attempt < 10)
+            {
+                await Task.Delay(wait);
+                continue;
+            }
+
+            Assert.True(response.IsSuccessStatusCode, $"GET /api/tasks/{id} answered {(int)response.StatusCode}: {text}");
+            return JsonDocument.Parse(text).RootElement.Clone();
+        }
     }
 
     public static string Status(JsonElement task) => task.GetProperty("status").GetString()!;
