@@ -4,7 +4,6 @@ using System.Text.Json;
 using Agents.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.TestHost;
 
 namespace Agents.ServiceDefaults.Tests;
 
@@ -12,21 +11,15 @@ namespace Agents.ServiceDefaults.Tests;
 [Trait("Category", "Unit")]
 public sealed class RequestGuardTests : IAsyncLifetime
 {
-    private WebApplication app = null!;
-    private HttpClient client = null!;
+    private DefaultsHost host = null!;
     private int stored;
 
     public sealed record Step(string Id, string? Prompt);
 
     public sealed record Submission(string? Goal, Dictionary<string, string>? Parameters, List<Step>? Steps, List<string>? AllowedTools, Step? First);
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => host = await DefaultsHost.StartAsync(app =>
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
-        builder.AddServiceDefaults();
-        app = builder.Build();
-        app.MapDefaultEndpoints();
         app.MapPost("/bound", (Submission body) =>
         {
             Interlocked.Increment(ref stored);
@@ -44,15 +37,9 @@ public sealed class RequestGuardTests : IAsyncLifetime
             return Results.Text(await reader.ReadToEndAsync());
         }).WithMetadata(new RawRequestBodyAttribute());
         app.MapGet("/pages", (int? page, int? pageSize, Guid? taskId) => Results.Ok(new { page, pageSize, taskId }));
-        await app.StartAsync();
-        client = app.GetTestClient();
-    }
+    });
 
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await app.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await host.DisposeAsync();
 
     [Theory]
     [InlineData("/bound")]
@@ -84,7 +71,7 @@ public sealed class RequestGuardTests : IAsyncLifetime
     {
         using var content = new ByteArrayContent([.. "{\"goal\":\""u8, 0xED, 0xA0, 0x80, .. "\"}"u8]);
         content.Headers.ContentType = new("application/json");
-        using var response = await client.PostAsync(new Uri("/bound", UriKind.Relative), content);
+        using var response = await host.Client.PostAsync(new Uri("/bound", UriKind.Relative), content);
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.Validation);
         Assert.True(problem.GetProperty("errors").TryGetProperty("goal", out _));
@@ -130,7 +117,7 @@ public sealed class RequestGuardTests : IAsyncLifetime
         content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
         foreach (var route in new[] { "/bound", "/raw" })
         {
-            using var response = await client.PostAsync(new Uri(route, UriKind.Relative), content);
+            using var response = await host.Client.PostAsync(new Uri(route, UriKind.Relative), content);
             await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, ProblemTypes.UnsupportedMediaType);
         }
 
@@ -142,7 +129,7 @@ public sealed class RequestGuardTests : IAsyncLifetime
     {
         using var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes($"{{\"goal\":\"{new string('x', JsonRequestGuard.MaxBodyBytes)}\"}}")));
         content.Headers.ContentType = new("application/json");
-        using var response = await client.PostAsync(new Uri("/raw", UriKind.Relative), content);
+        using var response = await host.Client.PostAsync(new Uri("/raw", UriKind.Relative), content);
 
         await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
         Assert.Equal(0, stored);
@@ -156,7 +143,7 @@ public sealed class RequestGuardTests : IAsyncLifetime
         Assert.Equal(2, stored);
 
         using var content = new StringContent("not json \0", Encoding.UTF8, "text/plain");
-        using var forwarded = await client.PostAsync(new Uri("/forwarded", UriKind.Relative), content);
+        using var forwarded = await host.Client.PostAsync(new Uri("/forwarded", UriKind.Relative), content);
         Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
         Assert.Equal("not json \0", await forwarded.Content.ReadAsStringAsync());
     }
@@ -168,7 +155,7 @@ public sealed class RequestGuardTests : IAsyncLifetime
     [InlineData("?taskId=nope", "taskId")]
     public async Task A_query_value_that_does_not_bind_is_400_naming_the_parameter(string query, string parameter)
     {
-        using var response = await client.GetAsync(new Uri("/pages" + query, UriKind.Relative));
+        using var response = await host.Client.GetAsync(new Uri("/pages" + query, UriKind.Relative));
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.Validation);
         Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
@@ -177,7 +164,7 @@ public sealed class RequestGuardTests : IAsyncLifetime
     private async Task<JsonElement> PostAsync(string route, string json, HttpStatusCode expected)
     {
         using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var response = await client.PostAsync(new Uri(route, UriKind.Relative), content);
+        using var response = await host.Client.PostAsync(new Uri(route, UriKind.Relative), content);
         if (expected == HttpStatusCode.OK)
         {
             Assert.Equal(expected, response.StatusCode);

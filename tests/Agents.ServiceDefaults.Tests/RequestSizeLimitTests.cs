@@ -3,7 +3,6 @@ using System.Text.Json;
 using Agents.ServiceDefaults.Http;
 using Agents.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 
 namespace Agents.ServiceDefaults.Tests;
@@ -12,31 +11,17 @@ namespace Agents.ServiceDefaults.Tests;
 [Trait("Category", "Unit")]
 public sealed class RequestSizeLimitTests : IAsyncLifetime
 {
-    private WebApplication app = null!;
-    private HttpClient client = null!;
+    private DefaultsHost host = null!;
 
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddServiceDefaults();
-        app = builder.Build();
-        app.MapDefaultEndpoints();
-        app.MapGet("/items/{id}", (string id) => Results.Ok(new { id }));
-        await app.StartAsync();
-        client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
-    }
+    public async Task InitializeAsync() =>
+        host = await DefaultsHost.StartAsync(app => app.MapGet("/items/{id}", (string id) => Results.Ok(new { id })), kestrel: true);
 
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await app.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await host.DisposeAsync();
 
     [Fact]
     public async Task A_100_kb_query_is_414_problem_details()
     {
-        using var response = await client.GetAsync(new Uri("/items/x?q=" + new string('a', 100 * 1024), UriKind.Relative));
+        using var response = await host.Client.GetAsync(new Uri("/items/x?q=" + new string('a', 100 * 1024), UriKind.Relative));
 
         await AssertProblemAsync(response, HttpStatusCode.RequestUriTooLong, ProblemTypes.UriTooLong);
     }
@@ -46,7 +31,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
     {
         var query = string.Join('&', Enumerable.Range(0, 2000).Select(i => $"p{i}=1"));
 
-        using var response = await client.GetAsync(new Uri("/items/x?" + query, UriKind.Relative));
+        using var response = await host.Client.GetAsync(new Uri("/items/x?" + query, UriKind.Relative));
 
         await AssertProblemAsync(response, HttpStatusCode.RequestUriTooLong, ProblemTypes.UriTooLong);
     }
@@ -60,7 +45,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
             request.Headers.Add($"X-Extra-{i}", "1");
         }
 
-        using var response = await client.SendAsync(request);
+        using var response = await host.Client.SendAsync(request);
 
         await AssertProblemAsync(response, HttpStatusCode.RequestHeaderFieldsTooLarge, ProblemTypes.HeadersTooLarge);
     }
@@ -68,7 +53,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
     [Fact]
     public async Task A_normal_request_passes()
     {
-        using var response = await client.GetAsync(new Uri("/items/x?q=1&r=2", UriKind.Relative));
+        using var response = await host.Client.GetAsync(new Uri("/items/x?q=1&r=2", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -76,7 +61,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
     [Fact]
     public async Task A_nul_in_the_path_refused_by_kestrel_is_400_problem_details()
     {
-        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+        await using var raw = await RawHttp.ConnectAsync(new Uri(host.App.Urls.First()));
 
         var response = await raw.SendAsync("GET", "/items/a%00b");
 
@@ -87,7 +72,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
     [Fact]
     public async Task A_request_line_beyond_kestrels_own_limit_is_414_problem_details()
     {
-        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+        await using var raw = await RawHttp.ConnectAsync(new Uri(host.App.Urls.First()));
 
         var response = await raw.SendAsync("GET", "/items/x?q=" + new string('a', 300 * 1024));
 
@@ -97,7 +82,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
     [Fact]
     public async Task Headers_beyond_kestrels_own_limits_are_431_problem_details()
     {
-        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+        await using var raw = await RawHttp.ConnectAsync(new Uri(host.App.Urls.First()));
 
         var response = await raw.SendAsync("GET", "/items/x", [.. Enumerable.Range(0, 1000).Select(i => $"X-Extra-{i}: 1")]);
 
@@ -107,7 +92,7 @@ public sealed class RequestSizeLimitTests : IAsyncLifetime
     [Fact]
     public async Task The_applications_answers_on_a_connection_pass_untouched_and_a_later_refusal_gets_its_body()
     {
-        await using var raw = await RawHttp.ConnectAsync(new Uri(app.Urls.First()));
+        await using var raw = await RawHttp.ConnectAsync(new Uri(host.App.Urls.First()));
 
         var found = await raw.SendAsync("GET", "/items/x");
         var head = await raw.SendAsync("HEAD", "/nothing-here");

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Agents.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.TestHost;
 using Npgsql;
 
 namespace Agents.ServiceDefaults.Tests;
@@ -15,16 +14,10 @@ namespace Agents.ServiceDefaults.Tests;
 [Trait("Category", "Infrastructure")]
 public sealed class UnavailableAnswerTests : IAsyncLifetime
 {
-    private WebApplication app = null!;
-    private HttpClient client = null!;
+    private DefaultsHost host = null!;
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => host = await DefaultsHost.StartAsync(app =>
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
-        builder.AddServiceDefaults();
-        app = builder.Build();
-        app.MapDefaultEndpoints();
         app.MapGet("/slow-query", async (CancellationToken cancellationToken) =>
         {
             await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestInfrastructure.PostgresServer) { CommandTimeout = 1 }.ConnectionString);
@@ -45,22 +38,16 @@ public sealed class UnavailableAnswerTests : IAsyncLifetime
         {
             throw new InvalidOperationException("An exception has been raised that is likely due to a transient failure.", new TimeoutException("The operation has timed out."));
         });
-        await app.StartAsync();
-        client = app.GetTestClient();
-    }
+    });
 
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await app.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await host.DisposeAsync();
 
     [Theory]
     [InlineData("/slow-query", "NpgsqlException")]
     [InlineData("/wrapped-timeout", "TimeoutException")]
     public async Task A_dependency_that_did_not_answer_in_time_is_503_with_retry_after(string route, string cause)
     {
-        using var response = await client.GetAsync(new Uri(route, UriKind.Relative));
+        using var response = await host.Client.GetAsync(new Uri(route, UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
@@ -74,7 +61,7 @@ public sealed class UnavailableAnswerTests : IAsyncLifetime
     [Fact]
     public async Task A_database_error_that_is_not_transient_stays_a_500()
     {
-        using var response = await client.GetAsync(new Uri("/broken-query", UriKind.Relative));
+        using var response = await host.Client.GetAsync(new Uri("/broken-query", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
         Assert.Null(response.Headers.RetryAfter);
