@@ -109,7 +109,9 @@ pg_up() {
   cat > "$conf/agents.conf" <<'CONF'
 # Written by infra/local.sh
 listen_addresses = '127.0.0.1'
-max_connections = 400
+# A platform under saturation holds up to ~190 connections here (the services' pools grow with the messages they
+# handle at once); the end-to-end tests start platforms of their own beside it, and 400 ran out with two of them.
+max_connections = 1000
 shared_buffers = 256MB
 # Loopback only: TLS would encrypt every round trip between processes on this machine for nothing (Debian's
 # cluster enables it with a self-signed certificate, and Npgsql prefers it). Deployed databases keep their own.
@@ -118,7 +120,7 @@ CONF
   if pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" {print $4}' | grep -q online; then
     # Apply config changes that need a restart (max_connections) only when they differ; reload the others.
     local cur; cur=$(su postgres -c "psql -tAc 'show max_connections'" 2>/dev/null || echo 0)
-    if [ "$cur" = "400" ]; then pg_ctlcluster "$PG_VERSION" main reload; else log "restarting PostgreSQL to apply settings"; pg_ctlcluster "$PG_VERSION" main restart; fi
+    if [ "$cur" = "1000" ]; then pg_ctlcluster "$PG_VERSION" main reload; else log "restarting PostgreSQL to apply settings"; pg_ctlcluster "$PG_VERSION" main restart; fi
   else
     log "starting PostgreSQL ${PG_VERSION}"
     pg_ctlcluster "$PG_VERSION" main start
