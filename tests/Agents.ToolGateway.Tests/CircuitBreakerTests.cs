@@ -109,6 +109,8 @@ public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
 
         Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, tool.Calls);
         Assert.Equal("Closed", await CircuitStateAsync(name, principal));
+        var scrape = await PrometheusText.ScrapeAsync(gateway.Client);
+        Assert.Equal(ToolGatewayFixture.CircuitFailureThreshold, scrape.Sum("agents_tool_gateway_timeouts_not_counted_total", ("gen_ai_tool_name", name)));
 
         // With room on the machine the same timeouts are the tool's: as many as the threshold open the circuit.
         var roomStart = lateness.Now();

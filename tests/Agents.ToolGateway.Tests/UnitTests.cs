@@ -255,6 +255,7 @@ public sealed class OwnLatenessTests
     }
 }
 
+[Trait("Category", "Infrastructure")]
 public sealed class BackoffTests
 {
     [Theory]

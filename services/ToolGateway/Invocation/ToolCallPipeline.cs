@@ -31,6 +31,7 @@ internal sealed class ToolCallPipeline(
     IScopedClientFactory clients,
     ToolCircuitBreakers breakers,
     OwnLateness lateness,
+    ToolGatewayTelemetry telemetry,
     IOptions<ToolGatewayOptions> options,
     IOptions<BusOptions> bus,
     TimeProvider time,
@@ -94,6 +95,7 @@ internal sealed class ToolCallPipeline(
                     tool.Name, behind.TotalSeconds);
                 attempt = attempt with { Error = attempt.Error + $" This gateway's own timers were {behind.TotalSeconds:0.###} s behind meanwhile (a starved machine); the timeout was not counted against the tool's circuit." };
                 circuit.Release(permit);
+                telemetry.TimeoutNotCounted(tool.Name);
             }
             else if ((attempt.Transient ? circuit.RecordFailure(permit) : circuit.RecordSuccess(permit)) is { } changed)
             {

@@ -9,7 +9,9 @@ namespace Agents.ToolGateway.Invocation;
 /// The <c>execute_tool {tool}</c> span (OpenTelemetry GenAI conventions) and the call metrics:
 /// <c>agents.tool_gateway.calls</c>, <c>agents.tool_gateway.failures</c> (every outcome but
 /// Succeeded) and <c>agents.tool_gateway.call.duration</c> (seconds), tagged with tool and outcome; and
-/// <c>agents.tool.circuit.state</c> per tool (0 closed, 1 half-open, 2 open), read from the circuits when scraped.
+/// <c>agents.tool.circuit.state</c> per tool (0 closed, 1 half-open, 2 open), read from the circuits when scraped; and
+/// <c>agents.tool_gateway.timeouts_not_counted</c>: attempts that timed out while this gateway was starved
+/// (<see cref="OwnLateness"/>), which the tool's circuit did not count.
 /// </summary>
 internal sealed class ToolGatewayTelemetry
 {
@@ -20,6 +22,7 @@ internal sealed class ToolGatewayTelemetry
     private readonly Counter<long> calls;
     private readonly Counter<long> failures;
     private readonly Histogram<double> duration;
+    private readonly Counter<long> timeoutsNotCounted;
 
     public ToolGatewayTelemetry(IMeterFactory meterFactory, ToolCircuitBreakers breakers)
     {
@@ -27,6 +30,10 @@ internal sealed class ToolGatewayTelemetry
         calls = meter.CreateCounter<long>("agents.tool_gateway.calls", "{call}", "Tool calls handled, by tool and outcome.");
         failures = meter.CreateCounter<long>("agents.tool_gateway.failures", "{call}", "Tool calls that did not succeed, by tool and outcome.");
         duration = meter.CreateHistogram<double>("agents.tool_gateway.call.duration", "s", "Time from InvokeTool to ToolCallCompleted.");
+        timeoutsNotCounted = meter.CreateCounter<long>(
+            "agents.tool_gateway.timeouts_not_counted",
+            "{attempt}",
+            "Tool attempts that timed out while this gateway's own timers were behind for half of the attempt (a starved machine), not counted against the tool's circuit, by tool.");
         meter.CreateObservableGauge(
             "agents.tool.circuit.state",
             () => CircuitStates(breakers),
@@ -53,6 +60,8 @@ internal sealed class ToolGatewayTelemetry
             new("gen_ai.operation.name", "execute_tool"),
             new("gen_ai.tool.name", tool),
         ]);
+
+    public void TimeoutNotCounted(string tool) => timeoutsNotCounted.Add(1, new KeyValuePair<string, object?>("gen_ai.tool.name", tool));
 
     public void Completed(Activity? activity, ToolCallCompleted completed, Guid callId, bool replayed)
     {
