@@ -55,13 +55,9 @@ public sealed class ConfigurationTests
         await using var started = new MemoryFactory(settings, _ => { });
 
         var generator = Assert.IsType<MiniLmEmbeddingGenerator>(started.Services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>());
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!generator.Loaded && waited.Elapsed < TimeSpan.FromMinutes(2))
-        {
-            await Task.Delay(100);
-        }
-
-        Assert.True(generator.Loaded, "nothing has embedded, yet the model should be loaded");
+        // Nothing embeds through this host, yet the model gets loaded.
+        await Poll.UntilAsync(() => generator.Loaded, TimeSpan.FromMinutes(2), "the model to be loaded at start", TimeSpan.FromMilliseconds(100));
+        Assert.True(generator.Loaded);
     }
 
     [Fact]
