@@ -208,12 +208,19 @@ run_tests() {
   out=$(mktemp)
   # Every test project in parallel (categories Unit and Infrastructure), then the end-to-end tests on their own:
   # they start the whole suite twice as real processes and are the most sensitive to a saturated 2-core machine.
-  dotnet test Agents.sln -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" --filter "Category!=EndToEnd" 2>&1 | tee "$out" || rc=$?
-  dotnet test tests/Agents.EndToEnd.Tests -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" 2>&1 | tee -a "$out" || rc=$?
+  # A test that runs past 10 minutes (the longest takes a few) has hung: its test host is stopped, the test is named
+  # in the output and the run fails, rather than waiting for the CI's own time limit.
+  local hang=(--blame-hang-timeout 10m --blame-hang-dump-type none)
+  dotnet test Agents.sln -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" "${hang[@]}" --filter "Category!=EndToEnd" 2>&1 | tee "$out" || rc=$?
+  dotnet test tests/Agents.EndToEnd.Tests -c Debug --no-build -nologo -v:q --logger "console;verbosity=minimal" "${hang[@]}" 2>&1 | tee -a "$out" || rc=$?
   # One closing line for every runner: "N passed, N failed".
   awk '/(Passed|Failed)!  -/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
        END { gsub(",", "", p); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
   grep -q "Failed!  -" "$out" && rc=1
+  if grep -q "Test Run Aborted" "$out"; then
+    log "a test host stopped before its tests ended (a hung or crashed test, named above after 'The test running when')"
+    rc=1
+  fi
   if [ "$layout" = 1 ]; then
     log "the code's layout differs from .editorconfig (listed above): run ./dev.sh format"
     rc=1

@@ -277,7 +277,10 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         public void Kill()
         {
             _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
+            {
+                throw new TimeoutException($"The executor child process {_process.Id} did not exit within 30 s of being killed.");
+            }
         }
 
         public void Dispose()

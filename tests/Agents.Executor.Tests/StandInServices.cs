@@ -128,7 +128,9 @@ internal sealed class StandInServices : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _bus.StopAsync();
+        // Bounded: a consumer still in flight would otherwise hold the test run until the CI's own limit.
+        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _bus.StopAsync(stopping.Token);
         await _provider.DisposeAsync();
     }
 

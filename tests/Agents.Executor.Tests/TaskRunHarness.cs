@@ -4,6 +4,7 @@ using Agents.Models;
 using Agents.ServiceDefaults.Messaging;
 using Agents.Testing;
 using MassTransit;
+using MassTransit.Saga;
 using MassTransit.Testing;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -159,17 +160,42 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     public Task CompleteToolAsync(Guid id, string stepId, string tool, ToolCallOutcome outcome = ToolCallOutcome.Succeeded, string? output = "{}", bool untrusted = true, Guid? approvalId = null, bool compensation = false) =>
         PublishAsync(new ToolCallCompleted(id, stepId, tool, outcome, output, outcome == ToolCallOutcome.Succeeded ? null : "tool said no", untrusted, 1, 5, approvalId, compensation));
 
-    /// <summary>Polls the saga instance until <paramref name="condition"/> holds (the harness is asynchronous).</summary>
+    /// <summary>
+    /// Polls the saga instance until <paramref name="condition"/> holds between two of its consumes (the harness is
+    /// asynchronous). The in-memory instance changes in place while a message is consumed, before that consume writes the
+    /// task's log and publishes; the condition is therefore read again while the repository's lock on the instance is
+    /// held, so that what the test then reads (the log, the published messages) is as of the same moment.
+    /// </summary>
     public async Task<TaskRunState> WaitForAsync(Guid id, Func<TaskRunState, bool> condition, string? because = null)
     {
         TaskRunState? instance = null;
         await Poll.UntilAsync(
-            () => (instance = Saga.Sagas.Contains(id)) is not null && condition(instance),
+            async () => (instance = Saga.Sagas.Contains(id)) is not null && condition(instance) && await HoldsBetweenConsumesAsync(id, condition),
             () => $"task {id}: {because ?? "condition"}; state {instance?.CurrentState}, status {instance?.Status}, reason {instance?.Reason}, " +
                 $"steps {string.Join(", ", instance?.Steps.Values.Select(s => $"{s.Id}={s.Status}/{s.Attempts}") ?? [])}",
             Within,
             Every);
         return instance!;
+    }
+
+    private async Task<bool> HoldsBetweenConsumesAsync(Guid id, Func<TaskRunState, bool> condition)
+    {
+        var entry = _provider.GetRequiredService<IndexedSagaDictionary<TaskRunState>>()[id];
+        if (entry is null || entry.IsRemoved)
+        {
+            return entry is not null && condition(entry.Instance);
+        }
+
+        using var waiting = new CancellationTokenSource(Within);
+        await entry.MarkInUse(waiting.Token);
+        try
+        {
+            return condition(entry.Instance);
+        }
+        finally
+        {
+            entry.Release();
+        }
     }
 
     /// <summary>Waits until <paramref name="count"/> messages of type <typeparamref name="T"/> matching <paramref name="filter"/> were published.</summary>
@@ -213,7 +239,10 @@ internal sealed class TaskRunHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Budgets.Held.TrySetResult();
-        await Harness.Stop();
+
+        // Bounded: a hosted service that did not stop would otherwise hold the test run until the CI's own limit.
+        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Harness.Stop(stopping.Token);
         await _provider.DisposeAsync();
     }
 }
