@@ -34,7 +34,7 @@ public sealed class UnavailableAnswerTests : IAsyncLifetime
             await command.ExecuteNonQueryAsync(cancellationToken);
             return Results.Ok();
         });
-        app.MapGet("/wrapped-timeout", () =>
+        app.MapMethods("/wrapped-timeout", [HttpMethods.Get, HttpMethods.Post], () =>
         {
             throw new InvalidOperationException("An exception has been raised that is likely due to a transient failure.", new TimeoutException("The operation has timed out."));
         });
@@ -56,6 +56,23 @@ public sealed class UnavailableAnswerTests : IAsyncLifetime
         Assert.Equal(ProblemTypes.Unavailable, problem.RootElement.GetProperty("type").GetString());
         Assert.Equal(503, problem.RootElement.GetProperty("status").GetInt32());
         Assert.Contains(cause, problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_write_that_timed_out_tells_the_client_it_may_have_been_saved_and_how_to_repeat_it_safely()
+    {
+        using var write = await host.Client.PostAsync(new Uri("/wrapped-timeout", UriKind.Relative), null);
+        using var read = await host.Client.GetAsync(new Uri("/wrapped-timeout", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, write.StatusCode);
+        Assert.Contains("Idempotency-Key", await DetailAsync(write), StringComparison.Ordinal);
+        Assert.DoesNotContain("Idempotency-Key", await DetailAsync(read), StringComparison.Ordinal);
+
+        static async Task<string> DetailAsync(HttpResponseMessage response)
+        {
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return problem.RootElement.GetProperty("detail").GetString()!;
+        }
     }
 
     [Fact]

@@ -32,7 +32,10 @@ internal sealed partial class UnavailableExceptionHandler(ILogger<UnavailableExc
             StatusCodes.Status503ServiceUnavailable,
             ProblemTypes.Unavailable,
             "The service is busy.",
-            $"Something this service depends on did not answer in time ({cause.GetType().Name}: the machine or the database is busy). Try again after {RetryAfterSeconds} s.");
+            $"Something this service depends on did not answer in time ({cause.GetType().Name}: the machine or the database is busy). Try again after {RetryAfterSeconds} s."
+            + (HttpMethods.IsGet(httpContext.Request.Method) || HttpMethods.IsHead(httpContext.Request.Method)
+                ? string.Empty
+                : " A change may have been saved before the time ran out: repeat it with the same Idempotency-Key where the route takes one, otherwise read before repeating it."));
         return true;
     }
 
