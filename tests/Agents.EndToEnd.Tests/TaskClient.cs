@@ -68,10 +68,14 @@ internal static class TaskClient
         return task;
     }
 
-    /// <summary>Waits for <paramref name="status"/>; a different terminal state fails at once, with the task and its log.</summary>
+    /// <summary>
+    /// Waits for <paramref name="status"/> (three minutes unless told: on a machine too busy for a tool to answer in time,
+    /// a step waits for the tool's circuit to let a trial call through, 30–60 s); a different terminal state fails at once,
+    /// with the task and its log.
+    /// </summary>
     public static async Task<JsonElement> WaitForStatusAsync(HttpClient client, Guid id, string status, TimeSpan? within = null)
     {
-        var task = await WaitUntilAsync(client, id, t => Status(t) == status || TerminalStatuses.Contains(Status(t)), within ?? TimeSpan.FromSeconds(90), status);
+        var task = await WaitUntilAsync(client, id, t => Status(t) == status || TerminalStatuses.Contains(Status(t)), within ?? TimeSpan.FromMinutes(3), status);
         if (Status(task) != status)
         {
             var log = await client.GetStringAsync(new Uri($"api/tasks/{id}/log", UriKind.Relative));

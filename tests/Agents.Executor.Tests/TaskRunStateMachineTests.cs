@@ -248,6 +248,54 @@ public sealed class TaskRunStateMachineTests
     }
 
     [Fact]
+    public async Task A_step_whose_tool_circuit_is_open_waits_for_the_trial_call_instead_of_spending_its_attempts()
+    {
+        await using var run = await TaskRunHarness.StartAsync();
+        var id = await run.StartRunningAsync([Tool("lookup", "crm.lookup-customer", """{"customerId":"C-1"}""")]);
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id);
+        var trial = run.Time.GetUtcNow().AddSeconds(60);
+        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.CircuitOpen, null, "circuit open", false, 0, 1, RetryAt: trial));
+
+        // Pending until the trial time, its attempts kept, the task's wake-up set for then; nothing dispatched meanwhile.
+        var waiting = await run.WaitForAsync(id, s => s.Steps["lookup"].WaitingUntil == trial, "the step waiting for the circuit");
+        var step = waiting.Steps["lookup"];
+        Assert.Equal((StepStatus.Pending, 1, trial), (step.Status, step.Attempts, step.TimeoutAt));
+        Assert.Equal(TaskRunStatus.Running, waiting.Status);
+        Assert.Single(run.PublishedNow<InvokeTool>(m => m.TaskId == id));
+
+        // Another message for the task before then (here an early wake-up) does not dispatch it either.
+        await run.PublishAsync(new StepTimedOut(id, "lookup", step.Dispatches));
+        await Task.Delay(200);
+        Assert.Single(run.PublishedNow<InvokeTool>(m => m.TaskId == id));
+
+        // At the trial time the wake-up dispatches the next attempt, which succeeds.
+        run.Time.Advance(TimeSpan.FromSeconds(60));
+        await run.PublishAsync(new StepTimedOut(id, "lookup", step.Dispatches));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
+        await run.CompleteToolAsync(id, "lookup", "crm.lookup-customer", output: """{"name":"Ada"}""", untrusted: false);
+        var done = await run.WaitForAsync(id, s => s.IsTerminal, "the task ended");
+        Assert.Equal(TaskRunStatus.Completed, done.Status);
+        Assert.Equal(2, done.Steps["lookup"].Attempts);
+        var log = run.Journal.For(id).Select(e => e.Kind).ToList();
+        Assert.Equal(1, log.Count(k => k == "step-waiting"));
+        Assert.Equal(1, log.Count(k => k == "step-wait-over"));
+        Assert.DoesNotContain("step-failed", log);
+    }
+
+    [Fact]
+    public async Task A_trial_call_after_the_task_wall_clock_limit_is_not_waited_for()
+    {
+        await using var run = await TaskRunHarness.StartAsync(o => o.MaxPlanRevisions = 0);
+        var id = await run.StartRunningAsync([Tool("lookup", "crm.lookup-customer")], new TaskLimits(MaxWallClock: TimeSpan.FromMinutes(1)));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id);
+
+        // The trial comes after the task must have ended: waiting for it would only end the task later, so the attempts go on.
+        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.CircuitOpen, null, "circuit open", false, 0, 1, RetryAt: run.Time.GetUtcNow().AddMinutes(5)));
+        await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
+        Assert.DoesNotContain(run.Journal.For(id), e => e.Kind == "step-waiting");
+    }
+
+    [Fact]
     public async Task A_wake_up_that_ends_the_task_with_its_first_timed_out_step_ends_it_once()
     {
         await using var run = await StartWithShortTimeoutsAsync();

@@ -54,6 +54,11 @@ public sealed class CircuitBreakerTests(ToolGatewayFixture gateway)
             var row = await db.Circuits.AsNoTracking().SingleAsync(c => c.Tool == name);
             Assert.Equal(CircuitState.Open, row.State);
             Assert.NotNull(row.OpenUntil);
+
+            // The refusal says when the trial call goes through, so that the executor waits for it.
+            // (The row keeps microseconds; the answer carries the circuit's own time.)
+            Assert.NotNull(refused.RetryAt);
+            Assert.InRange((refused.RetryAt.Value - row.OpenUntil.Value).Duration(), TimeSpan.Zero, TimeSpan.FromMilliseconds(1));
         }
 
         // After the break the circuit is half-open: one trial goes through and, succeeding, closes it.

@@ -4,7 +4,8 @@ namespace Agents.Executor.StateMachines;
 /// A task keeps one scheduled wake-up for the timeouts of all its running steps, not one per step: the wake-up is due at
 /// the earliest <see cref="StepRun.DueAt"/> of the running steps and names that step's attempt. A wake-up already
 /// pending that fires no later than that is kept (one that fires early finds nothing due, and the next is scheduled
-/// then); a later one is replaced; once no step runs, or the task has ended, it is cancelled. So the two tool calls and
+/// then); a later one is replaced; once no step runs, or the task has ended, it is cancelled. A step waiting for its tool's
+/// circuit (<see cref="StepRun.WaitingUntil"/>) counts as running until then. So the two tool calls and
 /// the model step of a task schedule one wake-up and cancel one, instead of three of each.
 /// </summary>
 internal static class StepDeadlines
@@ -44,7 +45,7 @@ internal static class StepDeadlines
 
         var earliest = s.IsTerminal
             ? null
-            : s.Steps.Values.Where(x => x.Status == StepStatus.Running && x.DueAt is not null).MinBy(x => x.DueAt);
+            : s.Steps.Values.Where(x => (x.Status == StepStatus.Running || x.WaitingUntil is not null) && x.DueAt is not null).MinBy(x => x.DueAt);
         var keep = earliest is null ? null : wakeUps.Where(x => x.TimeoutAt <= earliest.DueAt).MinBy(x => x.TimeoutAt);
         cancel.AddRange(wakeUps.Where(x => !ReferenceEquals(x, keep)));
         var next = earliest is not null && keep is null ? earliest : null;

@@ -26,7 +26,7 @@ internal sealed partial class TaskRunEngine
 
             foreach (var (plan, run) in active)
             {
-                var ready = run.Status == StepStatus.Pending
+                var ready = run.Status == StepStatus.Pending && run.WaitingUntil is null
                     && plan.DependsOn.All(d => s.Steps.TryGetValue(d, out var dep) && dep.Status == StepStatus.Succeeded);
                 // A model step waiting for reservations in flight does not hold back the other ready steps.
                 if (ready && Dispatch(s, plan, run, null) == DispatchResult.Stopped)
@@ -35,7 +35,7 @@ internal sealed partial class TaskRunEngine
                 }
             }
 
-            var inFlight = active.Any(x => x.Run.Status is StepStatus.Running or StepStatus.AwaitingApproval);
+            var inFlight = active.Any(x => x.Run.Status is StepStatus.Running or StepStatus.AwaitingApproval || x.Run.WaitingUntil is not null);
             if (!inFlight && !s.IsTerminal && !s.Compensating && !s.RevisionPending)
             {
                 FailOrCompensate(s, "The plan cannot make progress: some steps depend on steps that are not in the plan.");

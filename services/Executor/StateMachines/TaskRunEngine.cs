@@ -307,6 +307,10 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
                 // The tool said the same call would fail again: no retry, and no revision that would only repeat it.
                 StepFailed(s, step, $"{m.Tool}: {m.Outcome} (permanent): {m.Error}", retryable: false, revise: false);
                 break;
+            case ToolCallOutcome.Failed or ToolCallOutcome.TimedOut or ToolCallOutcome.CircuitOpen when m.RetryAt is { } retryAt && CanWaitUntil(s, step, retryAt):
+                // The tool's circuit is open: the next attempt waits for its trial call instead of meeting the open circuit now.
+                WaitToRetry(step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryAt);
+                break;
             case ToolCallOutcome.Failed or ToolCallOutcome.TimedOut or ToolCallOutcome.CircuitOpen:
                 step.ErrorUntrusted = ErrorUntrusted(step, m);
                 StepFailed(s, step, $"{m.Tool}: {m.Outcome}: {m.Error}", retryable: true);
@@ -461,13 +465,17 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
             return;
         }
 
+        // Steps that waited for their tool's circuit are ready again (dispatched by the Advance below).
+        foreach (var waited in s.Steps.Values.Where(x => x.Status == StepStatus.Pending && x.WaitingUntil <= now))
+        {
+            waited.WaitingUntil = null;
+            waited.DueAt = null;
+            Log("step-wait-over", waited.Id, new { attempt = waited.Attempts });
+        }
+
         var due = s.Steps.Values
             .Where(x => x.Status == StepStatus.Running && ((x.Id == m.StepId && x.Dispatches == m.Attempt) || x.DueAt <= now))
             .ToList();
-        if (due.Count == 0)
-        {
-            return;
-        }
 
         foreach (var step in due)
         {
@@ -550,12 +558,33 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         Log("step-succeeded", step.Id, new { step.Attempts, tainted, untrustedFields = step.UntrustedFields, flagged = step.Flagged, sources = tainted ? step.TaintSources : null });
     }
 
+    private int MaxAttempts(TaskRunState s, StepRun step) =>
+        s.Plan?.Steps.FirstOrDefault(x => x.Id == step.Id)?.MaxAttempts ?? options.MaxStepAttempts;
+
+    /// <summary>
+    /// Whether a step may wait until <paramref name="until"/> for its next attempt: it has one left, the task is not undoing
+    /// steps, and the time comes before the task's wall-clock limit (otherwise the step fails now, as it would have).
+    /// </summary>
+    private bool CanWaitUntil(TaskRunState s, StepRun step, DateTimeOffset until) =>
+        until > now && step.Attempts < MaxAttempts(s, step) && !s.Compensating && !s.RevisionPending
+        && (s.Limits.MaxWallClock is not { } wall || until < s.SubmittedAt + wall);
+
+    private void WaitToRetry(StepRun step, string error, DateTimeOffset until)
+    {
+        step.Error = error;
+        step.ErrorUntrusted = false;
+        step.Status = StepStatus.Pending;
+        step.WaitingUntil = until;
+        step.DueAt = until;
+        Log("step-waiting", step.Id, new { step.Attempts, until, error });
+    }
+
     private void StepFailed(TaskRunState s, StepRun step, string error, bool retryable, bool revise = true)
     {
         step.Error = error;
         var errorUntrusted = step.ErrorUntrusted;
         step.ErrorUntrusted = false;
-        var maxAttempts = s.Plan?.Steps.FirstOrDefault(x => x.Id == step.Id)?.MaxAttempts ?? options.MaxStepAttempts;
+        var maxAttempts = MaxAttempts(s, step);
         if (retryable && step.Attempts < maxAttempts && !s.Compensating)
         {
             step.Status = StepStatus.Pending;

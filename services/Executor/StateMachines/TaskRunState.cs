@@ -205,8 +205,18 @@ public sealed class StepRun
 
     public Guid? ApprovalId { get; set; }
 
-    /// <summary>When the running attempt times out (set when it is dispatched).</summary>
+    /// <summary>
+    /// When the running attempt times out (set when it is dispatched), or, for a step that <see cref="WaitingUntil"/>, when the
+    /// wait is over: the task's wake-up (<see cref="StepDeadlines"/>) is due at the earliest of these.
+    /// </summary>
     public DateTimeOffset? DueAt { get; set; }
+
+    /// <summary>
+    /// The step is not dispatched again before this time: its tool's circuit is open and lets a trial call through then
+    /// (<see cref="Contracts.ToolCallCompleted.RetryAt"/>). The step is <see cref="StepStatus.Pending"/> meanwhile, with
+    /// its attempts left; spending them at once would only collect more refusals from the open circuit.
+    /// </summary>
+    public DateTimeOffset? WaitingUntil { get; set; }
 
     /// <summary>
     /// A scheduled <see cref="Contracts.StepTimedOut"/> this step holds: the task's one wake-up for the timeouts of its running

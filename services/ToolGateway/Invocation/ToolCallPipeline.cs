@@ -12,7 +12,7 @@ namespace Agents.ToolGateway.Invocation;
 /// The end of one tool call, before it is recorded and published; <see cref="Permanent"/>: the tool said the same call
 /// would fail again; <see cref="ErrorFromTool"/>: the error holds the tool's own words.
 /// </summary>
-internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null, bool Permanent = false, bool ErrorFromTool = false);
+internal sealed record CallResult(ToolCallOutcome Outcome, string? OutputJson, string? Error, int Attempts, Guid? ApprovalId = null, bool Permanent = false, bool ErrorFromTool = false, DateTimeOffset? RetryAt = null);
 
 /// <summary>
 /// Authorizes and executes one validated tool call, attempt by attempt. An attempt takes the tool's circuit permit first,
@@ -62,8 +62,8 @@ internal sealed class ToolCallPipeline(
                 var snapshot = circuit.Snapshot();
                 var reason = $"The circuit of tool '{tool.Name}' is open after {snapshot.ConsecutiveFailures} consecutive failures; it lets a trial call through after {snapshot.OpenUntil:O}.";
                 return last is null
-                    ? new CallResult(ToolCallOutcome.CircuitOpen, null, reason, attempts, call.ApprovalId)
-                    : new CallResult(last.Outcome, null, last.Error + " " + reason, attempts, call.ApprovalId, ErrorFromTool: last.FromTool);
+                    ? new CallResult(ToolCallOutcome.CircuitOpen, null, reason, attempts, call.ApprovalId, RetryAt: snapshot.OpenUntil)
+                    : new CallResult(last.Outcome, null, last.Error + " " + reason, attempts, call.ApprovalId, ErrorFromTool: last.FromTool, RetryAt: snapshot.OpenUntil);
             }
 
             Attempt attempt;

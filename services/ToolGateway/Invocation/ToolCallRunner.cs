@@ -35,7 +35,7 @@ internal sealed partial class ToolCallRunner(
         var completed = new ToolCallCompleted(
             call.TaskId, call.StepId, call.Tool ?? string.Empty, result.Outcome, result.OutputJson, result.Error, untrusted, result.Attempts,
             Math.Round((time.GetUtcNow() - run.ReceivedAt).TotalMilliseconds, 3), result.ApprovalId ?? call.ApprovalId, call.Compensate,
-            tool?.SideEffect, tool?.Compensable, result.Permanent, untrustedFields, result.ErrorFromTool);
+            tool?.SideEffect, tool?.Compensable, result.Permanent, untrustedFields, result.ErrorFromTool, result.RetryAt);
 
         // A scope of its own: its publish endpoint is the bus outbox, so the answer commits with the record.
         await using var scope = scopes.CreateAsyncScope();

@@ -142,7 +142,9 @@ public enum ToolCallOutcome
 /// content), not text the platform wrote. The registry owns what a
 /// tool is: <see cref="SideEffect"/> and <see cref="Compensable"/> come from it with the answer (null when the gateway
 /// answered without looking the tool up, e.g. from a stored outcome). <see cref="Permanent"/>: the tool reported the
-/// failure as permanent (the same call would fail again), so it is neither retried nor re-planned.
+/// failure as permanent (the same call would fail again), so it is neither retried nor re-planned. <see cref="RetryAt"/>:
+/// the earliest time the same call can be tried again (a <see cref="ToolCallOutcome.CircuitOpen"/> answer: when the
+/// circuit lets its trial call through); the executor waits until then rather than spending the step's attempts at once.
 /// </summary>
 public sealed record ToolCallCompleted(
     Guid TaskId,
@@ -160,7 +162,8 @@ public sealed record ToolCallCompleted(
     bool? Compensable = null,
     bool Permanent = false,
     IReadOnlyList<string>? UntrustedFields = null,
-    bool ErrorFromTool = false);
+    bool ErrorFromTool = false,
+    DateTimeOffset? RetryAt = null);
 
 /// <summary>
 /// A tool's circuit was moved by hand or by the registry: every tool-gateway instance applies it to the circuit it keeps in
