@@ -19,6 +19,12 @@ public sealed class ExecutorOptions : IValidatableObject
     /// <summary>How long a step attempt may run before it counts as failed, unless the plan step sets its own.</summary>
     public TimeSpan StepTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// The longest a step waits for its tool's open circuit to let a trial call through (decision 0028); a trial further
+    /// off, or a zero here, fails the attempt at once as before.
+    /// </summary>
+    public TimeSpan MaxCircuitWait { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How long to wait for memory before planning without memories.</summary>
     public TimeSpan MemoryRecallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -59,6 +65,11 @@ public sealed class ExecutorOptions : IValidatableObject
         if (!StepRules.IsValidTimeout(StepTimeout))
         {
             yield return new ValidationResult($"Executor:StepTimeout must be positive and at most {StepRules.MaxTimeout.TotalMinutes:0} minutes (as a step's own timeout).", [nameof(StepTimeout)]);
+        }
+
+        if (MaxCircuitWait < TimeSpan.Zero || MaxCircuitWait > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult("Executor:MaxCircuitWait must be between 0 and 1 hour.", [nameof(MaxCircuitWait)]);
         }
 
         if (MemoryRecallTimeout <= TimeSpan.Zero || MemoryRecallTimeout > TimeSpan.FromMinutes(10))

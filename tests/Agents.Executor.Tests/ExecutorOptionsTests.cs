@@ -30,6 +30,8 @@ public sealed class ExecutorOptionsTests
     [InlineData("Executor:MemoryRecallTimeout", "-00:00:01")]
     [InlineData("Executor:MaxOutputTokens", "0")]
     [InlineData("Executor:EventStreamPollInterval", "00:00:00.001")]
+    [InlineData("Executor:MaxCircuitWait", "-00:00:01")]
+    [InlineData("Executor:MaxCircuitWait", "02:00:00")]
     public void Invalid_settings_are_refused_with_a_message_naming_the_setting(string key, string value)
     {
         var error = Assert.Throws<OptionsValidationException>(() => Resolve(new() { [key] = value }));

@@ -282,15 +282,19 @@ public sealed class TaskRunStateMachineTests
         Assert.DoesNotContain("step-failed", log);
     }
 
-    [Fact]
-    public async Task A_trial_call_after_the_task_wall_clock_limit_is_not_waited_for()
+    [Theory]
+    [InlineData(5, 0)]
+    [InlineData(0, 2)]
+    public async Task A_trial_call_too_far_off_is_not_waited_for(int wallClockMinutes, int trialInMinutes)
     {
+        // A trial after the task must have ended (waiting would only end it later), or further off than MaxCircuitWait (1 min).
         await using var run = await TaskRunHarness.StartAsync(o => o.MaxPlanRevisions = 0);
-        var id = await run.StartRunningAsync([Tool("lookup", "crm.lookup-customer")], new TaskLimits(MaxWallClock: TimeSpan.FromMinutes(1)));
+        var limits = wallClockMinutes > 0 ? new TaskLimits(MaxWallClock: TimeSpan.FromMinutes(1)) : null;
+        var id = await run.StartRunningAsync([Tool("lookup", "crm.lookup-customer")], limits);
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id);
 
-        // The trial comes after the task must have ended: waiting for it would only end the task later, so the attempts go on.
-        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.CircuitOpen, null, "circuit open", false, 0, 1, RetryAt: run.Time.GetUtcNow().AddMinutes(5)));
+        var trial = run.Time.GetUtcNow().AddMinutes(Math.Max(wallClockMinutes, trialInMinutes));
+        await run.PublishAsync(new ToolCallCompleted(id, "lookup", "crm.lookup-customer", ToolCallOutcome.CircuitOpen, null, "circuit open", false, 0, 1, RetryAt: trial));
         await run.PublishedAsync<InvokeTool>(m => m.TaskId == id, count: 2);
         Assert.DoesNotContain(run.Journal.For(id), e => e.Kind == "step-waiting");
     }

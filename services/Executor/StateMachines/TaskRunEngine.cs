@@ -563,10 +563,11 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
 
     /// <summary>
     /// Whether a step may wait until <paramref name="until"/> for its next attempt: it has one left, the task is not undoing
-    /// steps, and the time comes before the task's wall-clock limit (otherwise the step fails now, as it would have).
+    /// steps, and the time comes within <see cref="ExecutorOptions.MaxCircuitWait"/> and before the task's wall-clock limit
+    /// (otherwise the step fails now, as it would have).
     /// </summary>
     private bool CanWaitUntil(TaskRunState s, StepRun step, DateTimeOffset until) =>
-        until > now && step.Attempts < MaxAttempts(s, step) && !s.Compensating && !s.RevisionPending
+        until > now && until - now <= options.MaxCircuitWait && step.Attempts < MaxAttempts(s, step) && !s.Compensating && !s.RevisionPending
         && (s.Limits.MaxWallClock is not { } wall || until < s.SubmittedAt + wall);
 
     private void WaitToRetry(StepRun step, string error, DateTimeOffset until)
