@@ -466,16 +466,23 @@ internal sealed partial class TaskRunEngine(ExecutorOptions options, ToolCatalog
         }
 
         // Steps that waited for their tool's circuit are ready again (dispatched by the Advance below).
+        var waitOver = false;
         foreach (var waited in s.Steps.Values.Where(x => x.Status == StepStatus.Pending && x.WaitingUntil <= now))
         {
             waited.WaitingUntil = null;
             waited.DueAt = null;
             Log("step-wait-over", waited.Id, new { attempt = waited.Attempts });
+            waitOver = true;
         }
 
         var due = s.Steps.Values
             .Where(x => x.Status == StepStatus.Running && ((x.Id == m.StepId && x.Dispatches == m.Attempt) || x.DueAt <= now))
             .ToList();
+        if (due.Count == 0 && !waitOver)
+        {
+            // A wake-up that came early: nothing to do until the next one (scheduled after this message).
+            return;
+        }
 
         foreach (var step in due)
         {
